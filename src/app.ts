@@ -1,0 +1,154 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
+import { createServices, type Services } from './domain/index.js';
+import { fieldErrors } from './domain/validation.js';
+import { graphqlRoutes } from './graphql/route.js';
+import { contactRoutes } from './rest/contacts.js';
+import { correlationIdOf } from './rest/context.js';
+import { idempotency, requireApiKey } from './rest/hooks.js';
+import { invoiceRoutes } from './rest/invoices.js';
+import { problem, problemFromDomainError, sendProblem } from './rest/problems.js';
+
+export type App = {
+  http: FastifyInstance;
+  services: Services;
+  database: Database;
+  /** Listens on config.port (0 picks a free port) and resolves to the base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+};
+
+export async function buildApp(config: Config): Promise<App> {
+  const database = await openDatabase(config);
+  const services = createServices(database.prisma, { idempotencyTtlMs: config.idempotencyTtlMs });
+  const http = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: correlationIdOf,
+  });
+
+  http.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
+    const result = schema.safeParse(data);
+    return result.success ? { value: result.data } : { error: new ValidationError(fieldErrors(result.error)) };
+  });
+  http.setSerializerCompiler(serializerCompiler);
+  http.removeContentTypeParser(['application/json']);
+  http.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new InvalidRequestError('The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  http.addHook('onRequest', async (request, reply) => {
+    reply.header('x-correlation-id', request.id);
+  });
+  http.setErrorHandler((error, request, reply) => sendProblem(reply, toProblem(error, request.id, request.log)));
+  const routes = trackRoutes(http);
+  http.setNotFoundHandler((request, reply) => {
+    const allowed = routes.methodsFor(request.url.split('?')[0]!);
+    if (allowed.length) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(reply, problem(405, 'method_not_allowed', 'Method not allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`, request.id));
+    }
+    return sendProblem(reply, problem(404, 'not_found', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
+  });
+
+  await http.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Nilo headless API gateway', version: '1.0.0' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'nilo_ak_... API key' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
+  http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    await database.prisma.$queryRaw`SELECT 1`;
+    return reply.send({ status: 'ready' });
+  });
+
+  idempotency(http, services);
+  await http.register(
+    async (api) => {
+      requireApiKey(api, services);
+      api.get('/hello', async (request) => ({
+        status: 'ok',
+        applicationId: request.auth!.applicationId,
+        applicationName: request.auth!.applicationName,
+      }));
+      await api.register(contactRoutes(services));
+      await api.register(invoiceRoutes(services));
+    },
+    { prefix: '/api/v1' },
+  );
+  await http.register(async (gql) => {
+    await graphqlRoutes(gql, services);
+  });
+
+  const sweeper = setInterval(() => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')), 3_600_000);
+  sweeper.unref();
+
+  return {
+    http,
+    services,
+    database,
+    async start() {
+      await http.listen({ port: config.port, host: config.host });
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    },
+    async stop() {
+      clearInterval(sweeper);
+      await http.close();
+      await database.close();
+    },
+  };
+}
+
+function toProblem(error: unknown, correlationId: string, log: FastifyInstance['log']) {
+  if (error instanceof DomainError) return problemFromDomainError(error, correlationId);
+  const fastifyError = error as FastifyError;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem(413, 'payload_too_large', 'Payload too large', 'The request body is larger than this endpoint accepts.', correlationId);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem(415, 'unsupported_media_type', 'Unsupported media type', 'Send the request body as application/json.', correlationId);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problem(400, 'invalid_request', 'Invalid request', fastifyError.message, correlationId);
+  }
+  if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+    return problem(fastifyError.statusCode, 'invalid_request', 'Invalid request', fastifyError.message, correlationId);
+  }
+  log.error({ err: error }, 'unexpected error');
+  return problem(500, 'internal_error', 'Internal error', 'An unexpected error occurred; quote the correlationId when reporting it.', correlationId);
+}
+
+/** Remembers registered routes so an unknown method on a known path can answer 405, not 404. */
+function trackRoutes(http: FastifyInstance) {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  http.addHook('onRoute', (route) => {
+    if (route.url.includes('*')) return;
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}/?$`);
+    routes.push({ pattern, methods: [route.method].flat().filter((m) => m !== 'HEAD') });
+  });
+  return {
+    methodsFor: (path: string) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))],
+  };
+}

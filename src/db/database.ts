@@ -1,0 +1,160 @@
+// Opens the database: a PostgreSQL server when DATABASE_URL is set, otherwise an embedded PGlite
+// under DATA_DIR. This is the only place that tells the two modes apart.
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+
+import type { Config } from '../config.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { applyMigrations } from './migrate.js';
+
+export type Database = { prisma: PrismaClient; kind: 'postgres' | 'pglite'; close(): Promise<void> };
+
+export type OpenOptions = {
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  /** Told which migrations were just applied, e.g. to log them. */
+  onMigrationsApplied?: (names: string[]) => void;
+};
+
+const POOL_SIZE = 10;
+/** Writes queue on per-tenant counter rows (and PGlite runs one transaction at a time), so allow waiting. */
+const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
+const LOCK_FILE = 'gateway.lock';
+/** PGlite's own folder inside the data dir, so the lock file and PostgreSQL's files don't mix. */
+const PGLITE_SUBDIR = 'pglite';
+
+/** Data folders whose lock this process holds (a restarted container may get the same pid again). */
+const heldDataDirs = new Set<string>();
+
+export async function openDatabase(config: Config, opts: OpenOptions = {}): Promise<Database> {
+  const { migrate = true, onMigrationsApplied } = opts;
+
+  if (config.databaseUrl) {
+    if (migrate) {
+      const applied = await applyMigrations({ databaseUrl: config.databaseUrl });
+      onMigrationsApplied?.(applied);
+    }
+    const adapter = new PrismaPg({ connectionString: config.databaseUrl, max: POOL_SIZE });
+    const prisma = new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS });
+    return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+  }
+
+  const dataDir = path.resolve(config.dataDir);
+  const releaseLock = lockDataDir(dataDir);
+  const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR));
+  try {
+    await pglite.waitReady;
+    if (migrate) {
+      // Not `onMigrationsApplied?.(await …)`: an absent callback would skip the migration itself.
+      const applied = await applyMigrations({ pglite });
+      onMigrationsApplied?.(applied);
+    }
+  } catch (error) {
+    await pglite.close().catch(() => {}); // the original error matters more
+    releaseLock();
+    throw error;
+  }
+
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions: TRANSACTION_OPTIONS });
+  return {
+    prisma,
+    kind: 'pglite',
+    close: async () => {
+      try {
+        await prisma.$disconnect(); // does not close PGlite: the adapter's dispose is a no-op
+        await pglite.close();
+      } finally {
+        releaseLock();
+      }
+    },
+  };
+}
+
+/**
+ * The pid of the live process holding `dataDir`, or null when it is free (no lock file, or one
+ * left behind by a process that is gone). Lets an admin CLI refuse to touch a folder in use.
+ */
+export function dataDirHolder(dataDir: string): number | null {
+  const dir = path.resolve(dataDir);
+  return liveHolder(dir, readLockPid(path.join(dir, LOCK_FILE)));
+}
+
+function liveHolder(dataDir: string, pid: number | null): number | null {
+  if (pid === null) return null;
+  if (pid === process.pid) return heldDataDirs.has(dataDir) ? pid : null;
+  return isAlive(pid) ? pid : null;
+}
+
+/**
+ * PGlite is a single-process database: two processes opening one folder would corrupt it.
+ * Takes `<dataDir>/gateway.lock` (holding our pid) and returns the function that releases it.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lockPath = path.join(dataDir, LOCK_FILE);
+
+  // Written aside then hard-linked into place: the lock appears atomically, pid included.
+  const draft = `${lockPath}.${process.pid}`;
+  writeFileSync(draft, String(process.pid));
+  try {
+    for (;;) {
+      try {
+        linkSync(draft, lockPath); // fails if the lock exists
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const pid = readLockPid(lockPath);
+      const holder = liveHolder(dataDir, pid);
+      if (holder !== null) {
+        throw new Error(
+          `Data folder ${dataDir} is in use by process ${holder}. Stop that gateway first, ` +
+            `or set DATABASE_URL to use a PostgreSQL server. If no such process runs, delete ${lockPath}.`,
+        );
+      }
+      // Stale: its process is gone. Delete it unless another starting process has just replaced it.
+      if (readLockPid(lockPath) === pid) unlinkIfExists(lockPath);
+    }
+  } finally {
+    unlinkIfExists(draft);
+  }
+
+  heldDataDirs.add(dataDir);
+  return () => {
+    if (!heldDataDirs.delete(dataDir)) return; // already released
+    if (readLockPid(lockPath) === process.pid) unlinkIfExists(lockPath);
+  };
+}
+
+function readLockPid(lockPath: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0 only checks that the process exists
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, but belongs to another user
+  }
+}
+
+function unlinkIfExists(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { FEATURES } from '../auth/context.js';
+import { generateApiKey } from '../auth/keys.js';
+import { NotFoundError } from './errors.js';
+import { newId, parseId } from './ids.js';
+import { parseInput } from './validation.js';
+
+// Operator actions on tenants, applications and keys (admin CLI, first-start demo tenant).
+
+const Name = z.string().trim().min(1, 'is required').max(200);
+const Features = z.array(z.enum(FEATURES)).transform((list) => [...new Set(list)].sort());
+
+export type NewApplication = {
+  applicationId: string;
+  applicationName: string;
+  tenantId: string;
+  apiKey: string;
+  fingerprint: string;
+};
+
+export function adminService(prisma: PrismaClient) {
+  async function requireTenant(tenantId: string) {
+    const tenant = await prisma.tenant.findUnique({ where: { id: parseId('ten', tenantId, 'tenant') } });
+    if (!tenant) throw new NotFoundError('Tenant', tenantId);
+    return tenant;
+  }
+
+  async function requireApplication(applicationId: string) {
+    const app = await prisma.application.findUnique({ where: { id: parseId('app', applicationId, 'app') } });
+    if (!app) throw new NotFoundError('Application', applicationId);
+    return app;
+  }
+
+  return {
+    async createTenant(input: { name: string; features: string[] }) {
+      const { name, features } = parseInput(z.object({ name: Name, features: Features }), input);
+      const tenant = await prisma.tenant.create({ data: { id: newId('ten'), name, features } });
+      return { tenantId: tenant.id, name: tenant.name, features: tenant.features };
+    },
+
+    async setFeatures(input: { tenantId: string; features: string[] }) {
+      const { features } = parseInput(z.object({ features: Features }), input);
+      await requireTenant(input.tenantId);
+      const tenant = await prisma.tenant.update({ where: { id: input.tenantId }, data: { features } });
+      return { tenantId: tenant.id, name: tenant.name, features: tenant.features };
+    },
+
+    async listTenants() {
+      const tenants = await prisma.tenant.findMany({ orderBy: { id: 'asc' } });
+      return tenants.map((t) => ({ tenantId: t.id, name: t.name, features: t.features }));
+    },
+
+    async createApplication(input: { tenantId: string; name: string }): Promise<NewApplication> {
+      const { name } = parseInput(z.object({ name: Name }), input);
+      await requireTenant(input.tenantId);
+      const key = generateApiKey();
+      const app = await prisma.application.create({
+        data: {
+          id: newId('app'),
+          tenantId: input.tenantId,
+          name,
+          apiKeys: { create: { id: newId('key'), tenantId: input.tenantId, hash: key.hash, fingerprint: key.fingerprint } },
+        },
+      });
+      return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
+    },
+
+    /** Issues a new key and revokes the application's previous ones in the same transaction. */
+    async rotateKey(applicationId: string): Promise<NewApplication> {
+      const app = await requireApplication(applicationId);
+      const key = generateApiKey();
+      await prisma.$transaction([
+        prisma.apiKey.updateMany({
+          where: { applicationId: app.id, status: 'active' },
+          data: { status: 'revoked', revokedAt: new Date() },
+        }),
+        prisma.apiKey.create({
+          data: { id: newId('key'), tenantId: app.tenantId, applicationId: app.id, hash: key.hash, fingerprint: key.fingerprint },
+        }),
+      ]);
+      return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
+    },
+
+    async revokeKeys(applicationId: string) {
+      const app = await requireApplication(applicationId);
+      const { count } = await prisma.apiKey.updateMany({
+        where: { applicationId: app.id, status: 'active' },
+        data: { status: 'revoked', revokedAt: new Date() },
+      });
+      return { applicationId: app.id, revokedKeys: count };
+    },
+
+    async listApplications(tenantId: string) {
+      await requireTenant(tenantId);
+      const apps = await prisma.application.findMany({
+        where: { tenantId },
+        orderBy: { id: 'asc' },
+        include: { apiKeys: { orderBy: { id: 'asc' } } },
+      });
+      return apps.map((app) => ({
+        applicationId: app.id,
+        applicationName: app.name,
+        keys: app.apiKeys.map((k) => ({
+          fingerprint: k.fingerprint,
+          status: k.status,
+          createdAt: k.createdAt.toISOString(),
+          revokedAt: k.revokedAt?.toISOString() ?? null,
+          lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+        })),
+      }));
+    },
+
+    countTenants() {
+      return prisma.tenant.count();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { Prisma, type Contact, type PrismaClient } from '../generated/prisma/client.js';
+import { requireFeature, type AuthContext } from '../auth/context.js';
+import { ConflictError, NotFoundError } from './errors.js';
+import { recordEvent } from './events.js';
+import { newId, parseId } from './ids.js';
+import { isUniqueViolation } from './prisma-errors.js';
+import { optionalText, parseInput } from './validation.js';
+
+const contactFields = {
+  email: z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' })).nullable().optional(),
+  firstName: optionalText(200),
+  lastName: optionalText(200),
+  phone: optionalText(50),
+  company: optionalText(200),
+  streetAddress: optionalText(500),
+  city: optionalText(200),
+  state: optionalText(200),
+  postalCode: optionalText(50),
+  country: optionalText(100),
+  tag: optionalText(100),
+  preferredLanguage: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as en-US or es-419')
+    .max(35)
+    .transform((tag) => tag.toLowerCase())
+    .nullable()
+    .optional(),
+  formality: optionalText(100),
+  preferredTone: optionalText(100),
+  salutation: optionalText(100),
+  addressingNotes: optionalText(2000),
+  note: optionalText(10_000),
+  customData: z.record(z.string(), z.json()).nullable().optional(),
+};
+
+export const CONTACTS_FEATURE = 'communication';
+
+export const ContactInput = z.strictObject(contactFields);
+export type ContactInput = z.input<typeof ContactInput>;
+
+export const CreateContactInput = ContactInput.refine(
+  (c) => Boolean(c.email || c.firstName || c.lastName || c.company || c.phone),
+  { message: 'at least one of email, firstName, lastName, company or phone is required' },
+);
+
+/** The contact as REST returns it, webhooks carry it and events store it. */
+export function contactResource(c: Contact) {
+  return {
+    contactId: c.id,
+    email: c.email,
+    fullName: fullName(c),
+    firstName: c.firstName,
+    lastName: c.lastName,
+    phone: c.phone,
+    company: c.company,
+    streetAddress: c.streetAddress,
+    city: c.city,
+    state: c.state,
+    postalCode: c.postalCode,
+    country: c.country,
+    tag: c.tag,
+    preferredLanguage: c.preferredLanguage,
+    formality: c.formality,
+    preferredTone: c.preferredTone,
+    salutation: c.salutation,
+    addressingNotes: c.addressingNotes,
+    note: c.note,
+    customData: (c.customData ?? null) as Prisma.JsonObject | null,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+export function fullName(c: Pick<Contact, 'firstName' | 'lastName'>): string | null {
+  return [c.firstName, c.lastName].filter(Boolean).join(' ') || null;
+}
+
+type FindManyArgs = Omit<Prisma.ContactFindManyArgs, 'where'> & { where?: Prisma.ContactWhereInput };
+
+export function contactService(prisma: PrismaClient) {
+  async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Contact> {
+    const contact = await db.contact.findFirst({ where: { id: parseId('contact', id), tenantId: auth.tenantId } });
+    if (!contact) throw new NotFoundError('Contact', id);
+    return contact;
+  }
+
+  return {
+    async get<A extends Omit<Prisma.ContactFindFirstArgs, 'where'>>(auth: AuthContext, id: string, args?: A) {
+      requireFeature(auth, CONTACTS_FEATURE);
+      const contact = await prisma.contact.findFirst({
+        ...args,
+        where: { id: parseId('contact', id), tenantId: auth.tenantId },
+      });
+      if (!contact) throw new NotFoundError('Contact', id);
+      return contact;
+    },
+
+    /** Tenant-scoped list; callers pass paging (and Pothos's selection) as Prisma arguments. */
+    findMany(auth: AuthContext, args: FindManyArgs = {}) {
+      requireFeature(auth, CONTACTS_FEATURE);
+      return prisma.contact.findMany({ ...args, where: { ...args.where, tenantId: auth.tenantId } });
+    },
+
+    async create(auth: AuthContext, input: unknown): Promise<Contact> {
+      requireFeature(auth, CONTACTS_FEATURE);
+      const data = parseInput(CreateContactInput, input);
+      return writeContact(async (tx) => {
+        const contact = await tx.contact.create({
+          data: { ...toColumns(data), id: newId('contact'), tenantId: auth.tenantId },
+        });
+        await recordEvent(tx, auth, changeEvent('communication.contact.created', contact));
+        return contact;
+      });
+    },
+
+    async update(auth: AuthContext, id: string, input: unknown): Promise<Contact> {
+      requireFeature(auth, CONTACTS_FEATURE);
+      const data = parseInput(ContactInput, input);
+      return writeContact(async (tx) => {
+        await findOwned(tx, auth, id);
+        const contact = await tx.contact.update({ where: { id }, data: toColumns(data) });
+        await recordEvent(tx, auth, changeEvent('communication.contact.updated', contact));
+        return contact;
+      });
+    },
+
+    async delete(auth: AuthContext, id: string): Promise<Contact> {
+      requireFeature(auth, CONTACTS_FEATURE);
+      return prisma.$transaction(async (tx) => {
+        const contact = await findOwned(tx, auth, id);
+        await tx.contact.delete({ where: { id } });
+        await recordEvent(tx, auth, changeEvent('communication.contact.deleted', contact));
+        return contact;
+      });
+    },
+  };
+
+  async function writeContact(write: (tx: Prisma.TransactionClient) => Promise<Contact>): Promise<Contact> {
+    try {
+      return await prisma.$transaction(write);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError('email_taken', 'Another contact of this tenant already has this email address.', [
+          { path: 'email', message: 'is already used by another contact' },
+        ]);
+      }
+      throw error;
+    }
+  }
+}
+
+type ParsedContact = z.output<typeof ContactInput>;
+
+function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
+  const { customData, ...fields } = data;
+  const columns: Prisma.ContactUncheckedUpdateInput = { ...fields };
+  if (data.email !== undefined) columns.emailNormalized = data.email?.toLowerCase() ?? null;
+  if (customData !== undefined) columns.customData = customData === null ? Prisma.DbNull : (customData as Prisma.InputJsonObject);
+  return columns as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
+}
+
+function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {
+  return { type, resourceType: 'contact' as const, resourceId: contact.id, data: contactResource(contact) };
+}

@@ -1,0 +1,31 @@
+import { ulid } from 'ulid';
+import { InvalidIdError } from './errors.js';
+
+// Public ids are "<prefix>_<ULID>": sortable by creation time, typed at a glance.
+export const ID_PREFIX = {
+  tenant: 'ten',
+  application: 'app',
+  apiKey: 'key',
+  contact: 'contact',
+  invoice: 'inv',
+  invoiceLine: 'invl',
+  event: 'evt',
+} as const;
+
+export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];
+
+const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${ulid()}`;
+}
+
+export function isId(prefix: IdPrefix, value: string): boolean {
+  return value.startsWith(`${prefix}_`) && ULID_PATTERN.test(value.slice(prefix.length + 1));
+}
+
+/** Throws 400 invalid_id for a malformed id, so only well-formed ids ever reach the database. */
+export function parseId(prefix: IdPrefix, value: string, path = 'id'): string {
+  if (!isId(prefix, value)) throw new InvalidIdError(path, value, prefix);
+  return value;
+}

@@ -1,0 +1,9 @@
+import type { AuthContext } from '../auth/context.js';
+import { UnauthorizedError } from '../domain/errors.js';
+import type { GraphQLContext } from './builder.js';
+
+/** The caller's identity; every field that reads or writes tenant data goes through this. */
+export function authOf(ctx: GraphQLContext): AuthContext {
+  if (!ctx.auth) throw ctx.authError ?? new UnauthorizedError();
+  return ctx.auth;
+}

@@ -1,0 +1,43 @@
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import { DateResolver, DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
+import type { AuthContext } from '../auth/context.js';
+import type { DomainError } from '../domain/errors.js';
+import type { Services } from '../domain/index.js';
+import type PrismaTypes from '../generated/pothos-prisma-types.js';
+import { getDatamodel } from '../generated/pothos-prisma-types.js';
+import { DecimalResolver } from './decimal.js';
+
+export type GraphQLContext = {
+  services: Services;
+  /** Null when the request carried no valid key; authError says why. */
+  auth: AuthContext | null;
+  authError?: DomainError;
+  correlationId: string;
+};
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  PrismaTypes: PrismaTypes;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    Date: { Input: Date; Output: Date };
+    Decimal: { Input: number | string; Output: { toString(): string } | number | string };
+    JSONObject: { Input: Record<string, unknown>; Output: unknown };
+  };
+}>({
+  plugins: [PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  prisma: { client: (ctx) => ctx.services.prisma, dmmf: getDatamodel(), onUnusedQuery: null },
+  relay: { clientMutationId: 'omit', cursorType: 'String' },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('Date', DateResolver);
+builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.addScalarType('Decimal', DecimalResolver);
+
+builder.queryType({});
+builder.mutationType({});

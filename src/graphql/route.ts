@@ -1,0 +1,39 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { presentedApiKey } from '../auth/authenticate.js';
+import { DomainError } from '../domain/errors.js';
+import type { Services } from '../domain/index.js';
+import { createGraphQLServer } from './yoga.js';
+
+/** /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply. */
+export async function graphqlRoutes(app: FastifyInstance, services: Services) {
+  const yoga = createGraphQLServer(services, app.log);
+
+  // Auth is optional here (GraphiQL and introspection need no key); fields that need it
+  // report a refused key through authOf().
+  app.addHook('onRequest', async (request) => {
+    const key = presentedApiKey(request.headers);
+    if (key === undefined) return;
+    try {
+      request.auth = await services.authenticate(key, request.id);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      request.authError = error;
+    }
+  });
+
+  app.route({
+    url: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: async (req, reply) => {
+      const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+      response.headers.forEach((value, key) => reply.header(key, value));
+      reply.status(response.status);
+      const streaming = /text\/event-stream|multipart\/mixed/.test(response.headers.get('content-type') ?? '');
+      if (streaming && response.body) return reply.send(Readable.fromWeb(response.body as never));
+      return reply.send(await response.text());
+    },
+  });
+
+  return yoga;
+}

@@ -1,0 +1,42 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireFeature } from '../auth/context.js';
+import { CreateInvoiceInput, INVOICES_FEATURE, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
+import type { Services } from '../domain/index.js';
+import { page, pageArgs, PageQuery } from './pagination.js';
+
+const InvoiceParams = z.object({ invoiceId: z.string() });
+const ACTIONS: InvoiceAction[] = ['issue', 'pay', 'void'];
+
+export const invoiceRoutes =
+  (services: Services): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.addHook('preValidation', async (request) => requireFeature(request.auth!, INVOICES_FEATURE));
+
+    app.post('/invoices', { schema: { tags: ['invoices'], body: CreateInvoiceInput } }, async (request, reply) => {
+      const invoice = await services.invoices.create(request.auth!, request.body);
+      // Exactly the documented 201 body; GET /invoices/{id} has the whole invoice.
+      return reply.code(201).header('location', `/api/v1/invoices/${invoice.id}`).send({
+        invoiceId: invoice.id,
+        invoiceNumber: invoice.number,
+        status: invoice.status,
+        applicationId: invoice.applicationId,
+        applicationName: invoice.application.name,
+      });
+    });
+
+    app.get('/invoices', { schema: { tags: ['invoices'], querystring: PageQuery } }, async (request) => {
+      const rows = await services.invoices.findManyDetailed(request.auth!, pageArgs(request.query));
+      return page(rows, request.query, (i) => i.id, invoiceResource);
+    });
+
+    app.get('/invoices/:invoiceId', { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {
+      return invoiceResource(await services.invoices.getDetailed(request.auth!, request.params.invoiceId));
+    });
+
+    for (const action of ACTIONS) {
+      app.post(`/invoices/:invoiceId/${action}`, { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {
+        return invoiceResource(await services.invoices.transition(request.auth!, request.params.invoiceId, action));
+      });
+    }
+  };

@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import { loadConfig } from '../src/config.js';
+import { dataDirHolder, openDatabase, type Database } from '../src/db/database.js';
+import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
+
+// Starting PGlite on a fresh folder runs initdb (~3 s).
+const SLOW = 30_000;
+
+const migrationNames = readdirSync(path.join(projectRoot, 'prisma/migrations'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+
+function tempDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'gateway-db-test-'));
+}
+
+describe('openDatabase without DATABASE_URL (PGlite)', { timeout: SLOW }, () => {
+  const dataDir = path.join(tempDir(), 'data'); // not created yet: openDatabase must mkdir -p
+  const config = loadConfig({ DATA_DIR: dataDir });
+  let db: Database;
+
+  beforeAll(async () => {
+    const started = performance.now();
+    let applied: string[] = [];
+    db = await openDatabase(config, { onMigrationsApplied: (names) => (applied = names) });
+    console.log(`openDatabase (PGlite, fresh folder, with migrations): ${Math.round(performance.now() - started)} ms`);
+    expect(db.kind).toBe('pglite');
+    expect(applied).toEqual(migrationNames);
+  }, SLOW);
+
+  afterAll(async () => {
+    await db?.close();
+    rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  });
+
+  test('creates and reads a Tenant', async () => {
+    await db.prisma.tenant.create({ data: { id: 'ten_1', name: 'Acme', features: ['accounting'] } });
+    const tenant = await db.prisma.tenant.findUniqueOrThrow({ where: { id: 'ten_1' } });
+    expect(tenant).toMatchObject({ name: 'Acme', features: ['accounting'], eventSequence: 0 });
+  });
+
+  test('refuses a second open of the held folder', async () => {
+    expect(dataDirHolder(dataDir)).toBe(process.pid);
+    await expect(openDatabase(config)).rejects.toThrow(
+      `Data folder ${dataDir} is in use by process ${process.pid}`,
+    );
+  });
+
+  test('queues concurrent interactive transactions (PGlite runs one at a time)', async () => {
+    const key = { tenantId_year: { tenantId: 'ten_1', year: 2026 } };
+    await db.prisma.invoiceCounter.create({ data: { tenantId: 'ten_1', year: 2026, last: 0 } });
+    // Read-then-write on purpose: only correct if the transactions really run one after another.
+    const increment = () =>
+      db.prisma.$transaction(async (tx) => {
+        const counter = await tx.invoiceCounter.findUniqueOrThrow({ where: key });
+        await tx.invoiceCounter.update({ where: key, data: { last: counter.last + 1 } });
+      });
+    await Promise.all(Array.from({ length: 20 }, increment));
+    expect((await db.prisma.invoiceCounter.findUniqueOrThrow({ where: key })).last).toBe(20);
+  });
+
+  test('close releases the folder; reopening applies nothing and keeps the data', async () => {
+    await db.close();
+    expect(dataDirHolder(dataDir)).toBeNull();
+
+    let applied: string[] | undefined;
+    db = await openDatabase(config, { onMigrationsApplied: (names) => (applied = names) });
+    expect(applied).toEqual([]);
+    expect(await db.prisma.tenant.count()).toBe(1);
+  });
+});
+
+describe('dataDirHolder', () => {
+  test('treats a lock left by a dead process as free, and one of a live process as held', () => {
+    const dir = tempDir();
+    try {
+      expect(dataDirHolder(dir)).toBeNull();
+      const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+      writeFileSync(path.join(dir, 'gateway.lock'), String(deadPid));
+      expect(dataDirHolder(dir)).toBeNull();
+      writeFileSync(path.join(dir, 'gateway.lock'), String(process.ppid));
+      expect(dataDirHolder(dir)).toBe(process.ppid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('migrations folder', () => {
+  test('matches prisma/schema.prisma (run `npm run db:migration:create -- <name>` if not)', async () => {
+    expect(await pendingSchemaChanges()).toBeNull();
+  }, SLOW);
+
+  test('a failing migration is reported and recorded as failed', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, '20200101000000_broken'));
+    writeFileSync(path.join(dir, '20200101000000_broken/migration.sql'), 'CREATE TABLE t (id int);\nCREATE TABLE t (id int);\n');
+    const pglite = await PGlite.create();
+    try {
+      await expect(applyMigrations({ pglite }, dir)).rejects.toThrow('relation "t" already exists');
+      const { rows } = await pglite.query(`SELECT finished_at FROM _prisma_migrations`);
+      expect(rows).toEqual([{ finished_at: null }]);
+    } finally {
+      await pglite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
+const { databaseUrl } = loadConfig();
+
+describe.skipIf(!databaseUrl)('applyMigrations on PostgreSQL', { timeout: SLOW }, () => {
+  // A database of its own, so the race starts from nothing even when other suites migrated theirs.
+  const database = `gateway_migrate_test_${process.pid}_${Date.now()}`;
+  const url = new URL(databaseUrl ?? 'postgresql://unused');
+  url.pathname = `/${database}`;
+
+  async function admin(sql: string): Promise<void> {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeAll(() => admin(`CREATE DATABASE "${database}"`));
+  afterAll(() => admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+
+  test('three concurrent runs apply each migration exactly once', async () => {
+    const runs = await Promise.all([1, 2, 3].map(() => applyMigrations({ databaseUrl: url.toString() })));
+    expect(runs.flat().sort()).toEqual(migrationNames);
+    expect(await applyMigrations({ databaseUrl: url.toString() })).toEqual([]);
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+/**
+ * One gateway per test file, on a free port: on PostgreSQL when DATABASE_URL is set (CI),
+ * otherwise on embedded PGlite in a temporary folder. Tests isolate by tenant, not by database.
+ */
+export function useGateway(env: Record<string, string> = {}) {
+  const state = {} as { app: App; url: string };
+  let dataDir: string | undefined;
+  beforeAll(async () => {
+    dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+    const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
+    state.app = await buildApp(config);
+    state.url = await state.app.start();
+  });
+  afterAll(async () => {
+    await state.app?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+  return state;
+}
+
+export type Tenant = { tenantId: string; applicationId: string; apiKey: string };
+
+/** A fresh tenant with one application and key, created through the admin service. */
+export async function createTenant(app: App, features: string[] = ['accounting', 'communication']): Promise<Tenant> {
+  const { tenantId } = await app.services.admin.createTenant({ name: `Test ${Date.now()}`, features });
+  const { applicationId, apiKey } = await app.services.admin.createApplication({ tenantId, name: 'Test app' });
+  return { tenantId, applicationId, apiKey };
+}
+
+export type HttpResult = { status: number; headers: Headers; body: any; text: string };
+
+/** A real HTTP request; the body is sent as JSON unless it is already a string. */
+export async function http(
+  url: string,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url + path, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
+/** A GraphQL request over HTTP POST. */
+export async function graphql(
+  url: string,
+  key: string | undefined,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  const result = await http(url, 'POST', '/graphql', { key, body: { query, variables }, headers });
+  return result.body as { data?: any; errors?: { message: string; extensions: Record<string, any> }[] };
+}
+
+/** The events a tenant's writes left in the outbox, in sequence order. */
+export function eventsOf(app: App, tenantId: string) {
+  return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' } });
+}
