@@ -118,7 +118,8 @@ describe('migrations folder', () => {
 
 const { databaseUrl } = loadConfig();
 
-describe.skipIf(!databaseUrl)('applyMigrations on PostgreSQL', { timeout: SLOW }, () => {
+// Registered only when DATABASE_URL is set (the second pass of .ci/run), so no run reports it as skipped.
+if (databaseUrl) describe('applyMigrations on PostgreSQL', { timeout: SLOW }, () => {
   // A database of its own, so the race starts from nothing even when other suites migrated theirs.
   const database = `gateway_migrate_test_${process.pid}_${Date.now()}`;
   const url = new URL(databaseUrl ?? 'postgresql://unused');
