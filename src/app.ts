@@ -30,6 +30,15 @@ export async function buildApp(config: Config): Promise<App> {
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     genReqId: correlationIdOf,
+    // Ids are ~35 characters; longer path segments still reach the route and answer 400 invalid_id.
+    routerOptions: { maxParamLength: 1000 },
+    // Undecodable URLs and over-long path segments are answered before routing: keep the problem shape.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-correlation-id', request.id);
+      const status = error.statusCode ?? 400;
+      const code = status === 414 ? 'uri_too_long' : status < 500 ? 'invalid_request' : 'internal_error';
+      return sendProblem(reply, problem(status, code, status === 414 ? 'URI too long' : 'Invalid request', error.message, request.id));
+    },
   });
 
   http.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
@@ -37,8 +46,10 @@ export async function buildApp(config: Config): Promise<App> {
     return result.success ? { value: result.data } : { error: new ValidationError(fieldErrors(result.error)) };
   });
   http.setSerializerCompiler(serializerCompiler);
-  http.removeContentTypeParser(['application/json']);
-  http.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
+  // JSON only: text/plain would otherwise reach the validators as a string instead of answering 415.
+  http.removeContentTypeParser(['application/json', 'text/plain']);
+  // Fastify matches against the whole header with parameters ("application/json; charset=\"utf-8\"").
+  http.addContentTypeParser(/^application\/([\w.+-]+\+)?json(;|$)/, { parseAs: 'string' }, (_req, body, done) => {
     if (body === '') return done(null, undefined);
     try {
       done(null, JSON.parse(body as string));
@@ -145,7 +156,12 @@ function trackRoutes(http: FastifyInstance) {
   const routes: { pattern: RegExp; methods: string[] }[] = [];
   http.addHook('onRoute', (route) => {
     if (route.url.includes('*')) return;
-    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}/?$`);
+    // Exact match (Fastify does not ignore trailing slashes); literal segments escaped ("/openapi.json").
+    const source = route.url
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const pattern = new RegExp(`^${source}$`);
     routes.push({ pattern, methods: [route.method].flat().filter((m) => m !== 'HEAD') });
   });
   return {

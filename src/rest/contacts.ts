@@ -10,8 +10,8 @@ const ContactParams = z.object({ contactId: z.string() });
 export const contactRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
-    // The gate answers before the body is validated: a disabled feature is 403 whatever was sent.
-    app.addHook('preValidation', async (request) => requireFeature(request.auth!, CONTACTS_FEATURE));
+    // The gate answers before the body is even read (onRequest, after auth): a disabled feature is 403 whatever was sent.
+    app.addHook('onRequest', async (request) => requireFeature(request.auth!, CONTACTS_FEATURE));
 
     app.post('/contacts/contacts', { schema: { tags: ['contacts'], body: CreateContactInput } }, async (request, reply) => {
       const contact = await services.contacts.create(request.auth!, request.body);

@@ -11,7 +11,7 @@ const ACTIONS: InvoiceAction[] = ['issue', 'pay', 'void'];
 export const invoiceRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
-    app.addHook('preValidation', async (request) => requireFeature(request.auth!, INVOICES_FEATURE));
+    app.addHook('onRequest', async (request) => requireFeature(request.auth!, INVOICES_FEATURE)); // before the body is read, like contacts
 
     app.post('/invoices', { schema: { tags: ['invoices'], body: CreateInvoiceInput } }, async (request, reply) => {
       const invoice = await services.invoices.create(request.auth!, request.body);

@@ -36,6 +36,16 @@ export function problem(
   };
 }
 
+/**
+ * Sends an error in the caller's protocol: problem details, or for /graphql (an idempotency
+ * conflict, a body refused before GraphQL runs) a GraphQL error body that GraphQL clients read.
+ */
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
-  return reply.code(body.status).type('application/problem+json').send(body);
+  reply.code(body.status);
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (reply.request.routeOptions.url === '/graphql') {
+    const { detail: message, code, status, correlationId, errors } = body;
+    return reply.type('application/json').send({ errors: [{ message, extensions: { code, status, correlationId, ...(errors ? { errors } : {}) } }] });
+  }
+  return reply.type('application/problem+json').send(body);
 }
