@@ -4,7 +4,7 @@ import { requireFeature, type AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { recordEvent } from './events.js';
 import { newId, parseId } from './ids.js';
-import { isUniqueViolation } from './prisma-errors.js';
+import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
 import { optionalText, parseInput } from './validation.js';
 
 const contactFields = {
@@ -120,7 +120,7 @@ export function contactService(prisma: PrismaClient) {
       const data = parseInput(ContactInput, input);
       return writeContact(async (tx) => {
         await findOwned(tx, auth, id);
-        const contact = await tx.contact.update({ where: { id }, data: toColumns(data) });
+        const contact = await tx.contact.update({ where: { id }, data: toColumns(data) }).catch(goneAsNotFound(id));
         await recordEvent(tx, auth, changeEvent('communication.contact.updated', contact));
         return contact;
       });
@@ -129,8 +129,9 @@ export function contactService(prisma: PrismaClient) {
     async delete(auth: AuthContext, id: string): Promise<Contact> {
       requireFeature(auth, CONTACTS_FEATURE);
       return prisma.$transaction(async (tx) => {
-        const contact = await findOwned(tx, auth, id);
-        await tx.contact.delete({ where: { id } });
+        await findOwned(tx, auth, id);
+        // The deleted row as it was at deletion, not as findOwned saw it before a concurrent update.
+        const contact = await tx.contact.delete({ where: { id } }).catch(goneAsNotFound(id));
         await recordEvent(tx, auth, changeEvent('communication.contact.deleted', contact));
         return contact;
       });
@@ -149,6 +150,14 @@ export function contactService(prisma: PrismaClient) {
       throw error;
     }
   }
+}
+
+/** A concurrent delete removed the row between findOwned and the write: the same 404 as before it. */
+function goneAsNotFound(id: string) {
+  return (error: unknown): never => {
+    if (isRecordNotFound(error)) throw new NotFoundError('Contact', id);
+    throw error;
+  };
 }
 
 type ParsedContact = z.output<typeof ContactInput>;

@@ -1,4 +1,4 @@
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import { InvalidIdError } from './errors.js';
 
 // Public ids are "<prefix>_<ULID>": sortable by creation time, typed at a glance.
@@ -13,6 +13,9 @@ export const ID_PREFIX = {
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];
+
+// Monotonic: ids made in the same millisecond still sort in creation order (lists page by id).
+const ulid = monotonicFactory();
 
 const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 

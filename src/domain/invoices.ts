@@ -5,14 +5,19 @@ import { NotFoundError, UnprocessableError } from './errors.js';
 import { recordEvent, type EventType } from './events.js';
 import { newId, parseId } from './ids.js';
 import { decimalPlaces, lineAmounts, sum, toDecimal } from './money.js';
+import { isForeignKeyViolation } from './prisma-errors.js';
 import { optionalText, parseInput } from './validation.js';
 
 /** Totals must stay exactly representable as JSON numbers (15 significant digits). */
 const MAX_AMOUNT = toDecimal('9999999999999.99');
 
+const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
+
+// The format check aborts: the checks after it call toDecimal, which throws on a non-decimal string.
 const decimalNumber = (label: string, places: number) =>
   z
-    .union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/, `${label} must be a decimal number`)])
+    .union([z.number(), z.string()])
+    .refine((v) => typeof v === 'number' || DECIMAL_STRING.test(v), { message: `${label} must be a decimal number`, abort: true })
     .refine((v) => Number.isFinite(Number(v)), `${label} must be a finite number`)
     .refine((v) => decimalPlaces(v) <= places, `${label} may have at most ${places} decimal places`);
 
@@ -34,9 +39,16 @@ export const CreateInvoiceInput = z.strictObject({
   reference: optionalText(200),
   paymentInstructions: optionalText(2000),
   note: optionalText(10_000),
-  issuedDate: z.iso.date('must be an ISO-8601 date (YYYY-MM-DD)'),
+  // Invoice numbers carry a 4-digit year, and the database has no year 0.
+  issuedDate: z.iso.date('must be an ISO-8601 date (YYYY-MM-DD)').refine((d) => d >= '1000-01-01', 'must be in the year 1000 or later'),
   paymentTermsDays: z.number().int('must be an integer').min(0).max(3650),
   items: z.array(LineInput).min(1, 'At least one item is required.').max(1000),
+}).refine((i) => {
+  const due = Date.parse(`${i.issuedDate}T00:00:00Z`) + i.paymentTermsDays * 86_400_000;
+  return Number.isNaN(due) || due < Date.UTC(10000, 0, 1); // NaN: the fields themselves are reported
+}, {
+  path: ['paymentTermsDays'],
+  message: 'the due date must not be later than 9999-12-31',
 });
 export type CreateInvoiceInput = z.input<typeof CreateInvoiceInput>;
 
@@ -174,6 +186,10 @@ export function invoiceService(prisma: PrismaClient) {
         });
         await recordEvent(tx, auth, invoiceEvent('accounting.invoice.created', invoice));
         return invoice;
+      }).catch(async (error: unknown) => {
+        // The contact was deleted between the check above and the insert: the same 422 as if before.
+        if (isForeignKeyViolation(error) && data.customerContactId != null) await requireCustomerContact(prisma, auth, data.customerContactId);
+        throw error;
       });
     },
 

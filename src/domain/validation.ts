@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { ValidationError, type FieldError } from './errors.js';
 
-// A missing required field reads "is required" rather than zod's type-mismatch wording.
-z.config({ customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
+// A missing required field reads "is required" rather than zod's type-mismatch (or union-mismatch) wording.
+z.config({
+  customError: (issue) =>
+    (issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined ? 'is required' : undefined,
+});
 
 /** Parses input with a domain schema; failures become one 400 naming every bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
