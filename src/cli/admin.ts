@@ -17,17 +17,28 @@ Commands:
 
 Uses the same configuration as the server (DATABASE_URL, or the embedded data in DATA_DIR).`;
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    name: { type: 'string' },
-    tenant: { type: 'string' },
-    app: { type: 'string' },
-    features: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const { positionals, values } = parseCommandLine();
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        tenant: { type: 'string' },
+        app: { type: 'string' },
+        features: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown option or one missing its value: a usage error like the others, not a stack trace.
+    const message = `${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`;
+    console.error(process.argv.includes('--json') ? JSON.stringify({ error: { code: 'usage', message } }) : message);
+    process.exit(2);
+  }
+}
 
 const command = positionals[0];
 if (values.help || !command) {
@@ -35,10 +46,13 @@ if (values.help || !command) {
   process.exit(command || values.help ? 0 : 2);
 }
 
+/** A mistake on the command line; thrown (not exited on) so the database is closed first. */
+class UsageError extends Error {}
+
 const features = (list: string | undefined) => (list ?? '').split(',').map((f) => f.trim()).filter(Boolean);
 const required = (name: 'name' | 'tenant' | 'app') => {
   const value = values[name];
-  if (!value) fail(`--${name} is required for ${command}.`, 'usage');
+  if (!value) throw new UsageError(`--${name} is required for ${command}.`);
   return value;
 };
 
@@ -56,12 +70,13 @@ try {
       'revoke-key': () => admin.revokeKeys(required('app')),
     };
     const run = commands[command];
-    if (!run) fail(`Unknown command "${command}".\n\n${USAGE}`, 'usage');
+    if (!run) throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
     print(await run());
   } finally {
     await database.close();
   }
 } catch (error) {
+  if (error instanceof UsageError) fail(error.message, 'usage');
   if (error instanceof DomainError) fail(error.message, error.code);
   fail(error instanceof Error ? error.message : String(error), 'error');
 }

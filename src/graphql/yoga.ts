@@ -61,6 +61,7 @@ function toCodedError(error: GraphQLError, correlationId: string, logger: Fastif
   // Parse, validation and variable errors from graphql-js itself: the client's request is wrong.
   return new GraphQLError(error.message, {
     ...at,
-    extensions: { ...error.extensions, code: error.extensions.code ?? 'invalid_request', correlationId },
+    // yoga's own codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, …) give way to the REST one.
+    extensions: { ...error.extensions, code: 'invalid_request', correlationId },
   });
 }

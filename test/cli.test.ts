@@ -1,0 +1,346 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { projectRoot } from '../src/db/migrate.js';
+
+// The admin CLI and the gateway as real subprocesses (node --import tsx, cwd = project root), on a
+// temporary embedded data folder, or on DATABASE_URL when it is set.
+
+const PG = Boolean(process.env.DATABASE_URL);
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
+const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-cli-test-'));
+const spawned = new Set<ChildProcess>();
+
+afterAll(async () => {
+  for (const proc of spawned) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** The environment of a child: embedded (no DATABASE_URL) on dataDir, or the PostgreSQL of this run. */
+function childEnv(dataDir: string | null, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'development', ...extra };
+  if (dataDir) {
+    delete env.DATABASE_URL;
+    env.DATA_DIR = dataDir;
+  } else {
+    env.DATA_DIR = path.join(scratch, 'unused'); // must stay untouched in PostgreSQL mode
+  }
+  return env;
+}
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    spawned.add(proc);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('error', reject);
+    proc.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A successful --json command: exit 0, nothing on stderr, exactly one line of JSON on stdout. */
+function json(result: Run): any {
+  expect(result.stderr, `stderr of a successful command`).toBe('');
+  expect(result.code, result.stdout).toBe(0);
+  expect(result.stdout.endsWith('\n')).toBe(true);
+  expect(result.stdout.trimEnd().includes('\n'), 'one line of JSON').toBe(false);
+  return JSON.parse(result.stdout);
+}
+
+/** A refused --json command: non-zero exit, nothing on stdout, one JSON error on stderr. */
+function refused(result: Run, exitCode: number, code: string): string {
+  expect(result.code, result.stderr).toBe(exitCode);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  const body = JSON.parse(lines[0]!);
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message']);
+  expect(body.error.code).toBe(code);
+  return body.error.message;
+}
+
+/** Several commands: side by side on PostgreSQL, in turn on an embedded folder (one process at a time). */
+async function runEach(commands: string[][], env: NodeJS.ProcessEnv): Promise<Run[]> {
+  if (PG) return Promise.all(commands.map((args) => run(args, env)));
+  const results: Run[] = [];
+  for (const args of commands) results.push(await run(args, env));
+  return results;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Gateway = { proc: ChildProcess; url: string; output: () => string; exited: Promise<number | null> };
+
+/** Starts src/main.ts on a free port and waits until /health answers. */
+async function startGateway(env: NodeJS.ProcessEnv): Promise<Gateway> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: projectRoot,
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  spawned.add(proc);
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${output}`);
+    const healthy = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (healthy) break;
+    if (Date.now() > deadline) throw new Error(`gateway did not answer /health:\n${output}`);
+    await sleep(100);
+  }
+  return { proc, url, output: () => output, exited };
+}
+
+/** SIGTERM, as an operator would; the gateway must shut down cleanly. */
+async function stopGateway(gateway: Gateway): Promise<void> {
+  gateway.proc.kill('SIGTERM');
+  const code = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
+  expect(code, gateway.output()).toBe(0);
+}
+
+async function hello(url: string, key: string) {
+  const res = await fetch(`${url}/api/v1/hello`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+const fingerprintOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
+
+const DEMO_KEY = /Its API key is shown only this once:\s+(nilo_ak_\S+)/;
+type FirstStart = { url: string; output: string; key?: string; hello?: { status: number; body: any }; exitCode: unknown; tenants: Run };
+
+/** Starts a gateway on a fresh embedded folder, tries the demo key if it prints one, stops it, lists the tenants. */
+async function firstStart(folder: string, extra: Record<string, string>): Promise<FirstStart> {
+  const dataDir = path.join(scratch, folder);
+  const gateway = await startGateway(childEnv(dataDir, extra));
+  // The demo tenant is printed right after the server starts listening.
+  const deadline = Date.now() + (extra.NODE_ENV === 'production' ? 1_000 : 60_000);
+  while (!DEMO_KEY.test(gateway.output()) && Date.now() < deadline) await sleep(100);
+  const key = DEMO_KEY.exec(gateway.output())?.[1];
+  const helloResult = key ? await hello(gateway.url, key) : undefined;
+  gateway.proc.kill('SIGTERM');
+  const exitCode = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
+  const tenants = await run(['list-tenants', '--json'], childEnv(dataDir));
+  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, exitCode, tenants };
+}
+
+const firstStarts = {} as Record<'demo' | 'production', Promise<FirstStart>>;
+beforeAll(() => {
+  firstStarts.demo = firstStart('demo', {});
+  firstStarts.production = firstStart('production', { NODE_ENV: 'production' });
+  for (const started of Object.values(firstStarts)) started.catch(() => {}); // reported by the tests that await them
+});
+
+describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
+  const dataDir = PG ? null : path.join(scratch, 'data');
+  const env = childEnv(dataDir);
+  const lockFile = dataDir && path.join(dataDir, 'gateway.lock');
+  const tenantName = `Acme ${Date.now()}`; // unique: PostgreSQL may hold tenants of earlier runs
+  let tenantId: string;
+  const apps = {} as Record<'erp' | 'revoked' | 'rotated', { applicationId: string; apiKey: string; fingerprint: string }>;
+  let rotatedKey: { apiKey: string; fingerprint: string };
+
+  test('create-tenant prints the tenant, features normalized', async () => {
+    const out = await run(['create-tenant', '--name', tenantName, '--features', 'communication,accounting,communication', '--json'], env);
+    expect(out.stdout).toMatch(new RegExp(`^\\{"tenantId":"ten_${ULID}","name":"${tenantName}","features":\\["accounting","communication"\\]\\}\\n$`));
+    tenantId = json(out).tenantId;
+    if (lockFile) expect(existsSync(lockFile), 'the CLI released the data folder').toBe(false);
+  });
+
+  test('create-app prints a new key once, with its fingerprint', async () => {
+    const names = { erp: 'ERP Sync', revoked: 'Old integration', rotated: 'Rotating app' } as const;
+    const runs = await runEach(Object.values(names).map((name) => ['create-app', '--tenant', tenantId, '--name', name, '--json']), env);
+    for (const [i, [which, name]] of (Object.entries(names) as [keyof typeof names, string][]).entries()) {
+      const app = json(runs[i]!);
+      expect(Object.keys(app).sort()).toEqual(['apiKey', 'applicationId', 'applicationName', 'fingerprint', 'tenantId']);
+      expect(app).toMatchObject({ applicationName: name, tenantId });
+      expect(app.applicationId).toMatch(new RegExp(`^app_${ULID}$`));
+      expect(app.apiKey).toMatch(/^nilo_ak_[A-Za-z0-9_-]{32,64}$/);
+      expect(app.fingerprint).toBe(fingerprintOf(app.apiKey));
+      apps[which] = app;
+    }
+    expect(new Set(Object.values(apps).map((a) => a.apiKey)).size).toBe(3);
+  });
+
+  test('set-features replaces the feature list', async () => {
+    const out = json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting', '--json'], env));
+    expect(out).toStrictEqual({ tenantId, name: tenantName, features: ['accounting'] });
+  });
+
+  test('rotate-key issues a new key and revokes the old one; revoke-key revokes; list-apps shows it, never a key', async () => {
+    const rotated = json(await run(['rotate-key', '--app', apps.rotated.applicationId, '--json'], env));
+    expect(rotated).toMatchObject({ applicationId: apps.rotated.applicationId, applicationName: 'Rotating app', tenantId });
+    expect(rotated.apiKey).toMatch(/^nilo_ak_/);
+    expect(rotated.apiKey).not.toBe(apps.rotated.apiKey);
+    expect(rotated.fingerprint).toBe(fingerprintOf(rotated.apiKey));
+    rotatedKey = rotated;
+
+    expect(json(await run(['revoke-key', '--app', apps.revoked.applicationId, '--json'], env))).toStrictEqual({
+      applicationId: apps.revoked.applicationId,
+      revokedKeys: 1,
+    });
+
+    const out = await run(['list-apps', '--tenant', tenantId, '--json'], env);
+    expect(out.stdout).not.toContain('nilo_ak_');
+    const list = json(out);
+    expect(list.map((a: any) => a.applicationId)).toEqual([apps.erp, apps.revoked, apps.rotated].map((a) => a.applicationId).sort());
+    for (const app of list) {
+      expect(Object.keys(app).sort()).toEqual(['applicationId', 'applicationName', 'keys']);
+      for (const key of app.keys) {
+        expect(Object.keys(key).sort()).toEqual(['createdAt', 'fingerprint', 'lastUsedAt', 'revokedAt', 'status']);
+        expect(key.lastUsedAt).toBeNull();
+        expect(key.revokedAt === null).toBe(key.status === 'active');
+      }
+    }
+    const keysOf = (id: string) => list.find((a: any) => a.applicationId === id).keys;
+    expect(keysOf(apps.erp.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([[apps.erp.fingerprint, 'active']]);
+    expect(keysOf(apps.revoked.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([[apps.revoked.fingerprint, 'revoked']]);
+    expect(keysOf(apps.revoked.applicationId)[0].revokedAt).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+    expect(keysOf(apps.rotated.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([
+      [apps.rotated.fingerprint, 'revoked'],
+      [rotatedKey.fingerprint, 'active'],
+    ]);
+  });
+
+  test('bad input exits non-zero with a JSON error on stderr, and changes nothing', async () => {
+    const [unknownFeature, malformed, missingName, missingValue, unknownCommand] = await runEach(
+      [
+        ['create-tenant', '--name', 'Telepaths', '--features', 'accounting,telepathy', '--json'],
+        ['create-app', '--tenant', 'ten_nope', '--name', 'X', '--json'],
+        ['create-tenant', '--features', 'accounting', '--json'],
+        ['create-tenant', '--json', '--name'],
+        ['frobnicate', '--json'],
+      ],
+      env,
+    );
+    const featureMessage = refused(unknownFeature!, 1, 'validation_failed');
+    expect(featureMessage).toContain('features[1]');
+    expect(featureMessage).toContain('"accounting"|"communication"');
+    expect(refused(malformed!, 1, 'invalid_id')).toBe('"ten_nope" is not a valid ten_ id.');
+    expect(refused(missingName!, 2, 'usage')).toBe('--name is required for create-tenant.');
+    expect(refused(missingValue!, 2, 'usage')).toMatch(/^Option '--name <value>' argument missing\n\nUsage:/);
+    expect(refused(unknownCommand!, 2, 'usage')).toMatch(/^Unknown command "frobnicate"\.\n\nUsage:/);
+
+    if (lockFile) expect(existsSync(lockFile), 'a failed command left the data folder locked').toBe(false);
+    // That they created nothing is checked at the end, with list-tenants.
+  });
+
+  let gateway: Gateway;
+
+  test('the gateway on the same database accepts the CLI keys, and only the live ones', async () => {
+    gateway = await startGateway(env);
+
+    expect(await hello(gateway.url, apps.erp.apiKey)).toStrictEqual({
+      status: 200,
+      body: { status: 'ok', applicationId: apps.erp.applicationId, applicationName: 'ERP Sync' },
+    });
+    expect(await hello(gateway.url, rotatedKey.apiKey)).toStrictEqual({
+      status: 200,
+      body: { status: 'ok', applicationId: apps.rotated.applicationId, applicationName: 'Rotating app' },
+    });
+    for (const key of [apps.rotated.apiKey, apps.revoked.apiKey]) {
+      const res = await hello(gateway.url, key);
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('unauthorized');
+    }
+
+    // set-features took effect: accounting only.
+    const headers = { authorization: `Bearer ${apps.erp.apiKey}` };
+    const contacts = await fetch(`${gateway.url}/api/v1/contacts/contacts`, { headers });
+    expect(contacts.status).toBe(403);
+    expect((await contacts.json()).code).toBe('feature_not_enabled');
+    expect((await fetch(`${gateway.url}/api/v1/invoices`, { headers })).status).toBe(200);
+  });
+
+  test.skipIf(PG)('while the gateway runs, the CLI refuses the data folder and harms nothing', async () => {
+    const pid = gateway.proc.pid!;
+    expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
+
+    const message = refused(await run(['create-tenant', '--name', 'Intruder', '--json'], env), 1, 'error');
+    expect(message).toContain(`Data folder ${dataDir} is in use by process ${pid}`);
+    expect(message).toContain('Stop that gateway first');
+
+    // The gateway still owns the folder and still reads and writes.
+    expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
+    expect((await hello(gateway.url, apps.erp.apiKey)).status).toBe(200);
+    const created = await fetch(`${gateway.url}/api/v1/invoices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apps.erp.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ customer: 'After the refusal', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }] }),
+    });
+    expect(created.status).toBe(201);
+    expect((await created.json()).invoiceNumber).toBe('INV-2026-00001');
+  });
+
+  test.runIf(PG)('with PostgreSQL the CLI works next to a running gateway', async () => {
+    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting,communication', '--json'], env));
+    const contacts = await fetch(`${gateway.url}/api/v1/contacts/contacts`, { headers: { authorization: `Bearer ${apps.erp.apiKey}` } });
+    expect(contacts.status).toBe(200);
+    expect(existsSync(path.join(scratch, 'unused')), 'DATA_DIR is not used with DATABASE_URL').toBe(false);
+  });
+
+  test('after the gateway stops, the data is intact and the folder is free', async () => {
+    await stopGateway(gateway);
+    expect(gateway.output(), 'no demo tenant on a database that has tenants').not.toContain('nilo_ak_');
+    if (lockFile) expect(existsSync(lockFile), 'the gateway released the data folder').toBe(false);
+
+    const tenants = json(await run(['list-tenants', '--json'], env));
+    const features = PG ? ['accounting', 'communication'] : ['accounting'];
+    expect(tenants.filter((t: any) => t.tenantId === tenantId)).toStrictEqual([{ tenantId, name: tenantName, features }]);
+    expect(tenants.filter((t: any) => ['Telepaths', 'X', 'Intruder'].includes(t.name))).toEqual([]);
+    const list = json(await run(['list-apps', '--tenant', tenantId, '--json'], env));
+    const erp = list.find((a: any) => a.applicationId === apps.erp.applicationId);
+    expect(erp.keys).toMatchObject([{ fingerprint: apps.erp.fingerprint, status: 'active' }]);
+    expect(erp.keys[0].lastUsedAt, 'the gateway recorded the use of the key').toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(list.flatMap((a: any) => a.keys)).toHaveLength(4);
+  });
+});
+
+// Always embedded, whatever DATABASE_URL says. (That a database with tenants gets no demo tenant is
+// checked above.) Started by the beforeAll at the top so their initdb overlaps the CLI flow.
+describe('first start on an empty embedded data folder', { timeout: 180_000 }, () => {
+  test('prints a demo key that works', async () => {
+    const demo = await firstStarts.demo;
+    expect(demo.key, demo.output).toMatch(/^nilo_ak_[A-Za-z0-9_-]{32,64}$/);
+    expect(demo.output).toContain(`curl ${demo.url}/api/v1/hello -H "Authorization: Bearer ${demo.key}"`);
+    expect(demo.hello?.status).toBe(200);
+    expect(demo.hello?.body).toMatchObject({ status: 'ok', applicationName: 'Demo app' });
+    expect(demo.hello?.body.applicationId).toMatch(new RegExp(`^app_${ULID}$`));
+    expect(demo.exitCode, demo.output).toBe(0);
+    expect(json(demo.tenants)).toStrictEqual([{ tenantId: expect.stringMatching(/^ten_/), name: 'Demo', features: ['accounting', 'communication'] }]);
+  });
+
+  test('with NODE_ENV=production no demo tenant is created', async () => {
+    const production = await firstStarts.production;
+    expect(production.output).not.toContain('nilo_ak_');
+    expect(production.output).not.toContain('demo');
+    // Exit code 0 means SIGTERM found main.ts's handler, installed after the demo step: that step
+    // had finished, so an empty tenant list is not a matter of stopping too early.
+    expect(production.exitCode, production.output).toBe(0);
+    expect(json(production.tenants)).toStrictEqual([]);
+  });
+});
