@@ -1,0 +1,53 @@
+// The baseline: a bare node:http server doing, per request, the single SQL statement a scenario
+// needs, with a pg Pool the size of the gateway's. Routes come from the scenarios: `/${scenario.id}`.
+// Env: PORT, DATABASE_URL (the bench database), BENCH_BASELINE_SCHEMA, BENCH_POOL_SIZE.
+import { createServer } from 'node:http';
+import pg from 'pg';
+import { scenarios } from './scenarios/index.js';
+
+const port = Number(process.env.PORT ?? 0);
+const schema = process.env.BENCH_BASELINE_SCHEMA ?? 'bench_baseline';
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) throw new Error('DATABASE_URL is required');
+
+/** Same size as the gateway's pool (src/db/database.ts POOL_SIZE). */
+const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BENCH_POOL_SIZE ?? 10) });
+const routes = new Map(scenarios.map((s) => [`${s.baseline.method} /${s.id}`, s.baseline]));
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const send = (status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  if (url.pathname === '/health') return send(200, { status: 'ok' });
+  const route = routes.get(`${req.method} ${url.pathname}`);
+  if (!route) return send(404, { error: 'not_found' });
+
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    let body: unknown;
+    try {
+      body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    } catch {
+      return send(400, { error: 'invalid_json' });
+    }
+    route.handle({ pool, schema, body, url }).then(
+      (result) => send(result.status, result.body),
+      (error: Error) => send(500, { error: 'internal_error', message: error.message }),
+    );
+  });
+});
+
+server.keepAliveTimeout = 65_000;
+server.listen(port, '127.0.0.1');
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    pool.end().finally(() => process.exit(0));
+  });
+}
