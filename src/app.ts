@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
@@ -26,6 +27,8 @@ export type App = {
 export async function buildApp(config: Config): Promise<App> {
   const database = await openDatabase(config);
   const services = createServices(database.prisma, { idempotencyTtlMs: config.idempotencyTtlMs });
+  // Key revocations, rotations and feature changes made by the CLI or another process.
+  await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
   const http = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,

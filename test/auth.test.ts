@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { fingerprintOf, generateApiKey, hashApiKey, isWellFormedApiKey } from '../src/auth/keys.js';
+import { adminService } from '../src/domain/admin.js';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { expectProblem, UUID } from './support/problem.js';
 
@@ -159,6 +160,24 @@ describe('revocation and rotation', () => {
     expect((await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
     const [listed] = (await gw.app.services.admin.listApplications(tenant.tenantId)).filter((a) => a.applicationId === revoked.applicationId);
     expect(listed!.keys).toEqual([expect.objectContaining({ fingerprint: revoked.fingerprint, status: 'revoked', revokedAt: expect.any(String) })]);
+  });
+
+  test('a revocation made by another process (announced by NOTIFY) reaches this gateway’s key cache', async () => {
+    const app = await gw.app.services.admin.createApplication({ tenantId: tenant.tenantId, name: 'Revoked elsewhere' });
+    // Used twice, so the key is certainly cached by the gateway.
+    expect((await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey })).status).toBe(200);
+    expect((await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey })).status).toBe(200);
+
+    // An admin service of its own, as the CLI in another process has: it cannot touch this cache.
+    await adminService(gw.app.services.prisma).revokeKeys(app.applicationId);
+
+    const deadline = Date.now() + 2_000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) {
+      status = (await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey })).status;
+      if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(401);
   });
 
   test('rotation: the old key is refused and the new key works immediately, as the same application', async () => {

@@ -3,15 +3,34 @@ import { UnauthorizedError } from '../domain/errors.js';
 import type { AuthContext } from './context.js';
 import { hashApiKey, isWellFormedApiKey } from './keys.js';
 
+/** Admin changes to keys and features are announced on this channel, with the tenant id. */
+export const AUTH_CHANGED_CHANNEL = 'nilo_auth_changed';
+
 /** lastUsedAt is a hint for operators; writing it at most once a minute keeps reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Bounds staleness should a change notification be lost; changes normally apply at once. */
+const CACHE_TTL_MS = 30_000;
+const CACHE_MAX_ENTRIES = 10_000;
 
+type CachedKey = {
+  keyId: string;
+  identity: Omit<AuthContext, 'correlationId'>;
+  cachedAt: number;
+  lastUsedAt: number;
+};
+
+/**
+ * Resolves API keys, remembering active ones so most requests need no query. Entries of a
+ * tenant are forgotten when an admin change is announced (forgetTenant) in this or any process.
+ */
 export function authenticator(prisma: PrismaClient) {
-  return async function authenticate(presentedKey: string | undefined, correlationId: string): Promise<AuthContext> {
-    if (!presentedKey) throw new UnauthorizedError();
-    if (!isWellFormedApiKey(presentedKey)) throw new UnauthorizedError('The API key is malformed.');
+  const cache = new Map<string, CachedKey>();
+  // Bumped by every forget: a lookup that overlapped a change must not cache what it read.
+  let generation = 0;
+
+  async function lookup(hash: string): Promise<CachedKey | null> {
     const key = await prisma.apiKey.findUnique({
-      where: { hash: hashApiKey(presentedKey) },
+      where: { hash },
       select: {
         id: true,
         status: true,
@@ -20,19 +39,57 @@ export function authenticator(prisma: PrismaClient) {
         tenant: { select: { id: true, features: true } },
       },
     });
-    if (!key || key.status !== 'active') throw new UnauthorizedError('The API key is unknown or revoked.');
-    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      // Fire and forget: a lost timestamp update must never fail the request.
-      prisma.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
-    }
+    if (!key || key.status !== 'active') return null;
     return {
-      tenantId: key.tenant.id,
-      applicationId: key.application.id,
-      applicationName: key.application.name,
-      features: key.tenant.features,
-      correlationId,
+      keyId: key.id,
+      identity: {
+        tenantId: key.tenant.id,
+        applicationId: key.application.id,
+        applicationName: key.application.name,
+        features: key.tenant.features,
+      },
+      cachedAt: Date.now(),
+      lastUsedAt: key.lastUsedAt?.getTime() ?? 0,
     };
+  }
+
+  return {
+    async authenticate(presentedKey: string | undefined, correlationId: string): Promise<AuthContext> {
+      if (!presentedKey) throw new UnauthorizedError();
+      if (!isWellFormedApiKey(presentedKey)) throw new UnauthorizedError('The API key is malformed.');
+      const hash = hashApiKey(presentedKey);
+      const now = Date.now();
+      let entry = cache.get(hash);
+      if (!entry || now - entry.cachedAt > CACHE_TTL_MS) {
+        const startedAt = generation;
+        entry = (await lookup(hash)) ?? undefined;
+        if (!entry) {
+          cache.delete(hash);
+          throw new UnauthorizedError('The API key is unknown or revoked.');
+        }
+        if (startedAt === generation) remember(hash, entry);
+      }
+      if (now - entry.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+        entry.lastUsedAt = now;
+        // Fire and forget: a lost timestamp update must never fail the request.
+        prisma.apiKey.update({ where: { id: entry.keyId }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
+      }
+      return { ...entry.identity, correlationId };
+    },
+
+    /** A tenant's keys or features changed: look them up again. Null tenant: forget everything. */
+    forget(tenantId: string | null): void {
+      generation++;
+      for (const [hash, entry] of cache) {
+        if (tenantId === null || entry.identity.tenantId === tenantId) cache.delete(hash);
+      }
+    },
   };
+
+  function remember(hash: string, entry: CachedKey) {
+    if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(hash, entry);
+  }
 }
 
 /** The key from `Authorization: Bearer …` or `X-API-Key: …`. */

@@ -5,13 +5,23 @@ import path from 'node:path';
 
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 import type { Config } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { applyMigrations } from './migrate.js';
 
-export type Database = { prisma: PrismaClient; kind: 'postgres' | 'pglite'; close(): Promise<void> };
+/** Receives a NOTIFY payload, or null when notifications may have been missed (listener reconnected). */
+export type NotificationHandler = (payload: string | null) => void;
+
+export type Database = {
+  prisma: PrismaClient;
+  kind: 'postgres' | 'pglite';
+  /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
+  listen(channel: string, handler: NotificationHandler): Promise<void>;
+  close(): Promise<void>;
+};
 
 export type OpenOptions = {
   /** Apply pending migrations before returning (default true). */
@@ -40,7 +50,16 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     }
     const adapter = new PrismaPg({ connectionString: config.databaseUrl, max: POOL_SIZE });
     const prisma = new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS });
-    return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+    const listener = new PgListener(config.databaseUrl);
+    return {
+      prisma,
+      kind: 'postgres',
+      listen: (channel, handler) => listener.listen(channel, handler),
+      close: async () => {
+        await listener.close();
+        await prisma.$disconnect();
+      },
+    };
   }
 
   const dataDir = path.resolve(config.dataDir);
@@ -60,11 +79,16 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   }
 
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions: TRANSACTION_OPTIONS });
+  const unlisteners: (() => Promise<void>)[] = [];
   return {
     prisma,
     kind: 'pglite',
+    listen: async (channel, handler) => {
+      unlisteners.push(await pglite.listen(channel, handler));
+    },
     close: async () => {
       try {
+        await Promise.all(unlisteners.map((unlisten) => unlisten()));
         await prisma.$disconnect(); // does not close PGlite: the adapter's dispose is a no-op
         await pglite.close();
       } finally {
@@ -156,5 +180,66 @@ function unlinkIfExists(file: string): void {
     unlinkSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/**
+ * One dedicated connection for LISTEN (a pooled one would be handed to other queries). It
+ * reconnects after errors and tells handlers (payload null) that they may have missed something.
+ */
+class PgListener {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly handlers = new Map<string, NotificationHandler[]>();
+  private closed = false;
+
+  constructor(private readonly connectionString: string) {}
+
+  async listen(channel: string, handler: NotificationHandler): Promise<void> {
+    const known = this.handlers.get(channel);
+    this.handlers.set(channel, [...(known ?? []), handler]);
+    const client = await this.connect();
+    if (!known) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client?.end().catch(() => {});
+  }
+
+  private connect(): Promise<pg.Client> {
+    this.connecting ??= (async () => {
+      const client = new pg.Client({ connectionString: this.connectionString });
+      client.on('notification', (message) => {
+        for (const handler of this.handlers.get(message.channel) ?? []) handler(message.payload ?? '');
+      });
+      client.on('error', () => this.reconnectSoon(client));
+      client.on('end', () => this.reconnectSoon(client));
+      await client.connect();
+      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      this.client = client;
+      return client;
+    })().catch((error) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  private reconnectSoon(broken: pg.Client): void {
+    if (this.closed || this.client !== broken) return;
+    this.client = undefined;
+    this.connecting = undefined;
+    this.retry();
+  }
+
+  private retry(): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      this.connect().then(
+        () => this.handlers.forEach((handlers) => handlers.forEach((handler) => handler(null))),
+        () => this.retry(),
+      );
+    }, 1000).unref();
   }
 }

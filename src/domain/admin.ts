@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { FEATURES } from '../auth/context.js';
+import { AUTH_CHANGED_CHANNEL } from '../auth/authenticate.js';
 import { generateApiKey } from '../auth/keys.js';
 import { NotFoundError } from './errors.js';
 import { newId, parseId } from './ids.js';
@@ -19,7 +20,13 @@ export type NewApplication = {
   fingerprint: string;
 };
 
-export function adminService(prisma: PrismaClient) {
+/**
+ * `onAuthChanged` forgets cached keys in this process at once; other gateway processes learn
+ * of the change from the NOTIFY sent in the same transaction (delivered on commit).
+ */
+export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: string) => void = () => {}) {
+  const announce = (tenantId: string) => prisma.$executeRaw`SELECT pg_notify(${AUTH_CHANGED_CHANNEL}, ${tenantId})`;
+
   async function requireTenant(tenantId: string) {
     const tenant = await prisma.tenant.findUnique({ where: { id: parseId('ten', tenantId, 'tenant') } });
     if (!tenant) throw new NotFoundError('Tenant', tenantId);
@@ -42,7 +49,11 @@ export function adminService(prisma: PrismaClient) {
     async setFeatures(input: { tenantId: string; features: string[] }) {
       const { features } = parseInput(z.object({ features: Features }), input);
       await requireTenant(input.tenantId);
-      const tenant = await prisma.tenant.update({ where: { id: input.tenantId }, data: { features } });
+      const [tenant] = await prisma.$transaction([
+        prisma.tenant.update({ where: { id: input.tenantId }, data: { features } }),
+        announce(input.tenantId),
+      ]);
+      onAuthChanged(tenant.id);
       return { tenantId: tenant.id, name: tenant.name, features: tenant.features };
     },
 
@@ -78,16 +89,22 @@ export function adminService(prisma: PrismaClient) {
         prisma.apiKey.create({
           data: { id: newId('key'), tenantId: app.tenantId, applicationId: app.id, hash: key.hash, fingerprint: key.fingerprint },
         }),
+        announce(app.tenantId),
       ]);
+      onAuthChanged(app.tenantId);
       return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
     },
 
     async revokeKeys(applicationId: string) {
       const app = await requireApplication(applicationId);
-      const { count } = await prisma.apiKey.updateMany({
-        where: { applicationId: app.id, status: 'active' },
-        data: { status: 'revoked', revokedAt: new Date() },
-      });
+      const [{ count }] = await prisma.$transaction([
+        prisma.apiKey.updateMany({
+          where: { applicationId: app.id, status: 'active' },
+          data: { status: 'revoked', revokedAt: new Date() },
+        }),
+        announce(app.tenantId),
+      ]);
+      onAuthChanged(app.tenantId);
       return { applicationId: app.id, revokedKeys: count };
     },
 

@@ -10,9 +10,12 @@ export type Services = ReturnType<typeof createServices>;
 
 /** The domain layer bound to one database: what REST, GraphQL and the CLI call. */
 export function createServices(prisma: PrismaClient, options: { idempotencyTtlMs: number }) {
+  const auth = authenticator(prisma);
   return {
-    authenticate: authenticator(prisma),
-    admin: adminService(prisma),
+    authenticate: auth.authenticate,
+    /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */
+    forgetAuth: auth.forget,
+    admin: adminService(prisma, auth.forget),
     contacts: contactService(prisma),
     invoices: invoiceService(prisma),
     viewer: viewerService(prisma),
