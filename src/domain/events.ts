@@ -22,23 +22,17 @@ export type NewEvent = {
 };
 
 /**
- * Appends an event to the outbox inside the caller's transaction. Bumping the tenant's
- * counter row locks it until commit, which makes tenantSequence gapless and ordered by
+ * Appends an event to the outbox inside the caller's transaction, in one statement. Bumping the
+ * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
  * commit. Call it last in a transaction so the lock is held briefly.
  */
-export async function recordEvent(tx: Prisma.TransactionClient, auth: AuthContext, event: NewEvent) {
-  const { eventSequence } = await tx.tenant.update({
-    where: { id: auth.tenantId },
-    data: { eventSequence: { increment: 1 } },
-    select: { eventSequence: true },
-  });
-  return tx.event.create({
-    data: {
-      id: newId('evt'),
-      tenantId: auth.tenantId,
-      tenantSequence: eventSequence,
-      correlationId: auth.correlationId,
-      ...event,
-    },
-  });
+export async function recordEvent(tx: Prisma.TransactionClient, auth: AuthContext, event: NewEvent): Promise<void> {
+  await tx.$executeRaw`
+    WITH next AS (
+      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + 1 WHERE "id" = ${auth.tenantId} RETURNING "eventSequence"
+    )
+    INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
+    SELECT ${newId('evt')}, ${auth.tenantId}, next."eventSequence", ${event.type}, ${new Date()}, ${auth.correlationId},
+           ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.data)}::jsonb
+    FROM next`;
 }

@@ -47,10 +47,10 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
     },
 
     async complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
-      await prisma.idempotencyRecord.update({
-        where: { applicationId_key: { applicationId, key } },
-        data: { state: 'completed', statusCode: response.statusCode, headers: response.headers, body: response.body },
-      });
+      await prisma.$executeRaw`
+        UPDATE "IdempotencyRecord"
+        SET "state" = 'completed', "statusCode" = ${response.statusCode}, "headers" = ${JSON.stringify(response.headers)}::jsonb, "body" = ${response.body}
+        WHERE "applicationId" = ${applicationId} AND "key" = ${key}`;
     },
 
     /** Forgets a claim whose request failed unexpectedly, so the client may retry it. */
