@@ -2,7 +2,9 @@ import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { fullName } from '../../domain/contacts.js';
 
+// Select mode: a query loads only the columns its selection needs.
 builder.prismaObject('Contact', {
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.exposeString('email', { nullable: true }),

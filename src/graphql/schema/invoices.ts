@@ -17,10 +17,11 @@ builder.prismaObject('InvoiceLine', {
 });
 
 builder.prismaObject('Invoice', {
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     number: t.exposeString('number', { description: 'INV-<year>-<5 digits>, gapless per tenant and year.' }),
-    status: t.field({ type: InvoiceStatus, resolve: (invoice) => invoice.status as (typeof INVOICE_STATUSES)[number] }),
+    status: t.field({ type: InvoiceStatus, select: { status: true }, resolve: (invoice) => invoice.status as (typeof INVOICE_STATUSES)[number] }),
     customer: t.exposeString('customer'),
     customerContactId: t.exposeID('customerContactId', { nullable: true }),
     customerCompany: t.exposeString('customerCompany', { nullable: true }),
