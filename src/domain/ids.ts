@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { InvalidIdError } from './errors.js';
 
@@ -15,7 +16,20 @@ export const ID_PREFIX = {
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];
 
 // Monotonic: ids made in the same millisecond still sort in creation order (lists page by id).
-const ulid = monotonicFactory();
+// Random bits come from a buffer refilled 4 KiB at a time: ulid's default asks the OS per character.
+const ulid = monotonicFactory(bufferedRandom());
+
+function bufferedRandom(): () => number {
+  const buffer = new Uint8Array(4096);
+  let offset = buffer.length;
+  return () => {
+    if (offset === buffer.length) {
+      randomFillSync(buffer);
+      offset = 0;
+    }
+    return buffer[offset++]! / 256;
+  };
+}
 
 const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
