@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import { errorPaths, expectProblem, expectTimestampWithin, sleep } from './support/problem.js';
 
 // REST contacts, end to end over real HTTP: shape, pagination, partial update, delete,
 // case-insensitive email uniqueness, validation, ids, tenant isolation and the event outbox.
@@ -9,7 +10,6 @@ const gw = useGateway();
 
 const BASE = '/api/v1/contacts/contacts';
 const CONTACT_ID = /^contact_[0-9A-Z]{26}$/;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Every documented request field, plus customData of every JSON kind. */
 const FULL_INPUT = {
@@ -84,32 +84,9 @@ function sparse(fields: Record<string, unknown>) {
   return { ...out, ...fields };
 }
 
-function expectProblem(res: HttpResult, status: number, code: string) {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(res.body.code).toBe(code);
-  expect(res.body.type).toBe(`https://nilo-assistant.com/problems/${code.replaceAll('_', '-')}`);
-  expect(typeof res.body.title).toBe('string');
-  expect(typeof res.body.detail).toBe('string');
-  expect(res.body.detail.length).toBeGreaterThan(0);
-  expect(typeof res.body.correlationId).toBe('string');
-  expect(res.body.correlationId.length).toBeGreaterThan(0);
-  expect(res.body.correlationId).toBe(res.headers.get('x-correlation-id'));
-}
 
-function errorPaths(res: HttpResult): string[] {
-  return (res.body.errors as { path: string }[]).map((e) => e.path);
-}
 
-function expectTimestampWithin(value: string, before: number, after: number) {
-  expect(value).toMatch(ISO_TIMESTAMP);
-  const t = Date.parse(value);
-  expect(t).toBeGreaterThanOrEqual(before);
-  expect(t).toBeLessThanOrEqual(after);
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function create(t: Tenant, body: unknown, headers?: Record<string, string>) {
   return http(gw.url, 'POST', BASE, { key: t.apiKey, body, headers });

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import { errorPaths, expectProblem, expectTimestampWithin, ISO_TIMESTAMP, sleep } from './support/problem.js';
 
 // REST invoices, end to end over real HTTP: the documented create, the full invoice,
 // decimal arithmetic, due dates, gapless numbering, customer links, the lifecycle,
@@ -9,7 +10,6 @@ import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant 
 const gw = useGateway();
 
 const INVOICE_ID = /^inv_[0-9A-Z]{26}$/;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 type Item = { description: string; quantity: number; price: number; taxRate: number };
 
@@ -40,31 +40,9 @@ function minimal(overrides: Record<string, unknown> = {}) {
   return { customer: 'Customer', issuedDate: '2026-03-15', paymentTermsDays: 14, items: [item(1, 10, 0)], ...overrides };
 }
 
-function expectProblem(res: HttpResult, status: number, code: string) {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(res.body.code).toBe(code);
-  expect(res.body.type).toBe(`https://nilo-assistant.com/problems/${code.replaceAll('_', '-')}`);
-  expect(typeof res.body.title).toBe('string');
-  expect(typeof res.body.detail).toBe('string');
-  expect(res.body.detail.length).toBeGreaterThan(0);
-  expect(res.body.correlationId).toBe(res.headers.get('x-correlation-id'));
-  expect(res.body.correlationId.length).toBeGreaterThan(0);
-}
 
-function errorPaths(res: HttpResult): string[] {
-  return (res.body.errors as { path: string }[]).map((e) => e.path);
-}
 
-function expectTimestampWithin(value: string, before: number, after: number) {
-  expect(value).toMatch(ISO_TIMESTAMP);
-  const t = Date.parse(value);
-  expect(t).toBeGreaterThanOrEqual(before);
-  expect(t).toBeLessThanOrEqual(after);
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function create(t: Tenant, body: unknown, headers?: Record<string, string>) {
   return http(gw.url, 'POST', '/api/v1/invoices', { key: t.apiKey, body, headers });

@@ -18,16 +18,34 @@ export function expectProblem(
   expect(res.headers.get('content-type')).toBe(PROBLEM_JSON);
   const correlationId = res.headers.get('x-correlation-id');
   expect(correlationId).toBeTruthy();
-  expect(res.body).toEqual({
+  // `errors` (field failures) is compared only when the caller names it.
+  const { errors, ...body } = res.body;
+  expect(body).toEqual({
     type: `https://nilo-assistant.com/problems/${code.replaceAll('_', '-')}`,
     title: more.title ?? expect.any(String),
     status,
-    detail: more.detail ?? expect.any(String),
+    detail: more.detail ?? expect.stringMatching(/\S/),
     code,
     correlationId,
-    ...(more.errors === undefined ? {} : { errors: more.errors }),
   });
+  if (more.errors !== undefined) expect(errors).toEqual(more.errors);
 }
+
+/** The field paths a validation problem names. */
+export function errorPaths(res: HttpResult): string[] {
+  return (res.body.errors as { path: string }[]).map((e) => e.path);
+}
+
+export const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+export function expectTimestampWithin(value: string, before: number, after: number): void {
+  expect(value).toMatch(ISO_TIMESTAMP);
+  const t = Date.parse(value);
+  expect(t).toBeGreaterThanOrEqual(before);
+  expect(t).toBeLessThanOrEqual(after);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Asserts an error refused by the HTTP layer before GraphQL ran (body, idempotency), answered
