@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
@@ -8,6 +9,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
 import { createServices, type Services } from './domain/index.js';
 import { fieldErrors } from './domain/validation.js';
+import { metrics } from './metrics.js';
 import { graphqlRoutes } from './graphql/route.js';
 import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
@@ -90,6 +92,9 @@ export async function buildApp(config: Config): Promise<App> {
     transform: jsonSchemaTransform,
   });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
+  // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
+  await http.register(swaggerUi, { routePrefix: '/docs' });
+  metrics(http);
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     await database.prisma.$queryRaw`SELECT 1`;

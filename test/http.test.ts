@@ -264,6 +264,25 @@ describe('operational endpoints', () => {
     expect(ready.headers.get('x-correlation-id')).toMatch(UUID);
   });
 
+  test('/docs serves the human docs of the OpenAPI document, without a key', async () => {
+    const page = await fetch(`${gw.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('swagger-ui');
+    const doc = await http(gw.url, 'GET', '/docs/json');
+    expect(doc.body.paths).toHaveProperty('/api/v1/invoices');
+  });
+
+  test('/metrics counts requests by route pattern, never by raw URL', async () => {
+    await http(gw.url, 'GET', '/api/v1/contacts/contacts/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ', { key: tenant.apiKey });
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/contacts\/contacts\/:contactId",status="404"\} [1-9]/m);
+    expect(text).not.toContain('contact_01HZZZZZZZZZZZZZZZZZZZZZZZ');
+    expect(text).toContain('process_cpu_seconds_total');
+  });
+
   test('/openapi.json is an OpenAPI 3.1 document listing the /api/v1 operations', async () => {
     const res = await http(gw.url, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
