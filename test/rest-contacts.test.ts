@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
-import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import { createTenant, eventsOf, expectOneNewEvent, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { errorPaths, expectProblem, expectTimestampWithin, sleep } from './support/problem.js';
 
 // REST contacts, end to end over real HTTP: shape, pagination, partial update, delete,
@@ -107,28 +107,6 @@ async function countContacts(t: Tenant) {
   return gw.app.services.prisma.contact.count({ where: { tenantId: t.tenantId } });
 }
 
-/** Asserts the mutation left exactly one new event, the next in sequence, describing `data`. */
-async function expectOneNewEvent(
-  t: Tenant,
-  eventsBefore: number,
-  res: HttpResult,
-  type: string,
-  resourceId: string,
-  data: unknown,
-) {
-  const events = await eventsOf(gw.app, t.tenantId);
-  expect(events).toHaveLength(eventsBefore + 1);
-  expect(events.map((e) => e.tenantSequence)).toEqual(events.map((_, i) => i + 1));
-  const event = events.at(-1)!;
-  expect(event.type).toBe(type);
-  expect(event.tenantSequence).toBe(eventsBefore + 1);
-  expect(event.resourceType).toBe('contact');
-  expect(event.resourceId).toBe(resourceId);
-  expect(event.data).toEqual(data);
-  expect(event.correlationId).toBe(res.headers.get('x-correlation-id'));
-  expect(event.id).toMatch(/^evt_[0-9A-Z]{26}$/);
-  return event;
-}
 
 async function eventCount(t: Tenant) {
   return (await eventsOf(gw.app, t.tenantId)).length;
@@ -162,7 +140,7 @@ describe('POST /contacts/contacts', () => {
     expect(fetched.status).toBe(200);
     expect(fetched.body).toStrictEqual(res.body);
 
-    await expectOneNewEvent(t, 0, res, 'communication.contact.created', res.body.contactId, res.body);
+    await expectOneNewEvent(gw.app, t, 0, res, 'communication.contact.created', res.body.contactId, res.body);
   });
 
   test('derives fullName from whichever name parts are present', async () => {
@@ -333,7 +311,7 @@ describe('PATCH /contacts/contacts/{id}', () => {
     expectTimestampWithin(res.body.updatedAt, before, after);
     expect((await get(t, created.contactId)).body).toStrictEqual(res.body);
 
-    await expectOneNewEvent(t, 1, res, 'communication.contact.updated', created.contactId, res.body);
+    await expectOneNewEvent(gw.app, t, 1, res, 'communication.contact.updated', created.contactId, res.body);
   });
 
   test('null clears a field; customData is replaced, not merged; null clears customData', async () => {
@@ -400,7 +378,7 @@ describe('DELETE /contacts/contacts/{id}', () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
     expect(res.headers.get('x-correlation-id')).toBe('delete-1');
-    await expectOneNewEvent(t, 2, res, 'communication.contact.deleted', created.contactId, updated);
+    await expectOneNewEvent(gw.app, t, 2, res, 'communication.contact.deleted', created.contactId, updated);
 
     expectProblem(await get(t, created.contactId), 404, 'not_found');
     expectProblem(await del(t, created.contactId), 404, 'not_found');

@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
-import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import { createTenant, eventsOf, expectOneNewEvent, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { errorPaths, expectProblem, expectTimestampWithin, ISO_TIMESTAMP, sleep } from './support/problem.js';
 
 // REST invoices, end to end over real HTTP: the documented create, the full invoice,
@@ -76,19 +76,6 @@ async function eventCount(t: Tenant) {
   return (await eventsOf(gw.app, t.tenantId)).length;
 }
 
-/** Asserts the mutation left exactly one new event, the next in sequence, equal to `data`. */
-async function expectOneNewEvent(t: Tenant, eventsBefore: number, res: HttpResult, type: string, invoiceId: string, data: unknown) {
-  const events = await eventsOf(gw.app, t.tenantId);
-  expect(events).toHaveLength(eventsBefore + 1);
-  expect(events.map((e) => e.tenantSequence)).toEqual(events.map((_, i) => i + 1));
-  const event = events.at(-1)!;
-  expect(event.type).toBe(type);
-  expect(event.tenantSequence).toBe(eventsBefore + 1);
-  expect(event.resourceType).toBe('invoice');
-  expect(event.resourceId).toBe(invoiceId);
-  expect(event.data).toEqual(data);
-  expect(event.correlationId).toBe(res.headers.get('x-correlation-id'));
-}
 
 describe('POST /invoices', () => {
   test('the documented example answers 201 with exactly the documented keys', async () => {
@@ -155,7 +142,7 @@ describe('POST /invoices', () => {
     expectTimestampWithin(full.body.createdAt, before, after);
     expectTimestampWithin(full.body.updatedAt, before, after);
 
-    await expectOneNewEvent(t, eventsBefore, res, 'accounting.invoice.created', res.body.invoiceId, full.body);
+    await expectOneNewEvent(gw.app, t, eventsBefore, res, 'accounting.invoice.created', res.body.invoiceId, full.body);
   });
 
   test('optional fields may be omitted or null, and come back null', async () => {
@@ -541,7 +528,7 @@ describe('lifecycle', () => {
     expect(issued.body.paidAt).toBeNull();
     expect(issued.body.voidedAt).toBeNull();
     expect((await get(t, draft.invoiceId)).body).toStrictEqual(issued.body);
-    await expectOneNewEvent(t, 1, issued, 'accounting.invoice.issued', draft.invoiceId, issued.body);
+    await expectOneNewEvent(gw.app, t, 1, issued, 'accounting.invoice.issued', draft.invoiceId, issued.body);
     await sleep(5);
 
     before = Date.now();
@@ -553,7 +540,7 @@ describe('lifecycle', () => {
     expectTimestampWithin(paid.body.updatedAt, before, after);
     expect(paid.body.issuedAt).toBe(issued.body.issuedAt);
     expect((await get(t, draft.invoiceId)).body).toStrictEqual(paid.body);
-    await expectOneNewEvent(t, 2, paid, 'accounting.invoice.paid', draft.invoiceId, paid.body);
+    await expectOneNewEvent(gw.app, t, 2, paid, 'accounting.invoice.paid', draft.invoiceId, paid.body);
   });
 
   test('a draft and an issued invoice can be voided', async () => {
@@ -565,7 +552,7 @@ describe('lifecycle', () => {
     expect(voided.status, voided.text).toBe(200);
     expect(voided.body).toEqual({ ...draft, status: 'void', voidedAt: voided.body.voidedAt, updatedAt: voided.body.updatedAt });
     expectTimestampWithin(voided.body.voidedAt, before, after);
-    await expectOneNewEvent(t, 1, voided, 'accounting.invoice.voided', draft.invoiceId, (await get(t, draft.invoiceId)).body);
+    await expectOneNewEvent(gw.app, t, 1, voided, 'accounting.invoice.voided', draft.invoiceId, (await get(t, draft.invoiceId)).body);
 
     const other = await createAndGet(t, minimal());
     const issued = await act(t, other.invoiceId, 'issue');
@@ -575,7 +562,7 @@ describe('lifecycle', () => {
     expect(voided2.body.issuedAt).toBe(issued.body.issuedAt);
     expect(voided2.body.voidedAt).toMatch(ISO_TIMESTAMP);
     expect(voided2.body.paidAt).toBeNull();
-    await expectOneNewEvent(t, 4, voided2, 'accounting.invoice.voided', other.invoiceId, (await get(t, other.invoiceId)).body);
+    await expectOneNewEvent(gw.app, t, 4, voided2, 'accounting.invoice.voided', other.invoiceId, (await get(t, other.invoiceId)).body);
   });
 
   test.each([

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -76,4 +76,31 @@ export async function graphql(
 /** The events a tenant's writes left in the outbox, in sequence order. */
 export function eventsOf(app: App, tenantId: string) {
   return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' } });
+}
+
+/**
+ * Asserts a mutation left exactly one new event: the next in the tenant's gapless sequence,
+ * of `type`, about `resourceId`, carrying `data` and the response's correlation id.
+ */
+export async function expectOneNewEvent(
+  app: App,
+  tenant: Tenant,
+  eventsBefore: number,
+  res: HttpResult,
+  type: string,
+  resourceId: string,
+  data: unknown,
+) {
+  const events = await eventsOf(app, tenant.tenantId);
+  expect(events).toHaveLength(eventsBefore + 1);
+  expect(events.map((e) => e.tenantSequence)).toEqual(events.map((_, i) => i + 1));
+  const event = events.at(-1)!;
+  expect(event.type).toBe(type);
+  expect(event.tenantSequence).toBe(eventsBefore + 1);
+  expect(event.resourceType).toBe(type.split('.')[1]); // communication.contact.created → contact
+  expect(event.resourceId).toBe(resourceId);
+  expect(event.data).toEqual(data);
+  expect(event.correlationId).toBe(res.headers.get('x-correlation-id'));
+  expect(event.id).toMatch(/^evt_[0-9A-Z]{26}$/);
+  return event;
 }
