@@ -314,6 +314,22 @@ describe('PATCH /contacts/contacts/{id}', () => {
     await expectOneNewEvent(gw.app, t, 1, res, 'communication.contact.updated', created.contactId, res.body);
   });
 
+  test('a PATCH that would leave no email, name, company or phone → 400, nothing changed', async () => {
+    const t = await createTenant(gw.app);
+    const created = (await create(t, { firstName: 'Only', email: 'only@example.com' })).body;
+    const eventsBefore = (await eventsOf(gw.app, t.tenantId)).length;
+
+    const res = await patch(t, created.contactId, { firstName: null, email: null });
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.detail).toBe('at least one of email, firstName, lastName, company, phone is required');
+    expect((await get(t, created.contactId)).body).toStrictEqual(created);
+    expect(await eventsOf(gw.app, t.tenantId)).toHaveLength(eventsBefore);
+
+    // Clearing one while another remains is fine.
+    const ok = await patch(t, created.contactId, { firstName: null });
+    expect(ok.status, ok.text).toBe(200);
+  });
+
   test('null clears a field; customData is replaced, not merged; null clears customData', async () => {
     const t = await createTenant(gw.app);
     const created = (await create(t, FULL_INPUT)).body;

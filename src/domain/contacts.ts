@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Prisma, type Contact, type PrismaClient } from '../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../auth/context.js';
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent } from './events.js';
 import { newId, parseId } from './ids.js';
 import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
@@ -40,10 +40,13 @@ export const CONTACTS_FEATURE = 'communication';
 export const ContactInput = z.strictObject(contactFields);
 export type ContactInput = z.input<typeof ContactInput>;
 
-export const CreateContactInput = ContactInput.refine(
-  (c) => Boolean(c.email || c.firstName || c.lastName || c.company || c.phone),
-  { message: 'at least one of email, firstName, lastName, company or phone is required' },
-);
+/** A contact must stay identifiable: created with, and never patched down to, none of these. */
+const IDENTIFYING_FIELDS = ['email', 'firstName', 'lastName', 'company', 'phone'] as const;
+const NOT_IDENTIFIABLE = `at least one of ${IDENTIFYING_FIELDS.join(', ')} is required`;
+const identifiable = (c: Partial<Record<(typeof IDENTIFYING_FIELDS)[number], string | null>>) =>
+  IDENTIFYING_FIELDS.some((field) => Boolean(c[field]));
+
+export const CreateContactInput = ContactInput.refine(identifiable, { message: NOT_IDENTIFIABLE });
 
 /** The contact as REST returns it, webhooks carry it and events store it. */
 export function contactResource(c: Contact) {
@@ -119,7 +122,8 @@ export function contactService(prisma: PrismaClient) {
       requireFeature(auth, CONTACTS_FEATURE);
       const data = parseInput(ContactInput, input);
       return writeContact(async (tx) => {
-        await findOwned(tx, auth, id);
+        const existing = await findOwned(tx, auth, id);
+        if (!identifiable({ ...existing, ...data })) throw new ValidationError([{ path: '', message: NOT_IDENTIFIABLE }]);
         const contact = await tx.contact.update({ where: { id }, data: toColumns(data) }).catch(goneAsNotFound(id));
         await recordEvent(tx, auth, changeEvent('communication.contact.updated', contact));
         return contact;
