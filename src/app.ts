@@ -15,6 +15,7 @@ import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
 import { invoiceRoutes } from './rest/invoices.js';
+import { createRateLimiter, rateLimit } from './rest/rate-limit.js';
 import { problem, problemFromDomainError, sendProblem } from './rest/problems.js';
 
 export type App = {
@@ -101,6 +102,8 @@ export async function buildApp(config: Config): Promise<App> {
     return reply.send({ status: 'ready' });
   });
 
+  const limiter = createRateLimiter({ perMinute: config.rateLimitPerMinute, redisUrl: config.redisUrl });
+  rateLimit(http, limiter);
   idempotency(http, services);
   await http.register(
     async (api) => {
@@ -135,6 +138,7 @@ export async function buildApp(config: Config): Promise<App> {
     async stop() {
       clearInterval(sweeper);
       await http.close();
+      await limiter.close();
       await database.close();
     },
   };

@@ -14,7 +14,9 @@ export function useGateway(env: Record<string, string> = {}) {
   let dataDir: string | undefined;
   beforeAll(async () => {
     dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
-    const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
+    // Suites drive one application hard; only the rate-limit suite sets a small budget.
+    const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000' };
+    const config = loadConfig({ ...process.env, ...defaults, ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
     state.app = await buildApp(config);
     state.url = await state.app.start();
   });
