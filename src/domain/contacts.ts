@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent } from './events.js';
 import { newId, parseId } from './ids.js';
 import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
+import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
 
 const contactFields = {
@@ -80,6 +81,25 @@ export function fullName(c: Pick<Contact, 'firstName' | 'lastName'>): string | n
   return [c.firstName, c.lastName].filter(Boolean).join(' ') || null;
 }
 
+const text = (column: string): SearchField => ({ column, kind: 'text', nullable: true });
+
+/** The fields POST /contacts/contacts/search filters and sorts by (REST names → columns). */
+export const CONTACT_SEARCH_FIELDS: Record<string, SearchField> = {
+  email: text('email'),
+  firstName: text('firstName'),
+  lastName: text('lastName'),
+  company: text('company'),
+  city: text('city'),
+  state: text('state'),
+  country: text('country'),
+  tag: text('tag'),
+  preferredLanguage: text('preferredLanguage'),
+  createdAt: { column: 'createdAt', kind: 'datetime' },
+  updatedAt: { column: 'updatedAt', kind: 'datetime' },
+};
+
+export const ContactSearchInput = searchBodySchema(CONTACT_SEARCH_FIELDS);
+
 type FindManyArgs = Omit<Prisma.ContactFindManyArgs, 'where'> & { where?: Prisma.ContactWhereInput };
 
 export function contactService(prisma: PrismaClient) {
@@ -104,6 +124,19 @@ export function contactService(prisma: PrismaClient) {
     findMany(auth: AuthContext, args: FindManyArgs = {}) {
       requireFeature(auth, CONTACTS_FEATURE);
       return prisma.contact.findMany({ ...args, where: { ...args.where, tenantId: auth.tenantId } });
+    },
+
+    /** POST /contacts/contacts/search: filters, sort and an opaque cursor; `{ items, nextCursor, count }`. */
+    async search(auth: AuthContext, input: unknown) {
+      requireFeature(auth, CONTACTS_FEATURE);
+      const body = parseInput(ContactSearchInput, input);
+      const args = searchArgs('contact', CONTACT_SEARCH_FIELDS, body);
+      const rows = await prisma.contact.findMany({
+        ...args,
+        where: { ...(args.where as Prisma.ContactWhereInput), tenantId: auth.tenantId },
+        orderBy: args.orderBy as Prisma.ContactOrderByWithRelationInput[],
+      });
+      return searchPage('contact', body, rows, contactResource);
     },
 
     async create(auth: AuthContext, input: unknown): Promise<Contact> {

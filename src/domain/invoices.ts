@@ -6,6 +6,7 @@ import { recordEvent, type EventType } from './events.js';
 import { newId, parseId } from './ids.js';
 import { decimalPlaces, lineAmounts, sum, toDecimal } from './money.js';
 import { isForeignKeyViolation } from './prisma-errors.js';
+import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
 
 /** Totals must stay exactly representable as JSON numbers (15 significant digits). */
@@ -114,6 +115,22 @@ export function isoDate(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
+/** The fields POST /invoices/search filters and sorts by (REST names → columns). */
+export const INVOICE_SEARCH_FIELDS: Record<string, SearchField> = {
+  invoiceNumber: { column: 'number', kind: 'text' },
+  status: { column: 'status', kind: 'enum', values: INVOICE_STATUSES },
+  customer: { column: 'customer', kind: 'text' },
+  customerContactId: { column: 'customerContactId', kind: 'id', prefix: 'contact', nullable: true },
+  reference: { column: 'reference', kind: 'text', nullable: true },
+  issuedDate: { column: 'issuedDate', kind: 'date' },
+  dueDate: { column: 'dueDate', kind: 'date' },
+  grossTotal: { column: 'grossTotal', kind: 'number' },
+  createdAt: { column: 'createdAt', kind: 'datetime' },
+  updatedAt: { column: 'updatedAt', kind: 'datetime' },
+};
+
+export const InvoiceSearchInput = searchBodySchema(INVOICE_SEARCH_FIELDS);
+
 type FindManyArgs = Omit<Prisma.InvoiceFindManyArgs, 'where'> & { where?: Prisma.InvoiceWhereInput };
 
 export function invoiceService(prisma: PrismaClient) {
@@ -140,6 +157,20 @@ export function invoiceService(prisma: PrismaClient) {
 
     findManyDetailed(auth: AuthContext, args: Omit<FindManyArgs, 'include' | 'select'>): Promise<InvoiceWithDetails[]> {
       return this.findMany(auth, { ...args, include: withDetails }) as Promise<InvoiceWithDetails[]>;
+    },
+
+    /** POST /invoices/search: filters, sort and an opaque cursor; `{ items, nextCursor, count }`. */
+    async search(auth: AuthContext, input: unknown) {
+      requireFeature(auth, INVOICES_FEATURE);
+      const body = parseInput(InvoiceSearchInput, input);
+      const args = searchArgs('invoice', INVOICE_SEARCH_FIELDS, body);
+      const rows = await prisma.invoice.findMany({
+        ...args,
+        where: { ...(args.where as Prisma.InvoiceWhereInput), tenantId: auth.tenantId },
+        orderBy: args.orderBy as Prisma.InvoiceOrderByWithRelationInput[],
+        include: withDetails,
+      });
+      return searchPage('invoice', body, rows, invoiceResource);
     },
 
     async create(auth: AuthContext, input: unknown): Promise<InvoiceWithDetails> {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CONTACTS_FEATURE, ContactInput, CreateContactInput, contactResource } from '../domain/contacts.js';
+import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput, contactResource } from '../domain/contacts.js';
 import type { Services } from '../domain/index.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
@@ -21,6 +21,11 @@ export const contactRoutes =
     app.get('/contacts/contacts', { schema: { tags: ['contacts'], querystring: PageQuery } }, async (request) => {
       const rows = await services.contacts.findMany(request.auth!, pageArgs(request.query));
       return page(rows, request.query, (c) => c.id, contactResource);
+    });
+
+    // A read: no Idempotency-Key needed (the hook only acts when the header is sent).
+    app.post('/contacts/contacts/search', { schema: { tags: ['contacts'], body: ContactSearchInput } }, async (request) => {
+      return services.contacts.search(request.auth!, request.body);
     });
 
     app.get('/contacts/contacts/:contactId', { schema: { tags: ['contacts'], params: ContactParams } }, async (request) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CreateInvoiceInput, INVOICES_FEATURE, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
+import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
 import type { Services } from '../domain/index.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
@@ -28,6 +28,11 @@ export const invoiceRoutes =
     app.get('/invoices', { schema: { tags: ['invoices'], querystring: PageQuery } }, async (request) => {
       const rows = await services.invoices.findManyDetailed(request.auth!, pageArgs(request.query));
       return page(rows, request.query, (i) => i.id, invoiceResource);
+    });
+
+    // A read: no Idempotency-Key needed (the hook only acts when the header is sent).
+    app.post('/invoices/search', { schema: { tags: ['invoices'], body: InvoiceSearchInput } }, async (request) => {
+      return services.invoices.search(request.auth!, request.body);
     });
 
     app.get('/invoices/:invoiceId', { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {

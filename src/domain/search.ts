@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+import { isId, type IdPrefix } from './ids.js';
+
+// POST …/search, shared by every searchable resource: the body schema (one per resource, so an
+// unknown field or operator is a 400 naming it and the allowed ones), the Prisma `where` and
+// `orderBy` it stands for, and the opaque cursor.
+//
+// Semantics: filters are ANDed. Text equality (`is`, `is_not`, `is_any_of`) and `contains` ignore
+// case. `is`/`is_not` accept null on optional fields ("is empty"/"is set"); `is_not` also matches
+// rows where the field is empty. No field is an array, so `includes_any_of` on a scalar field means
+// the same as `is_any_of`. `is_before`/`is_after` are strict (<, >) and also apply to numbers.
+// Sorting always ends with `id` ascending as the tie-breaker; empty values sort last.
+
+export const SEARCH_OPERATORS = ['is', 'is_not', 'contains', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'] as const;
+export type SearchOperator = (typeof SEARCH_OPERATORS)[number];
+
+export type FieldKind = 'text' | 'id' | 'enum' | 'date' | 'datetime' | 'number';
+
+export type SearchField = {
+  /** The Prisma column the field stands for. */
+  column: string;
+  kind: FieldKind;
+  /** The column may be null: `is`/`is_not` accept null, and nulls sort last. */
+  nullable?: boolean;
+  /** kind 'enum': the allowed values. */
+  values?: readonly string[];
+  /** kind 'id': the id prefix (contact, inv, …). */
+  prefix?: IdPrefix;
+};
+
+const OPERATORS_BY_KIND: Record<FieldKind, readonly SearchOperator[]> = {
+  text: ['is', 'is_not', 'contains', 'is_any_of', 'includes_any_of'],
+  id: ['is', 'is_not', 'is_any_of', 'includes_any_of'],
+  enum: ['is', 'is_not', 'is_any_of', 'includes_any_of'],
+  date: ['is', 'is_not', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'],
+  datetime: ['is', 'is_not', 'is_before', 'is_after'],
+  number: ['is', 'is_not', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'],
+};
+
+const LIST_OPERATORS: readonly SearchOperator[] = ['is_any_of', 'includes_any_of'];
+const MAX_LIST = 100;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const dateSchema = z.iso.date();
+const dateTimeSchema = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+
+/** What one value of a field must be, or null when it is acceptable. */
+function scalarProblem(spec: SearchField, value: unknown): string | null {
+  switch (spec.kind) {
+    case 'text':
+      return typeof value === 'string' && value.length <= 1000 ? null : 'must be a string (at most 1000 characters)';
+    case 'id':
+      return typeof value === 'string' && isId(spec.prefix!, value) ? null : `must be "${spec.prefix}_" followed by a 26-character ULID`;
+    case 'enum':
+      return typeof value === 'string' && spec.values!.includes(value) ? null : `must be one of ${spec.values!.join(', ')}`;
+    case 'date':
+      return dateSchema.safeParse(value).success ? null : 'must be an ISO-8601 date (YYYY-MM-DD)';
+    case 'datetime':
+      return dateTimeSchema.safeParse(value).success ? null : 'must be an ISO-8601 date-time (2026-05-30T12:00:00Z) or date';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? null : 'must be a number';
+  }
+}
+
+const list = (values: readonly string[]) => values.join(', ');
+
+/** The body of POST …/search for one resource; the route validates with it and the service again. */
+export function searchBodySchema(fields: Record<string, SearchField>) {
+  const names = Object.keys(fields);
+  const fieldName = z.string().refine((f) => Object.hasOwn(fields, f), {
+    error: (issue) => `unknown field ${JSON.stringify(issue.input)}; allowed fields: ${list(names)}`,
+    abort: true,
+  });
+  const Filter = z
+    .strictObject({
+      field: fieldName.describe(`One of: ${list(names)}`),
+      operator: z.enum(SEARCH_OPERATORS, {
+        error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; allowed operators: ${list(SEARCH_OPERATORS)}`,
+      }),
+      value: z.unknown().describe('A string, number, date, null, or an array for is_any_of/includes_any_of'),
+    })
+    .superRefine((filter, ctx) => {
+      const spec = fields[filter.field];
+      if (!spec) return;
+      const allowed = OPERATORS_BY_KIND[spec.kind];
+      if (!allowed.includes(filter.operator)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['operator'],
+          message: `operator "${filter.operator}" does not apply to field "${filter.field}"; allowed operators: ${list(allowed)}`,
+        });
+        return;
+      }
+      const { value } = filter;
+      if (LIST_OPERATORS.includes(filter.operator)) {
+        if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) {
+          ctx.addIssue({ code: 'custom', path: ['value'], message: `must be an array of 1 to ${MAX_LIST} values for "${filter.operator}"` });
+          return;
+        }
+        value.forEach((item, i) => {
+          const problem = scalarProblem(spec, item);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['value', i], message: `${problem} (field "${filter.field}")` });
+        });
+        return;
+      }
+      if (value === null && spec.nullable && (filter.operator === 'is' || filter.operator === 'is_not')) return;
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['value'], message: 'is required' });
+        return;
+      }
+      const problem = scalarProblem(spec, value);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['value'], message: `${problem} (field "${filter.field}")` });
+    });
+  const Sort = z.strictObject({
+    field: fieldName.describe(`One of: ${list(names)}`),
+    direction: z.enum(['asc', 'desc'], { error: 'must be "asc" or "desc"' }).default('asc'),
+  });
+  return z.strictObject({
+    filters: z.array(Filter).max(50).default([]),
+    sort: z.array(Sort).max(5).default([]),
+    pageSize: z.number().int('must be an integer').min(1, 'must be between 1 and 500').max(500, 'must be between 1 and 500').default(50),
+    cursor: z.string().max(500).optional(),
+  });
+}
+
+export type SearchBody = z.output<ReturnType<typeof searchBodySchema>>;
+
+type Where = Record<string, unknown>;
+
+/** The Prisma `where`, `orderBy`, `skip` and `take` (one extra row: is there a next page?) of a validated body. */
+export function searchArgs(resource: string, fields: Record<string, SearchField>, body: SearchBody) {
+  const where: Where = { AND: body.filters.map((f) => filterWhere(fields[f.field]!, f.operator, f.value)) };
+  const orderBy: Where[] = body.sort.map(({ field, direction }) => {
+    const spec = fields[field]!;
+    return { [spec.column]: spec.nullable ? { sort: direction, nulls: 'last' } : direction };
+  });
+  orderBy.push({ id: 'asc' });
+  const offset = body.cursor === undefined ? 0 : decodeSearchCursor(resource, body);
+  return { where, orderBy, skip: offset, take: body.pageSize + 1 };
+}
+
+/** One page of rows fetched with searchArgs, in the GET lists' shape. */
+export function searchPage<T, R>(resource: string, body: SearchBody, rows: T[], toResource: (row: T) => R) {
+  const items = rows.slice(0, body.pageSize);
+  const offset = body.cursor === undefined ? 0 : decodeSearchCursor(resource, body);
+  return {
+    items: items.map(toResource),
+    nextCursor: rows.length > body.pageSize ? encodeSearchCursor(resource, body, offset + items.length) : null,
+    count: items.length,
+  };
+}
+
+function filterWhere(spec: SearchField, operator: SearchOperator, value: unknown): Where {
+  const col = spec.column;
+  const text = spec.kind === 'text';
+  const eq = (v: unknown): Where => {
+    if (v === null) return { [col]: null };
+    if (text) return { [col]: { equals: v, mode: 'insensitive' } };
+    return { [col]: { equals: toDb(spec, v) } };
+  };
+  switch (operator) {
+    case 'is':
+      return eq(value);
+    case 'is_not':
+      if (value === null) return { NOT: { [col]: null } };
+      // "is not X" includes rows where the field is empty (SQL would drop them).
+      return spec.nullable ? { OR: [{ NOT: eq(value) }, { [col]: null }] } : { NOT: eq(value) };
+    case 'contains':
+      return { [col]: { contains: value, mode: 'insensitive' } };
+    case 'is_any_of':
+    case 'includes_any_of': {
+      const values = value as unknown[];
+      return text ? { OR: values.map(eq) } : { [col]: { in: values.map((v) => toDb(spec, v)) } };
+    }
+    case 'is_before':
+      return { [col]: { lt: toDb(spec, value) } };
+    case 'is_after':
+      return { [col]: { gt: toDb(spec, value) } };
+  }
+}
+
+function toDb(spec: SearchField, value: unknown): unknown {
+  if (spec.kind === 'date' || spec.kind === 'datetime') {
+    const s = value as string;
+    return new Date(DATE.test(s) ? `${s}T00:00:00Z` : s);
+  }
+  return value;
+}
+
+// The cursor is the offset of the next row, bound to the query (resource, filters, sort, page
+// size) that produced it: a cursor of another query is a 400, never a surprising page.
+function queryHash(resource: string, body: SearchBody): string {
+  const { cursor: _cursor, ...query } = body;
+  return createHash('sha256').update(JSON.stringify([resource, query])).digest('base64url').slice(0, 16);
+}
+
+function encodeSearchCursor(resource: string, body: SearchBody, offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset, q: queryHash(resource, body) })).toString('base64url');
+}
+
+function decodeSearchCursor(resource: string, body: SearchBody): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(body.cursor!, 'base64url').toString());
+  } catch {
+    parsed = undefined;
+  }
+  const cursor = parsed as { o?: unknown; q?: unknown } | undefined;
+  if (!cursor || typeof cursor !== 'object' || !Number.isSafeInteger(cursor.o) || (cursor.o as number) < 0) {
+    throw new ValidationError([{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+  }
+  if (cursor.q !== queryHash(resource, body)) {
+    throw new ValidationError([{ path: 'cursor', message: 'belongs to a different search; send the same filters, sort and pageSize' }]);
+  }
+  return cursor.o as number;
+}
