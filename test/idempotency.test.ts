@@ -306,6 +306,22 @@ describe('GraphQL mutations', () => {
     expect(await eventTypes(t)).toEqual(['communication.contact.created']);
   });
 
+  test('a GraphQL query sent with a key is not stored: it reads fresh data every time', async () => {
+    const t = await createTenant(gw.app);
+    const key = newKey();
+    const query = '{ contacts(first: 10) { edges { node { firstName } } } }';
+    const before = await gqlSend(t, key, query);
+    expect(before.body).toEqual({ data: { contacts: { edges: [] } } });
+    expect((await gqlSend(t, undefined, CREATE_CONTACT, { input: { firstName: 'Fresh' } })).status).toBe(200);
+
+    const after = await gqlSend(t, key, query);
+    expect(after.headers.get('idempotent-replayed')).toBeNull();
+    expect(after.body).toEqual({ data: { contacts: { edges: [{ node: { firstName: 'Fresh' } }] } } });
+    // The key was never claimed, so a mutation may still use it.
+    const mutation = await gqlSend(t, key, CREATE_CONTACT, { input: { firstName: 'Later' } });
+    expect(mutation.body.data.createContact.firstName).toBe('Later');
+  });
+
   test('a GraphQL error answer is replayed too', async () => {
     const t = await createTenant(gw.app);
     expect((await gqlSend(t, undefined, CREATE_CONTACT, { input: { email: 'taken@acme.test' } })).status).toBe(200);

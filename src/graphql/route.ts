@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { getOperationAST, parse } from 'graphql';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
@@ -25,6 +26,8 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services) {
   app.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
+    // Idempotency-Key is for mutations: a repeated query must read fresh data, not a stored answer.
+    config: { sideEffects: (request) => isMutationRequest(request.body) },
     handler: async (req, reply) => {
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => reply.header(key, value));
@@ -36,4 +39,17 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services) {
   });
 
   return yoga;
+}
+
+/** Whether a GraphQL request body runs a mutation; an unparseable one is left to GraphQL to refuse. */
+function isMutationRequest(body: unknown): boolean {
+  if (!body || typeof body !== 'object') return false;
+  const { query, operationName } = body as { query?: unknown; operationName?: unknown };
+  if (typeof query !== 'string') return false;
+  try {
+    const operation = getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined);
+    return operation?.operation === 'mutation';
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Whether this request can change anything; a route that may only read says false (GraphQL queries). */
+    sideEffects?: (request: FastifyRequest) => boolean;
+  }
+}
 import { presentedApiKey } from '../auth/authenticate.js';
 import { requestFingerprint } from '../domain/idempotency.js';
 import type { Services } from '../domain/index.js';
@@ -21,6 +28,7 @@ export function idempotency(app: FastifyInstance, services: Services): void {
   app.addHook('preHandler', async (request, reply) => {
     const key = request.headers['idempotency-key'];
     if (typeof key !== 'string' || !request.auth || !SIDE_EFFECTING.has(request.method)) return;
+    if (request.routeOptions.config.sideEffects?.(request) === false) return;
     const hash = requestFingerprint([request.method, pathOf(request), request.body ?? null]);
     const { replay } = await services.idempotency.begin(request.auth.applicationId, key, hash);
     if (replay) {
