@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type ExecutionResult } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
@@ -15,6 +16,8 @@ export function createGraphQLServer(services: Services, logger: FastifyBaseLogge
     logging: logger,
     // Errors are mapped by errorCodes() below, which masks what is not a domain error.
     maskedErrors: false,
+    // GraphiQL's scripts and styles inlined, so it also works where the browser has no internet.
+    renderGraphiQL,
     graphiql: {
       title: 'Nilo gateway',
       defaultQuery: '# Set the header {"Authorization": "Bearer nilo_ak_..."} below, then run:\n{\n  viewer { application { id name } tenant { id name features } }\n}\n',
