@@ -108,7 +108,7 @@ export async function buildApp(config: Config): Promise<App> {
   await http.register(
     async (api) => {
       requireApiKey(api, services);
-      api.get('/hello', async (request) => ({
+      api.get('/hello', { schema: { tags: ['connection'], summary: 'Check the API key and see the application it resolves to' } }, async (request) => ({
         status: 'ok',
         applicationId: request.auth!.applicationId,
         applicationName: request.auth!.applicationName,

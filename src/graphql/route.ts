@@ -28,6 +28,7 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services) {
     method: ['GET', 'POST', 'OPTIONS'],
     // Idempotency-Key is for mutations: a repeated query must read fresh data, not a stored answer.
     config: { sideEffects: (request) => isMutationRequest(request.body) },
+    schema: { hide: true }, // described by schema.graphql and introspection, not by OpenAPI
     handler: async (req, reply) => {
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => reply.header(key, value));
