@@ -131,9 +131,9 @@ export function contactService(prisma: PrismaClient) {
       requireFeature(auth, CONTACTS_FEATURE);
       const body = parseInput(ContactSearchInput, input);
       const args = searchArgs('contact', CONTACT_SEARCH_FIELDS, body);
-      const rows = await prisma.contact.findMany({
+      const rows = await this.findMany(auth, {
         ...args,
-        where: { ...(args.where as Prisma.ContactWhereInput), tenantId: auth.tenantId },
+        where: args.where as Prisma.ContactWhereInput,
         orderBy: args.orderBy as Prisma.ContactOrderByWithRelationInput[],
       });
       return searchPage('contact', body, rows, contactResource);

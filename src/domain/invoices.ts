@@ -164,11 +164,10 @@ export function invoiceService(prisma: PrismaClient) {
       requireFeature(auth, INVOICES_FEATURE);
       const body = parseInput(InvoiceSearchInput, input);
       const args = searchArgs('invoice', INVOICE_SEARCH_FIELDS, body);
-      const rows = await prisma.invoice.findMany({
+      const rows = await this.findManyDetailed(auth, {
         ...args,
-        where: { ...(args.where as Prisma.InvoiceWhereInput), tenantId: auth.tenantId },
+        where: args.where as Prisma.InvoiceWhereInput,
         orderBy: args.orderBy as Prisma.InvoiceOrderByWithRelationInput[],
-        include: withDetails,
       });
       return searchPage('invoice', body, rows, invoiceResource);
     },
