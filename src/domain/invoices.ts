@@ -65,7 +65,8 @@ const TRANSITIONS = {
 } as const satisfies Record<string, { from: string[]; to: string; stamp: keyof Invoice; event: EventType }>;
 export type InvoiceAction = keyof typeof TRANSITIONS;
 
-const withDetails = { lines: { orderBy: { position: 'asc' } }, application: { select: { name: true } } } as const;
+// The whole application row: GraphQL resolves any selection of it from what the domain returns.
+const withDetails = { lines: { orderBy: { position: 'asc' } }, application: true } as const;
 export type InvoiceWithDetails = Prisma.InvoiceGetPayload<{ include: typeof withDetails }>;
 
 /** The invoice as REST returns it, webhooks carry it and events store it. */

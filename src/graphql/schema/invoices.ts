@@ -90,10 +90,7 @@ const transitionField = (action: InvoiceAction) =>
     t.prismaField({
       type: 'Invoice',
       args: { id: t.arg.id({ required: true }) },
-      resolve: async (query, _root, args, ctx) => {
-        const invoice = await ctx.services.invoices.transition(authOf(ctx), String(args.id), action);
-        return ctx.services.invoices.get(authOf(ctx), invoice.id, query); // with the selected relations
-      },
+      resolve: (_query, _root, args, ctx) => ctx.services.invoices.transition(authOf(ctx), String(args.id), action),
     }),
   );
 
@@ -101,12 +98,7 @@ builder.mutationFields((t) => ({
   createInvoice: t.prismaField({
     type: 'Invoice',
     args: { input: t.arg({ type: CreateInvoiceInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      // The domain returns the invoice with only application.name loaded; read it again with
-      // the relations this selection needs (application { id } would otherwise be null).
-      const invoice = await ctx.services.invoices.create(authOf(ctx), args.input);
-      return ctx.services.invoices.get(authOf(ctx), invoice.id, query);
-    },
+    resolve: (_query, _root, args, ctx) => ctx.services.invoices.create(authOf(ctx), args.input),
   }),
 }));
 (['issue', 'pay', 'void'] as const).forEach(transitionField);
