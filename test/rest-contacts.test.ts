@@ -84,10 +84,6 @@ function sparse(fields: Record<string, unknown>) {
   return { ...out, ...fields };
 }
 
-
-
-
-
 function create(t: Tenant, body: unknown, headers?: Record<string, string>) {
   return http(gw.url, 'POST', BASE, { key: t.apiKey, body, headers });
 }
@@ -106,7 +102,6 @@ function list(t: Tenant, query = '') {
 async function countContacts(t: Tenant) {
   return gw.app.services.prisma.contact.count({ where: { tenantId: t.tenantId } });
 }
-
 
 async function eventCount(t: Tenant) {
   return (await eventsOf(gw.app, t.tenantId)).length;

@@ -40,10 +40,6 @@ function minimal(overrides: Record<string, unknown> = {}) {
   return { customer: 'Customer', issuedDate: '2026-03-15', paymentTermsDays: 14, items: [item(1, 10, 0)], ...overrides };
 }
 
-
-
-
-
 function create(t: Tenant, body: unknown, headers?: Record<string, string>) {
   return http(gw.url, 'POST', '/api/v1/invoices', { key: t.apiKey, body, headers });
 }
@@ -75,7 +71,6 @@ async function countInvoices(t: Tenant) {
 async function eventCount(t: Tenant) {
   return (await eventsOf(gw.app, t.tenantId)).length;
 }
-
 
 describe('POST /invoices', () => {
   test('the documented example answers 201 with exactly the documented keys', async () => {

@@ -46,8 +46,10 @@ if (values.help || !command) {
   process.exit(command || values.help ? 0 : 2);
 }
 
-/** A mistake on the command line; thrown (not exited on) so the database is closed first. */
+/** A mistake on the command line, found before the database is opened. */
 class UsageError extends Error {}
+
+type Admin = ReturnType<typeof adminService>;
 
 const features = (list: string | undefined) => (list ?? '').split(',').map((f) => f.trim()).filter(Boolean);
 const required = (name: 'name' | 'tenant' | 'app') => {
@@ -56,22 +58,46 @@ const required = (name: 'name' | 'tenant' | 'app') => {
   return value;
 };
 
+/** Checks the command line and returns the work to do, so a typo never opens (or creates) a database. */
+function plan(): (admin: Admin) => Promise<unknown> {
+  switch (command) {
+    case 'create-tenant': {
+      const name = required('name');
+      return (admin) => admin.createTenant({ name, features: features(values.features) });
+    }
+    case 'list-tenants':
+      return (admin) => admin.listTenants();
+    case 'set-features': {
+      const tenantId = required('tenant');
+      return (admin) => admin.setFeatures({ tenantId, features: features(values.features) });
+    }
+    case 'create-app': {
+      const tenantId = required('tenant');
+      const name = required('name');
+      return (admin) => admin.createApplication({ tenantId, name });
+    }
+    case 'list-apps': {
+      const tenantId = required('tenant');
+      return (admin) => admin.listApplications(tenantId);
+    }
+    case 'rotate-key': {
+      const app = required('app');
+      return (admin) => admin.rotateKey(app);
+    }
+    case 'revoke-key': {
+      const app = required('app');
+      return (admin) => admin.revokeKeys(app);
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
 try {
+  const run = plan();
   const database = await openDatabase(loadConfig());
   try {
-    const admin = adminService(database.prisma);
-    const commands: Record<string, () => Promise<unknown>> = {
-      'create-tenant': () => admin.createTenant({ name: required('name'), features: features(values.features) }),
-      'list-tenants': () => admin.listTenants(),
-      'set-features': () => admin.setFeatures({ tenantId: required('tenant'), features: features(values.features) }),
-      'create-app': () => admin.createApplication({ tenantId: required('tenant'), name: required('name') }),
-      'list-apps': () => admin.listApplications(required('tenant')),
-      'rotate-key': () => admin.rotateKey(required('app')),
-      'revoke-key': () => admin.revokeKeys(required('app')),
-    };
-    const run = commands[command];
-    if (!run) throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
-    print(await run());
+    print(await run(adminService(database.prisma)));
   } finally {
     await database.close();
   }
