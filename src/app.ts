@@ -9,8 +9,13 @@ import { openDatabase, type Database } from './db/database.js';
 import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
 import { createServices, type Services } from './domain/index.js';
 import { fieldErrors } from './domain/validation.js';
+import { createEventBus } from './events/bus.js';
+import { createLiveEvents } from './events/live.js';
+import { startRelay } from './events/relay.js';
 import { metrics } from './metrics.js';
 import { graphqlRoutes } from './graphql/route.js';
+import { graphqlWebSocket } from './graphql/websocket.js';
+import { eventRoutes } from './rest/events.js';
 import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
@@ -32,6 +37,8 @@ export async function buildApp(config: Config): Promise<App> {
   const services = createServices(database.prisma, { idempotencyTtlMs: config.idempotencyTtlMs });
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
+  const bus = createEventBus(config.redisUrl);
+  const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
   const http = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
@@ -115,12 +122,15 @@ export async function buildApp(config: Config): Promise<App> {
       }));
       await api.register(contactRoutes(services));
       await api.register(invoiceRoutes(services));
+      await api.register(eventRoutes(services));
     },
     { prefix: '/api/v1' },
   );
+  let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
-    await graphqlRoutes(gql, services);
+    websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services);
   });
+  const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
 
   const sweeper = setInterval(() => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')), 3_600_000);
   sweeper.unref();
@@ -135,9 +145,18 @@ export async function buildApp(config: Config): Promise<App> {
       const port = typeof address === 'object' && address ? address.port : config.port;
       return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     },
+    /**
+     * Graceful: stops accepting, tells websocket clients to go elsewhere (1001), ends event streams,
+     * lets in-flight requests finish, then releases relay work and connections.
+     */
     async stop() {
       clearInterval(sweeper);
-      await http.close();
+      const closing = http.close();
+      await websocket?.close();
+      live.close();
+      await closing;
+      await relay?.stop();
+      await bus.close();
       await limiter.close();
       await database.close();
     },

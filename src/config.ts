@@ -12,6 +12,8 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  EVENT_RELAY: z.enum(['on', 'off']).default('on'),
+  EVENT_POLL_MS: z.coerce.number().int().min(10).default(1000),
 });
 
 export type Config = {
@@ -27,6 +29,10 @@ export type Config = {
   idempotencyTtlMs: number;
   /** Requests per application and minute, shared by all processes through Redis when set. */
   rateLimitPerMinute: number;
+  /** Whether this process publishes committed events ("off" for API-only processes). */
+  eventRelay: boolean;
+  /** Safety-net polling of the event log when NOTIFY or pub/sub messages are missed. */
+  eventPollMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -47,6 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    eventRelay: e.EVENT_RELAY === 'on',
+    eventPollMs: e.EVENT_POLL_MS,
   };
 }
 

@@ -25,6 +25,9 @@ type CachedKey = {
  */
 export function authenticator(prisma: PrismaClient) {
   const cache = new Map<string, CachedKey>();
+  // Concurrent lookups of one key (say, every subscription of a tenant after a change) share a query.
+  const lookups = new Map<string, Promise<CachedKey | null>>();
+  const changeListeners = new Set<(tenantId: string | null) => void>();
   // Bumped by every forget: a lookup that overlapped a change must not cache what it read.
   let generation = 0;
 
@@ -62,7 +65,14 @@ export function authenticator(prisma: PrismaClient) {
       let entry = cache.get(hash);
       if (!entry || now - entry.cachedAt > CACHE_TTL_MS) {
         const startedAt = generation;
-        entry = (await lookup(hash)) ?? undefined;
+        let pending = lookups.get(hash);
+        if (!pending) {
+          pending = lookup(hash).finally(() => {
+            if (lookups.get(hash) === pending) lookups.delete(hash);
+          });
+          lookups.set(hash, pending);
+        }
+        entry = (await pending) ?? undefined;
         if (!entry) {
           cache.delete(hash);
           throw new UnauthorizedError('The API key is unknown or revoked.');
@@ -80,9 +90,17 @@ export function authenticator(prisma: PrismaClient) {
     /** A tenant's keys or features changed: look them up again. Null tenant: forget everything. */
     forget(tenantId: string | null): void {
       generation++;
+      lookups.clear();
       for (const [hash, entry] of cache) {
         if (tenantId === null || entry.identity.tenantId === tenantId) cache.delete(hash);
       }
+      for (const listener of changeListeners) listener(tenantId);
+    },
+
+    /** Tells long-lived sessions (subscriptions) to check their key again; returns the unsubscriber. */
+    onChange(listener: (tenantId: string | null) => void): () => void {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
     },
   };
 

@@ -1,6 +1,7 @@
-import type { Prisma } from '../generated/prisma/client.js';
-import type { AuthContext } from '../auth/context.js';
-import { newId } from './ids.js';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { AuthContext, Feature } from '../auth/context.js';
+import { FeatureNotEnabledError, NotFoundError, ValidationError } from './errors.js';
+import { newId, parseId } from './ids.js';
 
 export const EVENT_TYPES = [
   'communication.contact.created',
@@ -21,10 +22,83 @@ export type NewEvent = {
   data: Prisma.InputJsonObject;
 };
 
+/** What identifies an event and lets a subscriber filter it: small enough to travel through pub/sub. */
+export type EventFacts = {
+  id: string;
+  tenantSequence: number;
+  type: string;
+  occurredAt: Date;
+  correlationId: string;
+  resourceType: string;
+  resourceId: string;
+};
+
+/** The envelope as REST, webhooks and the GraphQL `snapshot` carry it (DESIGN.md, "Events"). */
+export type EventEnvelope = {
+  id: string;
+  type: string;
+  tenantSequence: number;
+  occurredAt: string;
+  correlationId: string;
+  data: Prisma.JsonValue;
+};
+
+const FACT_COLUMNS = {
+  id: true,
+  tenantSequence: true,
+  type: true,
+  occurredAt: true,
+  correlationId: true,
+  resourceType: true,
+  resourceId: true,
+} as const;
+
+/** Reading an event type needs the feature its first segment names: communication.*, accounting.*. */
+export function featureOf(type: string): Feature {
+  return type.split('.')[0] as Feature;
+}
+
+/**
+ * The event types a caller may read, narrowed by `patterns`: exact types or wildcards
+ * ("accounting.*", "communication.contact.*", "*"). Without patterns: every type its features
+ * allow. Asking for a type of a disabled feature is refused, so a mistake does not look like silence.
+ */
+export function selectEventTypes(auth: AuthContext, patterns?: readonly string[] | null): EventType[] {
+  const readable = (type: EventType) => auth.features.includes(featureOf(type));
+  if (!patterns) return EVENT_TYPES.filter(readable);
+  const selected = new Set<EventType>();
+  patterns.forEach((pattern, index) => {
+    const matches = EVENT_TYPES.filter((type) => matchesPattern(type, pattern));
+    if (!matches.length) {
+      throw new ValidationError([{ path: `types[${index}]`, message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"` }]);
+    }
+    const allowed = matches.filter(readable);
+    if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!));
+    allowed.forEach((type) => selected.add(type));
+  });
+  return EVENT_TYPES.filter((type) => selected.has(type));
+}
+
+function matchesPattern(type: string, pattern: string): boolean {
+  if (pattern === '*') return true;
+  return pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : type === pattern;
+}
+
+export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): EventEnvelope {
+  return {
+    id: event.id,
+    type: event.type,
+    tenantSequence: event.tenantSequence,
+    occurredAt: event.occurredAt.toISOString(),
+    correlationId: event.correlationId,
+    data: event.data,
+  };
+}
+
 /**
  * Appends an event to the outbox inside the caller's transaction, in one statement. Bumping the
  * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
- * commit. Call it last in a transaction so the lock is held briefly.
+ * commit. Call it last in a transaction so the lock is held briefly. A trigger NOTIFYs the relays.
  */
 export async function recordEvent(tx: Prisma.TransactionClient, auth: AuthContext, event: NewEvent): Promise<void> {
   await tx.$executeRaw`
@@ -35,4 +109,89 @@ export async function recordEvent(tx: Prisma.TransactionClient, auth: AuthContex
     SELECT ${newId('evt')}, ${auth.tenantId}, next."eventSequence", ${event.type}, ${new Date()}, ${auth.correlationId},
            ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.data)}::jsonb
     FROM next`;
+}
+
+export type EventRange = {
+  /** Only events after this tenantSequence. */
+  afterSequence: number;
+  /** And up to this one, inclusive (default: no bound). */
+  throughSequence?: number;
+  /** Newest first, for paging backwards. */
+  descending?: boolean;
+  types: readonly string[];
+  resourceId?: string;
+  limit: number;
+};
+
+/** Reads the tenant's durable event log: what catch-up, the events query and GET /events share. */
+export function eventService(prisma: PrismaClient) {
+  return {
+    /** The tenantSequence of one of the tenant's events; another tenant's id is not found. */
+    async sequenceOf(auth: AuthContext, eventId: string, path = 'after'): Promise<number> {
+      parseId('evt', eventId, path);
+      const event = await prisma.event.findFirst({ where: { id: eventId, tenantId: auth.tenantId }, select: { tenantSequence: true } });
+      if (!event) throw new NotFoundError('Event', eventId);
+      return event.tenantSequence;
+    },
+
+    /** The tenant's latest tenantSequence: every event up to it is committed and readable. */
+    async latestSequence(tenantId: string): Promise<number> {
+      const tenant = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { eventSequence: true } });
+      return tenant?.eventSequence ?? 0;
+    },
+
+    /** The latest tenantSequence of each of these tenants. */
+    async latestSequences(tenantIds: string[]): Promise<Map<string, number>> {
+      const rows = await prisma.tenant.findMany({ where: { id: { in: tenantIds } }, select: { id: true, eventSequence: true } });
+      return new Map(rows.map((row) => [row.id, row.eventSequence]));
+    },
+
+    facts(tenantId: string, range: EventRange): Promise<EventFacts[]> {
+      return prisma.event.findMany({ where: rangeWhere(tenantId, range), orderBy: order(range), take: range.limit, select: FACT_COLUMNS });
+    },
+
+    withData(tenantId: string, range: EventRange) {
+      return prisma.event.findMany({ where: rangeWhere(tenantId, range), orderBy: order(range), take: range.limit, select: { ...FACT_COLUMNS, data: true } });
+    },
+
+    /**
+     * A page of the log for the events query and GET /events: after and before are event ids
+     * (cursors), types are patterns as in selectEventTypes.
+     */
+    async list(
+      auth: AuthContext,
+      page: { types?: readonly string[] | null; after?: string; before?: string; limit: number; descending?: boolean },
+    ) {
+      const types = selectEventTypes(auth, page.types);
+      const afterSequence = page.after ? await this.sequenceOf(auth, page.after, 'after') : 0;
+      const throughSequence = page.before ? (await this.sequenceOf(auth, page.before, 'before')) - 1 : undefined;
+      return this.withData(auth.tenantId, { types, afterSequence, throughSequence, limit: page.limit, descending: page.descending });
+    },
+
+    /** The envelope's data of one event, as it was right after the change. */
+    async snapshot(event: Pick<EventFacts, 'id'>): Promise<Prisma.JsonValue> {
+      const row = await prisma.event.findUniqueOrThrow({ where: { id: event.id }, select: { data: true } });
+      return row.data;
+    },
+
+    /** The event's resource as it is now, or null once it is deleted. */
+    currentResource(event: Pick<EventFacts, 'resourceType' | 'resourceId'>) {
+      return event.resourceType === 'contact'
+        ? prisma.contact.findUnique({ where: { id: event.resourceId } })
+        : prisma.invoice.findUnique({ where: { id: event.resourceId } });
+    },
+  };
+}
+
+function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput {
+  return {
+    tenantId,
+    tenantSequence: { gt: range.afterSequence, ...(range.throughSequence !== undefined ? { lte: range.throughSequence } : {}) },
+    type: { in: [...range.types] },
+    ...(range.resourceId ? { resourceId: range.resourceId } : {}),
+  };
+}
+
+function order(range: EventRange) {
+  return { tenantSequence: range.descending ? ('desc' as const) : ('asc' as const) };
 }

@@ -5,6 +5,7 @@ import { DateResolver, DateTimeResolver, JSONObjectResolver } from 'graphql-scal
 import type { AuthContext } from '../auth/context.js';
 import type { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
+import type { LiveEvents } from '../events/live.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { DecimalResolver } from './decimal.js';
@@ -15,6 +16,10 @@ export type GraphQLContext = {
   auth: AuthContext | null;
   authError?: DomainError;
   correlationId: string;
+  /** Live event streams, for subscriptions. */
+  live: LiveEvents;
+  /** Looks the caller's key up again (subscriptions outlive key revocations and feature changes). */
+  reauthenticate(): Promise<AuthContext>;
 };
 
 export const builder = new SchemaBuilder<{
@@ -41,3 +46,4 @@ builder.addScalarType('Decimal', DecimalResolver);
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

@@ -4,11 +4,12 @@ import { getOperationAST, parse } from 'graphql';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
+import type { LiveEvents } from '../events/live.js';
 import { createGraphQLServer } from './yoga.js';
 
 /** /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply. */
-export async function graphqlRoutes(app: FastifyInstance, services: Services) {
-  const yoga = createGraphQLServer(services, app.log);
+export async function graphqlRoutes(app: FastifyInstance, services: Services, live: LiveEvents) {
+  const yoga = createGraphQLServer(services, live, app.log);
 
   // Auth is optional here (GraphiQL and introspection need no key); fields that need it
   // report a refused key through authOf().
@@ -34,7 +35,7 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services) {
       response.headers.forEach((value, key) => reply.header(key, value));
       reply.status(response.status);
       const streaming = /text\/event-stream|multipart\/mixed/.test(response.headers.get('content-type') ?? '');
-      if (streaming && response.body) return reply.send(Readable.fromWeb(response.body as never));
+      if (streaming && response.body) return reply.send(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>));
       return reply.send(await response.text());
     },
   });

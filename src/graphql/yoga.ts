@@ -1,15 +1,22 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import { presentedApiKey } from '../auth/authenticate.js';
+import type { AuthContext } from '../auth/context.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
+import type { LiveEvents } from '../events/live.js';
 import type { GraphQLContext } from './builder.js';
 import { schema } from './schema/index.js';
 
-export type ServerContext = { req: FastifyRequest; reply: FastifyReply };
+/** A graphql-ws connection, authenticated by its connectionParams when it opened. */
+export type SocketSession = { auth: AuthContext; apiKey: string; correlationId: string };
 
-export function createGraphQLServer(services: Services, logger: FastifyBaseLogger) {
+/** What reaches Yoga: an HTTP request through Fastify, or an operation on a websocket. */
+export type ServerContext = { req: FastifyRequest; reply: FastifyReply } | { session: SocketSession };
+
+export function createGraphQLServer(services: Services, live: LiveEvents, logger: FastifyBaseLogger) {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -22,28 +29,46 @@ export function createGraphQLServer(services: Services, logger: FastifyBaseLogge
       title: 'Nilo gateway',
       defaultQuery: '# Set the header {"Authorization": "Bearer nilo_ak_..."} below, then run:\n{\n  viewer { application { id name } tenant { id name features } }\n}\n',
     },
-    context: ({ req }) => ({
-      services,
-      auth: req.auth ?? null,
-      authError: req.authError,
-      correlationId: req.id,
-    }),
+    context: (server) => {
+      if ('session' in server) {
+        const { auth, apiKey, correlationId } = server.session;
+        return { services, live, auth, correlationId, reauthenticate: () => services.authenticate(apiKey, correlationId) };
+      }
+      const { req } = server;
+      return {
+        services,
+        live,
+        auth: req.auth ?? null,
+        authError: req.authError,
+        correlationId: req.id,
+        reauthenticate: () => services.authenticate(presentedApiKey(req.headers), req.id),
+      };
+    },
     plugins: [errorCodes(logger)],
   });
 }
 
 /**
  * Gives every GraphQL error the REST problem `code` and the request's correlationId in
- * `extensions`; unexpected errors are logged and replaced by a masked internal_error.
+ * `extensions`; unexpected errors are logged and replaced by a masked internal_error. Hooked into
+ * execution itself, so it covers HTTP, SSE and websocket results alike, each event of a stream too.
  */
 function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerContext> {
+  const coded = ({ args, result, setResult }: { args: { contextValue: unknown }; result: ExecutionResult; setResult(r: ExecutionResult): void }) => {
+    if (!result.errors?.length) return;
+    const { correlationId } = args.contextValue as GraphQLContext;
+    setResult({ ...result, errors: result.errors.map((e) => toCodedError(e, correlationId, logger)) });
+  };
   return {
+    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, coded) }),
+    onSubscribe: () => ({ onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload as never, coded) }),
+    // Requests refused before execution (parse and validation errors) have no execution context.
     onResultProcess({ result, setResult, serverContext }) {
-      const correlationId = serverContext.req.id;
-      const map = (r: ExecutionResult): ExecutionResult =>
-        r.errors?.length ? { ...r, errors: r.errors.map((e) => toCodedError(e, correlationId, logger)) } : r;
-      if (Array.isArray(result)) setResult(result.map(map));
-      else if (!(Symbol.asyncIterator in (result as object))) setResult(map(result as ExecutionResult));
+      if (!('req' in serverContext) || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
+      const r = result as ExecutionResult;
+      if (r.errors?.some((e) => e.extensions?.correlationId === undefined)) {
+        setResult({ ...r, errors: r.errors.map((e) => (e.extensions?.correlationId === undefined ? toCodedError(e, serverContext.req.id, logger) : e)) });
+      }
     },
   };
 }

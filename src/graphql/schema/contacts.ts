@@ -3,7 +3,7 @@ import { authOf } from '../auth.js';
 import { fullName } from '../../domain/contacts.js';
 
 // Select mode: a query loads only the columns its selection needs.
-builder.prismaObject('Contact', {
+export const ContactObject = builder.prismaObject('Contact', {
   select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),

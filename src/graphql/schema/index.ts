@@ -2,5 +2,6 @@ import { builder } from '../builder.js';
 import './viewer.js';
 import './contacts.js';
 import './invoices.js';
+import './events.js';
 
 export const schema = builder.toSchema();

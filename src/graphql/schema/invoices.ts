@@ -16,7 +16,7 @@ builder.prismaObject('InvoiceLine', {
   }),
 });
 
-builder.prismaObject('Invoice', {
+export const InvoiceObject = builder.prismaObject('Invoice', {
   select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,0 +1,193 @@
+import type { AuthContext } from '../auth/context.js';
+import { DomainError, FeatureNotEnabledError } from '../domain/errors.js';
+import { featureOf, selectEventTypes, type EventFacts } from '../domain/events.js';
+import type { Services } from '../domain/index.js';
+import type { EventBus } from './bus.js';
+
+export type StreamRequest = {
+  /** Event type patterns (see selectEventTypes); all readable types when absent. */
+  types?: readonly string[] | null;
+  /** Resume after this event: first everything later from the durable log, then live. */
+  after?: string | null;
+  /** Only events about this resource. */
+  resourceId?: string | null;
+  /** Looks the caller's key up again after an admin change; throws when it no longer works. */
+  reauthenticate(): Promise<AuthContext>;
+};
+
+/** What a stream yields: the next event, or why it ends (the subscription reports it as its error). */
+export type StreamItem = EventFacts | { end: DomainError };
+
+type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
+type Listener = (signal: Signal) => void;
+
+const PAGE_SIZE = 500;
+
+/**
+ * Live event streams for this process's subscribers. One pub/sub subscription per tenant is shared
+ * by all its local streams. Each stream keeps the last tenantSequence it passed and fills any gap
+ * from the durable log, so it never skips or repeats an event, whatever order, duplicates or losses
+ * pub/sub delivers; a timer compares the tenants' latest sequences with what arrived, so even a
+ * lost last message is caught up within `pollMs`.
+ */
+export function createLiveEvents(options: { services: Services; bus: EventBus; pollMs: number }) {
+  const { services, bus, pollMs } = options;
+  /** Per followed tenant: its local streams, and the highest sequence seen (or suspected) so far. */
+  const tenants = new Map<string, { listeners: Set<Listener>; unsubscribe: () => void; seen: number; suspected: number }>();
+
+  function broadcast(tenantId: string | null, signal: Signal) {
+    for (const [id, tenant] of tenants) {
+      if (tenantId === null || tenantId === id) tenant.listeners.forEach((listener) => listener(signal));
+    }
+  }
+
+  function join(tenantId: string, listener: Listener): () => void {
+    let tenant = tenants.get(tenantId);
+    if (!tenant) {
+      const listeners = new Set<Listener>();
+      const unsubscribe = bus.subscribe(tenantId, (event) => {
+        const entry = tenants.get(tenantId);
+        if (entry) entry.seen = Math.max(entry.seen, event.tenantSequence);
+        listeners.forEach((l) => l({ kind: 'event', event }));
+      });
+      tenant = { listeners, unsubscribe, seen: 0, suspected: 0 };
+      tenants.set(tenantId, tenant);
+    }
+    tenant.listeners.add(listener);
+    return () => {
+      const entry = tenants.get(tenantId);
+      if (!entry) return;
+      entry.listeners.delete(listener);
+      if (entry.listeners.size) return;
+      entry.unsubscribe();
+      tenants.delete(tenantId);
+    };
+  }
+
+  function noteSeen(tenantId: string, sequence: number) {
+    const tenant = tenants.get(tenantId);
+    if (tenant) tenant.seen = Math.max(tenant.seen, sequence);
+  }
+
+  // A sequence the log had one poll ago that pub/sub has still not brought was lost on the way
+  // (the relay normally publishes within milliseconds, so one poll of grace avoids false alarms).
+  let polling = false;
+  const poll = setInterval(async () => {
+    if (polling || !tenants.size) return;
+    polling = true;
+    try {
+      const latest = await services.events.latestSequences([...tenants.keys()]);
+      for (const [tenantId, sequence] of latest) {
+        const tenant = tenants.get(tenantId);
+        if (!tenant) continue;
+        if (tenant.suspected > tenant.seen) {
+          tenant.seen = tenant.suspected;
+          tenant.listeners.forEach((listener) => listener({ kind: 'check' }));
+        }
+        tenant.suspected = sequence;
+      }
+    } catch {
+      // The database is unreachable: the next poll tries again.
+    } finally {
+      polling = false;
+    }
+  }, pollMs);
+  poll.unref();
+  const stopWatchingAuth = services.onAuthChange((tenantId) => broadcast(tenantId, { kind: 'auth' }));
+
+  /** Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's error. */
+  async function stream(auth: AuthContext, request: StreamRequest): Promise<AsyncGenerator<StreamItem>> {
+    const types = new Set<string>(selectEventTypes(auth, request.types));
+    const afterSequence = request.after ? await services.events.sequenceOf(auth, request.after) : null;
+    return follow(auth, request, types, afterSequence);
+  }
+
+  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, afterSequence: number | null): AsyncGenerator<StreamItem> {
+    const features = new Set([...types].map(featureOf));
+    const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
+
+    const inbox: Signal[] = [];
+    let wake: (() => void) | undefined;
+    // Following before reading the log: whatever commits from here on arrives or is caught up.
+    const leave = join(auth.tenantId, (signal) => {
+      inbox.push(signal);
+      wake?.();
+    });
+    try {
+      const latest = await services.events.latestSequence(auth.tenantId);
+      noteSeen(auth.tenantId, latest);
+      let last = afterSequence ?? latest;
+
+      /** Yields the tenant's matching events after `last` up to `through`, from the log. */
+      async function* catchUp(through: number): AsyncGenerator<EventFacts> {
+        for (;;) {
+          const page = await services.events.facts(auth.tenantId, { ...range, afterSequence: last, throughSequence: through });
+          for (const event of page) {
+            last = event.tenantSequence;
+            yield event;
+          }
+          if (page.length < PAGE_SIZE) break;
+        }
+        last = Math.max(last, through);
+      }
+
+      if (afterSequence !== null) yield* catchUp(latest);
+      for (;;) {
+        while (!inbox.length) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        const signal = inbox.shift()!;
+        switch (signal.kind) {
+          case 'close':
+            return;
+          case 'auth': {
+            const ended = await accessLost(request, features);
+            if (ended) {
+              yield { end: ended };
+              return;
+            }
+            break;
+          }
+          case 'check':
+            yield* catchUp(await services.events.latestSequence(auth.tenantId));
+            break;
+          case 'event': {
+            const { event } = signal;
+            if (event.tenantSequence <= last) break; // already passed: a duplicate or caught up earlier
+            if (event.tenantSequence === last + 1) {
+              last = event.tenantSequence;
+              if (types.has(event.type) && (!range.resourceId || range.resourceId === event.resourceId)) yield event;
+            } else {
+              yield* catchUp(event.tenantSequence); // something before it has not arrived (yet)
+            }
+          }
+        }
+      }
+    } finally {
+      leave();
+    }
+  }
+
+  return {
+    stream,
+    /** Ends every stream (their subscriptions complete) and stops following tenants. */
+    close() {
+      clearInterval(poll);
+      stopWatchingAuth();
+      broadcast(null, { kind: 'close' });
+    },
+  };
+}
+
+export type LiveEvents = ReturnType<typeof createLiveEvents>;
+
+/** After an admin change: the error that ends the stream, if its key or a feature it reads is gone. */
+async function accessLost(request: StreamRequest, features: Set<string>): Promise<DomainError | undefined> {
+  try {
+    const auth = await request.reauthenticate();
+    const lost = [...features].find((feature) => !auth.features.includes(feature));
+    return lost ? new FeatureNotEnabledError(lost) : undefined;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+}

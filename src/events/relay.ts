@@ -1,0 +1,73 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db/database.js';
+import type { EventFacts } from '../domain/events.js';
+import type { EventBus } from './bus.js';
+
+/** The trigger on "Event" NOTIFYs this channel when events commit (prisma/migrations). */
+export const EVENTS_CHANNEL = 'nilo_events';
+const BATCH_SIZE = 500;
+
+type UnpublishedEvent = EventFacts & { tenantId: string };
+
+/**
+ * Publishes committed events, oldest first per tenant, and marks them published. Each process
+ * runs one; a pass locks the rows it publishes (SKIP LOCKED), so relays of several processes
+ * share the work, and a process that dies mid-pass leaves its rows unpublished for the next pass
+ * (subscribers drop the resulting duplicates by tenantSequence). Woken by NOTIFY within
+ * milliseconds of a commit; polls every `pollMs` in case a notification was missed.
+ */
+export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
+  const { database, bus, pollMs, log } = options;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  async function publishBatch(): Promise<number> {
+    return database.prisma.$transaction(async (tx) => {
+      const events = await tx.$queryRaw<UnpublishedEvent[]>`
+        SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId"
+        FROM "Event" WHERE "publishedAt" IS NULL
+        ORDER BY "tenantId", "tenantSequence" LIMIT ${BATCH_SIZE}
+        FOR UPDATE SKIP LOCKED`;
+      if (!events.length) return 0;
+      for (const { tenantId, ...event } of events) bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
+      await tx.$executeRaw`UPDATE "Event" SET "publishedAt" = now() WHERE "id" = ANY(${events.map((e) => e.id)})`;
+      return events.length;
+    });
+  }
+
+  /** Runs passes until nothing is left; a wake-up during a pass asks for one more. */
+  function wake(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          while ((await publishBatch()) === BATCH_SIZE && !stopped);
+        } catch (err) {
+          log.warn({ err }, 'event relay pass failed; retrying at the next poll');
+        }
+      } while (again && !stopped);
+    })().finally(() => {
+      running = undefined;
+    });
+  }
+
+  await database.listen(EVENTS_CHANNEL, wake);
+  const poll = setInterval(wake, pollMs);
+  poll.unref();
+  wake(); // what a previous process committed but did not publish
+
+  return {
+    /** Finishes the pass in progress (its locks go with its transaction) and stops. */
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocket, WebSocketServer } from 'ws';
+import { presentedApiKey } from '../auth/authenticate.js';
+import { DomainError } from '../domain/errors.js';
+import type { Services } from '../domain/index.js';
+import type { GraphQLContext } from './builder.js';
+import type { ServerContext, SocketSession } from './yoga.js';
+
+type Extra = { socket: WebSocket; request: IncomingMessage; session?: SocketSession };
+type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
+
+/**
+ * graphql-ws on the HTTP server's /graphql path (same port). Operations run through Yoga's
+ * envelop pipeline, so they share the HTTP plugins and context. The API key comes in
+ * connectionParams (`authorization: "Bearer …"` or `apiKey`); without a working one the socket
+ * closes with 4403, also later, when its key is revoked or rotated.
+ */
+export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<ServerContext, GraphQLContext>, services: Services) {
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
+
+  const { dispose } = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      onConnect: async (ctx) => {
+        const apiKey = keyOf(ctx.connectionParams);
+        const correlationId = randomUUID();
+        try {
+          const auth = await services.authenticate(apiKey, correlationId);
+          ctx.extra.session = { auth, apiKey: apiKey!, correlationId };
+        } catch (error) {
+          if (error instanceof DomainError) return false; // graphql-ws closes with 4403 Forbidden
+          throw error;
+        }
+        const { socket } = ctx.extra;
+        const stopWatching = services.onAuthChange((tenantId) => {
+          if (tenantId !== null && tenantId !== ctx.extra.session?.auth.tenantId) return;
+          services.authenticate(apiKey, correlationId).catch((error) => {
+            if (error instanceof DomainError) socket.close(CloseCode.Forbidden, 'Forbidden');
+          });
+        });
+        socket.once('close', stopWatching);
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped: Enveloped = yoga.getEnveloped({ session: ctx.extra.session! });
+        let document;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length) return errors;
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: enveloped,
+        } satisfies ExecutionArgs;
+      },
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+    },
+    wss,
+  );
+
+  return {
+    /** Closes every socket with 1001 Going Away, so clients reconnect (to another process). */
+    close: dispose,
+  };
+}
+
+/** connectionParams carry what HTTP sends as headers. */
+function keyOf(params: Record<string, unknown> | undefined): string | undefined {
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return presentedApiKey({ authorization: text(params?.authorization ?? params?.Authorization), 'x-api-key': text(params?.apiKey) });
+}
