@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { projectRoot } from '../src/db/migrate.js';
+import { sleep } from './support/problem.js';
+import { spawnTracked, startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
 
 // The admin CLI and the gateway as real subprocesses (node --import tsx, cwd = project root), on a
 // temporary embedded data folder, or on DATABASE_URL when it is set.
@@ -13,12 +12,8 @@ import { projectRoot } from '../src/db/migrate.js';
 const PG = Boolean(process.env.DATABASE_URL);
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
 const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-cli-test-'));
-const spawned = new Set<ChildProcess>();
 
 afterAll(async () => {
-  for (const proc of spawned) {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  }
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -38,12 +33,11 @@ type Run = { code: number | null; stdout: string; stderr: string };
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    spawned.add(proc);
+    const proc = spawnTracked('src/cli/admin.ts', args, env);
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
+    proc.stdout!.on('data', (d) => (stdout += d));
+    proc.stderr!.on('data', (d) => (stderr += d));
     proc.on('error', reject);
     proc.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -77,50 +71,6 @@ async function runEach(commands: string[][], env: NodeJS.ProcessEnv): Promise<Ru
   const results: Run[] = [];
   for (const args of commands) results.push(await run(args, env));
   return results;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-type Gateway = { proc: ChildProcess; url: string; output: () => string; exited: Promise<number | null> };
-
-/** Starts src/main.ts on a free port and waits until /health answers. */
-async function startGateway(env: NodeJS.ProcessEnv): Promise<Gateway> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: projectRoot,
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.add(proc);
-  let output = '';
-  proc.stdout!.on('data', (d) => (output += d));
-  proc.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${output}`);
-    const healthy = await fetch(`${url}/health`).then((r) => r.ok, () => false);
-    if (healthy) break;
-    if (Date.now() > deadline) throw new Error(`gateway did not answer /health:\n${output}`);
-    await sleep(100);
-  }
-  return { proc, url, output: () => output, exited };
-}
-
-/** SIGTERM, as an operator would; the gateway must shut down cleanly. */
-async function stopGateway(gateway: Gateway): Promise<void> {
-  gateway.proc.kill('SIGTERM');
-  const code = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
-  expect(code, gateway.output()).toBe(0);
 }
 
 async function hello(url: string, key: string) {
@@ -249,7 +199,7 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
     // That they created nothing is checked at the end, with list-tenants.
   });
 
-  let gateway: Gateway;
+  let gateway: GatewayProcess;
 
   test('the gateway on the same database accepts the CLI keys, and only the live ones', async () => {
     gateway = await startGateway(env);

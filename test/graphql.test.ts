@@ -1,7 +1,6 @@
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createTenant, eventsOf, http, useGateway, type Tenant } from './support/gateway.js';
+import { recordSql, tablesRead } from './support/sql.js';
 
 // GraphQL at /graphql against a real gateway, cross-checked with REST (/api/v1) and with the
 // event outbox: the three surfaces must never disagree about a resource.
@@ -601,18 +600,6 @@ describe('errors', () => {
 });
 
 describe('query counts', () => {
-  // Counts the SQL statements the driver runs in this process (PGlite or node-postgres).
-  function recordSql() {
-    const statements: string[] = [];
-    const proto: any = process.env.DATABASE_URL ? pg.Client.prototype : PGlite.prototype;
-    const original = proto.query;
-    proto.query = function (this: unknown, ...args: any[]) {
-      statements.push(typeof args[0] === 'string' ? args[0] : String(args[0]?.text));
-      return original.apply(this, args);
-    };
-    return { statements, stop: () => void (proto.query = original) };
-  }
-
   const BIG = `query ($n: Int!) {
     contacts(first: 50) { edges { node { ...ContactFields } } }
     invoices(first: $n) { edges { node { id number customer netTotal items { description quantity price taxRate net tax gross } application { name } } } }
@@ -652,8 +639,7 @@ describe('query counts', () => {
     expect(small.statements.length, 'the measurement saw no SQL at all').toBeGreaterThan(0);
     // The statement count does not grow with the number of invoices, and no table is read twice.
     expect(big.statements.length, big.statements.join('\n')).toBe(small.statements.length);
-    const tablesRead = big.statements.flatMap((sql) => [...sql.matchAll(/FROM "(?:public"\.")?(\w+)"/g)].map((m) => m[1]));
-    console.log(`GraphQL contacts + 20 invoices: ${big.statements.length} SQL statements (tables: ${tablesRead.join(', ')})`);
+    console.log(`GraphQL contacts + 20 invoices: ${big.statements.length} SQL statements (tables: ${tablesRead(big.statements).join(', ')})`);
     // At most: the key, its application and tenant (auth), contacts, invoices, their lines, their applications.
     expect(big.statements.length).toBeLessThanOrEqual(7);
     const linesRead = big.statements.filter((sql) => /FROM "(public"\.")?InvoiceLine"/.test(sql));

@@ -63,7 +63,7 @@ export async function applyMigrations(
     // here because the engine never disposes its adapter.
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
-      return await apply(new PrismaPg(pool));
+      return await apply(pgAdapterFactory(pool));
     } finally {
       await pool.end();
     }
@@ -237,25 +237,28 @@ function isEngineGlueInitialized(): boolean {
  * the engine would record a failing migration as applied (and the process would get an unhandled
  * rejection). Scripts are run here instead.
  */
+/**
+ * The adapters split a migration script at every ";" (so a function body with semicolons breaks);
+ * these run each script whole, as one simple-protocol query, like Prisma's own engine does.
+ */
+function pgAdapterFactory(pool: pg.Pool): SqlMigrationAwareDriverAdapterFactory {
+  const factory = new PrismaPg(pool);
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => {
+      const adapter = await factory.connect();
+      adapter.executeScript = (script: string) => runScript(() => pool.query(script));
+      return adapter;
+    },
+    connectToShadowDb: () => factory.connectToShadowDb(),
+  };
+}
+
 function pgliteAdapterFactory(main: PGlite, shadow?: PGlite): SqlMigrationAwareDriverAdapterFactory {
   const connect = async (db: PGlite): Promise<SqlDriverAdapter> => {
     const adapter = (await new PrismaPGlite(db).connect()) as SqlDriverAdapter;
-    adapter.executeScript = async (script: string) => {
-      try {
-        await db.exec(script);
-      } catch (error) {
-        if (!(error instanceof messages.DatabaseError)) throw error;
-        throw new DriverAdapterError({
-          kind: 'postgres',
-          code: error.code ?? 'N/A',
-          severity: error.severity ?? 'ERROR',
-          message: error.message,
-          detail: error.detail,
-          column: error.column,
-          hint: error.hint,
-        });
-      }
-    };
+    adapter.executeScript = (script: string) => runScript(() => db.exec(script));
     return adapter;
   };
   return {
@@ -267,6 +270,24 @@ function pgliteAdapterFactory(main: PGlite, shadow?: PGlite): SqlMigrationAwareD
       return connect(shadow);
     },
   };
+}
+
+/** Runs a script, reporting PostgreSQL's errors (pg's or PGlite's) the way the engine expects. */
+async function runScript(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (!(error instanceof messages.DatabaseError || error instanceof pg.DatabaseError)) throw error;
+    throw new DriverAdapterError({
+      kind: 'postgres',
+      code: error.code ?? 'N/A',
+      severity: error.severity ?? 'ERROR',
+      message: error.message,
+      detail: error.detail,
+      column: error.column,
+      hint: error.hint,
+    });
+  }
 }
 
 /** Holds a session-level advisory lock on its own connection while `fn` runs. */

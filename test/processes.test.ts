@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, test } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { createServices } from '../src/domain/index.js';
+import type { Tenant } from './support/gateway.js';
+import { sleep } from './support/problem.js';
+import { killGateway, startGateway, stopGateway } from './support/processes.js';
+import { connectWs, eventsIn } from './support/subscriptions.js';
+
+// Gateways as real processes: graceful shutdown, several processes on one PostgreSQL and Redis,
+// and recovery after SIGKILL. Embedded (a PGlite folder per test) unless DATABASE_URL is set.
+
+const PG = Boolean(process.env.DATABASE_URL);
+const REDIS = Boolean(process.env.REDIS_URL);
+const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-processes-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let folders = 0;
+/** Environment for gateways of one test: their own embedded folder, or this run's PostgreSQL. */
+function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', ...extra };
+  if (!PG) env.DATA_DIR = path.join(scratch, `data-${++folders}`);
+  return env;
+}
+
+/** Opens the gateways' database from this process (embedded: only while no gateway holds it). */
+async function withDatabase<T>(env: NodeJS.ProcessEnv, use: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+  const database = await openDatabase(loadConfig(env));
+  try {
+    return await use(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function createTenantIn(env: NodeJS.ProcessEnv): Promise<Tenant> {
+  return withDatabase(env, async ({ prisma }) => {
+    const { admin } = createServices(prisma, { idempotencyTtlMs: 60_000 });
+    const { tenantId } = await admin.createTenant({ name: 'Processes', features: ['accounting', 'communication'] });
+    const { applicationId, apiKey } = await admin.createApplication({ tenantId, name: 'Processes app' });
+    return { tenantId, applicationId, apiKey };
+  });
+}
+
+const createContact = (url: string, tenant: Tenant, email: string) =>
+  fetch(`${url}/api/v1/contacts/contacts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ email }),
+  }).then(async (res) => ({ status: res.status, body: await res.json() }));
+
+describe('graceful shutdown (SIGTERM)', () => {
+  test('websockets close with 1001, a request in flight completes, new connections are refused, exit 0', async () => {
+    const env = environment();
+    const tenant = await createTenantIn(env);
+    const gateway = await startGateway(env);
+    const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
+    ws.subscribe('subscription { events { id } }');
+    await sleep(200);
+
+    // A request whose headers have arrived but whose body has not: in flight when SIGTERM comes.
+    const body = JSON.stringify({ email: 'inflight@example.com' });
+    const { port } = new URL(gateway.url);
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/contacts/contacts', headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
+      request.on('error', reject);
+      request.write(body.slice(0, 5));
+      setTimeout(() => request.end(body.slice(5)), 500);
+    });
+    await sleep(100);
+    gateway.proc.kill('SIGTERM');
+
+    expect(await ws.closed).toMatchObject({ code: 1001 });
+    const response = await answered;
+    expect(response.status, response.body).toBe(201);
+    expect(JSON.parse(response.body).email).toBe('inflight@example.com');
+    expect(await gateway.exited, gateway.output()).toBe(0);
+    await expect(fetch(`${gateway.url}/health`)).rejects.toThrow();
+    await ws.dispose();
+  });
+});
+
+describe('several processes', () => {
+  if (PG && REDIS) {
+    test('a mutation through process A reaches a graphql-ws subscriber connected to process B', async () => {
+      const env = environment();
+      const tenant = await createTenantIn(env);
+      const [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+      try {
+        const ws = connectWs(b.url, { authorization: `Bearer ${tenant.apiKey}` });
+        const sub = ws.subscribe('subscription { events { tenantSequence resourceId } }');
+        await sleep(300);
+        const created = [];
+        for (let i = 0; i < 5; i++) created.push(await createContact(a.url, tenant, `a${i}@example.com`));
+        const events = eventsIn(await sub.waitFor(5));
+        expect(events).toEqual(created.map((c, i) => ({ tenantSequence: i + 1, resourceId: c.body.contactId })));
+        await ws.dispose();
+      } finally {
+        await Promise.all([stopGateway(a), stopGateway(b)]);
+      }
+    });
+  }
+
+  test('events committed by a process killed before publishing are published by the next process, in order', async () => {
+    // EVENT_RELAY=off: the process commits but never publishes, as if killed between the two.
+    const env = environment();
+    const tenant = await createTenantIn(env);
+    const writer = await startGateway({ ...env, EVENT_RELAY: 'off' });
+    const created = [];
+    for (let i = 0; i < 20; i++) created.push(await createContact(writer.url, tenant, `k${i}@example.com`));
+    expect(created.every((c) => c.status === 201)).toBe(true);
+    await killGateway(writer);
+
+    const unpublished = await withDatabase(env, ({ prisma }) => prisma.event.count({ where: { tenantId: tenant.tenantId, publishedAt: null } }));
+    expect(unpublished).toBe(20);
+
+    // On Redis, watch the channel the relay publishes to, as every gateway process does.
+    const received: { tenantSequence: number; resourceId: string }[] = [];
+    const redis = REDIS ? new Redis(process.env.REDIS_URL!) : undefined;
+    if (redis) {
+      await redis.subscribe(`events:${tenant.tenantId}`);
+      redis.on('message', (_channel, message) => received.push(JSON.parse(message)));
+    }
+    const restarted = await startGateway(env);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && redis && received.length < 20) await sleep(50);
+    await sleep(500);
+    await stopGateway(restarted);
+    await redis?.quit();
+
+    const events = await withDatabase(env, ({ prisma }) =>
+      prisma.event.findMany({ where: { tenantId: tenant.tenantId }, orderBy: { tenantSequence: 'asc' } }),
+    );
+    expect(events.every((e) => e.publishedAt !== null)).toBe(true);
+    if (redis) {
+      expect(received.map((e) => e.tenantSequence)).toEqual(events.map((e) => e.tenantSequence));
+      expect(received.map((e) => e.resourceId)).toEqual(created.map((c) => c.body.contactId));
+    }
+  });
+});
