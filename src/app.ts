@@ -37,8 +37,6 @@ export async function buildApp(config: Config): Promise<App> {
   const services = createServices(database.prisma, { idempotencyTtlMs: config.idempotencyTtlMs });
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
-  const bus = createEventBus(config.redisUrl);
-  const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
   const http = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
@@ -53,6 +51,9 @@ export async function buildApp(config: Config): Promise<App> {
       return sendProblem(reply, problem(status, code, status === 414 ? 'URI too long' : 'Invalid request', error.message, request.id));
     },
   });
+
+  const bus = createEventBus(config.redisUrl, http.log);
+  const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
 
   http.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
     const result = schema.safeParse(data);

@@ -2,6 +2,7 @@
 // factory is the only place the two differ; everything else publishes and subscribes through it.
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
+import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import type { EventFacts } from '../domain/events.js';
 
@@ -15,9 +16,12 @@ export type EventBus = {
   close(): Promise<void>;
 };
 
-export function createEventBus(redisUrl: string | undefined): EventBus {
-  // A subscribing ioredis connection can do nothing else, hence two.
-  const clients = redisUrl ? [new Redis(redisUrl), new Redis(redisUrl)] : [];
+export function createEventBus(redisUrl: string | undefined, log: FastifyBaseLogger): EventBus {
+  // A subscribing ioredis connection can do nothing else, hence two. While Redis is away,
+  // publishes wait for it (never rejected: nobody awaits them) and subscribers catch up from the
+  // log; both clients reconnect and resubscribe on their own.
+  const clients = redisUrl ? [new Redis(redisUrl, { maxRetriesPerRequest: null }), new Redis(redisUrl)] : [];
+  for (const client of clients) client.on('error', (err) => log.warn({ err }, 'Redis pub/sub connection error'));
   const [publishClient, subscribeClient] = clients;
   // Channels are `events:<tenantId>`: a process only receives tenants its subscribers follow.
   const pubSub = createPubSub<{ events: [tenantId: string, event: PublishedEvent] }>({

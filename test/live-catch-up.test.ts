@@ -1,0 +1,26 @@
+import { afterAll, expect, test } from 'vitest';
+import { createTenant, http, useGateway } from './support/gateway.js';
+import { sleep } from './support/problem.js';
+import { connectWs, eventsIn, type WsConnection } from './support/subscriptions.js';
+
+// A gateway whose relay never publishes: every pub/sub message is "lost". Subscribers must still
+// get every event, in order, from the log through the safety-net poll.
+const gateway = useGateway({ EVENT_RELAY: 'off', EVENT_POLL_MS: '100' });
+let ws: WsConnection | undefined;
+afterAll(async () => ws?.dispose());
+
+test('subscribers catch up from the log when pub/sub delivers nothing', async () => {
+  const tenant = await createTenant(gateway.app);
+  ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
+  const sub = ws.subscribe('subscription { events { tenantSequence resourceId } }');
+  await sleep(200);
+  const created = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: `poll${i}@example.com` } });
+    created.push(res.body.contactId);
+  }
+  const events = eventsIn(await sub.waitFor(5, 5000));
+  expect(events).toEqual(created.map((resourceId, i) => ({ tenantSequence: i + 1, resourceId })));
+  const unpublished = await gateway.app.services.prisma.event.count({ where: { tenantId: tenant.tenantId, publishedAt: null } });
+  expect(unpublished).toBe(5);
+});
