@@ -113,6 +113,26 @@ describe('several processes', () => {
     });
   }
 
+  if (PG) {
+    test('a key revoked by another process (the admin CLI\'s path) closes the gateway\'s open socket with 4403 within 5 s', async () => {
+      const env = environment();
+      const tenant = await createTenantIn(env);
+      const gateway = await startGateway(env);
+      try {
+        const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
+        ws.subscribe('subscription { events { id } }');
+        await sleep(300);
+        const revokedAt = Date.now();
+        await withDatabase(env, ({ prisma }) => createServices(prisma, { idempotencyTtlMs: 60_000 }).admin.revokeKeys(tenant.applicationId));
+        expect(await ws.closed).toMatchObject({ code: 4403 });
+        expect(Date.now() - revokedAt).toBeLessThan(5000);
+        await ws.dispose();
+      } finally {
+        await stopGateway(gateway);
+      }
+    });
+  }
+
   test('events committed by a process killed before publishing are published by the next process, in order', async () => {
     // EVENT_RELAY=off: the process commits but never publishes, as if killed between the two.
     const env = environment();

@@ -22,6 +22,8 @@ type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind:
 type Listener = (signal: Signal) => void;
 
 const PAGE_SIZE = 500;
+/** Events queued for a slow subscriber beyond this are dropped and read from the log instead. */
+const MAX_QUEUED = 1000;
 
 /**
  * Live event streams for this process's subscribers. One pub/sub subscription per tenant is shared
@@ -110,7 +112,8 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     let wake: (() => void) | undefined;
     // Following before reading the log: whatever commits from here on arrives or is caught up.
     const leave = join(auth.tenantId, (signal) => {
-      inbox.push(signal);
+      if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
+      else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
       wake?.();
     });
     try {
