@@ -16,6 +16,8 @@ import { metrics } from './metrics.js';
 import { graphqlRoutes } from './graphql/route.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
+import { webhookRoutes } from './rest/webhooks.js';
+import { startDeliveryWorker } from './webhooks/worker.js';
 import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
@@ -34,7 +36,7 @@ export type App = {
 
 export async function buildApp(config: Config): Promise<App> {
   const database = await openDatabase(config);
-  const services = createServices(database.prisma, { idempotencyTtlMs: config.idempotencyTtlMs });
+  const services = createServices(database.prisma, config);
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
   const http = Fastify({
@@ -124,6 +126,7 @@ export async function buildApp(config: Config): Promise<App> {
       await api.register(contactRoutes(services));
       await api.register(invoiceRoutes(services));
       await api.register(eventRoutes(services));
+      await api.register(webhookRoutes(services));
     },
     { prefix: '/api/v1' },
   );
@@ -132,6 +135,7 @@ export async function buildApp(config: Config): Promise<App> {
     websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services);
   });
   const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
+  const deliveries = await startDeliveryWorker({ database, config: config.webhooks, guard: services.addressGuard, pollMs: config.eventPollMs, log: http.log });
 
   const sweeper = setInterval(() => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')), 3_600_000);
   sweeper.unref();
@@ -157,6 +161,7 @@ export async function buildApp(config: Config): Promise<App> {
       live.close();
       await closing;
       await relay?.stop();
+      await deliveries.stop();
       await bus.close();
       await limiter.close();
       await database.close();

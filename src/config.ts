@@ -1,6 +1,20 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 // The one place environment variables are read. Everything else receives a Config.
+
+/** "500ms", "5s", "5m", "2h", "5d" or plain milliseconds. */
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const duration = z
+  .string()
+  .trim()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration such as 500ms, 5s, 5m, 2h or 5d')
+  .transform((text) => {
+    const [, amount, unit] = /^(\d+)(ms|s|m|h|d)?$/.exec(text)!;
+    return Number(amount) * DURATION_UNITS_MS[(unit ?? 'ms') as keyof typeof DURATION_UNITS_MS];
+  });
+const list = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
@@ -14,6 +28,12 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   EVENT_RELAY: z.enum(['on', 'off']).default('on'),
   EVENT_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  WEBHOOK_TIMEOUT: duration.default(15_000),
+  WEBHOOK_RETRY_SCHEDULE: list.pipe(z.array(duration).min(1).max(50)).default([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
+  WEBHOOK_DISABLE_AFTER: duration.default(5 * 86_400_000),
+  WEBHOOK_SECRET_OVERLAP: duration.default(86_400_000),
+  WEBHOOK_ALLOWED_CIDRS: list.pipe(z.array(z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), 'must list CIDR ranges such as 127.0.0.0/8,::1/128'))).default([]),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
 });
 
 export type Config = {
@@ -33,6 +53,22 @@ export type Config = {
   eventRelay: boolean;
   /** Safety-net polling of the event log when NOTIFY or pub/sub messages are missed. */
   eventPollMs: number;
+  webhooks: WebhookConfig;
+};
+
+export type WebhookConfig = {
+  /** An attempt that has not answered (headers and body) within this fails. */
+  timeoutMs: number;
+  /** Delay before each attempt: the first (0 = at once), then after each failure; its length bounds the attempts. */
+  retryScheduleMs: number[];
+  /** An endpoint whose attempts have failed without a success for this long is disabled. */
+  disableAfterMs: number;
+  /** How long a rotated-out secret keeps signing next to the new one. */
+  secretOverlapMs: number;
+  /** Non-public address ranges webhooks may still reach (CIDR), e.g. 127.0.0.0/8 for local development. */
+  allowedCidrs: string[];
+  /** Deliveries one process sends at once. */
+  concurrency: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -55,6 +91,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     eventRelay: e.EVENT_RELAY === 'on',
     eventPollMs: e.EVENT_POLL_MS,
+    webhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT,
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
+      secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP,
+      allowedCidrs: e.WEBHOOK_ALLOWED_CIDRS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
   };
 }
 

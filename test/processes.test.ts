@@ -40,7 +40,7 @@ async function withDatabase<T>(env: NodeJS.ProcessEnv, use: (db: Awaited<ReturnT
 
 async function createTenantIn(env: NodeJS.ProcessEnv): Promise<Tenant> {
   return withDatabase(env, async ({ prisma }) => {
-    const { admin } = createServices(prisma, { idempotencyTtlMs: 60_000 });
+    const { admin } = createServices(prisma, loadConfig(env));
     const { tenantId } = await admin.createTenant({ name: 'Processes', features: ['accounting', 'communication'] });
     const { applicationId, apiKey } = await admin.createApplication({ tenantId, name: 'Processes app' });
     return { tenantId, applicationId, apiKey };
@@ -123,7 +123,7 @@ describe('several processes', () => {
         ws.subscribe('subscription { events { id } }');
         await sleep(300);
         const revokedAt = Date.now();
-        await withDatabase(env, ({ prisma }) => createServices(prisma, { idempotencyTtlMs: 60_000 }).admin.revokeKeys(tenant.applicationId));
+        await withDatabase(env, ({ prisma }) => createServices(prisma, loadConfig(env)).admin.revokeKeys(tenant.applicationId));
         expect(await ws.closed).toMatchObject({ code: 4403 });
         expect(Date.now() - revokedAt).toBeLessThan(5000);
         await ws.dispose();

@@ -13,8 +13,9 @@ const iterations = Number(process.argv[2] ?? 1000);
 const serverUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
 const bench = await createBenchDatabase(serverUrl, `nilo_bench_tool_${process.pid}`);
 try {
-  const database = await openDatabase({ ...loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), databaseUrl: bench.url });
-  const services = createServices(database.prisma, { idempotencyTtlMs: 3_600_000 });
+  const config = { ...loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), databaseUrl: bench.url };
+  const database = await openDatabase(config);
+  const services = createServices(database.prisma, config);
   const pool = new pg.Pool({ connectionString: bench.url, max: 1 });
   try {
     const { tenantId } = await services.admin.createTenant({ name: 'Overhead', features: ['communication'] });

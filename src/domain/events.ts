@@ -37,7 +37,8 @@ export type EventFacts = {
 export type EventEnvelope = {
   id: string;
   type: string;
-  tenantSequence: number;
+  /** Null only for webhook test events, which are not part of the log. */
+  tenantSequence: number | null;
   occurredAt: string;
   correlationId: string;
   data: Prisma.JsonValue;
@@ -79,7 +80,7 @@ export function selectEventTypes(auth: AuthContext, patterns?: readonly string[]
   return EVENT_TYPES.filter((type) => selected.has(type));
 }
 
-function matchesPattern(type: string, pattern: string): boolean {
+export function matchesPattern(type: string, pattern: string): boolean {
   if (pattern === '*') return true;
   return pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : type === pattern;
 }

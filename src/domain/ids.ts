@@ -11,6 +11,10 @@ export const ID_PREFIX = {
   invoice: 'inv',
   invoiceLine: 'invl',
   event: 'evt',
+  webhookEndpoint: 'whep',
+  webhookSecret: 'whsk',
+  webhookDelivery: 'whdel',
+  webhookAttempt: 'whatt',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

@@ -1,4 +1,6 @@
+import type { Config } from '../config.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { addressGuard } from '../webhooks/address-guard.js';
 import { authenticator } from '../auth/authenticate.js';
 import { adminService } from './admin.js';
 import { contactService } from './contacts.js';
@@ -6,12 +8,14 @@ import { eventService } from './events.js';
 import { idempotencyService } from './idempotency.js';
 import { invoiceService } from './invoices.js';
 import { viewerService } from './viewer.js';
+import { webhookService } from './webhooks.js';
 
 export type Services = ReturnType<typeof createServices>;
 
 /** The domain layer bound to one database: what REST, GraphQL and the CLI call. */
-export function createServices(prisma: PrismaClient, options: { idempotencyTtlMs: number }) {
+export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks'>) {
   const auth = authenticator(prisma);
+  const guard = addressGuard(config.webhooks.allowedCidrs);
   return {
     authenticate: auth.authenticate,
     /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */
@@ -23,7 +27,10 @@ export function createServices(prisma: PrismaClient, options: { idempotencyTtlMs
     invoices: invoiceService(prisma),
     events: eventService(prisma),
     viewer: viewerService(prisma),
-    idempotency: idempotencyService(prisma, options.idempotencyTtlMs),
+    idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
+    webhooks: webhookService(prisma, config.webhooks, guard),
+    /** The SSRF guard webhook deliveries connect through. */
+    addressGuard: guard,
     /** Pothos's Prisma plugin loads relations a resolver did not include through this client. */
     prisma,
   };

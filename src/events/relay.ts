@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { EventFacts } from '../domain/events.js';
+import { scheduleDeliveries } from '../domain/webhooks.js';
 import type { EventBus } from './bus.js';
 
 /** The trigger on "Event" NOTIFYs this channel when events commit (prisma/migrations). */
@@ -10,7 +11,8 @@ const BATCH_SIZE = 500;
 type UnpublishedEvent = EventFacts & { tenantId: string };
 
 /**
- * Publishes committed events, oldest first per tenant, and marks them published. Each process
+ * Publishes committed events, oldest first per tenant, creates their webhook deliveries, and
+ * marks them published, all in one transaction per batch. Each process
  * runs one; a pass locks the rows it publishes (SKIP LOCKED), so relays of several processes
  * share the work, and a process that dies mid-pass leaves its rows unpublished for the next pass
  * (subscribers drop the resulting duplicates by tenantSequence). Woken by NOTIFY within
@@ -31,6 +33,7 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
         FOR UPDATE SKIP LOCKED`;
       if (!events.length) return 0;
       for (const { tenantId, ...event } of events) bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
+      await scheduleDeliveries(tx, events);
       await tx.$executeRaw`UPDATE "Event" SET "publishedAt" = now() WHERE "id" = ANY(${events.map((e) => e.id)})`;
       return events.length;
     });

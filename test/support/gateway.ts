@@ -75,9 +75,9 @@ export async function graphql(
   return result.body as { data?: any; errors?: { message: string; extensions: Record<string, any> }[] };
 }
 
-/** The events a tenant's writes left in the outbox, in sequence order. */
+/** The events a tenant's writes left in the log, in sequence order (without publishedAt, which the relay sets at its own pace). */
 export function eventsOf(app: App, tenantId: string) {
-  return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' } });
+  return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' }, omit: { publishedAt: true } });
 }
 
 /**
