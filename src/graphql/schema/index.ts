@@ -3,5 +3,6 @@ import './viewer.js';
 import './contacts.js';
 import './invoices.js';
 import './events.js';
+import './webhooks.js';
 
 export const schema = builder.toSchema();
