@@ -83,9 +83,11 @@ export async function startDeliveryWorker(options: { database: Database; config:
   /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
   async function scheduleNextDue(): Promise<void> {
     const [next] = await prisma.$queryRaw<{ ms: number | null }[]>`
-      SELECT EXTRACT(EPOCH FROM (min("nextAttemptAt") - now())) * 1000 AS ms FROM "WebhookDelivery" WHERE "status" = 'pending'`;
+      SELECT EXTRACT(EPOCH FROM (min(d."nextAttemptAt") - now())) * 1000 AS ms
+      FROM "WebhookDelivery" AS d JOIN "WebhookEndpoint" AS e ON e."id" = d."endpointId"
+      WHERE d."status" = 'pending' AND e."enabled"`;
     clearTimeout(timer);
-    const wait = next?.ms === null || next?.ms === undefined ? pollMs : Math.min(pollMs, Math.max(0, Number(next.ms)));
+    const wait = next?.ms === null || next?.ms === undefined ? pollMs : Math.min(pollMs, Math.max(10, Number(next.ms)));
     timer = setTimeout(wake, wait);
     timer.unref();
   }
