@@ -16,7 +16,10 @@ import { metrics } from './metrics.js';
 import { graphqlRoutes } from './graphql/route.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
+import { jobRoutes } from './rest/jobs.js';
 import { webhookRoutes } from './rest/webhooks.js';
+import { builtInJobHandlers } from './jobs/index.js';
+import { startJobWorker } from './jobs/worker.js';
 import { startDeliveryWorker } from './webhooks/worker.js';
 import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
@@ -127,6 +130,7 @@ export async function buildApp(config: Config): Promise<App> {
       await api.register(invoiceRoutes(services));
       await api.register(eventRoutes(services));
       await api.register(webhookRoutes(services));
+      await api.register(jobRoutes(services));
     },
     { prefix: '/api/v1' },
   );
@@ -135,6 +139,7 @@ export async function buildApp(config: Config): Promise<App> {
     websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services);
   });
   const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
+  const jobs = await startJobWorker({ database, services, handlers: builtInJobHandlers, config: config.jobs, pollMs: config.eventPollMs, log: http.log });
   const deliveries = await startDeliveryWorker({ database, config: config.webhooks, guard: services.addressGuard, pollMs: config.eventPollMs, log: http.log });
 
   const sweeper = setInterval(() => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')), 3_600_000);
@@ -160,6 +165,7 @@ export async function buildApp(config: Config): Promise<App> {
       await websocket?.close();
       live.close();
       await closing;
+      await jobs.stop();
       await relay?.stop();
       await deliveries.stop();
       await bus.close();

@@ -34,6 +34,8 @@ const EnvSchema = z.object({
   WEBHOOK_SECRET_OVERLAP: duration.default(86_400_000),
   WEBHOOK_ALLOWED_CIDRS: list.pipe(z.array(z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), 'must list CIDR ranges such as 127.0.0.0/8,::1/128'))).default([]),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
+  JOB_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(2),
+  JOB_LEASE: duration.default(30_000),
 });
 
 export type Config = {
@@ -54,6 +56,14 @@ export type Config = {
   /** Safety-net polling of the event log when NOTIFY or pub/sub messages are missed. */
   eventPollMs: number;
   webhooks: WebhookConfig;
+  jobs: JobConfig;
+};
+
+export type JobConfig = {
+  /** Built-in jobs one process runs at once (0: this process runs none). */
+  concurrency: number;
+  /** A running job whose holder has not reported for this long goes back to the queue. */
+  leaseMs: number;
 };
 
 export type WebhookConfig = {
@@ -99,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowedCidrs: e.WEBHOOK_ALLOWED_CIDRS,
       concurrency: e.WEBHOOK_CONCURRENCY,
     },
+    jobs: { concurrency: e.JOB_CONCURRENCY, leaseMs: e.JOB_LEASE },
   };
 }
 

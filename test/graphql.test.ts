@@ -9,7 +9,7 @@ const gw = useGateway();
 
 const CONTACT_FIELDS = `fragment ContactFields on Contact {
   id email fullName firstName lastName phone company streetAddress city state postalCode country tag
-  preferredLanguage formality preferredTone salutation addressingNotes note customData createdAt updatedAt
+  preferredLanguage formality preferredTone salutation addressingNotes note customData externalId createdAt updatedAt
 }`;
 
 const INVOICE_FIELDS = `fragment InvoiceFields on Invoice {

@@ -43,6 +43,7 @@ const FULL_INPUT = {
     none: null,
     unicode: 'Grüße — 日本',
   },
+  externalId: 'crm-4711',
 };
 
 /** The REST representation FULL_INPUT should produce, minus server-assigned fields. */
@@ -73,6 +74,7 @@ const ALL_KEYS = [
   'addressingNotes',
   'note',
   'customData',
+  'externalId',
   'createdAt',
   'updatedAt',
 ].sort();

@@ -4,7 +4,7 @@ import { requireFeature, type AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent } from './events.js';
 import { newId, parseId } from './ids.js';
-import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
+import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from './prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
 
@@ -34,6 +34,7 @@ const contactFields = {
   addressingNotes: optionalText(2000),
   note: optionalText(10_000),
   customData: z.record(z.string(), z.json()).nullable().optional(),
+  externalId: optionalText(200),
 };
 
 export const CONTACTS_FEATURE = 'communication';
@@ -72,6 +73,7 @@ export function contactResource(c: Contact) {
     addressingNotes: c.addressingNotes,
     note: c.note,
     customData: (c.customData ?? null) as Prisma.JsonObject | null,
+    externalId: c.externalId,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
   };
@@ -179,14 +181,22 @@ export function contactService(prisma: PrismaClient) {
     try {
       return await prisma.$transaction(write);
     } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ConflictError('email_taken', 'Another contact of this tenant already has this email address.', [
-          { path: 'email', message: 'is already used by another contact' },
-        ]);
-      }
+      if (isUniqueViolation(error)) throw duplicateContact(error);
       throw error;
     }
   }
+}
+
+/** Which unique field a write collided on, as the 409 the client gets. */
+export function duplicateContact(error: unknown): ConflictError {
+  if (uniqueViolationFields(error).some((field) => field.includes('externalId'))) {
+    return new ConflictError('external_id_taken', 'Another contact of this tenant already has this externalId.', [
+      { path: 'externalId', message: 'is already used by another contact' },
+    ]);
+  }
+  return new ConflictError('email_taken', 'Another contact of this tenant already has this email address.', [
+    { path: 'email', message: 'is already used by another contact' },
+  ]);
 }
 
 /** A concurrent delete removed the row between findOwned and the write: the same 404 as before it. */
@@ -197,9 +207,9 @@ function goneAsNotFound(id: string) {
   };
 }
 
-type ParsedContact = z.output<typeof ContactInput>;
+export type ParsedContact = z.output<typeof ContactInput>;
 
-function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
+export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
   const { customData, ...fields } = data;
   const columns: Prisma.ContactUncheckedUpdateInput = { ...fields };
   if (data.email !== undefined) columns.emailNormalized = data.email?.toLowerCase() ?? null;
@@ -207,6 +217,6 @@ function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Pr
   return columns as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
 }
 
-function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {
+export function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {
   return { type, resourceType: 'contact' as const, resourceId: contact.id, data: contactResource(contact) };
 }

@@ -1,5 +1,5 @@
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
-import type { AuthContext, Feature } from '../auth/context.js';
+import { FEATURES, type AuthContext, type Feature } from '../auth/context.js';
 import { FeatureNotEnabledError, NotFoundError, ValidationError } from './errors.js';
 import { newId, parseId } from './ids.js';
 
@@ -11,12 +11,18 @@ export const EVENT_TYPES = [
   'accounting.invoice.issued',
   'accounting.invoice.paid',
   'accounting.invoice.voided',
+  'jobs.job.queued',
+  'jobs.job.running',
+  'jobs.job.progress',
+  'jobs.job.succeeded',
+  'jobs.job.failed',
+  'jobs.job.canceled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export type NewEvent = {
   type: EventType;
-  resourceType: 'contact' | 'invoice';
+  resourceType: 'contact' | 'invoice' | 'job';
   resourceId: string;
   /** The resource as GET returns it after the change. */
   data: Prisma.InputJsonObject;
@@ -54,9 +60,15 @@ const FACT_COLUMNS = {
   resourceId: true,
 } as const;
 
-/** Reading an event type needs the feature its first segment names: communication.*, accounting.*. */
-export function featureOf(type: string): Feature {
-  return type.split('.')[0] as Feature;
+/** Reading an event type needs the feature its first segment names (communication.*, accounting.*); jobs.* need none. */
+export function featureOf(type: string): Feature | null {
+  const family = type.split('.')[0];
+  return (FEATURES as readonly string[]).includes(family!) ? (family as Feature) : null;
+}
+
+export function canRead(features: readonly string[], type: string): boolean {
+  const feature = featureOf(type);
+  return feature === null || features.includes(feature);
 }
 
 /**
@@ -65,7 +77,7 @@ export function featureOf(type: string): Feature {
  * allow. Asking for a type of a disabled feature is refused, so a mistake does not look like silence.
  */
 export function selectEventTypes(auth: AuthContext, patterns?: readonly string[] | null): EventType[] {
-  const readable = (type: EventType) => auth.features.includes(featureOf(type));
+  const readable = (type: EventType) => canRead(auth.features, type);
   if (!patterns) return EVENT_TYPES.filter(readable);
   const selected = new Set<EventType>();
   patterns.forEach((pattern, index) => {
@@ -74,7 +86,7 @@ export function selectEventTypes(auth: AuthContext, patterns?: readonly string[]
       throw new ValidationError([{ path: `types[${index}]`, message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"` }]);
     }
     const allowed = matches.filter(readable);
-    if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!));
+    if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!)!);
     allowed.forEach((type) => selected.add(type));
   });
   return EVENT_TYPES.filter((type) => selected.has(type));
@@ -97,19 +109,32 @@ export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): E
 }
 
 /**
- * Appends an event to the outbox inside the caller's transaction, in one statement. Bumping the
+ * Appends events to the log inside the caller's transaction, in one statement. Bumping the
  * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
  * commit. Call it last in a transaction so the lock is held briefly. A trigger NOTIFYs the relays.
  */
-export async function recordEvent(tx: Prisma.TransactionClient, auth: AuthContext, event: NewEvent): Promise<void> {
+export async function recordEvents(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Promise<void> {
+  if (!events.length) return;
+  const rows = events.map((event, index) => ({
+    n: index + 1,
+    id: newId('evt'),
+    type: event.type,
+    resourceType: event.resourceType,
+    resourceId: event.resourceId,
+    data: event.data,
+  }));
   await tx.$executeRaw`
     WITH next AS (
-      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + 1 WHERE "id" = ${auth.tenantId} RETURNING "eventSequence"
+      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${writer.tenantId} RETURNING "eventSequence"
     )
     INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
-    SELECT ${newId('evt')}, ${auth.tenantId}, next."eventSequence", ${event.type}, ${new Date()}, ${auth.correlationId},
-           ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.data)}::jsonb
-    FROM next`;
+    SELECT e."id", ${writer.tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${writer.correlationId},
+           e."resourceType", e."resourceId", e."data"
+    FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)`;
+}
+
+export function recordEvent(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, event: NewEvent): Promise<void> {
+  return recordEvents(tx, writer, [event]);
 }
 
 export type EventRange = {

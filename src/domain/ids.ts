@@ -15,6 +15,9 @@ export const ID_PREFIX = {
   webhookSecret: 'whsk',
   webhookDelivery: 'whdel',
   webhookAttempt: 'whatt',
+  job: 'job',
+  runner: 'run',
+  invoiceDocument: 'invdoc',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

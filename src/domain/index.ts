@@ -4,9 +4,11 @@ import { addressGuard } from '../webhooks/address-guard.js';
 import { authenticator } from '../auth/authenticate.js';
 import { adminService } from './admin.js';
 import { contactService } from './contacts.js';
+import { contactImportService } from './contacts-import.js';
 import { eventService } from './events.js';
 import { idempotencyService } from './idempotency.js';
 import { invoiceService } from './invoices.js';
+import { jobService } from './jobs.js';
 import { viewerService } from './viewer.js';
 import { webhookService } from './webhooks.js';
 
@@ -16,6 +18,7 @@ export type Services = ReturnType<typeof createServices>;
 export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks'>) {
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
+  const jobs = jobService(prisma);
   return {
     authenticate: auth.authenticate,
     /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */
@@ -26,6 +29,8 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     contacts: contactService(prisma),
     invoices: invoiceService(prisma),
     events: eventService(prisma),
+    jobs,
+    contactImport: contactImportService(prisma, jobs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
     webhooks: webhookService(prisma, config.webhooks, guard),

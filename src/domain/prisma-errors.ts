@@ -5,6 +5,17 @@ export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
+/** The columns of the unique constraint a P2002 names (driver adapters report them in meta.driverAdapterError). */
+export function uniqueViolationFields(error: unknown): string[] {
+  if (!isUniqueViolation(error)) return [];
+  const meta = (error as Prisma.PrismaClientKnownRequestError).meta as
+    | { target?: string[] | string; driverAdapterError?: { cause?: { constraint?: { fields?: string[]; index?: string } } } }
+    | undefined;
+  const constraint = meta?.driverAdapterError?.cause?.constraint;
+  const named = [meta?.target, constraint?.fields, constraint?.index].flat().filter((v): v is string => typeof v === 'string');
+  return named.map((name) => name.replace(/"/g, ''));
+}
+
 /** A foreign key rejected the write (Prisma's P2003), e.g. a referenced row was deleted concurrently. */
 export function isForeignKeyViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2003';

@@ -5,7 +5,7 @@ import type { AuthContext } from '../auth/context.js';
 import type { WebhookConfig } from '../config.js';
 import { BlockedAddressError, type AddressGuard } from '../webhooks/address-guard.js';
 import { NotFoundError, ValidationError } from './errors.js';
-import { EVENT_TYPES, featureOf, matchesPattern, type EventEnvelope } from './events.js';
+import { canRead, EVENT_TYPES, matchesPattern, type EventEnvelope } from './events.js';
 import { newId, parseId } from './ids.js';
 import { optionalText, parseInput } from './validation.js';
 
@@ -89,7 +89,7 @@ export function newWebhookSecret(): string {
 
 /** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
 export function endpointWants(endpoint: Pick<WebhookEndpoint, 'eventTypes'>, features: readonly string[], type: string): boolean {
-  return features.includes(featureOf(type)) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
+  return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
 }
 
 type DeliveryPage = { limit: number; afterId?: string; status?: string; eventType?: string };

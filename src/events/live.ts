@@ -105,7 +105,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
   }
 
   async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, afterSequence: number | null): AsyncGenerator<StreamItem> {
-    const features = new Set([...types].map(featureOf));
+    const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
     const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
 
     const inbox: Signal[] = [];

@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
 import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput, contactResource } from '../domain/contacts.js';
+import { ImportContactsInput } from '../domain/contacts-import.js';
 import type { Services } from '../domain/index.js';
+import { accepted } from './jobs.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
 const ContactParams = z.object({ contactId: z.string() });
@@ -22,6 +24,16 @@ export const contactRoutes =
       const rows = await services.contacts.findMany(request.auth!, pageArgs(request.query));
       return page(rows, request.query, (c) => c.id, contactResource);
     });
+
+    app.post(
+      '/contacts/contacts/import',
+      {
+        // Up to 100,000 contacts in one body.
+        bodyLimit: 64 * 1024 * 1024,
+        schema: { tags: ['contacts'], summary: 'Upsert many contacts as a job (202): by externalId, then email', body: ImportContactsInput },
+      },
+      async (request, reply) => accepted(reply, await services.contactImport.start(request.auth!, request.body)),
+    );
 
     // A read: no Idempotency-Key needed (the hook only acts when the header is sent).
     app.post('/contacts/contacts/search', { schema: { tags: ['contacts'], body: ContactSearchInput } }, async (request) => {

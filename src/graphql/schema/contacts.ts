@@ -26,6 +26,7 @@ export const ContactObject = builder.prismaObject('Contact', {
     addressingNotes: t.exposeString('addressingNotes', { nullable: true }),
     note: t.exposeString('note', { nullable: true }),
     customData: t.expose('customData', { type: 'JSONObject', nullable: true }),
+    externalId: t.exposeString('externalId', { nullable: true, description: 'The id in your own system; unique per tenant.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -50,6 +51,7 @@ const contactInputFields = (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputOb
   addressingNotes: t.string(),
   note: t.string(),
   customData: t.field({ type: 'JSONObject' }),
+  externalId: t.string(),
 });
 
 // Field rules (lengths, email format, language tags) live in the domain; these types only shape input.

@@ -1,0 +1,158 @@
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import { Prisma, type Contact, type Job, type PrismaClient } from '../generated/prisma/client.js';
+import { requireFeature, type AuthContext } from '../auth/context.js';
+import { changeEvent, CONTACTS_FEATURE, contactResource, CreateContactInput, duplicateContact, toColumns, type ParsedContact } from './contacts.js';
+import type { FieldError } from './errors.js';
+import { recordEvents } from './events.js';
+import { newId } from './ids.js';
+import type { JobService } from './jobs.js';
+import { isUniqueViolation } from './prisma-errors.js';
+import { fieldErrors, parseInput } from './validation.js';
+
+export const IMPORT_MAX_CONTACTS = 100_000;
+/** Rows written per transaction; progress is reported after each. */
+const CHUNK = 500;
+
+export const ImportContactsInput = z.strictObject({
+  contacts: z
+    .array(z.unknown())
+    .min(1, 'must contain at least one contact')
+    .max(IMPORT_MAX_CONTACTS, `may contain at most ${IMPORT_MAX_CONTACTS} contacts; split larger imports`),
+});
+
+export type ImportResult = {
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  errors: { index: number; field: string; message: string }[];
+};
+
+type Writer = Pick<AuthContext, 'tenantId' | 'correlationId'>;
+type Row = { index: number; data: ParsedContact };
+
+/**
+ * contacts.import: upserts many contacts, matching by externalId when given, then by email. A
+ * bad row is reported (index, field, message) and never stops the others; a row equal to what is
+ * stored changes nothing, so running an import again is harmless.
+ */
+export function contactImportService(prisma: PrismaClient, jobs: JobService) {
+  return {
+    /** Checks the envelope and queues the job; rows are checked when it runs. */
+    start(auth: AuthContext, input: unknown): Promise<Job> {
+      requireFeature(auth, CONTACTS_FEATURE);
+      const { contacts } = parseInput(ImportContactsInput, input);
+      return jobs.enqueue(auth, { resourceType: 'contacts.import', input: { contacts } as Prisma.InputJsonObject });
+    },
+
+    async run(job: Job, progress: (completed: number, total: number) => Promise<void>): Promise<ImportResult> {
+      const writer: Writer = { tenantId: job.tenantId, correlationId: job.correlationId };
+      const rows = (job.input as { contacts: unknown[] }).contacts;
+      const result: ImportResult = { created: 0, updated: 0, unchanged: 0, failed: 0, errors: [] };
+      await progress(0, rows.length);
+      for (let start = 0; start < rows.length; start += CHUNK) {
+        const valid: Row[] = [];
+        rows.slice(start, start + CHUNK).forEach((row, offset) => {
+          const parsed = CreateContactInput.safeParse(row);
+          if (parsed.success) valid.push({ index: start + offset, data: parsed.data });
+          else reject(result, start + offset, fieldErrors(parsed.error));
+        });
+        try {
+          await prisma.$transaction((tx) => upsertChunk(tx, writer, valid, result));
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          // A concurrent writer took an email or externalId: row by row, so only that row fails.
+          for (const row of valid) {
+            await prisma.$transaction((tx) => upsertChunk(tx, writer, [row], result)).catch((rowError) => {
+              if (!isUniqueViolation(rowError)) throw rowError;
+              reject(result, row.index, duplicateContact(rowError).errors!);
+            });
+          }
+        }
+        await progress(Math.min(start + CHUNK, rows.length), rows.length);
+      }
+      return result;
+    },
+  };
+}
+
+export type ContactImportService = ReturnType<typeof contactImportService>;
+
+function reject(result: ImportResult, index: number, errors: FieldError[]): void {
+  result.failed++;
+  for (const error of errors) result.errors.push({ index, field: error.path, message: error.message });
+}
+
+/** Writes one chunk: creates, updates of what differs, and their events. Counts into `result` only once it commits. */
+async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: Row[], result: ImportResult): Promise<void> {
+  const externalIds = rows.map((r) => r.data.externalId).filter((v): v is string => Boolean(v));
+  const emails = rows.map((r) => r.data.email?.toLowerCase()).filter((v): v is string => Boolean(v));
+  const existing = await tx.contact.findMany({
+    where: { tenantId: writer.tenantId, OR: [{ externalId: { in: externalIds } }, { emailNormalized: { in: emails } }] },
+  });
+  const byExternalId = new Map(existing.filter((c) => c.externalId).map((c) => [c.externalId!, c]));
+  const byEmail = new Map(existing.filter((c) => c.emailNormalized).map((c) => [c.emailNormalized!, c]));
+
+  const counts = { created: 0, updated: 0, unchanged: 0, failed: 0 };
+  const errors: ImportResult['errors'] = [];
+  const created: Contact[] = [];
+  const updated: Contact[] = [];
+  for (const { index, data } of rows) {
+    const byId = data.externalId ? byExternalId.get(data.externalId) : undefined;
+    const byMail = data.email ? byEmail.get(data.email.toLowerCase()) : undefined;
+    const match = byId ?? byMail;
+    if (!byId && byMail && data.externalId && byMail.externalId && byMail.externalId !== data.externalId) {
+      counts.failed++;
+      errors.push({ index, field: 'email', message: 'belongs to a contact with another externalId' });
+      continue;
+    }
+    const columns = toColumns(data);
+    if (!match) {
+      const contact = await tx.contact.create({ data: { ...columns, id: newId('contact'), tenantId: writer.tenantId } });
+      created.push(contact);
+      remember(contact);
+      counts.created++;
+    } else if (changes(match, columns)) {
+      const contact = await tx.contact.update({ where: { id: match.id }, data: columns });
+      // Two rows for one contact in an import: the later one wins, and counts once.
+      if (!created.some((c) => c.id === contact.id) && !updated.some((c) => c.id === contact.id)) counts.updated++;
+      replace(created, contact) || replace(updated, contact) || updated.push(contact);
+      remember(contact);
+    } else {
+      counts.unchanged++;
+    }
+  }
+  await recordEvents(tx, writer, [
+    ...created.map((c) => changeEvent('communication.contact.created', c)),
+    ...updated.map((c) => changeEvent('communication.contact.updated', c)),
+  ]);
+  result.created += counts.created;
+  result.updated += counts.updated;
+  result.unchanged += counts.unchanged;
+  result.failed += counts.failed;
+  result.errors.push(...errors);
+
+  function remember(contact: Contact) {
+    if (contact.externalId) byExternalId.set(contact.externalId, contact);
+    if (contact.emailNormalized) byEmail.set(contact.emailNormalized, contact);
+  }
+}
+
+function replace(list: Contact[], contact: Contact): boolean {
+  const at = list.findIndex((c) => c.id === contact.id);
+  if (at === -1) return false;
+  list[at] = contact;
+  return true;
+}
+
+/** Whether writing `columns` would change the stored contact. */
+function changes(stored: Contact, columns: Prisma.ContactUncheckedUpdateInput): boolean {
+  const current = contactResource(stored) as Record<string, unknown>;
+  return Object.entries(columns).some(([key, value]) => {
+    if (key === 'emailNormalized') return false;
+    const before = key === 'customData' ? current.customData : (stored as Record<string, unknown>)[key];
+    const after = value === Prisma.DbNull ? null : value;
+    return !isDeepStrictEqual(before ?? null, after ?? null);
+  });
+}

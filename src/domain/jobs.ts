@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import type { Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { AuthContext } from '../auth/context.js';
+import { ConflictError, NotFoundError } from './errors.js';
+import { recordEvent, type EventType } from './events.js';
+import { newId, parseId } from './ids.js';
+import { parseInput } from './validation.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Job types the gateway's own workers run; any other type waits for a runner that registered it. */
+export const BUILT_IN_JOB_TYPES = ['contacts.import', 'invoices.pdf'] as const;
+
+/** Job workers of every process LISTEN here; a NOTIFY goes out when jobs are queued. */
+export const JOBS_CHANNEL = 'nilo_jobs';
+
+/** A failed attempt is retried after 1 s, 2 s, 4 s … (capped), while attempts remain. */
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+
+export const RESOURCE_TYPE = z
+  .string()
+  .trim()
+  .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'must be dotted lower-case words such as "documents.ocr"')
+  .max(100);
+
+export const CreateJobInput = z.strictObject({
+  resourceType: RESOURCE_TYPE.refine((type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type), 'is a built-in job type; use its own endpoint'),
+  input: z.record(z.string(), z.json()).default({}),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+});
+
+export const JobFilter = z.strictObject({
+  status: z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(', ')}` }).optional(),
+  resourceType: z.string().trim().max(100).optional(),
+});
+
+export const ProgressInput = z.strictObject({
+  completed: z.number().int().min(0).optional(),
+  total: z.number().int().min(0).optional(),
+  message: z.string().max(500).nullable().optional(),
+});
+export type Progress = z.output<typeof ProgressInput>;
+
+export const JobErrorInput = z.strictObject({
+  code: z.string().trim().min(1).max(100),
+  message: z.string().trim().min(1).max(2000),
+});
+export type JobError = z.output<typeof JobErrorInput>;
+
+export function pollPath(jobId: string): string {
+  return `/api/v1/jobs/${jobId}`;
+}
+
+/** The job as REST returns it, webhooks carry it and events store it. */
+export function jobResource(job: Job) {
+  return {
+    jobId: job.id,
+    status: job.status as JobStatus,
+    resourceType: job.resourceType,
+    pollPath: pollPath(job.id),
+    progress: { completed: job.progressCompleted, total: job.progressTotal, message: job.progressMessage },
+    result: job.result,
+    error: job.error,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    applicationId: job.applicationId,
+    runnerId: job.runnerId,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** What answers a request that started a job (202): the documented short form. */
+export function jobReceipt(job: Job) {
+  return { jobId: job.id, status: job.status, resourceType: job.resourceType, pollPath: pollPath(job.id) };
+}
+
+/** Who holds a running job: a runner, or (runnerId null) one of the gateway's workers. */
+export type JobHolder = { runnerId: string | null };
+
+function jobEvent(job: Job, type: EventType) {
+  return { type, resourceType: 'job' as const, resourceId: job.id, data: jobResource(job) as unknown as Prisma.InputJsonObject };
+}
+
+const eventFor: Record<JobStatus, EventType> = {
+  queued: 'jobs.job.queued',
+  running: 'jobs.job.running',
+  succeeded: 'jobs.job.succeeded',
+  failed: 'jobs.job.failed',
+  canceled: 'jobs.job.canceled',
+};
+
+/** Events of a job carry the correlation id of the request that created it. */
+const asWriter = (job: Job) => ({ tenantId: job.tenantId, correlationId: job.correlationId });
+
+type Page = { limit: number; afterId?: string; status?: string; resourceType?: string };
+
+export function jobService(prisma: PrismaClient) {
+  async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Job> {
+    const job = await db.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId } });
+    if (!job) throw new NotFoundError('Job', id);
+    return job;
+  }
+
+  /** Changes a job the holder still holds, and writes the event, in one transaction; null if it lost the job. */
+  async function transition(jobId: string, holder: JobHolder, data: Prisma.JobUncheckedUpdateManyInput, type: EventType | ((job: Job) => EventType)): Promise<Job | null> {
+    return prisma.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data });
+      if (!count) return null;
+      const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
+      await recordEvent(tx, asWriter(job), jobEvent(job, typeof type === 'function' ? type(job) : type));
+      return job;
+    });
+  }
+
+  return {
+    /** Queues a job and its jobs.job.queued event, inside the caller's transaction when given one. */
+    async enqueue(
+      auth: AuthContext,
+      job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number },
+      tx?: Prisma.TransactionClient,
+    ): Promise<Job> {
+      const write = async (db: Prisma.TransactionClient) => {
+        const created = await db.job.create({
+          data: {
+            id: newId('job'),
+            tenantId: auth.tenantId,
+            applicationId: auth.applicationId,
+            correlationId: auth.correlationId,
+            resourceType: job.resourceType,
+            input: job.input,
+            maxAttempts: job.maxAttempts ?? 3,
+          },
+        });
+        await recordEvent(db, auth, jobEvent(created, 'jobs.job.queued'));
+        await db.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, ${created.resourceType})`;
+        return created;
+      };
+      return tx ? write(tx) : prisma.$transaction(write);
+    },
+
+    /** POST /jobs: work for the tenant's runners. */
+    create(auth: AuthContext, input: unknown): Promise<Job> {
+      const data = parseInput(CreateJobInput, input);
+      return this.enqueue(auth, { resourceType: data.resourceType, input: data.input as Prisma.InputJsonValue, maxAttempts: data.maxAttempts });
+    },
+
+    get: (auth: AuthContext, id: string) => findOwned(prisma, auth, id),
+
+    list(auth: AuthContext, page: Page) {
+      const filter = parseInput(JobFilter, { status: page.status, resourceType: page.resourceType });
+      return prisma.job.findMany({
+        where: { tenantId: auth.tenantId, status: filter.status, resourceType: filter.resourceType, ...(page.afterId ? { id: { gt: page.afterId } } : {}) },
+        orderBy: { id: 'asc' },
+        take: page.limit,
+      });
+    },
+
+    /** Queued or running jobs end as canceled at once; a runner holding one learns it at its next heartbeat. */
+    async cancel(auth: AuthContext, id: string): Promise<Job> {
+      return prisma.$transaction(async (tx) => {
+        const job = await findOwned(tx, auth, id);
+        const { count } = await tx.job.updateMany({
+          where: { id: job.id, status: { in: ['queued', 'running'] } },
+          data: { status: 'canceled', finishedAt: new Date(), leaseExpiresAt: null },
+        });
+        const current = await tx.job.findUniqueOrThrow({ where: { id: job.id } });
+        if (!count) throw new ConflictError('job_finished', `The job has already ${current.status === 'canceled' ? 'been canceled' : current.status}.`);
+        await recordEvent(tx, asWriter(current), jobEvent(current, 'jobs.job.canceled'));
+        return current;
+      });
+    },
+
+    /**
+     * Claims up to `limit` queued jobs of these types, oldest first, for a holder: running, with a
+     * lease. SKIP LOCKED lets every process and runner claim at once without taking the same job.
+     */
+    async claim(types: readonly string[], holder: JobHolder & { tenantId?: string }, limit: number, leaseMs: number): Promise<Job[]> {
+      if (!types.length || limit < 1) return [];
+      return prisma.$transaction(async (tx) => {
+        const claimed = await tx.$queryRaw<{ id: string }[]>`
+          UPDATE "Job" SET "status" = 'running', "runnerId" = ${holder.runnerId}, "attempts" = "attempts" + 1,
+                 "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond', "startedAt" = coalesce("startedAt", now()), "updatedAt" = now()
+          WHERE "id" IN (
+            SELECT "id" FROM "Job"
+            WHERE "status" = 'queued' AND "runAt" <= now() AND "resourceType" = ANY(${[...types]})
+              AND (${holder.tenantId ?? null}::text IS NULL OR "tenantId" = ${holder.tenantId ?? null})
+            ORDER BY "runAt", "id" LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED)
+          RETURNING "id"`;
+        const jobs = await tx.job.findMany({ where: { id: { in: claimed.map((c) => c.id) } }, orderBy: { id: 'asc' } });
+        for (const job of jobs) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.running'));
+        return jobs;
+      });
+    },
+
+    /** Renews the lease and records progress (an event when it changed). Tells the holder whether to stop. */
+    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: Job | null }> {
+      const leaseExpiresAt = new Date(Date.now() + leaseMs);
+      const changed = progress && Object.values(progress).some((v) => v !== undefined);
+      const job = changed
+        ? await transition(
+            jobId,
+            holder,
+            { leaseExpiresAt, progressCompleted: progress!.completed, progressTotal: progress!.total, progressMessage: progress!.message },
+            'jobs.job.progress',
+          )
+        : await prisma.job
+            .updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data: { leaseExpiresAt } })
+            .then(async ({ count }) => (count ? prisma.job.findUnique({ where: { id: jobId } }) : null));
+      if (job) return { held: true, canceled: false, job };
+      const current = await prisma.job.findUnique({ where: { id: jobId } });
+      return { held: false, canceled: current?.status === 'canceled', job: current };
+    },
+
+    complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<Job | null> {
+      return transition(jobId, holder, { status: 'succeeded', result, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.succeeded');
+    },
+
+    /** A failed attempt: queued again after a backoff while attempts remain (and `retry`), else failed. */
+    async fail(jobId: string, holder: JobHolder, error: JobError, retry = true): Promise<Job | null> {
+      const job = await prisma.job.findUnique({ where: { id: jobId } });
+      if (!job) return null;
+      if (retry && job.attempts < job.maxAttempts) {
+        // No NOTIFY: it is not due yet; the workers' poll picks it up after the backoff.
+        return transition(jobId, holder, { status: 'queued', runnerId: null, leaseExpiresAt: null, runAt: new Date(Date.now() + backoff(job.attempts)), error }, 'jobs.job.queued');
+      }
+      return transition(jobId, holder, { status: 'failed', error, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.failed');
+    },
+
+    /** Jobs whose holder stopped renewing its lease (crashed, killed, disconnected) go back to the queue, or fail when out of attempts. */
+    async reclaimExpired(): Promise<number> {
+      const expired = await prisma.job.findMany({ where: { status: 'running', leaseExpiresAt: { lt: new Date() } }, select: { id: true, runnerId: true } });
+      let reclaimed = 0;
+      for (const { id, runnerId } of expired) {
+        const job = await this.fail(id, { runnerId }, { code: 'lease_expired', message: 'The worker holding the job stopped reporting.' });
+        if (job) reclaimed++;
+      }
+      return reclaimed;
+    },
+  };
+}
+
+export type JobService = ReturnType<typeof jobService>;
+
+function backoff(attempts: number): number {
+  return Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1), BACKOFF_MAX_MS);
+}

@@ -1,0 +1,102 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { JobConfig } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Services } from '../domain/index.js';
+import { JOBS_CHANNEL } from '../domain/jobs.js';
+import type { Job } from '../generated/prisma/client.js';
+import { JobStoppedError, PermanentJobError, type JobHandler } from './handlers.js';
+
+const WORKER = { runnerId: null };
+
+/**
+ * Runs built-in jobs in this process: claims queued ones of the types it has handlers for (SKIP
+ * LOCKED, so processes share the queue), renews their leases while they run, and records the
+ * outcome. Also returns to the queue jobs whose holder (worker or runner) stopped renewing.
+ * Woken by NOTIFY when jobs are queued; polls as a safety net.
+ */
+export async function startJobWorker(options: {
+  database: Database;
+  services: Services;
+  handlers: Record<string, JobHandler>;
+  config: JobConfig;
+  pollMs: number;
+  log: FastifyBaseLogger;
+}) {
+  const { database, services, handlers, config, pollMs, log } = options;
+  const types = Object.keys(handlers);
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  let claiming = false;
+  let again = false;
+
+  function wake(): void {
+    if (stopped) return;
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = true;
+    void claimAndRun()
+      .catch((err) => log.warn({ err }, 'job worker pass failed; retrying at the next poll'))
+      .finally(() => {
+        claiming = false;
+        if (again) {
+          again = false;
+          wake();
+        }
+      });
+  }
+
+  async function claimAndRun(): Promise<void> {
+    await services.jobs.reclaimExpired();
+    const room = config.concurrency - running.size;
+    if (room <= 0) return;
+    const jobs = await services.jobs.claim(types, WORKER, room, config.leaseMs);
+    for (const job of jobs) {
+      const task = run(job).finally(() => {
+        running.delete(task);
+        wake();
+      });
+      running.add(task);
+    }
+  }
+
+  async function run(job: Job): Promise<void> {
+    const handler = handlers[job.resourceType]!;
+    let stoppedBy: JobStoppedError | undefined;
+    const renew = async (progress = {}) => {
+      const beat = await services.jobs.heartbeat(job.id, WORKER, config.leaseMs, progress);
+      if (!beat.held) stoppedBy ??= new JobStoppedError(beat.canceled);
+      if (stoppedBy) throw stoppedBy;
+    };
+    // Renews the lease even while a handler is busy between progress reports.
+    const lease = setInterval(() => renew().catch(() => {}), Math.max(50, config.leaseMs / 3));
+    try {
+      const result = await handler({ job, services, progress: renew });
+      if (stoppedBy) return;
+      await services.jobs.complete(job.id, WORKER, result);
+    } catch (error) {
+      if (error instanceof JobStoppedError) return;
+      const permanent = error instanceof PermanentJobError;
+      if (!permanent) log.warn({ err: error, jobId: job.id }, 'job attempt failed');
+      const jobError = permanent ? { code: error.code, message: error.message } : { code: 'job_failed', message: 'The job failed unexpectedly; it is retried while attempts remain.' };
+      await services.jobs.fail(job.id, WORKER, jobError, !permanent).catch((err) => log.error({ err, jobId: job.id }, 'could not record a failed job'));
+    } finally {
+      clearInterval(lease);
+    }
+  }
+
+  await database.listen(JOBS_CHANNEL, wake);
+  const poll = setInterval(wake, pollMs);
+  poll.unref();
+  wake();
+
+  return {
+    /** Stops claiming; running jobs finish (or are reclaimed by another process once their lease lapses). */
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      await Promise.all(running);
+    },
+  };
+}
