@@ -202,9 +202,10 @@ export function eventService(prisma: PrismaClient) {
 
     /** The event's resource as it is now, or null once it is deleted. */
     currentResource(event: Pick<EventFacts, 'resourceType' | 'resourceId'>) {
-      return event.resourceType === 'contact'
-        ? prisma.contact.findUnique({ where: { id: event.resourceId } })
-        : prisma.invoice.findUnique({ where: { id: event.resourceId } });
+      const where = { where: { id: event.resourceId } };
+      if (event.resourceType === 'contact') return prisma.contact.findUnique(where);
+      if (event.resourceType === 'invoice') return prisma.invoice.findUnique(where);
+      return prisma.job.findUnique(where);
     },
   };
 }

@@ -5,6 +5,7 @@ import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { ContactObject } from './contacts.js';
 import { InvoiceObject } from './invoices.js';
+import { JobRef } from './jobs.js';
 
 type EventSource = EventFacts & { data?: unknown };
 
@@ -14,14 +15,15 @@ const DeletedResource = builder.objectRef<{ id: string; resourceType: string }>(
 });
 
 /** Which GraphQL type each resolved resource is (the union's resolveType reads it). */
-const resourceTypes = new WeakMap<object, 'Contact' | 'Invoice' | 'DeletedResource'>();
+const resourceTypes = new WeakMap<object, 'Contact' | 'Invoice' | 'Job' | 'DeletedResource'>();
+const GRAPHQL_TYPES = { contact: 'Contact', invoice: 'Invoice', job: 'Job' } as const;
 
 const EventData = builder.unionType('EventData', {
-  types: [ContactObject, InvoiceObject, DeletedResource],
+  types: [ContactObject, InvoiceObject, JobRef, DeletedResource],
   resolveType: (value) => resourceTypes.get(value as object) ?? 'DeletedResource',
 });
 
-const Event = builder.objectRef<EventSource>('Event').implement({
+export const EventRef = builder.objectRef<EventSource>('Event').implement({
   description: 'One entry of the tenant\'s durable event log; the same envelope webhooks carry, with the same id.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -37,7 +39,7 @@ const Event = builder.objectRef<EventSource>('Event').implement({
       resolve: async (event, _args, ctx) => {
         const resource = await ctx.services.events.currentResource(event);
         if (!resource) return { id: event.resourceId, resourceType: event.resourceType };
-        resourceTypes.set(resource, event.resourceType === 'contact' ? 'Contact' : 'Invoice');
+        resourceTypes.set(resource, GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES]);
         return resource;
       },
     }),
@@ -53,7 +55,7 @@ const TYPES_ARG = { description: 'Event types or wildcards such as "accounting.*
 
 builder.queryFields((t) => ({
   events: t.connection({
-    type: Event,
+    type: EventRef,
     description: 'The tenant\'s event log in tenantSequence order. `after` takes any event id (each edge\'s cursor is its event id), so a client can catch up from the last event it saw.',
     args: { types: t.arg.stringList(TYPES_ARG) },
     resolve: (_root, args, ctx) =>
@@ -64,14 +66,14 @@ builder.queryFields((t) => ({
 }));
 
 /** Subscription payloads are stream items: an event, or the error that ends the stream. */
-const eventOrEnd = (item: StreamItem) => {
+export const eventOrEnd = (item: StreamItem) => {
   if ('end' in item) throw item.end;
   return item;
 };
 
 builder.subscriptionFields((t) => ({
   events: t.field({
-    type: Event,
+    type: EventRef,
     description: 'Events of the tenant as they commit. With `after` (an event id), first every later event from the log, then live ones, with no gap and no duplicate.',
     args: { types: t.arg.stringList(TYPES_ARG), after: t.arg.id() },
     subscribe: (_root, args, ctx) =>
@@ -79,7 +81,7 @@ builder.subscriptionFields((t) => ({
     resolve: eventOrEnd,
   }),
   contactChanged: t.field({
-    type: Event,
+    type: EventRef,
     description: 'Contact events (communication.contact.*), of one contact when `id` is given. Needs the communication feature.',
     args: { id: t.arg.id(), after: t.arg.id() },
     subscribe: async (_root, args, ctx) => {
@@ -95,7 +97,7 @@ builder.subscriptionFields((t) => ({
     resolve: eventOrEnd,
   }),
   invoiceChanged: t.field({
-    type: Event,
+    type: EventRef,
     description: 'Invoice events (accounting.invoice.*), of one invoice when `id` is given. Needs the accounting feature.',
     args: { id: t.arg.id(), after: t.arg.id() },
     subscribe: async (_root, args, ctx) => {

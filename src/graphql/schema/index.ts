@@ -4,5 +4,6 @@ import './contacts.js';
 import './invoices.js';
 import './events.js';
 import './webhooks.js';
+import './jobs.js';
 
 export const schema = builder.toSchema();

@@ -1,9 +1,9 @@
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
-import { InvalidRequestError } from '../../domain/errors.js';
 import { DELIVERY_STATUSES } from '../../domain/webhooks.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import type { GraphQLContext } from '../builder.js';
+import { connectionOf, forwardPage } from '../pages.js';
 
 type DeliveryWithAttempts = WebhookDelivery & { attempts: WebhookAttempt[] };
 
@@ -35,21 +35,6 @@ const WebhookDeliveryRef = builder.objectRef<DeliveryWithAttempts>('WebhookDeliv
     attempts: t.field({ type: [WebhookAttemptRef], resolve: (d) => d.attempts }),
   }),
 });
-
-/** Forward paging by id: the cursor is the last id seen. */
-function forwardPage(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }) {
-  if (args.last != null || args.before != null) throw new InvalidRequestError('This connection pages forwards only: use first and after.');
-  const limit = Math.min(Math.max(args.first ?? 50, 1), 500);
-  return { limit, afterId: args.after ?? undefined };
-}
-
-function connectionOf<T extends { id: string }>(rows: T[], limit: number) {
-  const nodes = rows.slice(0, limit);
-  return {
-    edges: nodes.map((node) => ({ cursor: node.id, node })),
-    pageInfo: { hasNextPage: rows.length > limit, hasPreviousPage: false, startCursor: nodes[0]?.id ?? null, endCursor: nodes.at(-1)?.id ?? null },
-  };
-}
 
 const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>('WebhookEndpoint');
 WebhookEndpointRef.implement({

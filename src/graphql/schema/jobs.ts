@@ -1,0 +1,99 @@
+import type { Job } from '../../generated/prisma/client.js';
+import { JOB_STATUSES, pollPath, type JobStatus } from '../../domain/jobs.js';
+import { builder } from '../builder.js';
+import { authOf } from '../auth.js';
+import { connectionOf, forwardPage } from '../pages.js';
+import { eventOrEnd, EventRef } from './events.js';
+
+const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
+
+const JobProgress = builder.objectRef<Job>('JobProgress').implement({
+  fields: (t) => ({
+    completed: t.exposeInt('progressCompleted', { nullable: true }),
+    total: t.exposeInt('progressTotal', { nullable: true }),
+    message: t.exposeString('progressMessage', { nullable: true }),
+  }),
+});
+
+export const JobRef = builder.objectRef<Job>('Job').implement({
+  description: 'Asynchronous work: queued → running → succeeded | failed | canceled. Every change is a jobs.job.* event.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.field({ type: JobStatusEnum, resolve: (job) => job.status as JobStatus }),
+    resourceType: t.exposeString('resourceType'),
+    pollPath: t.string({ resolve: (job) => pollPath(job.id) }),
+    progress: t.field({ type: JobProgress, resolve: (job) => job }),
+    input: t.expose('input', { type: 'JSONObject' }),
+    result: t.expose('result', { type: 'JSONObject', nullable: true }),
+    error: t.expose('error', { type: 'JSONObject', nullable: true, description: '{ code, message } once failed.' }),
+    attempts: t.exposeInt('attempts'),
+    maxAttempts: t.exposeInt('maxAttempts'),
+    applicationId: t.exposeID('applicationId', { nullable: true }),
+    runnerId: t.exposeID('runnerId', { nullable: true, description: 'The runner holding or having run it; null for built-in work.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const CreateJobInput = builder.inputType('CreateJobInput', {
+  fields: (t) => ({
+    resourceType: t.string({ required: true, description: 'A type the tenant\'s runners handle, e.g. "documents.ocr".' }),
+    input: t.field({ type: 'JSONObject' }),
+    maxAttempts: t.int(),
+  }),
+});
+
+builder.queryFields((t) => ({
+  job: t.field({
+    type: JobRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.get(authOf(ctx), String(args.id)),
+  }),
+  jobs: t.connection({
+    type: JobRef,
+    description: 'The tenant\'s jobs, oldest first.',
+    args: { status: t.arg({ type: JobStatusEnum }), resourceType: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const { limit, afterId } = forwardPage(args);
+      const rows = await ctx.services.jobs.list(authOf(ctx), { limit: limit + 1, afterId, status: args.status ?? undefined, resourceType: args.resourceType ?? undefined });
+      return connectionOf(rows, limit);
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createJob: t.field({
+    type: JobRef,
+    description: 'Queues work for the tenant\'s runners.',
+    args: { input: t.arg({ type: CreateJobInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.jobs.create(authOf(ctx), Object.fromEntries(Object.entries(args.input).filter(([, value]) => value !== null && value !== undefined))),
+  }),
+  cancelJob: t.field({
+    type: JobRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.jobs.cancel(authOf(ctx), String(args.id)),
+  }),
+  importContacts: t.field({
+    type: JobRef,
+    description: 'Upserts up to 100,000 contacts as a contacts.import job (matched by externalId, then email). Needs the communication feature.',
+    args: { contacts: t.arg({ type: ['JSONObject'], required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.contactImport.start(authOf(ctx), { contacts: args.contacts }),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: EventRef,
+    description: 'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
+    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
+    subscribe: async (_root, args, ctx) => {
+      const auth = authOf(ctx);
+      const job = await ctx.services.jobs.get(auth, String(args.id));
+      return ctx.live.stream(auth, { types: ['jobs.job.*'], resourceId: job.id, after: args.after && String(args.after), reauthenticate: ctx.reauthenticate });
+    },
+    resolve: eventOrEnd,
+  }),
+}));
