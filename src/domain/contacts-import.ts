@@ -71,6 +71,8 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
           }
         }
         await progress(Math.min(start + CHUNK, rows.length), rows.length);
+        // Embedded PGlite answers without I/O: without this, a long import would keep HTTP waiting.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       return result;
     },
@@ -84,66 +86,66 @@ function reject(result: ImportResult, index: number, errors: FieldError[]): void
   for (const error of errors) result.errors.push({ index, field: error.path, message: error.message });
 }
 
-/** Writes one chunk: creates, updates of what differs, and their events. Counts into `result` only once it commits. */
+/** Writes one chunk: creates (one statement), updates of what differs, and their events. Counts into `result` only once all of it is written. */
 async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: Row[], result: ImportResult): Promise<void> {
   const externalIds = rows.map((r) => r.data.externalId).filter((v): v is string => Boolean(v));
   const emails = rows.map((r) => r.data.email?.toLowerCase()).filter((v): v is string => Boolean(v));
   const existing = await tx.contact.findMany({
     where: { tenantId: writer.tenantId, OR: [{ externalId: { in: externalIds } }, { emailNormalized: { in: emails } }] },
   });
-  const byExternalId = new Map(existing.filter((c) => c.externalId).map((c) => [c.externalId!, c]));
-  const byEmail = new Map(existing.filter((c) => c.emailNormalized).map((c) => [c.emailNormalized!, c]));
+  type Known = { stored?: Contact; pending?: Prisma.ContactCreateManyInput };
+  const byExternalId = new Map<string, Known>();
+  const byEmail = new Map<string, Known>();
+  const remember = (known: Known, externalId?: string | null, email?: string | null) => {
+    if (externalId) byExternalId.set(externalId, known);
+    if (email) byEmail.set(email, known);
+  };
+  for (const contact of existing) remember({ stored: contact }, contact.externalId, contact.emailNormalized);
 
   const counts = { created: 0, updated: 0, unchanged: 0, failed: 0 };
   const errors: ImportResult['errors'] = [];
-  const created: Contact[] = [];
-  const updated: Contact[] = [];
+  const creates: Prisma.ContactCreateManyInput[] = [];
+  const updated = new Map<string, Contact>();
   for (const { index, data } of rows) {
     const byId = data.externalId ? byExternalId.get(data.externalId) : undefined;
     const byMail = data.email ? byEmail.get(data.email.toLowerCase()) : undefined;
-    const match = byId ?? byMail;
-    if (!byId && byMail && data.externalId && byMail.externalId && byMail.externalId !== data.externalId) {
+    const otherExternalId = byMail && (byMail.stored?.externalId ?? byMail.pending?.externalId);
+    if (!byId && data.externalId && otherExternalId && otherExternalId !== data.externalId) {
       counts.failed++;
       errors.push({ index, field: 'email', message: 'belongs to a contact with another externalId' });
       continue;
     }
+    const match = byId ?? byMail;
     const columns = toColumns(data);
     if (!match) {
-      const contact = await tx.contact.create({ data: { ...columns, id: newId('contact'), tenantId: writer.tenantId } });
-      created.push(contact);
-      remember(contact);
+      const pending = { ...columns, id: newId('contact'), tenantId: writer.tenantId } as Prisma.ContactCreateManyInput;
+      creates.push(pending);
+      remember({ pending }, pending.externalId, pending.emailNormalized);
       counts.created++;
-    } else if (changes(match, columns)) {
-      const contact = await tx.contact.update({ where: { id: match.id }, data: columns });
-      // Two rows for one contact in an import: the later one wins, and counts once.
-      if (!created.some((c) => c.id === contact.id) && !updated.some((c) => c.id === contact.id)) counts.updated++;
-      replace(created, contact) || replace(updated, contact) || updated.push(contact);
-      remember(contact);
+    } else if (match.pending) {
+      // A later row about a contact this import creates: it wins, and the contact counts once.
+      Object.assign(match.pending, columns);
+      remember(match, match.pending.externalId, match.pending.emailNormalized);
+    } else if (changes(match.stored!, columns)) {
+      const contact = await tx.contact.update({ where: { id: match.stored!.id }, data: columns });
+      if (!updated.has(contact.id)) counts.updated++;
+      updated.set(contact.id, contact);
+      match.stored = contact;
+      remember(match, contact.externalId, contact.emailNormalized);
     } else {
       counts.unchanged++;
     }
   }
+  const created = creates.length ? await tx.contact.createManyAndReturn({ data: creates }) : [];
   await recordEvents(tx, writer, [
     ...created.map((c) => changeEvent('communication.contact.created', c)),
-    ...updated.map((c) => changeEvent('communication.contact.updated', c)),
+    ...[...updated.values()].map((c) => changeEvent('communication.contact.updated', c)),
   ]);
   result.created += counts.created;
   result.updated += counts.updated;
   result.unchanged += counts.unchanged;
   result.failed += counts.failed;
   result.errors.push(...errors);
-
-  function remember(contact: Contact) {
-    if (contact.externalId) byExternalId.set(contact.externalId, contact);
-    if (contact.emailNormalized) byEmail.set(contact.emailNormalized, contact);
-  }
-}
-
-function replace(list: Contact[], contact: Contact): boolean {
-  const at = list.findIndex((c) => c.id === contact.id);
-  if (at === -1) return false;
-  list[at] = contact;
-  return true;
 }
 
 /** Whether writing `columns` would change the stored contact. */
