@@ -170,3 +170,47 @@ describe('several processes', () => {
     }
   });
 });
+
+describe('jobs across a crash', () => {
+  test('a worker killed mid-job (SIGKILL): the job is retried by the next process and finishes once', async () => {
+    const env = environment({ JOB_LEASE: '1s', EVENT_POLL_MS: '200' });
+    const tenant = await createTenantIn(env);
+    const first = await startGateway(env);
+    const contacts = Array.from({ length: 6_000 }, (_, i) => ({ email: `crash${i}@example.com`, externalId: `c-${i}` }));
+    const started = await fetch(`${first.url}/api/v1/contacts/contacts/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ contacts }),
+    }).then((res) => res.json());
+    const job = (url: string) => fetch(`${url}/api/v1/jobs/${started.jobId}`, { headers: { authorization: `Bearer ${tenant.apiKey}` } }).then((res) => res.json());
+
+    const deadline = Date.now() + 60_000;
+    while (((await job(first.url)).progress.completed ?? 0) < 1000 && Date.now() < deadline) await sleep(20);
+    const before = await job(first.url);
+    expect(before.status).toBe('running');
+    expect(before.progress.completed).toBeLessThan(6_000);
+    await killGateway(first);
+
+    const second = await startGateway(env);
+    try {
+      let finished = await job(second.url);
+      while (!['succeeded', 'failed'].includes(finished.status) && Date.now() < deadline + 60_000) {
+        await sleep(100);
+        finished = await job(second.url);
+      }
+      expect(finished).toMatchObject({ status: 'succeeded', attempts: 2 });
+      // The rows the first attempt wrote are unchanged the second time: each contact exists once.
+      expect(finished.result.created + finished.result.unchanged).toBe(6_000);
+      expect(finished.result.unchanged).toBeGreaterThanOrEqual(1000);
+      const events = await fetch(`${second.url}/api/v1/events?types=jobs.*&limit=500`, { headers: { authorization: `Bearer ${tenant.apiKey}` } }).then((res) => res.json());
+      const types = events.items.filter((e: any) => e.data.jobId === started.jobId).map((e: any) => e.type);
+      expect(types.filter((t: string) => t === 'jobs.job.succeeded')).toHaveLength(1);
+      expect(types.filter((t: string) => t === 'jobs.job.running')).toHaveLength(2);
+      expect(types).toContain('jobs.job.queued');
+    } finally {
+      await stopGateway(second);
+    }
+    const stored = await withDatabase(env, ({ prisma }) => prisma.contact.count({ where: { tenantId: tenant.tenantId } }));
+    expect(stored).toBe(6_000);
+  }, 180_000);
+});
