@@ -4,7 +4,7 @@ import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
 
-const gateway = useGateway({ JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' });
+const gateway = useGateway({ JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' }, { ownDatabase: true });
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
 async function settled(tenant: Tenant, jobId: string, timeoutMs = 90_000) {

@@ -1,51 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
 import { createServices } from '../src/domain/index.js';
 import type { Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
-import { killGateway, startGateway, stopGateway } from './support/processes.js';
+import { gatewayEnvironments, killGateway, startGateway, stopGateway } from './support/processes.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
+
+// Real gateway processes: starting one (PGlite's initdb, migrations) takes seconds on a busy machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 // Gateways as real processes: graceful shutdown, several processes on one PostgreSQL and Redis,
 // and recovery after SIGKILL. Embedded (a PGlite folder per test) unless DATABASE_URL is set.
 
 const PG = Boolean(process.env.DATABASE_URL);
 const REDIS = Boolean(process.env.REDIS_URL);
-const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-processes-test-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-let folders = 0;
-/** Environment for gateways of one test: their own embedded folder, or this run's PostgreSQL. */
-function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', ...extra };
-  if (!PG) env.DATA_DIR = path.join(scratch, `data-${++folders}`);
-  return env;
-}
-
-/** Opens the gateways' database from this process (embedded: only while no gateway holds it). */
-async function withDatabase<T>(env: NodeJS.ProcessEnv, use: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
-  const database = await openDatabase(loadConfig(env));
-  try {
-    return await use(database);
-  } finally {
-    await database.close();
-  }
-}
-
-async function createTenantIn(env: NodeJS.ProcessEnv): Promise<Tenant> {
-  return withDatabase(env, async ({ prisma }) => {
-    const { admin } = createServices(prisma, loadConfig(env));
-    const { tenantId } = await admin.createTenant({ name: 'Processes', features: ['accounting', 'communication'] });
-    const { applicationId, apiKey } = await admin.createApplication({ tenantId, name: 'Processes app' });
-    return { tenantId, applicationId, apiKey };
-  });
-}
+const { environment, withDatabase, createTenantIn } = gatewayEnvironments();
 
 const createContact = (url: string, tenant: Tenant, email: string) =>
   fetch(`${url}/api/v1/contacts/contacts`, {

@@ -5,7 +5,7 @@ import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 
 // No WEBHOOK_ALLOWED_CIDRS: only public addresses may receive webhooks.
-const gateway = useGateway({ WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_DISABLE_AFTER: '300ms', EVENT_POLL_MS: '200' });
+const gateway = useGateway({ WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_DISABLE_AFTER: '300ms', EVENT_POLL_MS: '200' }, { ownDatabase: true });
 
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 

@@ -7,7 +7,7 @@ import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
 
 // Receivers run on 127.0.0.1, which this gateway's operator allows; the SSRF suite runs without it.
-const gateway = useGateway({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_TIMEOUT: '1s', EVENT_POLL_MS: '200', WEBHOOK_SECRET_OVERLAP: '2s' });
+const gateway = useGateway({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_TIMEOUT: '1s', EVENT_POLL_MS: '200', WEBHOOK_SECRET_OVERLAP: '2s' }, { ownDatabase: true });
 
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 

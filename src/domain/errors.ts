@@ -55,6 +55,13 @@ export class NotFoundError extends DomainError {
   }
 }
 
+/** 404 for something the client can make exist (e.g. pdf_not_rendered): its own code says how it differs from not_found. */
+export class NotYetAvailableError extends DomainError {
+  constructor(code: string, detail: string) {
+    super(404, code, 'Not found', detail);
+  }
+}
+
 export class ConflictError extends DomainError {
   constructor(code: string, detail: string, errors?: FieldError[]) {
     super(409, code, 'Conflict', detail, errors);

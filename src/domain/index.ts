@@ -7,6 +7,7 @@ import { contactService } from './contacts.js';
 import { contactImportService } from './contacts-import.js';
 import { eventService } from './events.js';
 import { idempotencyService } from './idempotency.js';
+import { invoicePdfService } from './invoice-pdf.js';
 import { invoiceService } from './invoices.js';
 import { jobService } from './jobs.js';
 import { viewerService } from './viewer.js';
@@ -31,6 +32,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     events: eventService(prisma),
     jobs,
     contactImport: contactImportService(prisma, jobs),
+    invoicePdf: invoicePdfService(prisma, jobs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
     webhooks: webhookService(prisma, config.webhooks, guard),

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { EventFacts } from '../domain/events.js';
 import { scheduleDeliveries } from '../domain/webhooks.js';
+import { passRunner } from '../passes.js';
 import type { EventBus } from './bus.js';
 
 /** The trigger on "Event" NOTIFYs this channel when events commit (prisma/migrations). */
@@ -20,10 +21,6 @@ type UnpublishedEvent = EventFacts & { tenantId: string };
  */
 export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
   const { database, bus, pollMs, log } = options;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-
   async function publishBatch(): Promise<number> {
     return database.prisma.$transaction(async (tx) => {
       const events = await tx.$queryRaw<UnpublishedEvent[]>`
@@ -39,26 +36,14 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
     });
   }
 
-  /** Runs passes until nothing is left; a wake-up during a pass asks for one more. */
-  function wake(): void {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          while ((await publishBatch()) === BATCH_SIZE && !stopped);
-        } catch (err) {
-          log.warn({ err }, 'event relay pass failed; retrying at the next poll');
-        }
-      } while (again && !stopped);
-    })().finally(() => {
-      running = undefined;
-    });
-  }
+  // A pass publishes batches until none is full.
+  const passes = passRunner(
+    async () => {
+      while ((await publishBatch()) === BATCH_SIZE);
+    },
+    (err) => log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
+  );
+  const wake = passes.wake;
 
   await database.listen(EVENTS_CHANNEL, wake);
   const poll = setInterval(wake, pollMs);
@@ -68,9 +53,8 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
   return {
     /** Finishes the pass in progress (its locks go with its transaction) and stops. */
     async stop() {
-      stopped = true;
       clearInterval(poll);
-      await running;
+      await passes.stop();
     },
   };
 }

@@ -1,10 +1,12 @@
 import { InvalidRequestError } from '../domain/errors.js';
+import { parseId, type IdPrefix } from '../domain/ids.js';
 
-/** Forward paging by id: the cursor is the last id seen. */
-export function forwardPage(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }) {
+/** Forward paging by id: the cursor is the last id seen, an id of the connection's own kind. */
+export function forwardPage(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }, prefix: IdPrefix) {
   if (args.last != null || args.before != null) throw new InvalidRequestError('This connection pages forwards only: use first and after.');
-  const limit = Math.min(Math.max(args.first ?? 50, 1), 500);
-  return { limit, afterId: args.after ?? undefined };
+  const limit = args.first ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new InvalidRequestError('first must be between 1 and 500.');
+  return { limit, afterId: args.after == null ? undefined : parseId(prefix, args.after, 'after') };
 }
 
 export function connectionOf<T extends { id: string }>(rows: T[], limit: number) {

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { Services } from '../domain/index.js';
 import { JOBS_CHANNEL } from '../domain/jobs.js';
 import type { Job } from '../generated/prisma/client.js';
+import { passRunner } from '../passes.js';
 import { JobStoppedError, PermanentJobError, type JobHandler } from './handlers.js';
 
 const WORKER = { runnerId: null };
@@ -25,27 +26,8 @@ export async function startJobWorker(options: {
   const { database, services, handlers, config, pollMs, log } = options;
   const types = Object.keys(handlers);
   const running = new Set<Promise<void>>();
-  let stopped = false;
-  let claiming = false;
-  let again = false;
-
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
-    }
-    claiming = true;
-    void claimAndRun()
-      .catch((err) => log.warn({ err }, 'job worker pass failed; retrying at the next poll'))
-      .finally(() => {
-        claiming = false;
-        if (again) {
-          again = false;
-          wake();
-        }
-      });
-  }
+  const passes = passRunner(claimAndRun, (err) => log.warn({ err }, 'job worker pass failed; retrying at the next poll'));
+  const wake = passes.wake;
 
   async function claimAndRun(): Promise<void> {
     await services.jobs.reclaimExpired();
@@ -94,7 +76,7 @@ export async function startJobWorker(options: {
   return {
     /** Stops claiming; running jobs finish (or are reclaimed by another process once their lease lapses). */
     async stop() {
-      stopped = true;
+      await passes.stop();
       clearInterval(poll);
       await Promise.all(running);
     },

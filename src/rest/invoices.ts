@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
 import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
 import type { Services } from '../domain/index.js';
+import { accepted } from './jobs.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
 const InvoiceParams = z.object({ invoiceId: z.string() });
@@ -38,6 +39,24 @@ export const invoiceRoutes =
     app.get('/invoices/:invoiceId', { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {
       return invoiceResource(await services.invoices.getDetailed(request.auth!, request.params.invoiceId));
     });
+
+    app.post(
+      '/invoices/:invoiceId/pdf',
+      { schema: { tags: ['invoices'], summary: 'Render the invoice as a PDF in an invoices.pdf job (202); GET …/pdf serves it once done', params: InvoiceParams } },
+      async (request, reply) => accepted(reply, await services.invoicePdf.start(request.auth!, request.params.invoiceId)),
+    );
+
+    app.get(
+      '/invoices/:invoiceId/pdf',
+      { schema: { tags: ['invoices'], summary: 'The newest rendered PDF of the invoice (404 pdf_not_rendered before the first)', params: InvoiceParams } },
+      async (request, reply) => {
+        const pdf = await services.invoicePdf.latest(request.auth!, request.params.invoiceId);
+        return reply
+          .type('application/pdf')
+          .header('content-disposition', `attachment; filename="${pdf.invoiceNumber}.pdf"`)
+          .send(Buffer.from(pdf.content.buffer, pdf.content.byteOffset, pdf.content.byteLength));
+      },
+    );
 
     for (const action of ACTIONS) {
       app.post(`/invoices/:invoiceId/${action}`, { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {

@@ -8,6 +8,8 @@ import { eventEnvelope, type EventEnvelope } from '../domain/events.js';
 import { newId } from '../domain/ids.js';
 import { DELIVERIES_CHANNEL } from '../domain/webhooks.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { isForeignKeyViolation } from '../domain/prisma-errors.js';
+import { passRunner } from '../passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
 
 /** Response bodies are logged up to this many bytes; the rest is not even read. */
@@ -15,7 +17,7 @@ const MAX_LOGGED_BODY = 4096;
 /** Retry-After is honoured up to a day. */
 const MAX_RETRY_AFTER_MS = 86_400_000;
 /** A claimed delivery whose process died is due again once the attempt could no longer be running. */
-const CLAIM_GRACE_MS = 30_000;
+const CLAIM_GRACE_MS = 5_000;
 
 type Claimed = { id: string; endpointId: string; eventId: string; payload: Prisma.JsonValue | null; attemptCount: number };
 type Outcome = { statusCode: number | null; headers: Record<string, string> | null; body: string | null; error: string | null; durationMs: number; retryAfterMs: number | null };
@@ -31,28 +33,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
   // Redirects are never followed (request() does not); connections go only to allowed addresses.
   const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
   const sending = new Set<Promise<void>>();
-  let stopped = false;
-  let claiming = false;
-  let again = false;
   let timer: NodeJS.Timeout | undefined;
-
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
-    }
-    claiming = true;
-    void claimAndSend()
-      .catch((err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'))
-      .finally(() => {
-        claiming = false;
-        if (again) {
-          again = false;
-          wake();
-        }
-      });
-  }
+  const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
+  const wake = passes.wake;
 
   async function claimAndSend(): Promise<void> {
     const room = config.concurrency - sending.size;
@@ -69,14 +52,17 @@ export async function startDeliveryWorker(options: { database: Database; config:
       RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount"`;
     for (const delivery of claimed) {
       const task = attempt(delivery)
-        .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
+        .catch((err) => {
+          // The endpoint was deleted while the attempt ran: its deliveries went with it.
+          if (!isForeignKeyViolation(err)) log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded');
+        })
         .finally(() => {
           sending.delete(task);
           wake();
         });
       sending.add(task);
     }
-    if (claimed.length === room) again = true;
+    if (claimed.length === room) wake(); // there may be more due
     else await scheduleNextDue();
   }
 
@@ -156,7 +142,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
     const failingSince = succeeded ? null : (endpoint.failingSince ?? attemptedAt);
     const failingTooLong = !succeeded && attemptedAt.getTime() - failingSince!.getTime() >= config.disableAfterMs;
 
+    const disable = gone ? { enabled: false, disabledReason: 'gone' } : failingTooLong ? { enabled: false, disabledReason: 'failing' } : null;
+    // The endpoint row only when its failure run starts or ends, or it is disabled; first, so the
+    // locks are taken in the order a concurrent endpoint delete takes them (endpoint, then deliveries).
+    const endpointChanges = failingSince?.getTime() !== endpoint.failingSince?.getTime() || disable;
     await prisma.$transaction([
+      ...(endpointChanges ? [prisma.webhookEndpoint.updateMany({ where: { id: endpoint.id }, data: { failingSince, ...disable } })] : []),
       prisma.webhookAttempt.create({
         data: {
           id: newId('whatt'),
@@ -169,19 +160,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
           error: outcome.error,
         },
       }),
-      prisma.webhookDelivery.update({
+      prisma.webhookDelivery.updateMany({
         where: { id: delivery.id },
         data: {
           lastAttemptAt: attemptedAt,
           status: succeeded ? 'succeeded' : gone || exhausted ? 'failed' : 'pending',
           nextAttemptAt: succeeded || gone || exhausted ? null : new Date(Date.now() + delay),
-        },
-      }),
-      prisma.webhookEndpoint.update({
-        where: { id: endpoint.id },
-        data: {
-          failingSince,
-          ...(gone ? { enabled: false, disabledReason: 'gone' } : failingTooLong ? { enabled: false, disabledReason: 'failing' } : {}),
         },
       }),
     ]);
@@ -197,10 +181,10 @@ export async function startDeliveryWorker(options: { database: Database; config:
     wake,
     /** Stops claiming and waits for the attempts in flight (each ends within the timeout). */
     async stop() {
-      stopped = true;
+      await passes.stop();
       clearInterval(poll);
       clearTimeout(timer);
-      while (claiming || sending.size) await Promise.all([...sending, new Promise((resolve) => setTimeout(resolve, 10))]);
+      await Promise.all(sending);
       await agent.close();
     },
   };

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -9,11 +10,18 @@ import { loadConfig } from '../../src/config.js';
  * One gateway per test file, on a free port: on PostgreSQL when DATABASE_URL is set (CI),
  * otherwise on embedded PGlite in a temporary folder. Tests isolate by tenant, not by database.
  */
-export function useGateway(env: Record<string, string> = {}) {
+export function useGateway(env: Record<string, string> = {}, options: { ownDatabase?: boolean } = {}) {
   const state = {} as { app: App; url: string };
   let dataDir: string | undefined;
+  let ownDatabase: Awaited<ReturnType<typeof createDatabase>> | undefined;
   beforeAll(async () => {
     dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+    // Delivery and job workers serve every tenant of their database: a file whose gateway has its
+    // own webhook or job settings keeps its work away from other files' gateways.
+    if (process.env.DATABASE_URL && options.ownDatabase) {
+      ownDatabase = await createDatabase(process.env.DATABASE_URL);
+      env = { ...env, DATABASE_URL: ownDatabase.url };
+    }
     // Suites drive one application hard; only the rate-limit suite sets a small budget.
     const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000' };
     const config = loadConfig({ ...process.env, ...defaults, ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
@@ -23,8 +31,27 @@ export function useGateway(env: Record<string, string> = {}) {
   afterAll(async () => {
     await state.app?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await ownDatabase?.drop();
   });
   return state;
+}
+
+/** A fresh, empty PostgreSQL database on the server of `serverUrl`, for one test file. */
+export async function createDatabase(serverUrl: string) {
+  const name = `nilo_test_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
 export type Tenant = { tenantId: string; applicationId: string; apiKey: string };

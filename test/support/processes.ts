@@ -1,7 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { afterAll, expect } from 'vitest';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migrate.js';
+import { createServices } from '../../src/domain/index.js';
+import { createDatabase, type Tenant } from './gateway.js';
 import { sleep } from './problem.js';
 
 // Gateways and CLIs as real subprocesses (node --import tsx, cwd = project root). Whatever a test
@@ -68,4 +75,50 @@ export async function stopGateway(gateway: GatewayProcess): Promise<void> {
 export async function killGateway(gateway: GatewayProcess): Promise<void> {
   gateway.proc.kill('SIGKILL');
   await gateway.exited;
+}
+
+/**
+ * Environments for gateway processes of one test file: each call gets its own embedded data
+ * folder, or, with DATABASE_URL, this file's own PostgreSQL database (workers serve every tenant
+ * of their database, so other files' gateways must not see this file's work).
+ */
+export function gatewayEnvironments() {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-processes-'));
+  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let folders = 0;
+  beforeAll(async () => {
+    if (process.env.DATABASE_URL) database = await createDatabase(process.env.DATABASE_URL);
+  });
+  afterAll(async () => {
+    await database?.drop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', ...extra };
+    if (database) env.DATABASE_URL = database.url;
+    else env.DATA_DIR = path.join(scratch, `data-${++folders}`);
+    return env;
+  }
+
+  /** Opens the gateways' database from the test (embedded: only while no gateway holds it). */
+  async function withDatabase<T>(env: NodeJS.ProcessEnv, use: (db: Database) => Promise<T>): Promise<T> {
+    const opened = await openDatabase(loadConfig(env));
+    try {
+      return await use(opened);
+    } finally {
+      await opened.close();
+    }
+  }
+
+  function createTenantIn(env: NodeJS.ProcessEnv): Promise<Tenant> {
+    return withDatabase(env, async ({ prisma }) => {
+      const { admin } = createServices(prisma, loadConfig(env));
+      const { tenantId } = await admin.createTenant({ name: 'Processes', features: ['accounting', 'communication'] });
+      const { applicationId, apiKey } = await admin.createApplication({ tenantId, name: 'Processes app' });
+      return { tenantId, applicationId, apiKey };
+    });
+  }
+
+  return { environment, withDatabase, createTenantIn };
 }

@@ -112,4 +112,15 @@ builder.subscriptionFields((t) => ({
     },
     resolve: eventOrEnd,
   }),
+  jobUpdated: t.field({
+    type: EventRef,
+    description: 'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
+    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
+    subscribe: async (_root, args, ctx) => {
+      const auth = authOf(ctx);
+      const job = await ctx.services.jobs.get(auth, String(args.id));
+      return ctx.live.stream(auth, { types: ['jobs.job.*'], resourceId: job.id, after: args.after && String(args.after), reauthenticate: ctx.reauthenticate });
+    },
+    resolve: eventOrEnd,
+  }),
 }));

@@ -1,6 +1,8 @@
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { INVOICE_STATUSES, type InvoiceAction } from '../../domain/invoices.js';
+import { invoicePdfPath } from '../../domain/invoice-pdf.js';
+import { JobRef } from './jobs.js';
 
 const InvoiceStatus = builder.enumType('InvoiceStatus', { values: INVOICE_STATUSES });
 
@@ -43,6 +45,13 @@ export const InvoiceObject = builder.prismaObject('Invoice', {
     issuedAt: t.expose('issuedAt', { type: 'DateTime', nullable: true }),
     paidAt: t.expose('paidAt', { type: 'DateTime', nullable: true }),
     voidedAt: t.expose('voidedAt', { type: 'DateTime', nullable: true }),
+    pdfPath: t.string({
+      nullable: true,
+      description: 'Where REST serves the newest rendered PDF (GET); null until renderInvoicePdf has succeeded once.',
+      // Part of the invoices' own query (one for a whole list), not a query per invoice.
+      select: { documents: { select: { id: true }, take: 1 } },
+      resolve: (invoice) => (invoice.documents.length ? invoicePdfPath(invoice.id) : null),
+    }),
   }),
 });
 
@@ -99,6 +108,12 @@ builder.mutationFields((t) => ({
     type: 'Invoice',
     args: { input: t.arg({ type: CreateInvoiceInput, required: true }) },
     resolve: (_query, _root, args, ctx) => ctx.services.invoices.create(authOf(ctx), args.input),
+  }),
+  renderInvoicePdf: t.field({
+    type: JobRef,
+    description: 'Renders the invoice as a PDF in an invoices.pdf job; once it succeeded, GET the invoice\'s pdfPath. Needs the accounting feature.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.invoicePdf.start(authOf(ctx), String(args.id)),
   }),
 }));
 (['issue', 'pay', 'void'] as const).forEach(transitionField);

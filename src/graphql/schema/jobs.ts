@@ -3,7 +3,6 @@ import { JOB_STATUSES, pollPath, type JobStatus } from '../../domain/jobs.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { connectionOf, forwardPage } from '../pages.js';
-import { eventOrEnd, EventRef } from './events.js';
 
 const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
 
@@ -56,7 +55,7 @@ builder.queryFields((t) => ({
     description: 'The tenant\'s jobs, oldest first.',
     args: { status: t.arg({ type: JobStatusEnum }), resourceType: t.arg.string() },
     resolve: async (_root, args, ctx) => {
-      const { limit, afterId } = forwardPage(args);
+      const { limit, afterId } = forwardPage(args, 'job');
       const rows = await ctx.services.jobs.list(authOf(ctx), { limit: limit + 1, afterId, status: args.status ?? undefined, resourceType: args.resourceType ?? undefined });
       return connectionOf(rows, limit);
     },
@@ -81,19 +80,5 @@ builder.mutationFields((t) => ({
     description: 'Upserts up to 100,000 contacts as a contacts.import job (matched by externalId, then email). Needs the communication feature.',
     args: { contacts: t.arg({ type: ['JSONObject'], required: true }) },
     resolve: (_root, args, ctx) => ctx.services.contactImport.start(authOf(ctx), { contacts: args.contacts }),
-  }),
-}));
-
-builder.subscriptionFields((t) => ({
-  jobUpdated: t.field({
-    type: EventRef,
-    description: 'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
-    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
-    subscribe: async (_root, args, ctx) => {
-      const auth = authOf(ctx);
-      const job = await ctx.services.jobs.get(auth, String(args.id));
-      return ctx.live.stream(auth, { types: ['jobs.job.*'], resourceId: job.id, after: args.after && String(args.after), reauthenticate: ctx.reauthenticate });
-    },
-    resolve: eventOrEnd,
   }),
 }));

@@ -52,7 +52,7 @@ WebhookEndpointRef.implement({
       type: WebhookDeliveryRef,
       args: { status: t.arg({ type: DeliveryStatus }), eventType: t.arg.string({ description: 'A type, or a prefix wildcard such as "accounting.*".' }) },
       resolve: async (endpoint, args, ctx: GraphQLContext) => {
-        const { limit, afterId } = forwardPage(args);
+        const { limit, afterId } = forwardPage(args, 'whdel');
         const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, { limit: limit + 1, afterId, status: args.status ?? undefined, eventType: args.eventType ?? undefined });
         return connectionOf(rows, limit);
       },
@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
     type: WebhookEndpointRef,
     description: 'The tenant\'s webhook endpoints, oldest first.',
     resolve: async (_root, args, ctx) => {
-      const { limit, afterId } = forwardPage(args);
+      const { limit, afterId } = forwardPage(args, 'whep');
       return connectionOf(await ctx.services.webhooks.list(authOf(ctx), { limit: limit + 1, afterId }), limit);
     },
   }),
