@@ -124,21 +124,22 @@ describe('REST', () => {
     }
   });
 
-  test('the jobs.job.* events of the job: queued → running → succeeded, with the request\'s correlation id', async () => {
+  test('the jobs.job.* events of the job: queued → running → progress → succeeded, with the request\'s correlation id', async () => {
     const tenant = await createTenant(gw.app);
     const { invoiceId } = await createInvoice(tenant);
     const { res, job } = await render(tenant, invoiceId);
 
     const events = await api(tenant, 'GET', '/events?types=jobs.*&limit=100');
     expect(events.status, events.text).toBe(200);
-    const ofJob = (events.body.items as { type: string; correlationId: string; data: { jobId: string; status: string; result: unknown } }[]).filter(
-      (event) => event.data.jobId === job.jobId,
-    );
-    // The handler reports no progress (one short step), so there is no jobs.job.progress.
-    expect(ofJob.map((event) => [event.type, event.data.status])).toEqual([
-      ['jobs.job.queued', 'queued'],
-      ['jobs.job.running', 'running'],
-      ['jobs.job.succeeded', 'succeeded'],
+    const ofJob = (
+      events.body.items as { type: string; correlationId: string; data: { jobId: string; status: string; result: unknown; progress: { completed: number | null } } }[]
+    ).filter((event) => event.data.jobId === job.jobId);
+    expect(ofJob.map((event) => [event.type, event.data.status, event.data.progress.completed])).toEqual([
+      ['jobs.job.queued', 'queued', null],
+      ['jobs.job.running', 'running', null],
+      ['jobs.job.progress', 'running', 0],
+      ['jobs.job.progress', 'running', 1],
+      ['jobs.job.succeeded', 'succeeded', 1],
     ]);
     expect(ofJob.every((event) => event.correlationId === res.headers.get('x-correlation-id'))).toBe(true);
     expect(ofJob.at(-1)!.data.result).toEqual(job.result);
