@@ -17,6 +17,7 @@ import { graphqlRoutes } from './graphql/route.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
 import { jobRoutes } from './rest/jobs.js';
+import { runnerAdminRoutes, runnerRoutes } from './rest/runner.js';
 import { webhookRoutes } from './rest/webhooks.js';
 import { builtInJobHandlers } from './jobs/index.js';
 import { startJobWorker } from './jobs/worker.js';
@@ -97,7 +98,7 @@ export async function buildApp(config: Config): Promise<App> {
       info: { title: 'Nilo headless API gateway', version: '1.0.0' },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'nilo_ak_... API key' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'nilo_ak_... API key; nilo_rk_... runner key on /api/v1/runner' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         },
       },
@@ -131,9 +132,12 @@ export async function buildApp(config: Config): Promise<App> {
       await api.register(eventRoutes(services));
       await api.register(webhookRoutes(services));
       await api.register(jobRoutes(services));
+      await api.register(runnerAdminRoutes(services));
     },
     { prefix: '/api/v1' },
   );
+  // Runners authenticate with their own keys: outside the API-key scope above.
+  await http.register(runnerRoutes(services), { prefix: '/api/v1/runner' });
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
     websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { fingerprintOf, generateApiKey, hashApiKey, isWellFormedApiKey } from '../src/auth/keys.js';
+import { API_KEY_PREFIX, fingerprintOf, generateKey, hashKey, isWellFormedKey } from '../src/auth/keys.js';
 import { adminService } from '../src/domain/admin.js';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { expectProblem, UUID } from './support/problem.js';
@@ -10,7 +10,7 @@ import { expectProblem, UUID } from './support/problem.js';
 const gw = useGateway();
 
 const VIEWER = '{ viewer { application { id } } }';
-const UNKNOWN_KEY = generateApiKey().key;
+const UNKNOWN_KEY = generateKey(API_KEY_PREFIX).key;
 const CONTACT_ID = 'contact_01HZZZZZZZZZZZZZZZZZZZZZZZ';
 const INVOICE_ID = 'inv_01HZZZZZZZZZZZZZZZZZZZZZZZ';
 const INVOICE = { customer: 'Acme', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }] };
@@ -52,8 +52,8 @@ const refusedCredentials: [string, () => Record<string, string>, string][] = [
 
 describe('REST authentication', () => {
   test('the unknown key used below is well-formed, so it reaches the lookup', () => {
-    expect(isWellFormedApiKey(UNKNOWN_KEY)).toBe(true);
-    expect(isWellFormedApiKey('nilo_ak_short')).toBe(false);
+    expect(isWellFormedKey(API_KEY_PREFIX, UNKNOWN_KEY)).toBe(true);
+    expect(isWellFormedKey(API_KEY_PREFIX, 'nilo_ak_short')).toBe(false);
   });
 
   test('GET /api/v1/hello with Authorization: Bearer answers the documented body', async () => {
@@ -392,7 +392,7 @@ describe('key bookkeeping', () => {
     for (const key of [t.apiKey, rotated.apiKey]) {
       expect(dump).not.toContain(key);
       expect(dump).not.toContain(key.slice('nilo_ak_'.length));
-      expect(dump).not.toContain(hashApiKey(key));
+      expect(dump).not.toContain(hashKey(key));
     }
   });
 });

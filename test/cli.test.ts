@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sleep } from './support/problem.js';
-import { spawnTracked, startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
+import { fingerprintOf, json, refused, runAdmin, type Run } from './support/cli.js';
+import { startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
 
 // The admin CLI and the gateway as real subprocesses (node --import tsx, cwd = project root), on a
 // temporary embedded data folder, or on DATABASE_URL when it is set.
@@ -29,41 +29,7 @@ function childEnv(dataDir: string | null, extra: Record<string, string> = {}): N
   return env;
 }
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawnTracked('src/cli/admin.ts', args, env);
-    let stdout = '';
-    let stderr = '';
-    proc.stdout!.on('data', (d) => (stdout += d));
-    proc.stderr!.on('data', (d) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A successful --json command: exit 0, nothing on stderr, exactly one line of JSON on stdout. */
-function json(result: Run): any {
-  expect(result.stderr, `stderr of a successful command`).toBe('');
-  expect(result.code, result.stdout).toBe(0);
-  expect(result.stdout.endsWith('\n')).toBe(true);
-  expect(result.stdout.trimEnd().includes('\n'), 'one line of JSON').toBe(false);
-  return JSON.parse(result.stdout);
-}
-
-/** A refused --json command: non-zero exit, nothing on stdout, one JSON error on stderr. */
-function refused(result: Run, exitCode: number, code: string): string {
-  expect(result.code, result.stderr).toBe(exitCode);
-  expect(result.stdout).toBe('');
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  const body = JSON.parse(lines[0]!);
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message']);
-  expect(body.error.code).toBe(code);
-  return body.error.message;
-}
+const run = runAdmin;
 
 /** Several commands: side by side on PostgreSQL, in turn on an embedded folder (one process at a time). */
 async function runEach(commands: string[][], env: NodeJS.ProcessEnv): Promise<Run[]> {
@@ -78,7 +44,6 @@ async function hello(url: string, key: string) {
   return { status: res.status, body: await res.json() };
 }
 
-const fingerprintOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 
 const DEMO_KEY = /Its API key is shown only this once:\s+(nilo_ak_\S+)/;
 type FirstStart = { url: string; output: string; key?: string; hello?: { status: number; body: any }; exitCode: unknown; tenants: Run };

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { UnauthorizedError } from '../domain/errors.js';
 import type { AuthContext } from './context.js';
-import { hashApiKey, isWellFormedApiKey } from './keys.js';
+import { API_KEY_PREFIX, hashKey, isWellFormedKey } from './keys.js';
 
 /** Admin changes to keys and features are announced on this channel, with the tenant id. */
 export const AUTH_CHANGED_CHANNEL = 'nilo_auth_changed';
@@ -59,8 +59,8 @@ export function authenticator(prisma: PrismaClient) {
   return {
     async authenticate(presentedKey: string | undefined, correlationId: string): Promise<AuthContext> {
       if (!presentedKey) throw new UnauthorizedError();
-      if (!isWellFormedApiKey(presentedKey)) throw new UnauthorizedError('The API key is malformed.');
-      const hash = hashApiKey(presentedKey);
+      if (!isWellFormedKey(API_KEY_PREFIX, presentedKey)) throw new UnauthorizedError('The API key is malformed.');
+      const hash = hashKey(presentedKey);
       const now = Date.now();
       let entry = cache.get(hash);
       if (!entry || now - entry.cachedAt > CACHE_TTL_MS) {

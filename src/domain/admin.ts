@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { FEATURES } from '../auth/context.js';
 import { AUTH_CHANGED_CHANNEL } from '../auth/authenticate.js';
-import { generateApiKey } from '../auth/keys.js';
+import { API_KEY_PREFIX, generateKey } from '../auth/keys.js';
 import { NotFoundError } from './errors.js';
 import { newId, parseId } from './ids.js';
 import { parseInput } from './validation.js';
@@ -65,7 +65,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
     async createApplication(input: { tenantId: string; name: string }): Promise<NewApplication> {
       const { name } = parseInput(z.object({ name: Name }), input);
       await requireTenant(input.tenantId);
-      const key = generateApiKey();
+      const key = generateKey(API_KEY_PREFIX);
       const app = await prisma.application.create({
         data: {
           id: newId('app'),
@@ -80,7 +80,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
     /** Issues a new key and revokes the application's previous ones in the same transaction. */
     async rotateKey(applicationId: string): Promise<NewApplication> {
       const app = await requireApplication(applicationId);
-      const key = generateApiKey();
+      const key = generateKey(API_KEY_PREFIX);
       await prisma.$transaction([
         prisma.apiKey.updateMany({
           where: { applicationId: app.id, status: 'active' },

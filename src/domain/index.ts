@@ -10,13 +10,14 @@ import { idempotencyService } from './idempotency.js';
 import { invoicePdfService } from './invoice-pdf.js';
 import { invoiceService } from './invoices.js';
 import { jobService } from './jobs.js';
+import { runnerService } from './runners.js';
 import { viewerService } from './viewer.js';
 import { webhookService } from './webhooks.js';
 
 export type Services = ReturnType<typeof createServices>;
 
 /** The domain layer bound to one database: what REST, GraphQL and the CLI call. */
-export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks'>) {
+export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks' | 'jobs'>) {
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
   const jobs = jobService(prisma);
@@ -33,6 +34,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     jobs,
     contactImport: contactImportService(prisma, jobs),
     invoicePdf: invoicePdfService(prisma, jobs),
+    runners: runnerService(prisma, jobs, config.jobs.leaseMs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
     webhooks: webhookService(prisma, config.webhooks, guard),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type Job, type PrismaClient } from '../generated/prisma/client.js';
 import type { AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { recordEvent, type EventType } from './events.js';
@@ -218,7 +218,8 @@ export function jobService(prisma: PrismaClient) {
     },
 
     complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<Job | null> {
-      return transition(jobId, holder, { status: 'succeeded', result, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.succeeded');
+      // A failed earlier attempt's error no longer describes the job.
+      return transition(jobId, holder, { status: 'succeeded', result, error: Prisma.DbNull, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.succeeded');
     },
 
     /** A failed attempt: queued again after a backoff while attempts remain (and `retry`), else failed. */
