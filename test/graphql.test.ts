@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createTenant, eventsOf, http, useGateway, type Tenant } from './support/gateway.js';
+import { failed, graphqlClient, ok } from './support/graphql.js';
 import { recordSql, tablesRead } from './support/sql.js';
 
 // GraphQL at /graphql against a real gateway, cross-checked with REST (/api/v1) and with the
@@ -19,34 +20,7 @@ const INVOICE_FIELDS = `fragment InvoiceFields on Invoice {
   netTotal taxTotal grossTotal application { id name } createdAt updatedAt issuedAt paidAt voidedAt
 }`;
 
-type GqlError = { message: string; path?: (string | number)[]; extensions: Record<string, any> };
-type GqlResult = { status: number; correlationId: string | null; data?: any; errors?: GqlError[] };
-
-/** POST /graphql; keeps the response's X-Correlation-Id next to the body. */
-async function gql(key: string | undefined, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult> {
-  const res = await http(gw.url, 'POST', '/graphql', { key, body: { query, variables }, headers });
-  expect(res.body, `not a GraphQL response: ${res.text}`).toBeTypeOf('object');
-  return { status: res.status, correlationId: res.headers.get('x-correlation-id'), data: res.body.data, errors: res.body.errors };
-}
-
-/** A successful result: no errors at all. */
-function ok(result: GqlResult) {
-  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-  expect(result.status).toBe(200);
-  return result.data;
-}
-
-/** Exactly one error with this code, on this field, carrying the response's correlation id. */
-function failed(result: GqlResult, code: string, field: string): GqlError {
-  expect(result.errors, JSON.stringify(result.data)).toHaveLength(1);
-  const [error] = result.errors!;
-  expect(error.extensions.code, JSON.stringify(error)).toBe(code);
-  expect(error.path).toEqual([field]);
-  expect(result.correlationId).toMatch(/\S/);
-  expect(error.extensions.correlationId).toBe(result.correlationId);
-  return error;
-}
-
+const gql = graphqlClient(() => gw.url);
 const rest = (method: string, path: string, key: string, body?: unknown) => http(gw.url, method, path, { key, body });
 
 /** The GraphQL contact in REST's shape (only the id is named differently). */

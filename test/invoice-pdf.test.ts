@@ -2,6 +2,7 @@ import { decodePDFRawStream, PDFArray, PDFDocument, PDFRawStream, type PDFPage }
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
+import { settledJob } from './support/jobs.js';
 import { expectProblem, sleep } from './support/problem.js';
 
 // invoices.pdf end to end: POST …/pdf (or renderInvoicePdf) queues a job, the gateway's worker
@@ -33,15 +34,7 @@ async function createInvoice(tenant: Tenant, body: Record<string, unknown> = det
   return res.body;
 }
 
-async function settled(tenant: Tenant, jobId: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api(tenant, 'GET', `/jobs/${jobId}`)).body;
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status}`);
-    await sleep(50);
-  }
-}
+const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) => settledJob(gw.url, tenant.apiKey, jobId, timeoutMs);
 
 /** POST …/pdf, expecting the documented 202, and waits for the job to succeed. */
 async function render(tenant: Tenant, invoiceId: string) {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
+import { settledJob } from './support/jobs.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
@@ -7,15 +8,7 @@ import { connectWs, eventsIn } from './support/subscriptions.js';
 const gateway = useGateway({ JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' }, { ownDatabase: true });
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
-async function settled(tenant: Tenant, jobId: string, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api(tenant, 'GET', `/jobs/${jobId}`)).body;
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status}`);
-    await sleep(100);
-  }
-}
+const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) => settledJob(gateway.url, tenant.apiKey, jobId, timeoutMs);
 
 /** `count` contacts; every 100th row is bad in a different way. */
 function importRows(count: number, prefix: string) {

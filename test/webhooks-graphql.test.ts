@@ -2,6 +2,7 @@ import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
+import { failed, graphqlClient, ok, type GqlError, type GqlResult } from './support/graphql.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver, type Received } from './support/receiver.js';
 
@@ -20,32 +21,7 @@ const gateway = useGateway(
 );
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-type GqlError = { message: string; path?: (string | number)[]; extensions: Record<string, any> };
-type GqlResult = { status: number; correlationId: string | null; data?: any; errors?: GqlError[] };
-
-async function gql(key: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GqlResult> {
-  const res = await http(gateway.url, 'POST', '/graphql', { key, body: { query, variables } });
-  expect(res.body, `not a GraphQL response: ${res.text}`).toBeTypeOf('object');
-  return { status: res.status, correlationId: res.headers.get('x-correlation-id'), data: res.body.data, errors: res.body.errors };
-}
-
-/** A successful result: no errors at all. */
-function ok(result: GqlResult) {
-  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-  expect(result.status).toBe(200);
-  return result.data;
-}
-
-/** Exactly one error, with this REST code, on this field, carrying the response's correlation id. */
-function failed(result: GqlResult, code: string, field: string): GqlError {
-  expect(result.errors, JSON.stringify(result)).toHaveLength(1);
-  const [error] = result.errors!;
-  expect(error!.extensions.code, JSON.stringify(error)).toBe(code);
-  expect(error!.path).toEqual([field]);
-  expect(result.correlationId).toMatch(/\S/);
-  expect(error!.extensions.correlationId).toBe(result.correlationId);
-  return error!;
-}
+const gql = graphqlClient(() => gateway.url);
 
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 

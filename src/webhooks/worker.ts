@@ -146,8 +146,14 @@ export async function startDeliveryWorker(options: { database: Database; config:
     // The endpoint row only when its failure run starts or ends, or it is disabled; first, so the
     // locks are taken in the order a concurrent endpoint delete takes them (endpoint, then deliveries).
     const endpointChanges = failingSince?.getTime() !== endpoint.failingSince?.getTime() || disable;
+    const endpointWrites: Prisma.PrismaPromise<unknown>[] = !endpointChanges
+      ? []
+      : disable
+        ? [prisma.webhookEndpoint.updateMany({ where: { id: endpoint.id }, data: { failingSince, ...disable } })]
+        : // Bookkeeping, not a change to the endpoint: raw, so updatedAt stays as the client left it.
+          [prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "failingSince" = ${failingSince} WHERE "id" = ${endpoint.id}`];
     await prisma.$transaction([
-      ...(endpointChanges ? [prisma.webhookEndpoint.updateMany({ where: { id: endpoint.id }, data: { failingSince, ...disable } })] : []),
+      ...endpointWrites,
       prisma.webhookAttempt.create({
         data: {
           id: newId('whatt'),
