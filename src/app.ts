@@ -109,7 +109,7 @@ export async function buildApp(config: Config): Promise<App> {
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
-  metrics(http);
+  metrics(http, live);
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     await database.prisma.$queryRaw`SELECT 1`;

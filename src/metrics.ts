@@ -1,10 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics at /metrics: process defaults and one histogram of HTTP requests by route. */
-export function metrics(http: FastifyInstance): void {
+/** Prometheus metrics at /metrics: process defaults, HTTP requests by route, live event streams. */
+export function metrics(http: FastifyInstance, live: { activeStreams(): number }): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'nilo_live_event_streams',
+    help: 'Subscriptions (graphql-ws and SSE) of this process that are following their tenant\'s events',
+    registers: [registry],
+    collect() {
+      this.set(live.activeStreams());
+    },
+  });
   const requests = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP requests by method, route pattern and status code',

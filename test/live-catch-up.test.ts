@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from 'vitest';
 import { createTenant, http, useGateway } from './support/gateway.js';
 import { sleep } from './support/problem.js';
-import { connectWs, eventsIn, type WsConnection } from './support/subscriptions.js';
+import { connectWs, eventsIn, subscribeLive, type WsConnection } from './support/subscriptions.js';
 
 // A gateway whose relay never publishes: every pub/sub message is "lost". Subscribers must still
 // get every event, in order, from the log through the safety-net poll.
@@ -12,8 +12,7 @@ afterAll(async () => ws?.dispose());
 test('subscribers catch up from the log when pub/sub delivers nothing', async () => {
   const tenant = await createTenant(gateway.app);
   ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-  const sub = ws.subscribe('subscription { events { tenantSequence resourceId } }');
-  await sleep(200);
+  const sub = await subscribeLive(ws, gateway.url, 'subscription { events { tenantSequence resourceId } }');
   const created = [];
   for (let i = 0; i < 5; i++) {
     const res = await http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: `poll${i}@example.com` } });

@@ -6,7 +6,7 @@ import { createServices } from '../src/domain/index.js';
 import type { Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
 import { gatewayEnvironments, killGateway, startGateway, stopGateway } from './support/processes.js';
-import { connectWs, eventsIn } from './support/subscriptions.js';
+import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 
 // Real gateway processes: starting one (PGlite's initdb, migrations) takes seconds on a busy machine.
 vi.setConfig({ testTimeout: 180_000 });
@@ -31,8 +31,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     const tenant = await createTenantIn(env);
     const gateway = await startGateway(env);
     const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-    ws.subscribe('subscription { events { id } }');
-    await sleep(200);
+    await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
 
     // A request whose headers have arrived but whose body has not: in flight when SIGTERM comes.
     const body = JSON.stringify({ email: 'inflight@example.com' });
@@ -66,13 +65,13 @@ describe('graceful shutdown (SIGTERM)', () => {
 describe('several processes', () => {
   if (PG && REDIS) {
     test('a mutation through process A reaches a graphql-ws subscriber connected to process B', async () => {
-      const env = environment();
+      // The log's safety-net polls are made too slow to matter: what arrives came through Redis.
+      const env = environment({ EVENT_POLL_MS: '60000' });
       const tenant = await createTenantIn(env);
       const [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
       try {
         const ws = connectWs(b.url, { authorization: `Bearer ${tenant.apiKey}` });
-        const sub = ws.subscribe('subscription { events { tenantSequence resourceId } }');
-        await sleep(300);
+        const sub = await subscribeLive(ws, b.url, 'subscription { events { tenantSequence resourceId } }');
         const created = [];
         for (let i = 0; i < 5; i++) created.push(await createContact(a.url, tenant, `a${i}@example.com`));
         const events = eventsIn(await sub.waitFor(5));
@@ -91,8 +90,7 @@ describe('several processes', () => {
       const gateway = await startGateway(env);
       try {
         const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-        ws.subscribe('subscription { events { id } }');
-        await sleep(300);
+        await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
         const revokedAt = Date.now();
         await withDatabase(env, ({ prisma }) => createServices(prisma, loadConfig(env)).admin.revokeKeys(tenant.applicationId));
         expect(await ws.closed).toMatchObject({ code: 4403 });

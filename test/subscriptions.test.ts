@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
-import { connectWs, eventsIn, type Subscription, type WsConnection } from './support/subscriptions.js';
+import { connectWs, eventsIn, liveStreams, subscribeLive, type Subscription, type WsConnection } from './support/subscriptions.js';
 
 const gateway = useGateway();
 const connections: WsConnection[] = [];
@@ -28,12 +28,8 @@ const EVENTS = `subscription($types: [String!], $after: ID) {
 }`;
 const SEQUENCES = `subscription($types: [String!], $after: ID) { events(types: $types, after: $after) { id type tenantSequence resourceId } }`;
 
-/** Subscribes and waits until the server has registered the stream (the ack alone does not say so). */
-async function subscribed(connection: WsConnection, query: string, variables?: Record<string, unknown>) {
-  const subscription = connection.subscribe(query, variables);
-  await sleep(150);
-  return subscription;
-}
+/** Subscribes and waits until the gateway has the stream live. */
+const subscribed = (connection: WsConnection, query: string, variables?: Record<string, unknown>) => subscribeLive(connection, gateway.url, query, variables);
 
 /** A subscription refused when it starts: one result with the errors, then completion. */
 async function refusal(subscription: Subscription) {
@@ -308,6 +304,7 @@ describe('websocket authentication and protocol', () => {
 describe('events over server-sent events', () => {
   test('the same subscription streams over HTTP with Accept: text/event-stream', async () => {
     const tenant = await createTenant(gateway.app);
+    const streamsBefore = await liveStreams(gateway.url);
     const controller = new AbortController();
     const response = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
@@ -318,7 +315,7 @@ describe('events over server-sent events', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    await sleep(150);
+    while ((await liveStreams(gateway.url)) <= streamsBefore) await sleep(20);
     const created = await createContact(tenant, 'sse@example.com');
     let text = '';
     while (!text.includes(created.body.contactId)) {

@@ -4,7 +4,7 @@ import { createTenant, http, useGateway, type Tenant } from './support/gateway.j
 import { expectProblem, sleep } from './support/problem.js';
 import { freePort } from './support/processes.js';
 import { startReceiver } from './support/receiver.js';
-import { connectWs, eventsIn } from './support/subscriptions.js';
+import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 
 // Receivers run on 127.0.0.1, which this gateway's operator allows; the SSRF suite runs without it.
 const gateway = useGateway({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_TIMEOUT: '1s', EVENT_POLL_MS: '200', WEBHOOK_SECRET_OVERLAP: '2s' }, { ownDatabase: true });
@@ -30,8 +30,7 @@ describe('deliveries', () => {
     expect(endpoint).toMatchObject({ endpointId: expect.stringMatching(/^whep_/), url: receiver.url, eventTypes: ['*'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
 
     const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-    const sub = ws.subscribe('subscription { events { id type tenantSequence } }');
-    await sleep(200);
+    const sub = await subscribeLive(ws, gateway.url, 'subscription { events { id type tenantSequence } }');
 
     const contact = await createContact(tenant, 'hook@example.com');
     await api(tenant, 'PATCH', `/contacts/contacts/${contact.body.contactId}`, { firstName: 'Hook' });

@@ -96,6 +96,8 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
   }, pollMs);
   poll.unref();
   const stopWatchingAuth = services.onAuthChange((tenantId) => broadcast(tenantId, { kind: 'auth' }));
+  /** Streams that are live: following their tenant, with their starting point read. */
+  let active = 0;
 
   /** Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's error. */
   async function stream(auth: AuthContext, request: StreamRequest): Promise<AsyncGenerator<StreamItem>> {
@@ -111,6 +113,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     const inbox: Signal[] = [];
     let wake: (() => void) | undefined;
     // Following before reading the log: whatever commits from here on arrives or is caught up.
+    let live = false;
     const leave = join(auth.tenantId, (signal) => {
       if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
       else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
@@ -120,6 +123,8 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
       const latest = await services.events.latestSequence(auth.tenantId);
       noteSeen(auth.tenantId, latest);
       let last = afterSequence ?? latest;
+      active++;
+      live = true;
 
       /** Yields the tenant's matching events after `last` up to `through`, from the log. */
       async function* catchUp(through: number): AsyncGenerator<EventFacts> {
@@ -167,11 +172,14 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
       }
     } finally {
       leave();
+      if (live) active--;
     }
   }
 
   return {
     stream,
+    /** How many streams are live in this process (the nilo_live_event_streams metric). */
+    activeStreams: () => active,
     /** Ends every stream (their subscriptions complete) and stops following tenants. */
     close() {
       clearInterval(poll);
