@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { dataDirHolder, openDatabase, type Database } from '../src/db/database.js';
 import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
+import { createTenant, http, useGateway } from './support/gateway.js';
+import { settledJob } from './support/jobs.js';
 
 // Starting PGlite on a fresh folder runs initdb (~3 s).
 const SLOW = 30_000;
@@ -142,5 +144,24 @@ if (databaseUrl) describe('applyMigrations on PostgreSQL', { timeout: SLOW }, ()
     const runs = await Promise.all([1, 2, 3].map(() => applyMigrations({ databaseUrl: url.toString() })));
     expect(runs.flat().sort()).toEqual(migrationNames);
     expect(await applyMigrations({ databaseUrl: url.toString() })).toEqual([]);
+  });
+});
+
+// Prisma writes DateTime as UTC wall time; the job and delivery queues compare it with now(). On a
+// PostgreSQL whose sessions default to another time zone, jobs must still run when due.
+// Registered only with DATABASE_URL: the embedded database has no server time zone to set.
+if (databaseUrl) describe('a server whose sessions default to another time zone', { timeout: SLOW }, () => {
+  const newYork = `${databaseUrl}${databaseUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c TimeZone=America/New_York')}`;
+  const gateway = useGateway({ DATABASE_URL: newYork });
+
+  test('a job queued through the gateway runs at once', async () => {
+    const tenant = await createTenant(gateway.app);
+    const started = await http(gateway.url, 'POST', '/api/v1/contacts/contacts/import', { key: tenant.apiKey, body: { contacts: [{ email: 'tz@example.com' }] } });
+    expect(started.status).toBe(202);
+    const job = await settledJob(gateway.url, tenant.apiKey, started.body.jobId, 10_000);
+    expect(job).toMatchObject({ status: 'succeeded', result: { created: 1 } });
+    const queuedToFinished = Date.parse(job.finishedAt) - Date.parse(job.createdAt);
+    expect(queuedToFinished).toBeGreaterThanOrEqual(0);
+    expect(queuedToFinished).toBeLessThan(10_000);
   });
 });

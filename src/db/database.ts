@@ -48,8 +48,11 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       const applied = await applyMigrations({ databaseUrl: config.databaseUrl });
       onMigrationsApplied?.(applied);
     }
-    const adapter = new PrismaPg({ connectionString: config.databaseUrl, max: POOL_SIZE });
-    const prisma = new PrismaClient({ adapter, transactionOptions: TRANSACTION_OPTIONS });
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: POOL_SIZE });
+    // Prisma stores DateTime as UTC wall time in timestamp columns, and our SQL compares them with
+    // now(): both agree only in UTC, whatever the server's or the URL's TimeZone says.
+    pool.on('connect', (client) => void client.query("SET TIME ZONE 'UTC'").catch(() => {}));
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
       prisma,
@@ -58,6 +61,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       close: async () => {
         await listener.close();
         await prisma.$disconnect();
+        await pool.end();
       },
     };
   }

@@ -53,8 +53,12 @@ export function pollPath(jobId: string): string {
   return `/api/v1/jobs/${jobId}`;
 }
 
+/** A job without its input: what state changes read back (an import's input can be megabytes). */
+export type JobState = Omit<Job, 'input'>;
+const WITHOUT_INPUT = { omit: { input: true } } as const;
+
 /** The job as REST returns it, webhooks carry it and events store it. */
-export function jobResource(job: Job) {
+export function jobResource(job: JobState) {
   return {
     jobId: job.id,
     status: job.status as JobStatus,
@@ -75,14 +79,14 @@ export function jobResource(job: Job) {
 }
 
 /** What answers a request that started a job (202): the documented short form. */
-export function jobReceipt(job: Job) {
+export function jobReceipt(job: JobState) {
   return { jobId: job.id, status: job.status, resourceType: job.resourceType, pollPath: pollPath(job.id) };
 }
 
 /** Who holds a running job: a runner, or (runnerId null) one of the gateway's workers. */
 export type JobHolder = { runnerId: string | null };
 
-function jobEvent(job: Job, type: EventType) {
+function jobEvent(job: JobState, type: EventType) {
   return { type, resourceType: 'job' as const, resourceId: job.id, data: jobResource(job) as unknown as Prisma.InputJsonObject };
 }
 
@@ -95,7 +99,7 @@ const eventFor: Record<JobStatus, EventType> = {
 };
 
 /** Events of a job carry the correlation id of the request that created it. */
-const asWriter = (job: Job) => ({ tenantId: job.tenantId, correlationId: job.correlationId });
+const asWriter = (job: JobState) => ({ tenantId: job.tenantId, correlationId: job.correlationId });
 
 type Page = { limit: number; afterId?: string; status?: string; resourceType?: string };
 
@@ -107,12 +111,12 @@ export function jobService(prisma: PrismaClient) {
   }
 
   /** Changes a job the holder still holds, and writes the event, in one transaction; null if it lost the job. */
-  async function transition(jobId: string, holder: JobHolder, data: Prisma.JobUncheckedUpdateManyInput, type: EventType | ((job: Job) => EventType)): Promise<Job | null> {
+  async function transition(jobId: string, holder: JobHolder, data: Prisma.JobUncheckedUpdateManyInput, type: EventType): Promise<JobState | null> {
     return prisma.$transaction(async (tx) => {
       const { count } = await tx.job.updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data });
       if (!count) return null;
-      const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
-      await recordEvent(tx, asWriter(job), jobEvent(job, typeof type === 'function' ? type(job) : type));
+      const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, ...WITHOUT_INPUT });
+      await recordEvent(tx, asWriter(job), jobEvent(job, type));
       return job;
     });
   }
@@ -199,7 +203,7 @@ export function jobService(prisma: PrismaClient) {
     },
 
     /** Renews the lease and records progress (an event when it changed). Tells the holder whether to stop. */
-    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: Job | null }> {
+    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: JobState | null }> {
       const leaseExpiresAt = new Date(Date.now() + leaseMs);
       const changed = progress && Object.values(progress).some((v) => v !== undefined);
       const job = changed
@@ -211,20 +215,20 @@ export function jobService(prisma: PrismaClient) {
           )
         : await prisma.job
             .updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data: { leaseExpiresAt } })
-            .then(async ({ count }) => (count ? prisma.job.findUnique({ where: { id: jobId } }) : null));
+            .then(async ({ count }) => (count ? prisma.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT }) : null));
       if (job) return { held: true, canceled: false, job };
-      const current = await prisma.job.findUnique({ where: { id: jobId } });
+      const current = await prisma.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT });
       return { held: false, canceled: current?.status === 'canceled', job: current };
     },
 
-    complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<Job | null> {
+    complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {
       // A failed earlier attempt's error no longer describes the job.
       return transition(jobId, holder, { status: 'succeeded', result, error: Prisma.DbNull, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.succeeded');
     },
 
     /** A failed attempt: queued again after a backoff while attempts remain (and `retry`), else failed. */
-    async fail(jobId: string, holder: JobHolder, error: JobError, retry = true): Promise<Job | null> {
-      const job = await prisma.job.findUnique({ where: { id: jobId } });
+    async fail(jobId: string, holder: JobHolder, error: JobError, retry = true): Promise<JobState | null> {
+      const job = await prisma.job.findUnique({ where: { id: jobId }, select: { attempts: true, maxAttempts: true } });
       if (!job) return null;
       if (retry && job.attempts < job.maxAttempts) {
         // No NOTIFY: it is not due yet; the workers' poll picks it up after the backoff.

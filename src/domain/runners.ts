@@ -3,7 +3,7 @@ import type { Job, Prisma, PrismaClient, Runner } from '../generated/prisma/clie
 import { generateKey, hashKey, isWellFormedKey, RUNNER_KEY_PREFIX } from '../auth/keys.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from './errors.js';
 import { newId, parseId } from './ids.js';
-import { BUILT_IN_JOB_TYPES, JobErrorInput, jobResource, ProgressInput, RESOURCE_TYPE, type JobService } from './jobs.js';
+import { BUILT_IN_JOB_TYPES, JobErrorInput, jobResource, ProgressInput, RESOURCE_TYPE, type JobService, type JobState } from './jobs.js';
 import { parseInput } from './validation.js';
 
 // Customer-hosted runners: created by the operator with a key of their own, they claim the
@@ -143,13 +143,13 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
       return notHeld(runner, id);
     },
 
-    async complete(runner: Runner, jobId: string, result: unknown): Promise<Job> {
+    async complete(runner: Runner, jobId: string, result: unknown): Promise<JobState> {
       const id = parseId('job', jobId, 'jobId');
       const valid = parseInput(JobResult, result) as Prisma.InputJsonObject;
       return (await jobs.complete(id, { runnerId: runner.id }, valid)) ?? notHeld(runner, id);
     },
 
-    async fail(runner: Runner, jobId: string, error: unknown, retry = false): Promise<Job> {
+    async fail(runner: Runner, jobId: string, error: unknown, retry = false): Promise<JobState> {
       const id = parseId('job', jobId, 'jobId');
       const valid = parseInput(JobErrorInput, error);
       return (await jobs.fail(id, { runnerId: runner.id }, valid, retry)) ?? notHeld(runner, id);
