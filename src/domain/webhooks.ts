@@ -265,13 +265,15 @@ export async function scheduleDeliveries(tx: Prisma.TransactionClient, events: {
   const tenantIds = [...new Set(events.map((e) => e.tenantId))];
   const endpoints = await tx.webhookEndpoint.findMany({
     where: { tenantId: { in: tenantIds }, enabled: true },
-    select: { id: true, tenantId: true, eventTypes: true, tenant: { select: { features: true } } },
+    select: { id: true, tenantId: true, eventTypes: true },
   });
   if (!endpoints.length) return 0;
+  const tenants = await tx.tenant.findMany({ where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } }, select: { id: true, features: true } });
+  const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
   const now = new Date();
   const data = events.flatMap((event) =>
     endpoints
-      .filter((endpoint) => endpoint.tenantId === event.tenantId && endpointWants(endpoint, endpoint.tenant.features, event.type))
+      .filter((endpoint) => endpoint.tenantId === event.tenantId && endpointWants(endpoint, featuresOf.get(endpoint.tenantId) ?? [], event.type))
       .map((endpoint) => ({ id: newId('whdel'), tenantId: event.tenantId, endpointId: endpoint.id, eventId: event.id, eventType: event.type, nextAttemptAt: now })),
   );
   if (!data.length) return 0;

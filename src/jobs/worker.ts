@@ -12,7 +12,7 @@ const WORKER = { runnerId: null };
 /**
  * Runs built-in jobs in this process: claims queued ones of the types it has handlers for (SKIP
  * LOCKED, so processes share the queue), renews their leases while they run, and records the
- * outcome. Also returns to the queue jobs whose holder (worker or runner) stopped renewing.
+ * outcome. Its poll also returns to the queue jobs whose holder (worker or runner) stopped renewing.
  * Woken by NOTIFY when jobs are queued; polls as a safety net.
  */
 export async function startJobWorker(options: {
@@ -30,7 +30,6 @@ export async function startJobWorker(options: {
   const wake = passes.wake;
 
   async function claimAndRun(): Promise<void> {
-    await services.jobs.reclaimExpired();
     const room = config.concurrency - running.size;
     if (room <= 0) return;
     const jobs = await services.jobs.claim(types, WORKER, room, config.leaseMs);
@@ -69,7 +68,14 @@ export async function startJobWorker(options: {
   }
 
   await database.listen(JOBS_CHANNEL, wake);
-  const poll = setInterval(wake, pollMs);
+  // Lapsed leases are looked for on the poll, not on every claim: they take a lease's length to appear.
+  const poll = setInterval(() => {
+    services.jobs.reclaimExpired().then(
+      (reclaimed) => reclaimed && wake(),
+      (err) => log.warn({ err }, 'could not reclaim lapsed jobs'),
+    );
+    wake();
+  }, pollMs);
   poll.unref();
   wake();
 
