@@ -3,6 +3,8 @@
 // Env: PORT, DATABASE_URL (the bench database), BENCH_BASELINE_SCHEMA, BENCH_POOL_SIZE.
 import { createServer } from 'node:http';
 import pg from 'pg';
+import { sendJson } from './lib/http.js';
+import type { BaselineRoute } from './lib/types.js';
 import { scenarios } from './scenarios/index.js';
 
 const port = Number(process.env.PORT ?? 0);
@@ -12,15 +14,13 @@ if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
 /** Same size as the gateway's pool (src/db/database.ts POOL_SIZE). */
 const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BENCH_POOL_SIZE ?? 10) });
-const routes = new Map(scenarios.map((s) => [`${s.baseline.method} /${s.id}`, s.baseline]));
+/** The scenarios whose baseline is a route here (the others bring a server of their own). */
+const routes = new Map<string, BaselineRoute>();
+for (const { id, baseline } of scenarios) if ('handle' in baseline) routes.set(`${baseline.method} /${id}`, baseline);
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const send = (status: number, body: unknown) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  };
+  const send = (status: number, body: unknown) => sendJson(res, status, body);
   if (url.pathname === '/health') return send(200, { status: 'ok' });
   const route = routes.get(`${req.method} ${url.pathname}`);
   if (!route) return send(404, { error: 'not_found' });

@@ -12,7 +12,7 @@ import { createBenchDatabase, DEFAULT_DATABASE_URL, redact } from './lib/databas
 import { failuresOf, measure } from './lib/load.js';
 import { startPgCounter } from './lib/pg-counter.js';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './lib/profile.js';
-import { formatTable, scenarioResult, type ScenarioResult } from './lib/report.js';
+import { formatTable, formatTarget, scenarioResult, type ScenarioResult } from './lib/report.js';
 import { cpuBetween, machineCpuBusy, postgresCpuSnapshot, processCpuMs } from './lib/machine.js';
 import { formatActivity, HARNESS_APPLICATION_NAME, sampleActivity, type ActivitySummary } from './lib/activity.js';
 import type { BenchTenant, Measurement, Scenario, SetupContext, Side } from './lib/types.js';
@@ -35,6 +35,7 @@ const settings = {
   profile: flags.profile || process.env.BENCH_PROFILE === '1',
   enforceTargets: process.env.BENCH_ENFORCE_TARGETS === '1',
   serverUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+  redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
   quietWaitSeconds: Number(process.env.BENCH_QUIET_WAIT_SECONDS ?? 30),
 };
 
@@ -151,7 +152,7 @@ async function main() {
   if (failures.length) throw new Error(`requests failed, figures are not valid:\n  ${failures.join('\n  ')}`);
   const below = results.filter((r) => !r.meetsTarget);
   if (below.length) {
-    log(`below target: ${below.map((r) => `${r.id} ${r.ratio.toFixed(2)}x < ${r.minRatio}x`).join('; ')}`);
+    log(`below target: ${below.map((r) => `${r.id} ${r.ratio.toFixed(2)}x, target ${formatTarget(r.target)}`).join('; ')}`);
     if (settings.enforceTargets) process.exitCode = 1;
   }
 }
@@ -166,17 +167,19 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
     mkdirSync(scenarioProfileDir, { recursive: true });
   }
   const background = await waitForQuiet(`${scenario.id} ${side}`);
-  const server = await startSide(side, ctx.databaseUrl, profiling ? ['--cpu-prof', '--cpu-prof-dir', scenarioProfileDir] : []);
+  const server = await startSide(scenario, side, ctx.databaseUrl, profiling ? ['--cpu-prof', '--cpu-prof-dir', scenarioProfileDir] : []);
   let window: { fromUs: number; toUs: number };
   let measurement: Measurement;
   try {
-    const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl }, state);
-    log(`${scenario.id} ${side}: warm-up ${settings.warmupSeconds}s`);
+    const pid = server.child.process.pid!;
+    const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl, pid }, state);
+    // A custom load sets its own amount of work (the fan-out: a number of events), not seconds.
+    const timed = (seconds: number) => (load.kind === 'http' ? ` ${seconds}s` : '');
+    log(`${scenario.id} ${side}: warm-up${timed(settings.warmupSeconds)}`);
     const warm = await measure(server.baseUrl, load, { seconds: settings.warmupSeconds, connections: settings.connections, warmup: true });
     const warmProblem = failuresOf(warm);
     if (warmProblem) throw new Error(`${scenario.id} ${side} failed during warm-up: ${warmProblem}\n    ${warm.failureSamples.join('\n    ')}`);
-    log(`${scenario.id} ${side}: measuring ${settings.seconds}s`);
-    const pid = server.child.process.pid!;
+    log(`${scenario.id} ${side}: measuring${timed(settings.seconds)}`);
     const serverCpuBefore = processCpuMs(pid);
     const postgresBefore = postgresCpuSnapshot();
     const activity = settings.profile ? sampleActivity(ctx.sql, ctx.databaseUrl) : undefined;
@@ -186,9 +189,14 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
     const serverCpu = serverCpuBefore === null ? null : processCpuMs(pid)! - serverCpuBefore;
     const postgresCpu = cpuBetween(postgresBefore, postgresCpuSnapshot());
     const perRequest = (ms: number | null) => (ms === null || !measurement.ok ? null : ms / measurement.ok);
-    measurement = { ...measurement, serverCpuMsPerRequest: perRequest(serverCpu), postgresCpuMsPerRequest: perRequest(postgresCpu) };
+    measurement = {
+      ...measurement,
+      serverCpuMsPerRequest: measurement.serverCpuMsPerRequest ?? perRequest(serverCpu),
+      postgresCpuMsPerRequest: perRequest(postgresCpu),
+    };
     if (activity) activitySummaries[`${scenario.id} ${side}`] = await activity.stop();
-    log(`${scenario.id} ${side}: ${measurement.throughput.toFixed(0)} req/s, p50 ${measurement.p50} ms, p99 ${measurement.p99} ms`);
+    const throughput = load.kind === 'http' ? `${measurement.throughput.toFixed(0)} req/s, ` : '';
+    log(`${scenario.id} ${side}: ${throughput}p50 ${measurement.p50.toFixed(1)} ms, p99 ${measurement.p99.toFixed(1)} ms`);
     if (server.child.process.exitCode !== null) throw new Error(`${side} exited during the run:\n${server.child.output()}`);
   } catch (error) {
     await server.child.stop();
@@ -230,14 +238,24 @@ async function waitForQuiet(label: string): Promise<number | null> {
   }
 }
 
-/** Starts the gateway or the baseline on a free port and waits until it is healthy. */
-async function startSide(side: Side, databaseUrl: string, nodeArgs: string[] = []): Promise<{ child: Child; baseUrl: string }> {
+/** Starts the gateway or the scenario's baseline on a free port and waits until it is healthy. */
+async function startSide(scenario: Scenario<any>, side: Side, databaseUrl: string, nodeArgs: string[] = []): Promise<{ child: Child; baseUrl: string }> {
   const port = await freePort();
-  const env = { DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '100000000' }; // measure the gateway, not its limiter's refusals
+  const env = {
+    DATABASE_URL: databaseUrl,
+    ...(scenario.redis ? { REDIS_URL: settings.redisUrl } : {}),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '100000000', // measure the gateway, not its limiter's refusals
+    ...scenario.env,
+  };
+  const baselineScript = 'script' in scenario.baseline ? scenario.baseline.script : 'bench/baseline-server.ts';
   const child =
     side === 'gateway'
       ? startNode('gateway', 'src/main.ts', env, nodeArgs)
-      : startNode('baseline', 'bench/baseline-server.ts', { ...env, BENCH_BASELINE_SCHEMA: baselineSchema }, nodeArgs);
+      : startNode('baseline', baselineScript, { ...env, BENCH_BASELINE_SCHEMA: baselineSchema }, nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitForHealthy(child, `${baseUrl}/health`);
@@ -260,9 +278,9 @@ async function sqlCountPass(ctx: SetupContext) {
     const state = await scenario.setup(ctx);
     for (const side of ['gateway', 'baseline'] as const) {
       const proxy = await startPgCounter(ctx.databaseUrl);
-      const server = await startSide(side, proxy.url);
+      const server = await startSide(scenario, side, proxy.url);
       try {
-        const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl }, state);
+        const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl, pid: server.child.process.pid! }, state);
         await measure(server.baseUrl, load, { seconds: 1, connections: 4, warmup: true });
         proxy.reset();
         const m = await measure(server.baseUrl, load, { seconds: 3, connections: 4, warmup: false });

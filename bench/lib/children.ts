@@ -17,12 +17,15 @@ export type Child = {
   stop(graceMs?: number): Promise<void>;
 };
 
-/** Starts `node --import tsx <script>` from the project root (no npx: one process, one pid). */
-export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
+/**
+ * Starts `node --import tsx <script>` from the project root (no npx: one process, one pid).
+ * `ipc`: with a message channel (child.process.send / 'message').
+ */
+export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = [], options: { ipc?: boolean } = {}): Child {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
   let tail = '';

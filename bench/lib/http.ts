@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+
 /** A JSON request for setup and seeding (not for load: that is autocannon's job). */
 export async function requestJson(
   baseUrl: string,
@@ -29,4 +31,11 @@ export async function inParallel(count: number, parallel: number, task: (i: numb
     while (next < count) await task(next++);
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+}
+
+/** Answers with a JSON body (the baseline servers). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }

@@ -32,6 +32,16 @@ export function processCpuMs(pid: number): number | null {
   return stat ? stat.cpuMs : null;
 }
 
+/** Resident set size of one process in bytes, or null where /proc is not available. */
+export function processRssBytes(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * CPU time (ms) of every process whose name is `postgres` (the server and its backends), keyed by
  * pid so that a backend that exits between two snapshots does not count as negative.

@@ -21,7 +21,7 @@ export type SetupContext = {
 };
 
 /** What a scenario sees once one side's server is up and healthy. */
-export type SideContext = SetupContext & { side: Side; baseUrl: string };
+export type SideContext = SetupContext & { side: Side; baseUrl: string; /** The server's process id. */ pid: number };
 
 /** An HTTP load described for autocannon: one request template and optional per-request variation. */
 export type HttpLoad = {
@@ -61,10 +61,17 @@ export type Measurement = {
   failureSamples: string[];
   /** Share of the machine's CPU busy with other work just before this side started (null: unknown). */
   backgroundCpuBusy?: number | null;
-  /** CPU time per successful request of the server process (gateway or baseline), in ms. */
+  /**
+   * CPU time per successful request of the server process (gateway or baseline), in ms. A custom
+   * load that runs more server processes fills it itself (the harness sees only the first).
+   */
   serverCpuMsPerRequest?: number | null;
   /** CPU time per successful request of all PostgreSQL processes, in ms. */
   postgresCpuMsPerRequest?: number | null;
+  /** Fan-out loads: growth of the server's RSS per connected, idle subscriber, in KiB. */
+  rssPerSubscriberKib?: number | null;
+  /** Custom loads: figures without a column (lost, duplicates, drain rate), printed under the table. */
+  notes?: string[];
 };
 
 /**
@@ -86,6 +93,19 @@ export type BaselineRoute = {
 };
 
 /**
+ * A baseline that is a server of its own (a WebSocket relay, say) instead of a route of
+ * bench/baseline-server.ts: started with the same environment, it must answer GET /health.
+ */
+export type BaselineServer = { script: string };
+
+/** What a scenario's ratio compares, and the bar the gateway must clear. */
+export type Target =
+  /** gateway throughput ≥ minRatio × baseline throughput */
+  | { kind: 'throughput'; minRatio: number }
+  /** gateway p99 ≤ maxRatio × baseline p99, and ≤ maxMs */
+  | { kind: 'p99'; maxRatio: number; maxMs: number };
+
+/**
  * One benchmark scenario: everything needed to measure the gateway against its baseline.
  * Add a scenario by writing one of these and listing it in bench/scenarios/index.ts.
  */
@@ -93,12 +113,15 @@ export type Scenario<State = unknown> = {
   /** Stable id, also the baseline server's route path and the key in latest.json. */
   id: string;
   title: string;
-  /** Target: gateway throughput ≥ minRatio × baseline throughput. */
-  minRatio: number;
+  target: Target;
+  /** Both sides get REDIS_URL (the harness's REDIS_URL, default redis://127.0.0.1:6379). */
+  redis?: boolean;
+  /** More environment for both sides' servers (the gateway's settings this scenario needs). */
+  env?: Record<string, string>;
   /** Once per run, before either server starts: tenants, baseline tables. */
   setup(ctx: SetupContext): Promise<State>;
-  /** The baseline server's implementation. */
-  baseline: BaselineRoute;
+  /** The baseline: a route of bench/baseline-server.ts, or a server of its own. */
+  baseline: BaselineRoute | BaselineServer;
   /** After one side's server is healthy: seed through it if needed and describe the load. */
   load(ctx: SideContext, state: State): Promise<Load>;
 };

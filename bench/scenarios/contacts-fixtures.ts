@@ -36,3 +36,18 @@ export async function ensureBaselineContacts(sql: pg.Pool, schema: string): Prom
     CREATE INDEX IF NOT EXISTS contacts_tenant_id_id ON "${schema}".contacts (tenant_id, id);
   `);
 }
+
+/**
+ * The baseline's contacts.import write: up to a chunk of contacts in one multi-row INSERT … ON
+ * CONFLICT (upsert by tenant and email).
+ */
+export async function upsertBaselineContacts(pool: pg.Pool, schema: string, tenantId: string, contacts: ContactFixture[]): Promise<void> {
+  await pool.query(
+    `INSERT INTO "${schema}".contacts (id, tenant_id, email, email_normalized, first_name, last_name, custom_data)
+     SELECT 'contact_' || gen_random_uuid(), $1, c.email, lower(c.email), c."firstName", c."lastName", c."customData"
+     FROM jsonb_to_recordset($2::jsonb) AS c(email text, "firstName" text, "lastName" text, "customData" jsonb)
+     ON CONFLICT (tenant_id, email_normalized) DO UPDATE
+     SET first_name = excluded.first_name, last_name = excluded.last_name, custom_data = excluded.custom_data, updated_at = now()`,
+    [tenantId, JSON.stringify(contacts)],
+  );
+}

@@ -11,7 +11,7 @@ const QUERY = `{ contacts(first: ${PAGE}) { edges { node { id email firstName la
 export const graphqlContactsList = defineScenario({
   id: 'graphql.contacts.list',
   title: `GraphQL contacts(first: ${PAGE})`,
-  minRatio: 0.5,
+  target: { kind: 'throughput', minRatio: 0.5 },
 
   async setup(ctx) {
     await ensureBaselineContacts(ctx.sql, ctx.baselineSchema);

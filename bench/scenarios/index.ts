@@ -1,10 +1,14 @@
 import type { Scenario } from '../lib/types.js';
 import { graphqlContactsList } from './graphql-contacts-list.js';
+import { jobsImport } from './jobs-import.js';
+import { jobsQueue } from './jobs-queue.js';
 import { restContactsCreate } from './rest-contacts-create.js';
+import { subscriptionsFanout } from './subscriptions-fanout.js';
+import { webhooksDelivery } from './webhooks-delivery.js';
 
 /**
  * Every scenario, in run order. A new one (subscription fan-out, webhook delivery, job throughput)
  * is one module exporting defineScenario({...}) plus one line here; the baseline server mounts its
  * route by id. BENCH_ONLY=<id,id> picks a subset.
  */
-export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList];
+export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, jobsQueue, jobsImport];

@@ -14,7 +14,7 @@ const TENANTS = Math.max(1, Number(process.env.BENCH_CREATE_TENANTS ?? 1));
 export const restContactsCreate = defineScenario({
   id: 'rest.contacts.create',
   title: 'REST POST /api/v1/contacts/contacts',
-  minRatio: 0.5,
+  target: { kind: 'throughput', minRatio: 0.5 },
 
   async setup(ctx) {
     await ensureBaselineContacts(ctx.sql, ctx.baselineSchema);
