@@ -48,10 +48,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       const applied = await applyMigrations({ databaseUrl: config.databaseUrl });
       onMigrationsApplied?.(applied);
     }
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: POOL_SIZE });
-    // Prisma stores DateTime as UTC wall time in timestamp columns, and our SQL compares them with
-    // now(): both agree only in UTC, whatever the server's or the URL's TimeZone says.
-    pool.on('connect', (client) => void client.query("SET TIME ZONE 'UTC'").catch(() => {}));
+    const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
@@ -100,6 +97,17 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       }
     },
   };
+}
+
+/**
+ * Prisma stores DateTime as UTC wall time in timestamp columns, and our SQL compares them with
+ * now(): both agree only when sessions run in UTC, whatever the server or the URL says. A later
+ * `-c` wins, so ours goes last in the startup options.
+ */
+function inUtc(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', [url.searchParams.get('options'), '-c TimeZone=UTC'].filter(Boolean).join(' '));
+  return url.toString();
 }
 
 /**
