@@ -75,7 +75,7 @@ describe('events subscription', () => {
     expect(events[1].snapshot.email).toBe('gone@example.com');
     // Replayed after the deletion, the created event's data is gone too, while its snapshot stays.
     const replay = await subscribed(connect(tenant), EVENTS, { after: null });
-    const log = await gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId } });
+    const log = await storedEvents(tenant);
     const resumed = await subscribed(connect(tenant), EVENTS, { after: log[0]!.id });
     await createContact(tenant, 'next@example.com');
     const [deleted] = eventsIn(await resumed.waitFor(1));
