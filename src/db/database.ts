@@ -49,6 +49,9 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       onMigrationsApplied?.(applied);
     }
     const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE });
+    // An idle connection that the server closed (restart, failover, admin command) is dropped by
+    // the pool and replaced on demand; unhandled, its error would end the process.
+    pool.on('error', () => {});
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
