@@ -1,7 +1,8 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { EventFacts } from '../../domain/events.js';
 import type { StreamItem } from '../../events/live.js';
-import { builder } from '../builder.js';
+import type { AuthContext } from '../../auth/context.js';
+import { builder, type GraphQLContext } from '../builder.js';
 import { authOf } from '../auth.js';
 import { ContactObject } from './contacts.js';
 import { InvoiceObject } from './invoices.js';
@@ -84,43 +85,35 @@ builder.subscriptionFields((t) => ({
     type: EventRef,
     description: 'Contact events (communication.contact.*), of one contact when `id` is given. Needs the communication feature.',
     args: { id: t.arg.id(), after: t.arg.id() },
-    subscribe: async (_root, args, ctx) => {
-      const auth = authOf(ctx);
-      if (args.id) await ctx.services.contacts.get(auth, String(args.id), { select: { id: true } });
-      return ctx.live.stream(auth, {
-        types: ['communication.contact.*'],
-        resourceId: args.id && String(args.id),
-        after: args.after && String(args.after),
-        reauthenticate: ctx.reauthenticate,
-      });
-    },
+    subscribe: (_root, args, ctx) =>
+      resourceEvents(ctx, 'communication.contact.*', args, (auth, id) => ctx.services.contacts.get(auth, id, { select: { id: true } })),
     resolve: eventOrEnd,
   }),
   invoiceChanged: t.field({
     type: EventRef,
     description: 'Invoice events (accounting.invoice.*), of one invoice when `id` is given. Needs the accounting feature.',
     args: { id: t.arg.id(), after: t.arg.id() },
-    subscribe: async (_root, args, ctx) => {
-      const auth = authOf(ctx);
-      if (args.id) await ctx.services.invoices.get(auth, String(args.id), { select: { id: true } });
-      return ctx.live.stream(auth, {
-        types: ['accounting.invoice.*'],
-        resourceId: args.id && String(args.id),
-        after: args.after && String(args.after),
-        reauthenticate: ctx.reauthenticate,
-      });
-    },
+    subscribe: (_root, args, ctx) =>
+      resourceEvents(ctx, 'accounting.invoice.*', args, (auth, id) => ctx.services.invoices.get(auth, id, { select: { id: true } })),
     resolve: eventOrEnd,
   }),
   jobUpdated: t.field({
     type: EventRef,
     description: 'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
     args: { id: t.arg.id({ required: true }), after: t.arg.id() },
-    subscribe: async (_root, args, ctx) => {
-      const auth = authOf(ctx);
-      const job = await ctx.services.jobs.get(auth, String(args.id));
-      return ctx.live.stream(auth, { types: ['jobs.job.*'], resourceId: job.id, after: args.after && String(args.after), reauthenticate: ctx.reauthenticate });
-    },
+    subscribe: (_root, args, ctx) => resourceEvents(ctx, 'jobs.job.*', args, (auth, id) => ctx.services.jobs.get(auth, id)),
     resolve: eventOrEnd,
   }),
 }));
+
+/** Events of one family, of one resource when `id` is given: it must be the tenant's (404 otherwise). */
+async function resourceEvents(
+  ctx: GraphQLContext,
+  types: string,
+  args: { id?: string | number | null; after?: string | number | null },
+  find: (auth: AuthContext, id: string) => Promise<{ id: string }>,
+) {
+  const auth = authOf(ctx);
+  const resource = args.id == null ? undefined : await find(auth, String(args.id));
+  return ctx.live.stream(auth, { types: [types], resourceId: resource?.id, after: args.after == null ? null : String(args.after), reauthenticate: ctx.reauthenticate });
+}

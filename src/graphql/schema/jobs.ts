@@ -2,6 +2,7 @@ import type { Job } from '../../generated/prisma/client.js';
 import { JOB_STATUSES, pollPath, type JobStatus } from '../../domain/jobs.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
+import { withoutNulls } from '../inputs.js';
 import { connectionOf, forwardPage } from '../pages.js';
 
 const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
@@ -68,7 +69,7 @@ builder.mutationFields((t) => ({
     description: 'Queues work for the tenant\'s runners.',
     args: { input: t.arg({ type: CreateJobInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.jobs.create(authOf(ctx), Object.fromEntries(Object.entries(args.input).filter(([, value]) => value !== null && value !== undefined))),
+      ctx.services.jobs.create(authOf(ctx), withoutNulls(args.input)),
   }),
   cancelJob: t.field({
     type: JobRef,

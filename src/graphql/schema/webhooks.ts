@@ -3,6 +3,7 @@ import { DELIVERY_STATUSES } from '../../domain/webhooks.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import type { GraphQLContext } from '../builder.js';
+import { withoutNulls } from '../inputs.js';
 import { connectionOf, forwardPage } from '../pages.js';
 
 type DeliveryWithAttempts = WebhookDelivery & { attempts: WebhookAttempt[] };
@@ -79,10 +80,6 @@ const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput
   description: 'Omitted fields are left unchanged; enabled: true re-enables a disabled endpoint.',
   fields: (t) => ({ url: t.string(), description: t.string(), eventTypes: t.stringList(), enabled: t.boolean() }),
 });
-
-/** GraphQL's explicit nulls for "leave as is" fields become absent, as REST's omitted fields. */
-const withoutNulls = (input: Record<string, unknown>, keep: string[] = []) =>
-  Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== null || keep.includes(key)));
 
 builder.queryFields((t) => ({
   webhookEndpoint: t.field({
