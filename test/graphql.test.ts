@@ -6,9 +6,9 @@ import { recordSql, tablesRead } from './support/sql.js';
 // GraphQL at /graphql against a real gateway, cross-checked with REST (/api/v1) and with the
 // event outbox: the three surfaces must never disagree about a resource.
 
-// The query-count test records every statement of this process: a database of its own and slow
-// safety-net polls keep other files' commits and the workers' timers out of its measurements.
-const gw = useGateway({ EVENT_POLL_MS: '3600000' }, { ownDatabase: true });
+// The query-count test records every statement of this process: a database of its own, no relay
+// and slow safety-net polls keep commits (this file's and others') and the workers' timers out of it.
+const gw = useGateway({ EVENT_RELAY: 'off', EVENT_POLL_MS: '3600000' }, { ownDatabase: true });
 
 const CONTACT_FIELDS = `fragment ContactFields on Contact {
   id email fullName firstName lastName phone company streetAddress city state postalCode country tag
