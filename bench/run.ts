@@ -160,7 +160,7 @@ async function main() {
 /** One side of one scenario: start it fresh, seed, warm up, measure, stop. */
 async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, ctx: SetupContext) {
   // One folder per scenario: node writes a profile per thread (tsx's loader runs in its own).
-  const profiling = settings.profile && side === 'gateway';
+  const profiling = settings.profile && side === (process.env.BENCH_PROFILE_SIDE ?? 'gateway');
   const scenarioProfileDir = path.join(profileDir, scenario.id);
   if (profiling) {
     rmSync(scenarioProfileDir, { recursive: true, force: true });

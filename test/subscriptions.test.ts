@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
 import { connectWs, eventsIn, liveStreams, subscribeLive, type Subscription, type WsConnection } from './support/subscriptions.js';
@@ -197,6 +197,60 @@ describe('events subscription', () => {
     const other = await createTenant(gateway.app);
     const foreign = connect(other).subscribe('subscription($id: ID) { contactChanged(id: $id) { type } }', { id: a.body.contactId });
     expect((await refusal(foreign))[0]!.extensions?.code).toBe('not_found');
+  });
+
+  test('subscribers with the same operation share one execution per event: the contact is read once for five, five times for five different ones', async () => {
+    const tenant = await createTenant(gateway.app);
+    const SUBSCRIBERS = 5;
+    // A spy that delegates: how often the subscriptions' `data` resolver reads the resource.
+    const reads = vi.spyOn(gateway.app.services.events, 'currentResource');
+    const readsWhileDelivering = async (subscriptions: Subscription[], email: string) => {
+      reads.mockClear();
+      await createContact(tenant, email);
+      for (const subscription of subscriptions) {
+        const [event] = eventsIn(await subscription.waitFor(1));
+        expect(Object.values(event.data)).toEqual([email]);
+      }
+      return reads.mock.calls.length;
+    };
+    const same = [];
+    for (let i = 0; i < SUBSCRIBERS; i++) same.push(await subscribed(connect(tenant), 'subscription { events { data { ... on Contact { email } } } }'));
+    const sharedReads = await readsWhileDelivering(same, 'shared@example.com');
+    const streams = await liveStreams(gateway.url);
+    same.forEach((subscription) => subscription.unsubscribe());
+    while ((await liveStreams(gateway.url)) > streams - SUBSCRIBERS) await sleep(20);
+
+    // Each alias makes another operation, executed for itself.
+    const different = [];
+    for (let i = 0; i < SUBSCRIBERS; i++) different.push(await subscribed(connect(tenant), `subscription { events { data { ... on Contact { email${i}: email } } } }`));
+    const ownReads = await readsWhileDelivering(different, 'own@example.com');
+    reads.mockRestore();
+    expect(sharedReads).toBe(1);
+    expect(ownReads).toBe(SUBSCRIBERS);
+  });
+});
+
+describe('stream lifetime', () => {
+  /** Waits until the gateway's live stream count is `count`; fails after 5 seconds. */
+  async function streamsDropTo(count: number) {
+    const deadline = Date.now() + 5_000;
+    while ((await liveStreams(gateway.url)) > count) {
+      if (Date.now() > deadline) throw new Error(`still ${await liveStreams(gateway.url)} live streams, expected ${count}`);
+      await sleep(20);
+    }
+  }
+
+  test('unsubscribing or disconnecting ends the stream at once, though its tenant is quiet', async () => {
+    const tenant = await createTenant(gateway.app);
+    const before = await liveStreams(gateway.url);
+    const connection = connect(tenant);
+    const first = await subscribed(connection, SEQUENCES);
+    await subscribed(connection, SEQUENCES);
+    expect(await liveStreams(gateway.url)).toBeGreaterThanOrEqual(before + 2);
+    first.unsubscribe();
+    await streamsDropTo(before + 1);
+    await connection.dispose();
+    await streamsDropTo(before);
   });
 });
 

@@ -20,6 +20,8 @@ export type StreamItem = EventFacts | { end: DomainError };
 
 type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
 type Listener = (signal: Signal) => void;
+/** Set by a running stream: ends it at its next turn, even while it waits for events. */
+type Stopper = { stop(): void };
 
 const PAGE_SIZE = 500;
 /** Events queued for a slow subscriber beyond this are dropped and read from the log instead. */
@@ -103,10 +105,23 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
   async function stream(auth: AuthContext, request: StreamRequest): Promise<AsyncGenerator<StreamItem>> {
     const types = new Set<string>(selectEventTypes(auth, request.types));
     const afterSequence = request.after ? await services.events.sequenceOf(auth, request.after) : null;
-    return follow(auth, request, types, afterSequence);
+    const stopper: Stopper = { stop: () => {} };
+    const generator = follow(auth, request, types, afterSequence, stopper);
+    // An async generator waiting for the next event would take a return() only at its next
+    // yield, which on a quiet tenant may never come: the stream is told to stop at once as well.
+    const stream: AsyncGenerator<StreamItem> = {
+      [Symbol.asyncIterator]: () => stream,
+      next: () => generator.next(),
+      throw: (error) => generator.throw(error),
+      return: (value) => {
+        stopper.stop();
+        return generator.return(value);
+      },
+    };
+    return stream;
   }
 
-  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, afterSequence: number | null): AsyncGenerator<StreamItem> {
+  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, afterSequence: number | null, stopper: Stopper): AsyncGenerator<StreamItem> {
     const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
     const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
 
@@ -114,11 +129,13 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     let wake: (() => void) | undefined;
     // Following before reading the log: whatever commits from here on arrives or is caught up.
     let live = false;
-    const leave = join(auth.tenantId, (signal) => {
+    const receive: Listener = (signal) => {
       if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
       else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
       wake?.();
-    });
+    };
+    const leave = join(auth.tenantId, receive);
+    stopper.stop = () => receive({ kind: 'close' });
     try {
       const latest = await services.events.latestSequence(auth.tenantId);
       noteSeen(auth.tenantId, latest);

@@ -9,6 +9,7 @@ import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
 import type { GraphQLContext } from './builder.js';
 import { schema } from './schema/index.js';
+import { sharedSubscriptionExecution } from './shared-subscriptions.js';
 
 /** A graphql-ws connection, authenticated by its connectionParams when it opened. */
 export type SocketSession = { auth: AuthContext; apiKey: string; correlationId: string };
@@ -44,24 +45,27 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
         reauthenticate: () => services.authenticate(presentedApiKey(req.headers), req.id),
       };
     },
-    plugins: [errorCodes(logger)],
+    plugins: [
+      errorCodes(logger),
+      sharedSubscriptionExecution((result, context) => withCodedErrors(result, context.correlationId, logger)),
+    ],
   });
 }
 
 /**
  * Gives every GraphQL error the REST problem `code` and the request's correlationId in
  * `extensions`; unexpected errors are logged and replaced by a masked internal_error. Hooked into
- * execution itself, so it covers HTTP, SSE and websocket results alike, each event of a stream too.
+ * execution itself, so it covers HTTP results and each event of a stream alike (subscriptions
+ * call withCodedErrors through sharedSubscriptionExecution, which executes their events).
  */
 function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerContext> {
-  const coded = ({ args, result, setResult }: { args: { contextValue: unknown }; result: ExecutionResult; setResult(r: ExecutionResult): void }) => {
-    if (!result.errors?.length) return;
-    const { correlationId } = args.contextValue as GraphQLContext;
-    setResult({ ...result, errors: result.errors.map((e) => toCodedError(e, correlationId, logger)) });
-  };
   return {
-    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, coded) }),
-    onSubscribe: () => ({ onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload as never, coded) }),
+    onExecute: () => ({
+      onExecuteDone: (payload) =>
+        handleStreamOrSingleExecutionResult(payload, ({ args, result, setResult }) => {
+          if (result.errors?.length) setResult(withCodedErrors(result, (args.contextValue as GraphQLContext).correlationId, logger));
+        }),
+    }),
     // Requests refused before execution (parse and validation errors) have no execution context.
     onResultProcess({ result, setResult, serverContext }) {
       if (!('req' in serverContext) || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
@@ -71,6 +75,10 @@ function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerCon
       }
     },
   };
+}
+
+function withCodedErrors(result: ExecutionResult, correlationId: string, logger: FastifyBaseLogger): ExecutionResult {
+  return result.errors?.length ? { ...result, errors: result.errors.map((e) => toCodedError(e, correlationId, logger)) } : result;
 }
 
 function toCodedError(error: GraphQLError, correlationId: string, logger: FastifyBaseLogger): GraphQLError {
