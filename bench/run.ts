@@ -33,6 +33,7 @@ const settings = {
   only: (flags.only ?? process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   sqlCount: flags['sql-count'] || process.env.BENCH_SQL_COUNT === '1',
   profile: flags.profile || process.env.BENCH_PROFILE === '1',
+  profileSide: process.env.BENCH_PROFILE_SIDE === 'baseline' ? ('baseline' as const) : ('gateway' as const),
   enforceTargets: process.env.BENCH_ENFORCE_TARGETS === '1',
   serverUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
@@ -123,7 +124,7 @@ async function main() {
   }
 
   console.log(`\n${formatTable(results)}\n`);
-  for (const [id, summary] of Object.entries(profiles)) console.log(`CPU profile of the gateway, ${id}:\n${formatProfileSummary(summary)}\n`);
+  for (const [id, summary] of Object.entries(profiles)) console.log(`CPU profile of the ${settings.profileSide}, ${id}:\n${formatProfileSummary(summary)}\n`);
   for (const [label, summary] of Object.entries(activitySummaries)) console.log(`PostgreSQL sessions of ${label} (mean count): ${formatActivity(summary)}`);
 
   const file = path.join(resultsDir, 'latest.json');
@@ -160,7 +161,7 @@ async function main() {
 /** One side of one scenario: start it fresh, seed, warm up, measure, stop. */
 async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, ctx: SetupContext) {
   // One folder per scenario: node writes a profile per thread (tsx's loader runs in its own).
-  const profiling = settings.profile && side === (process.env.BENCH_PROFILE_SIDE ?? 'gateway');
+  const profiling = settings.profile && side === settings.profileSide;
   const scenarioProfileDir = path.join(profileDir, scenario.id);
   if (profiling) {
     rmSync(scenarioProfileDir, { recursive: true, force: true });
