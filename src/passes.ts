@@ -33,3 +33,36 @@ export function passRunner(pass: () => Promise<void>, onError: (err: unknown) =>
     },
   };
 }
+
+/**
+ * Group commit: items added while a write is in progress are written together by the next one,
+ * so under load one statement serves many items and an idle writer starts at once. `add`
+ * settles when its item's write has.
+ */
+export function groupCommit<T>(write: (batch: T[]) => Promise<void>) {
+  let waiting: { item: T; settle: (error?: unknown) => void }[] = [];
+  let writing = false;
+
+  async function writeAll(): Promise<void> {
+    writing = true;
+    while (waiting.length) {
+      const batch = waiting;
+      waiting = [];
+      const error = await write(batch.map((entry) => entry.item)).then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('group commit failed'),
+      );
+      batch.forEach((entry) => entry.settle(error));
+    }
+    writing = false;
+  }
+
+  return {
+    add(item: T): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ item, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+        if (!writing) void writeAll();
+      });
+    },
+  };
+}

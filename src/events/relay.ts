@@ -8,6 +8,12 @@ import type { EventBus } from './bus.js';
 /** The trigger on "Event" NOTIFYs this channel when events commit (prisma/migrations). */
 export const EVENTS_CHANNEL = 'nilo_events';
 const BATCH_SIZE = 500;
+/**
+ * PostgreSQL's autovacuum analyzes a table up to a minute after it grew; until then the planner
+ * takes the deliveries table for as small as it was and sorts every due delivery for each claim.
+ * So the relay analyzes it itself after creating this many.
+ */
+const ANALYZE_AFTER_DELIVERIES = 1000;
 
 type UnpublishedEvent = EventFacts & { tenantId: string };
 
@@ -21,8 +27,22 @@ type UnpublishedEvent = EventFacts & { tenantId: string };
  */
 export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
   const { database, bus, pollMs, log } = options;
+  let deliveriesSinceAnalyze = 0;
+  let analyzing = false;
+  function noteDeliveries(created: number) {
+    deliveriesSinceAnalyze += created;
+    if (deliveriesSinceAnalyze < ANALYZE_AFTER_DELIVERIES || analyzing) return;
+    deliveriesSinceAnalyze = 0;
+    analyzing = true;
+    database.prisma
+      .$executeRaw`ANALYZE "WebhookDelivery"`
+      .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
+      .finally(() => (analyzing = false));
+  }
+
   async function publishBatch(): Promise<number> {
-    return database.prisma.$transaction(async (tx) => {
+    let deliveries = 0;
+    const published = await database.prisma.$transaction(async (tx) => {
       const events = await tx.$queryRaw<UnpublishedEvent[]>`
         SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId"
         FROM "Event" WHERE "publishedAt" IS NULL
@@ -30,10 +50,12 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
         FOR UPDATE SKIP LOCKED`;
       if (!events.length) return 0;
       for (const { tenantId, ...event } of events) bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
-      await scheduleDeliveries(tx, events);
+      deliveries = await scheduleDeliveries(tx, events);
       await tx.$executeRaw`UPDATE "Event" SET "publishedAt" = now() WHERE "id" = ANY(${events.map((e) => e.id)})`;
       return events.length;
     });
+    noteDeliveries(deliveries);
+    return published;
   }
 
   // A pass publishes batches until none is full.

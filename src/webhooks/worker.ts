@@ -4,12 +4,11 @@ import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import type { WebhookConfig } from '../config.js';
 import type { Database } from '../db/database.js';
-import { eventEnvelope, type EventEnvelope } from '../domain/events.js';
+import { eventEnvelope, type EventEnvelope, type EventFacts } from '../domain/events.js';
 import { newId } from '../domain/ids.js';
 import { DELIVERIES_CHANNEL } from '../domain/webhooks.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import { isForeignKeyViolation } from '../domain/prisma-errors.js';
-import { passRunner } from '../passes.js';
+import { groupCommit, passRunner } from '../passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
 
 /** Response bodies are logged up to this many bytes; the rest is not even read. */
@@ -19,13 +18,28 @@ const MAX_RETRY_AFTER_MS = 86_400_000;
 /** A claimed delivery whose process died is due again once the attempt could no longer be running. */
 const CLAIM_GRACE_MS = 5_000;
 
-type Claimed = { id: string; endpointId: string; eventId: string; payload: Prisma.JsonValue | null; attemptCount: number };
+/** A claimed delivery with what sending it needs, read in the claim's statement. */
+type Claimed = {
+  id: string;
+  endpointId: string;
+  url: string;
+  failingSince: Date | null;
+  /** The endpoint's active secrets, newest first. */
+  secrets: string[];
+  attemptCount: number;
+  envelope: EventEnvelope;
+};
 type Outcome = { statusCode: number | null; headers: Record<string, string> | null; body: string | null; error: string | null; durationMs: number; retryAfterMs: number | null };
+type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
 
 /**
  * Sends due webhook deliveries: claims them in the database (SKIP LOCKED, so processes never send
  * one twice at once), signs and POSTs each, logs the attempt and schedules what is next. Woken
  * by NOTIFY when deliveries are created or retried; a timer covers scheduled retries.
+ *
+ * The database work is batched so it does not outweigh the sending: one statement claims up to
+ * half the concurrency with everything the POSTs need, and attempts that end while a record is
+ * being written are written together in the next one (group commit).
  */
 export async function startDeliveryWorker(options: { database: Database; config: WebhookConfig; guard: AddressGuard; pollMs: number; log: FastifyBaseLogger }) {
   const { database, config, guard, pollMs, log } = options;
@@ -33,29 +47,20 @@ export async function startDeliveryWorker(options: { database: Database; config:
   // Redirects are never followed (request() does not); connections go only to allowed addresses.
   const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
   const sending = new Set<Promise<void>>();
+  /** Claim again once this many slots are free, so claims come in batches rather than one by one. */
+  const refillAt = Math.max(1, Math.floor(config.concurrency / 2));
   let timer: NodeJS.Timeout | undefined;
   const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
   const wake = passes.wake;
+  const records = groupCommit<Attempted>(recordAttempts);
 
   async function claimAndSend(): Promise<void> {
     const room = config.concurrency - sending.size;
-    if (room <= 0) return;
-    const leaseMs = config.timeoutMs + CLAIM_GRACE_MS;
-    const claimed = await prisma.$queryRaw<Claimed[]>`
-      UPDATE "WebhookDelivery" AS d
-      SET "nextAttemptAt" = now() + ${leaseMs} * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
-      WHERE d."id" IN (
-        SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
-        WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
-        ORDER BY due."nextAttemptAt" LIMIT ${room}
-        FOR UPDATE OF due SKIP LOCKED)
-      RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount"`;
+    if (room < refillAt) return;
+    const claimed = await claim(room);
     for (const delivery of claimed) {
       const task = attempt(delivery)
-        .catch((err) => {
-          // The endpoint was deleted while the attempt ran: its deliveries went with it.
-          if (!isForeignKeyViolation(err)) log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded');
-        })
+        .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
         .finally(() => {
           sending.delete(task);
           wake();
@@ -64,6 +69,37 @@ export async function startDeliveryWorker(options: { database: Database; config:
     }
     if (claimed.length === room) wake(); // there may be more due
     else await scheduleNextDue();
+  }
+
+  /** Claims up to `limit` due deliveries of enabled endpoints, with their endpoint, secrets and envelope. */
+  async function claim(limit: number): Promise<Claimed[]> {
+    const leaseMs = config.timeoutMs + CLAIM_GRACE_MS;
+    type Row = Omit<Claimed, 'envelope'> & { payload: Prisma.JsonValue | null; event: (Omit<EventFacts, 'occurredAt'> & { occurredAt: string; data: Prisma.JsonValue }) | null };
+    const rows = await prisma.$queryRaw<Row[]>`
+      WITH claimed AS (
+        UPDATE "WebhookDelivery" AS d
+        SET "nextAttemptAt" = now() + ${leaseMs} * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
+        WHERE d."id" IN (
+          SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
+          WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
+          ORDER BY due."nextAttemptAt" LIMIT ${limit}
+          FOR UPDATE OF due SKIP LOCKED)
+        RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount")
+      SELECT c."id", c."endpointId", c."attemptCount", c."payload", e."url", e."failingSince",
+        ARRAY(SELECT s."secret" FROM "WebhookSecret" AS s
+              WHERE s."endpointId" = c."endpointId" AND (s."expiresAt" IS NULL OR s."expiresAt" > now())
+              ORDER BY s."createdAt" DESC) AS "secrets",
+        CASE WHEN ev."id" IS NULL THEN NULL ELSE jsonb_build_object(
+          'id', ev."id", 'type', ev."type", 'tenantSequence', ev."tenantSequence", 'occurredAt', ev."occurredAt",
+          'correlationId', ev."correlationId", 'resourceType', ev."resourceType", 'resourceId', ev."resourceId", 'data', ev."data") END AS "event"
+      FROM claimed AS c JOIN "WebhookEndpoint" AS e ON e."id" = c."endpointId" LEFT JOIN "Event" AS ev ON ev."id" = c."eventId"`;
+    return rows.map(({ payload, event, ...delivery }) => ({
+      ...delivery,
+      failingSince: delivery.failingSince && new Date(delivery.failingSince),
+      // Test events carry their envelope; the others are the event's, as the log has it.
+      // (jsonb has the timestamp without its zone, which is UTC.)
+      envelope: (payload as EventEnvelope | null) ?? eventEnvelope({ ...event!, occurredAt: new Date(`${event!.occurredAt}Z`) }),
+    }));
   }
 
   /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
@@ -79,19 +115,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
   }
 
   async function attempt(delivery: Claimed): Promise<void> {
-    const endpoint = await prisma.webhookEndpoint.findUnique({
-      where: { id: delivery.endpointId },
-      include: { secrets: { where: { OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] }, orderBy: { createdAt: 'desc' } } },
-    });
-    if (!endpoint) return; // deleted meanwhile: its deliveries went with it
-    const envelope = (delivery.payload as EventEnvelope | null) ?? (await loadEnvelope(delivery.eventId));
     const attemptedAt = new Date();
-    const outcome = await send(endpoint.url, endpoint.secrets.map((s) => s.secret), envelope);
-    await record(delivery, endpoint, attemptedAt, outcome);
-  }
-
-  async function loadEnvelope(eventId: string): Promise<EventEnvelope> {
-    return eventEnvelope(await prisma.event.findUniqueOrThrow({ where: { id: eventId } }));
+    const outcome = await send(delivery.url, delivery.secrets, delivery.envelope);
+    await records.add({ delivery, attemptedAt, outcome });
   }
 
   async function send(url: string, secrets: string[], envelope: EventEnvelope): Promise<Outcome> {
@@ -133,49 +159,64 @@ export async function startDeliveryWorker(options: { database: Database; config:
     }
   }
 
-  async function record(delivery: Claimed, endpoint: { id: string; failingSince: Date | null }, attemptedAt: Date, outcome: Outcome): Promise<void> {
-    const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
-    const gone = outcome.statusCode === 410;
+  /** Logs a batch of attempts and schedules what is next for their deliveries and endpoints. */
+  async function recordAttempts(batch: Attempted[]): Promise<void> {
     const schedule = config.retryScheduleMs;
-    const exhausted = delivery.attemptCount >= schedule.length;
-    const delay = exhausted ? 0 : Math.max(jitter(schedule[delivery.attemptCount]!), outcome.retryAfterMs ?? 0);
-    const failingSince = succeeded ? null : (endpoint.failingSince ?? attemptedAt);
-    const failingTooLong = !succeeded && attemptedAt.getTime() - failingSince!.getTime() >= config.disableAfterMs;
-
-    const disable = gone ? { enabled: false, disabledReason: 'gone' } : failingTooLong ? { enabled: false, disabledReason: 'failing' } : null;
-    // The endpoint row only when its failure run starts or ends, or it is disabled; first, so the
-    // locks are taken in the order a concurrent endpoint delete takes them (endpoint, then deliveries).
-    const endpointChanges = failingSince?.getTime() !== endpoint.failingSince?.getTime() || disable;
-    const endpointWrites: Prisma.PrismaPromise<unknown>[] = !endpointChanges
-      ? []
-      : disable
-        ? [prisma.webhookEndpoint.updateMany({ where: { id: endpoint.id }, data: { failingSince, ...disable } })]
-        : // Bookkeeping, not a change to the endpoint: raw, so updatedAt stays as the client left it.
-          [prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "failingSince" = ${failingSince} WHERE "id" = ${endpoint.id}`];
-    await prisma.$transaction([
-      ...endpointWrites,
-      prisma.webhookAttempt.create({
-        data: {
-          id: newId('whatt'),
-          deliveryId: delivery.id,
-          attemptedAt,
-          durationMs: outcome.durationMs,
-          statusCode: outcome.statusCode,
-          responseHeaders: outcome.headers ?? undefined,
-          responseBody: outcome.body,
-          error: outcome.error,
-        },
-      }),
-      prisma.webhookDelivery.updateMany({
-        where: { id: delivery.id },
-        data: {
-          lastAttemptAt: attemptedAt,
-          status: succeeded ? 'succeeded' : gone || exhausted ? 'failed' : 'pending',
-          nextAttemptAt: succeeded || gone || exhausted ? null : new Date(Date.now() + delay),
-        },
-      }),
-    ]);
-    if (gone || failingTooLong) log.warn({ endpointId: endpoint.id, reason: gone ? 'gone' : 'failing' }, 'webhook endpoint disabled');
+    const endpoints = new Map<string, { failingSince: Date | null; since: Date | null; disable: 'gone' | 'failing' | null }>();
+    const rows = batch.map(({ delivery, attemptedAt, outcome }) => {
+      const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
+      const gone = outcome.statusCode === 410;
+      const exhausted = delivery.attemptCount >= schedule.length;
+      const delay = exhausted ? 0 : Math.max(jitter(schedule[delivery.attemptCount]!), outcome.retryAfterMs ?? 0);
+      // The endpoint's failure run, as it stands after this attempt (attempts of a batch in order).
+      const endpoint = endpoints.get(delivery.endpointId) ?? { failingSince: delivery.failingSince, since: delivery.failingSince, disable: null };
+      endpoints.set(delivery.endpointId, endpoint);
+      endpoint.since = succeeded ? null : (endpoint.since ?? attemptedAt);
+      if (gone) endpoint.disable = 'gone';
+      else if (!succeeded && attemptedAt.getTime() - endpoint.since!.getTime() >= config.disableAfterMs) endpoint.disable ??= 'failing';
+      return {
+        attemptId: newId('whatt'),
+        deliveryId: delivery.id,
+        attemptedAt: attemptedAt.toISOString(),
+        durationMs: outcome.durationMs,
+        statusCode: outcome.statusCode,
+        responseHeaders: outcome.headers,
+        responseBody: outcome.body,
+        error: outcome.error,
+        status: succeeded ? 'succeeded' : gone || exhausted ? 'failed' : 'pending',
+        nextAttemptAt: succeeded || gone || exhausted ? null : new Date(Date.now() + delay).toISOString(),
+      };
+    });
+    // The endpoint row only when its failure run starts or ends, or it is disabled.
+    for (const [id, { failingSince, since, disable }] of endpoints) {
+      if (disable) {
+        await prisma.webhookEndpoint.updateMany({ where: { id }, data: { failingSince: since, enabled: false, disabledReason: disable } });
+        log.warn({ endpointId: id, reason: disable }, 'webhook endpoint disabled');
+      } else if (since === null && failingSince !== null) {
+        // Bookkeeping, not a change to the endpoint: raw, so updatedAt stays as the client left it.
+        await prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "failingSince" = NULL WHERE "id" = ${id}`;
+      } else if (since !== null && failingSince === null) {
+        await prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "failingSince" = ${since} WHERE "id" = ${id} AND "failingSince" IS NULL`;
+      }
+    }
+    // One statement for the whole batch. Deliveries deleted with their endpoint meanwhile are not
+    // updated, so their attempts are not inserted either.
+    await prisma.$executeRaw`
+      WITH attempted AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS a(
+          "attemptId" text, "deliveryId" text, "attemptedAt" timestamp(3), "durationMs" integer, "statusCode" integer,
+          "responseHeaders" jsonb, "responseBody" text, "error" text, "status" text, "nextAttemptAt" timestamp(3))
+      ), updated AS (
+        UPDATE "WebhookDelivery" AS d
+        SET "lastAttemptAt" = a."attemptedAt", "status" = a."status", "nextAttemptAt" = a."nextAttemptAt"
+        -- The ids again as an array: the planner then reads them by primary key rather than
+        -- joining the whole table to a function whose row count it cannot know.
+        FROM attempted AS a WHERE d."id" = a."deliveryId" AND d."id" = ANY(${rows.map((row) => row.deliveryId)})
+        RETURNING d."id"
+      )
+      INSERT INTO "WebhookAttempt" ("id", "deliveryId", "attemptedAt", "durationMs", "statusCode", "responseHeaders", "responseBody", "error")
+      SELECT a."attemptId", a."deliveryId", a."attemptedAt", a."durationMs", a."statusCode", a."responseHeaders", a."responseBody", a."error"
+      FROM attempted AS a JOIN updated AS u ON u."id" = a."deliveryId"`;
   }
 
   await database.listen(DELIVERIES_CHANNEL, wake);
