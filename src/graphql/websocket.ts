@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { YogaServerInstance } from 'graphql-yoga';
+import { isAsyncIterable, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
@@ -13,6 +13,10 @@ import type { ServerContext, SocketSession } from './yoga.js';
 
 type Extra = { socket: WebSocket; request: IncomingMessage; session?: SocketSession };
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
+/** What an operation runs through and where its results go, found by the args onSubscribe made. */
+type Operation = { enveloped: Enveloped; socket: WebSocket; id: string };
+
+const operations = new WeakMap<ExecutionArgs, Operation>();
 
 /**
  * graphql-ws on the HTTP server's /graphql path (same port). Operations run through Yoga's
@@ -52,7 +56,7 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
         socket.once('close', stopWatching);
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const enveloped: Enveloped = yoga.getEnveloped({ session: ctx.extra.session! });
         let document;
         try {
@@ -63,17 +67,22 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
         }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length) return errors;
-        return {
+        const args: ExecutionArgs = {
           schema: enveloped.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),
-          rootValue: enveloped,
-        } satisfies ExecutionArgs;
+        };
+        operations.set(args, { enveloped, socket: ctx.extra.socket, id });
+        return args;
       },
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      execute: (args) => operations.get(args)!.enveloped.execute(args),
+      subscribe: async (args) => {
+        const operation = operations.get(args)!;
+        const results = await operation.enveloped.subscribe(args);
+        return isAsyncIterable(results) ? sendEach(results as AsyncIterable<ExecutionResult>, operation) : results;
+      },
     },
     wss,
   );
@@ -82,6 +91,41 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
     /** Closes every socket with 1001 Going Away, so clients reconnect (to another process). */
     close: dispose,
   };
+}
+
+/** Serialized `payload`s of `next` messages, by result: subscribers that share an execution share one. */
+const payloads = new WeakMap<ExecutionResult, string>();
+
+/**
+ * Sends each result of a subscription as a graphql-ws `next` message straight to the socket, and
+ * gives graphql-ws an iterator that only ends (or fails) with the stream, so graphql-ws still
+ * completes, errors and cancels the operation. A result shared by a thousand subscribers (see
+ * shared-subscriptions.ts) is serialized once instead of once per subscriber, and each message is
+ * one synchronous write instead of graphql-ws's chain of promises and write callbacks.
+ */
+function sendEach(results: AsyncIterable<ExecutionResult>, { socket, id }: Operation): AsyncIterableIterator<never> {
+  const source = results[Symbol.asyncIterator]();
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  let cancelled = false;
+  const sent = (async () => {
+    for (let next = await source.next(); !next.done; next = await source.next()) {
+      if (cancelled || socket.readyState !== WebSocket.OPEN) continue;
+      let payload = payloads.get(next.value);
+      if (payload === undefined) payloads.set(next.value, (payload = JSON.stringify(next.value)));
+      socket.send(`${prefix}${payload}}`);
+    }
+  })();
+  sent.catch(() => {}); // reported through next() while graphql-ws iterates; after a cancel nobody asks
+  const iterator: AsyncIterableIterator<never> = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: () => sent.then(() => ({ done: true, value: undefined })),
+    return: async () => {
+      cancelled = true;
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+  return iterator;
 }
 
 /** connectionParams carry what HTTP sends as headers. */
