@@ -6,7 +6,7 @@ import { PermanentJobError } from '../jobs/handlers.js';
 import { NotYetAvailableError } from './errors.js';
 import { newId } from './ids.js';
 import { invoiceService, isoDate } from './invoices.js';
-import type { JobService } from './jobs.js';
+import type { JobService, JobState } from './jobs.js';
 
 export const INVOICE_PDF_JOB = 'invoices.pdf';
 
@@ -28,7 +28,7 @@ export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
   // Its lookup holds the rules: the accounting feature, a well-formed id, an invoice of the caller's tenant.
   const invoices = invoiceService(prisma);
   return {
-    async start(auth: AuthContext, invoiceId: string): Promise<Job> {
+    async start(auth: AuthContext, invoiceId: string): Promise<JobState> {
       const invoice = await invoices.get(auth, invoiceId, { select: { id: true } });
       return jobs.enqueue(auth, { resourceType: INVOICE_PDF_JOB, input: { invoiceId: invoice.id } });
     },

@@ -104,8 +104,8 @@ const asWriter = (job: JobState) => ({ tenantId: job.tenantId, correlationId: jo
 type Page = { limit: number; afterId?: string; status?: string; resourceType?: string };
 
 export function jobService(prisma: PrismaClient) {
-  async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Job> {
-    const job = await db.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId } });
+  async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<JobState> {
+    const job = await db.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId }, ...WITHOUT_INPUT });
     if (!job) throw new NotFoundError('Job', id);
     return job;
   }
@@ -127,7 +127,7 @@ export function jobService(prisma: PrismaClient) {
       auth: AuthContext,
       job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number },
       tx?: Prisma.TransactionClient,
-    ): Promise<Job> {
+    ): Promise<JobState> {
       const write = async (db: Prisma.TransactionClient) => {
         const created = await db.job.create({
           data: {
@@ -139,6 +139,7 @@ export function jobService(prisma: PrismaClient) {
             input: job.input,
             maxAttempts: job.maxAttempts ?? 3,
           },
+          ...WITHOUT_INPUT,
         });
         await recordEvent(db, auth, jobEvent(created, 'jobs.job.queued'));
         await db.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, ${created.resourceType})`;
@@ -148,12 +149,19 @@ export function jobService(prisma: PrismaClient) {
     },
 
     /** POST /jobs: work for the tenant's runners. */
-    create(auth: AuthContext, input: unknown): Promise<Job> {
+    create(auth: AuthContext, input: unknown): Promise<JobState> {
       const data = parseInput(CreateJobInput, input);
       return this.enqueue(auth, { resourceType: data.resourceType, input: data.input as Prisma.InputJsonValue, maxAttempts: data.maxAttempts });
     },
 
     get: (auth: AuthContext, id: string) => findOwned(prisma, auth, id),
+
+    /** A job's input, read only when asked for: an import's is megabytes of JSON. */
+    async input(auth: AuthContext, id: string): Promise<Prisma.JsonValue> {
+      const job = await prisma.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId }, select: { input: true } });
+      if (!job) throw new NotFoundError('Job', id);
+      return job.input;
+    },
 
     list(auth: AuthContext, page: Page) {
       const filter = parseInput(JobFilter, { status: page.status, resourceType: page.resourceType });
@@ -165,14 +173,14 @@ export function jobService(prisma: PrismaClient) {
     },
 
     /** Queued or running jobs end as canceled at once; a runner holding one learns it at its next heartbeat. */
-    async cancel(auth: AuthContext, id: string): Promise<Job> {
+    async cancel(auth: AuthContext, id: string): Promise<JobState> {
       return prisma.$transaction(async (tx) => {
         const job = await findOwned(tx, auth, id);
         const { count } = await tx.job.updateMany({
           where: { id: job.id, status: { in: ['queued', 'running'] } },
           data: { status: 'canceled', finishedAt: new Date(), leaseExpiresAt: null },
         });
-        const current = await tx.job.findUniqueOrThrow({ where: { id: job.id } });
+        const current = await tx.job.findUniqueOrThrow({ where: { id: job.id }, ...WITHOUT_INPUT });
         if (!count) throw new ConflictError('job_finished', `The job has already ${current.status === 'canceled' ? 'been canceled' : current.status}.`);
         await recordEvent(tx, asWriter(current), jobEvent(current, 'jobs.job.canceled'));
         return current;

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../domain/index.js';
-import { CreateJobInput, JobFilter, jobReceipt, jobResource } from '../domain/jobs.js';
-import type { Job } from '../generated/prisma/client.js';
+import { CreateJobInput, JobFilter, jobReceipt, jobResource, type JobState } from '../domain/jobs.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 
 const JobParams = z.object({ jobId: z.string() });
@@ -10,7 +9,7 @@ const JobsQuery = PageQuery.extend(JobFilter.shape);
 const tags = ['jobs'];
 
 /** The documented answer to work that starts a job: 202, the short job form, and where to poll. */
-export function accepted(reply: import('fastify').FastifyReply, job: Job) {
+export function accepted(reply: import('fastify').FastifyReply, job: JobState) {
   const receipt = jobReceipt(job);
   return reply.code(202).header('location', receipt.pollPath).send(receipt);
 }

@@ -1,5 +1,5 @@
-import type { Job } from '../../generated/prisma/client.js';
-import { JOB_STATUSES, pollPath, type JobStatus } from '../../domain/jobs.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import { JOB_STATUSES, pollPath, type JobState, type JobStatus } from '../../domain/jobs.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { withoutNulls } from '../inputs.js';
@@ -7,7 +7,10 @@ import { connectionOf, forwardPage } from '../pages.js';
 
 const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
 
-const JobProgress = builder.objectRef<Job>('JobProgress').implement({
+/** Lists carry their input; single jobs leave it out (an import's is megabytes) and read it when asked for. */
+type JobSource = JobState & { input?: Prisma.JsonValue };
+
+const JobProgress = builder.objectRef<JobSource>('JobProgress').implement({
   fields: (t) => ({
     completed: t.exposeInt('progressCompleted', { nullable: true }),
     total: t.exposeInt('progressTotal', { nullable: true }),
@@ -15,7 +18,7 @@ const JobProgress = builder.objectRef<Job>('JobProgress').implement({
   }),
 });
 
-export const JobRef = builder.objectRef<Job>('Job').implement({
+export const JobRef = builder.objectRef<JobSource>('Job').implement({
   description: 'Asynchronous work: queued → running → succeeded | failed | canceled. Every change is a jobs.job.* event.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -23,7 +26,7 @@ export const JobRef = builder.objectRef<Job>('Job').implement({
     resourceType: t.exposeString('resourceType'),
     pollPath: t.string({ resolve: (job) => pollPath(job.id) }),
     progress: t.field({ type: JobProgress, resolve: (job) => job }),
-    input: t.expose('input', { type: 'JSONObject' }),
+    input: t.field({ type: 'JSONObject', resolve: (job, _args, ctx) => job.input ?? ctx.services.jobs.input(authOf(ctx), job.id) }),
     result: t.expose('result', { type: 'JSONObject', nullable: true }),
     error: t.expose('error', { type: 'JSONObject', nullable: true, description: '{ code, message } once failed.' }),
     attempts: t.exposeInt('attempts'),
