@@ -14,6 +14,7 @@ import { createLiveEvents } from './events/live.js';
 import { startRelay } from './events/relay.js';
 import { metrics } from './metrics.js';
 import { graphqlRoutes } from './graphql/route.js';
+import { subscriptionGroups } from './graphql/subscription-groups.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
 import { jobRoutes } from './rest/jobs.js';
@@ -60,6 +61,7 @@ export async function buildApp(config: Config): Promise<App> {
 
   const bus = createEventBus(config.redisUrl, http.log);
   const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
+  const subscriptions = subscriptionGroups();
 
   http.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
     const result = schema.safeParse(data);
@@ -109,7 +111,7 @@ export async function buildApp(config: Config): Promise<App> {
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
-  metrics(http, live);
+  metrics(http, live, subscriptions);
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     await database.prisma.$queryRaw`SELECT 1`;
@@ -140,7 +142,7 @@ export async function buildApp(config: Config): Promise<App> {
   await http.register(runnerRoutes(services), { prefix: '/api/v1/runner' });
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
-    websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services);
+    websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services, subscriptions);
   });
   const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
   const jobs = await startJobWorker({ database, services, handlers: builtInJobHandlers, config: config.jobs, pollMs: config.eventPollMs, log: http.log });

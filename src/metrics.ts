@@ -1,16 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics at /metrics: process defaults, HTTP requests by route, live event streams. */
-export function metrics(http: FastifyInstance, live: { activeStreams(): number }): void {
+/** Prometheus metrics at /metrics: process defaults, HTTP requests by route, live event streams and subscriptions. */
+export function metrics(http: FastifyInstance, live: { activeStreams(): number }, groups: { subscriptions(): number }): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'nilo_live_event_streams',
-    help: 'Subscriptions (graphql-ws and SSE) of this process that are following their tenant\'s events',
+    help: 'Event streams of this process following their tenant\'s events (one per group of identical graphql-ws subscriptions, one per SSE subscription)',
     registers: [registry],
     collect() {
       this.set(live.activeStreams());
+    },
+  });
+  new Gauge({
+    name: 'nilo_live_subscriptions',
+    help: 'graphql-ws subscriptions of this process receiving live events (identical ones share one stream)',
+    registers: [registry],
+    collect() {
+      this.set(groups.subscriptions());
     },
   });
   const requests = new Histogram({

@@ -20,8 +20,8 @@ export type StreamItem = EventFacts | { end: DomainError };
 
 type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
 type Listener = (signal: Signal) => void;
-/** Set by a running stream: ends it at its next turn, even while it waits for events. */
-type Stopper = { stop(): void };
+/** A stream's signals in arrival order, and the end of its following. */
+type Mailbox = { take(): Promise<Signal>; close(): void };
 
 const PAGE_SIZE = 500;
 /** Events queued for a slow subscriber beyond this are dropped and read from the log instead. */
@@ -101,66 +101,86 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
   /** Streams that are live: following their tenant, with their starting point read. */
   let active = 0;
 
-  /** Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's error. */
+  /**
+   * Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's
+   * error, and is live when it resolves: whatever commits from then on reaches the stream.
+   */
   async function stream(auth: AuthContext, request: StreamRequest): Promise<AsyncGenerator<StreamItem>> {
     const types = new Set<string>(selectEventTypes(auth, request.types));
     const afterSequence = request.after ? await services.events.sequenceOf(auth, request.after) : null;
-    const stopper: Stopper = { stop: () => {} };
-    const generator = follow(auth, request, types, afterSequence, stopper);
-    // An async generator waiting for the next event would take a return() only at its next
-    // yield, which on a quiet tenant may never come: the stream is told to stop at once as well.
+
+    const inbox: Signal[] = [];
+    let wake: (() => void) | undefined;
+    const receive: Listener = (signal) => {
+      if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
+      else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
+      wake?.();
+    };
+    // Following before reading the log: whatever commits from here on arrives or is caught up.
+    const leave = join(auth.tenantId, receive);
+    let latest: number;
+    try {
+      latest = await services.events.latestSequence(auth.tenantId);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    noteSeen(auth.tenantId, latest);
+    active++;
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      leave();
+      active--;
+    };
+    const mailbox: Mailbox = {
+      take: async () => {
+        while (!inbox.length) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        return inbox.shift()!;
+      },
+      close,
+    };
+    const generator = follow(auth, request, types, afterSequence ?? latest, afterSequence !== null ? latest : null, mailbox);
+    // An async generator that has not started or waits for the next event would take a return()
+    // only at its next yield, which on a quiet tenant may never come: the stream closes at once.
     const stream: AsyncGenerator<StreamItem> = {
       [Symbol.asyncIterator]: () => stream,
       next: () => generator.next(),
       throw: (error) => generator.throw(error),
       return: (value) => {
-        stopper.stop();
+        close();
+        receive({ kind: 'close' });
         return generator.return(value);
       },
     };
     return stream;
   }
 
-  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, afterSequence: number | null, stopper: Stopper): AsyncGenerator<StreamItem> {
+  /** Yields the tenant's matching events after `last`: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
+  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, start: number, catchUpTo: number | null, mailbox: Mailbox): AsyncGenerator<StreamItem> {
     const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
     const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
+    let last = start;
 
-    const inbox: Signal[] = [];
-    let wake: (() => void) | undefined;
-    // Following before reading the log: whatever commits from here on arrives or is caught up.
-    let live = false;
-    const receive: Listener = (signal) => {
-      if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
-      else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
-      wake?.();
-    };
-    const leave = join(auth.tenantId, receive);
-    stopper.stop = () => receive({ kind: 'close' });
-    try {
-      const latest = await services.events.latestSequence(auth.tenantId);
-      noteSeen(auth.tenantId, latest);
-      let last = afterSequence ?? latest;
-      active++;
-      live = true;
-
-      /** Yields the tenant's matching events after `last` up to `through`, from the log. */
-      async function* catchUp(through: number): AsyncGenerator<EventFacts> {
-        for (;;) {
-          const page = await services.events.facts(auth.tenantId, { ...range, afterSequence: last, throughSequence: through });
-          for (const event of page) {
-            last = event.tenantSequence;
-            yield event;
-          }
-          if (page.length < PAGE_SIZE) break;
-        }
-        last = Math.max(last, through);
-      }
-
-      if (afterSequence !== null) yield* catchUp(latest);
+    /** Yields the tenant's matching events after `last` up to `through`, from the log. */
+    async function* catchUp(through: number): AsyncGenerator<EventFacts> {
       for (;;) {
-        while (!inbox.length) await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        const signal = inbox.shift()!;
+        const page = await services.events.facts(auth.tenantId, { ...range, afterSequence: last, throughSequence: through });
+        for (const event of page) {
+          last = event.tenantSequence;
+          yield event;
+        }
+        if (page.length < PAGE_SIZE) break;
+      }
+      last = Math.max(last, through);
+    }
+
+    try {
+      if (catchUpTo !== null) yield* catchUp(catchUpTo);
+      for (;;) {
+        const signal = await mailbox.take();
         switch (signal.kind) {
           case 'close':
             return;
@@ -188,8 +208,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
         }
       }
     } finally {
-      leave();
-      if (live) active--;
+      mailbox.close();
     }
   }
 

@@ -72,7 +72,7 @@ async function subscribeShared(args: ExecutionArgs, prepare: PrepareResult): Pro
 }
 
 /** What the result of an execution depends on besides the event; null when it cannot be shared. */
-function sharingKey(args: ExecutionArgs): string | null {
+export function sharingKey(args: ExecutionArgs): string | null {
   const { auth } = args.contextValue as GraphQLContext;
   if (!auth) return null;
   let documentId = documentIds.get(args.document);

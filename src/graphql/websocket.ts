@@ -3,18 +3,19 @@ import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { isAsyncIterable, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { GraphQLContext } from './builder.js';
+import type { SubscriptionGroups, Subscriber } from './subscription-groups.js';
 import type { ServerContext, SocketSession } from './yoga.js';
 
 type Extra = { socket: WebSocket; request: IncomingMessage; session?: SocketSession };
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
 /** What an operation runs through and where its results go, found by the args onSubscribe made. */
-type Operation = { enveloped: Enveloped; socket: WebSocket; id: string };
+type Operation = { enveloped: Enveloped; subscriber: Subscriber };
 
 const operations = new WeakMap<ExecutionArgs, Operation>();
 
@@ -24,7 +25,7 @@ const operations = new WeakMap<ExecutionArgs, Operation>();
  * connectionParams (`authorization: "Bearer …"` or `apiKey`); without a working one the socket
  * closes with 4403, also later, when its key is revoked or rotated.
  */
-export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<ServerContext, GraphQLContext>, services: Services) {
+export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<ServerContext, GraphQLContext>, services: Services, groups: SubscriptionGroups) {
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
@@ -74,14 +75,13 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),
         };
-        operations.set(args, { enveloped, socket: ctx.extra.socket, id });
+        operations.set(args, { enveloped, subscriber: { socket: ctx.extra.socket, id, apiKey: ctx.extra.session!.apiKey } });
         return args;
       },
       execute: (args) => operations.get(args)!.enveloped.execute(args),
-      subscribe: async (args) => {
-        const operation = operations.get(args)!;
-        const results = await operation.enveloped.subscribe(args);
-        return isAsyncIterable(results) ? sendEach(results as AsyncIterable<ExecutionResult>, operation) : results;
+      subscribe: (args) => {
+        const { enveloped, subscriber } = operations.get(args)!;
+        return groups.subscribe(args, subscriber, async () => (await enveloped.subscribe(args)) as AsyncIterable<ExecutionResult> | ExecutionResult);
       },
     },
     wss,
@@ -91,41 +91,6 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
     /** Closes every socket with 1001 Going Away, so clients reconnect (to another process). */
     close: dispose,
   };
-}
-
-/** Serialized `payload`s of `next` messages, by result: subscribers that share an execution share one. */
-const payloads = new WeakMap<ExecutionResult, string>();
-
-/**
- * Sends each result of a subscription as a graphql-ws `next` message straight to the socket, and
- * gives graphql-ws an iterator that only ends (or fails) with the stream, so graphql-ws still
- * completes, errors and cancels the operation. A result shared by a thousand subscribers (see
- * shared-subscriptions.ts) is serialized once instead of once per subscriber, and each message is
- * one synchronous write instead of graphql-ws's chain of promises and write callbacks.
- */
-function sendEach(results: AsyncIterable<ExecutionResult>, { socket, id }: Operation): AsyncIterableIterator<never> {
-  const source = results[Symbol.asyncIterator]();
-  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  let cancelled = false;
-  const sent = (async () => {
-    for (let next = await source.next(); !next.done; next = await source.next()) {
-      if (cancelled || socket.readyState !== WebSocket.OPEN) continue;
-      let payload = payloads.get(next.value);
-      if (payload === undefined) payloads.set(next.value, (payload = JSON.stringify(next.value)));
-      socket.send(`${prefix}${payload}}`);
-    }
-  })();
-  sent.catch(() => {}); // reported through next() while graphql-ws iterates; after a cancel nobody asks
-  const iterator: AsyncIterableIterator<never> = {
-    [Symbol.asyncIterator]: () => iterator,
-    next: () => sent.then(() => ({ done: true, value: undefined })),
-    return: async () => {
-      cancelled = true;
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-  };
-  return iterator;
 }
 
 /** connectionParams carry what HTTP sends as headers. */

@@ -97,18 +97,24 @@ export function eventsIn(results: FormattedExecutionResult<any, any>[], field = 
   });
 }
 
-/** How many event streams the gateway at `baseUrl` has live: its nilo_live_event_streams metric. */
-export async function liveStreams(baseUrl: string): Promise<number> {
+/** A gauge of the gateway at `baseUrl`'s /metrics. */
+async function gauge(baseUrl: string, name: string): Promise<number> {
   const text = await fetch(`${baseUrl}/metrics`).then((res) => res.text());
-  return Number(/^nilo_live_event_streams (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 }
 
-/** Subscribes and resolves once the gateway has the stream live, so whatever commits next reaches it. */
+/** How many event streams the gateway at `baseUrl` has live: its nilo_live_event_streams metric. */
+export const liveStreams = (baseUrl: string) => gauge(baseUrl, 'nilo_live_event_streams');
+
+/** How many graphql-ws subscriptions the gateway at `baseUrl` serves live events: nilo_live_subscriptions. */
+export const liveSubscriptions = (baseUrl: string) => gauge(baseUrl, 'nilo_live_subscriptions');
+
+/** Subscribes and resolves once the gateway has the subscription live, so whatever commits next reaches it. */
 export async function subscribeLive(connection: WsConnection, baseUrl: string, query: string, variables?: Record<string, unknown>): Promise<Subscription> {
-  const before = await liveStreams(baseUrl);
+  const before = await liveSubscriptions(baseUrl);
   const subscription = connection.subscribe(query, variables);
   const deadline = Date.now() + 20_000;
-  while ((await liveStreams(baseUrl)) <= before) {
+  while ((await liveSubscriptions(baseUrl)) <= before) {
     if (Date.now() > deadline) throw new Error('the subscription did not go live');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
