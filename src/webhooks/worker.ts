@@ -1,6 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import type { WebhookConfig } from '../config.js';
 import type { Database } from '../db/database.js';
@@ -37,38 +37,56 @@ type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
  * one twice at once), signs and POSTs each, logs the attempt and schedules what is next. Woken
  * by NOTIFY when deliveries are created or retried; a timer covers scheduled retries.
  *
- * The database work is batched so it does not outweigh the sending: one statement claims up to
- * half the concurrency with everything the POSTs need, and attempts that end while a record is
- * being written are written together in the next one (group commit).
+ * The database work is batched so it does not pace the sending: one statement claims a few rounds
+ * of deliveries with everything the POSTs need, a slot is free again as soon as its POST ends, and
+ * attempts that end while a record is being written are written together in the next one (group
+ * commit).
  */
 export async function startDeliveryWorker(options: { database: Database; config: WebhookConfig; guard: AddressGuard; pollMs: number; log: FastifyBaseLogger }) {
   const { database, config, guard, pollMs, log } = options;
   const { prisma } = database;
   // Redirects are never followed (request() does not); connections go only to allowed addresses.
   const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
+  /** Attempts whose POST is in flight: at most `concurrency`. */
   const sending = new Set<Promise<void>>();
-  /** Claim again once this many slots are free, so claims come in batches rather than one by one. */
-  const refillAt = Math.max(1, Math.floor(config.concurrency / 2));
+  /** Attempts sent and waiting to be recorded: the slot is free, the database catches up. */
+  const recording = new Set<Promise<void>>();
+  /** Claimed and not yet sent, oldest first. */
+  const queue: (Claimed & { claimedAt: number })[] = [];
+  /** Deliveries claimed per statement: a few rounds of sending, so claims do not pace the POSTs. */
+  const claimSize = config.concurrency * 4;
   let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
   const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
   const wake = passes.wake;
   const records = groupCommit<Attempted>(recordAttempts);
 
   async function claimAndSend(): Promise<void> {
-    const room = config.concurrency - sending.size;
-    if (room < refillAt) return;
-    const claimed = await claim(room);
-    for (const delivery of claimed) {
-      const task = attempt(delivery)
-        .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
-        .finally(() => {
-          sending.delete(task);
-          wake();
-        });
+    // Claims wait while the queue holds a round, or while records lag far behind the sending.
+    if (queue.length >= config.concurrency || recording.size >= 2 * claimSize) return;
+    const limit = claimSize - queue.length - sending.size;
+    const claimed = await claim(limit);
+    const claimedAt = Date.now();
+    for (const delivery of claimed) queue.push({ ...delivery, claimedAt });
+    sendQueued();
+    if (claimed.length === limit) wake(); // there may be more due
+    else await scheduleNextDue();
+  }
+
+  /** Starts queued deliveries while slots are free. */
+  function sendQueued(): void {
+    while (!stopping && sending.size < config.concurrency && queue.length) {
+      const delivery = queue.shift()!;
+      // A claim is exclusive for the timeout plus CLAIM_GRACE_MS: sent later, its attempt could
+      // outlive the claim. It is left for when it is due again.
+      if (Date.now() - delivery.claimedAt > CLAIM_GRACE_MS) continue;
+      const task = attempt(delivery).finally(() => {
+        sending.delete(task);
+        sendQueued();
+        if (queue.length < config.concurrency) wake();
+      });
       sending.add(task);
     }
-    if (claimed.length === room) wake(); // there may be more due
-    else await scheduleNextDue();
   }
 
   /** Claims up to `limit` due deliveries of enabled endpoints, with their endpoint, secrets and envelope. */
@@ -114,17 +132,25 @@ export async function startDeliveryWorker(options: { database: Database; config:
     timer.unref();
   }
 
+  /** Sends one delivery; its record is written afterwards, together with others (group commit). */
   async function attempt(delivery: Claimed): Promise<void> {
     const attemptedAt = new Date();
     const outcome = await send(delivery.url, delivery.secrets, delivery.envelope);
-    await records.add({ delivery, attemptedAt, outcome });
+    const recorded = records
+      .add({ delivery, attemptedAt, outcome })
+      .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
+      .finally(() => {
+        recording.delete(recorded);
+        if (queue.length < config.concurrency) wake();
+      });
+    recording.add(recorded);
   }
 
   async function send(url: string, secrets: string[], envelope: EventEnvelope): Promise<Outcome> {
     const body = JSON.stringify(envelope);
-    const timestamp = new Date();
+    const timestamp = Math.floor(Date.now() / 1000);
     // One "v1,<signature>" per active secret, so receivers on the old or the new secret both verify.
-    const signature = secrets.map((secret) => new Webhook(secret).sign(envelope.id, timestamp, body)).join(' ');
+    const signature = secrets.map((secret) => sign(secret, envelope.id, timestamp, body)).join(' ');
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
@@ -139,7 +165,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
           'content-type': 'application/json',
           'user-agent': 'nilo-gateway-webhooks/1',
           'webhook-id': envelope.id,
-          'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+          'webhook-timestamp': String(timestamp),
           'webhook-signature': signature,
           'x-correlation-id': envelope.correlationId,
         },
@@ -228,13 +254,32 @@ export async function startDeliveryWorker(options: { database: Database; config:
     wake,
     /** Stops claiming and waits for the attempts in flight (each ends within the timeout). */
     async stop() {
+      stopping = true;
       await passes.stop();
       clearInterval(poll);
       clearTimeout(timer);
       await Promise.all(sending);
+      await Promise.all(recording);
       await agent.close();
+      // What was claimed and not sent is due again at once, for this or another process.
+      const unsent = queue.splice(0).map((delivery) => delivery.id);
+      if (unsent.length) {
+        await prisma.$executeRaw`
+          UPDATE "WebhookDelivery" SET "nextAttemptAt" = now(), "attemptCount" = "attemptCount" - 1
+          WHERE "id" = ANY(${unsent}) AND "status" = 'pending'`;
+      }
     },
   };
+}
+
+/**
+ * A Standard Webhooks signature: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the
+ * secret's key (base64 after `whsec_`). node:crypto's HMAC, where the standardwebhooks package
+ * hashes in JavaScript; tests verify with the package.
+ */
+function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
 }
 
 /** Reads at most MAX_LOGGED_BODY bytes of a response and drops the rest unread. */
