@@ -274,6 +274,20 @@ describe('stream lifetime', () => {
     await connection.dispose();
     await streamsDropTo(before);
   });
+
+  test('a subscription over HTTP that accepts neither SSE nor multipart is refused with 406 and leaves no stream', async () => {
+    const tenant = await createTenant(gateway.app);
+    const before = await liveStreams(gateway.url);
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      const res = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${tenant.apiKey}` },
+        body: JSON.stringify({ query: SEQUENCES }),
+      });
+      expect(res.status).toBe(406);
+    }
+    await streamsDropTo(before);
+  });
 });
 
 describe('feature gates', () => {

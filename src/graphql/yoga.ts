@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
 import { DomainError } from '../domain/errors.js';
@@ -48,6 +48,7 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
     plugins: [
       errorCodes(logger),
       sharedSubscriptionExecution((result, context) => withCodedErrors(result, context.correlationId, logger)),
+      closeUnservedStreams(),
     ],
   });
 }
@@ -73,6 +74,18 @@ function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerCon
       if (r.errors?.some((e) => e.extensions?.correlationId === undefined)) {
         setResult({ ...r, errors: r.errors.map((e) => (e.extensions?.correlationId === undefined ? toCodedError(e, serverContext.req.id, logger) : e)) });
       }
+    },
+  };
+}
+
+/**
+ * Yoga answers 406 to a subscription over HTTP that accepts neither SSE nor multipart, but only
+ * after executing it: the stream it opened (live when opened, see events/live.ts) is closed here.
+ */
+function closeUnservedStreams(): Plugin<GraphQLContext, ServerContext> {
+  return {
+    onResultProcess({ result, resultProcessor }) {
+      if (!resultProcessor && isAsyncIterable(result)) void result[Symbol.asyncIterator]().return?.();
     },
   };
 }
