@@ -104,8 +104,11 @@ const asWriter = (job: JobState) => ({ tenantId: job.tenantId, correlationId: jo
 type Page = { limit: number; afterId?: string; status?: string; resourceType?: string };
 
 export function jobService(prisma: PrismaClient) {
+  /** The caller's job by id; a malformed id is a 400, another tenant's job is not found. */
+  const owned = (auth: AuthContext, id: string) => ({ id: parseId('job', id, 'jobId'), tenantId: auth.tenantId });
+
   async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<JobState> {
-    const job = await db.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId }, ...WITHOUT_INPUT });
+    const job = await db.job.findFirst({ where: owned(auth, id), ...WITHOUT_INPUT });
     if (!job) throw new NotFoundError('Job', id);
     return job;
   }
@@ -158,7 +161,7 @@ export function jobService(prisma: PrismaClient) {
 
     /** A job's input, read only when asked for: an import's is megabytes of JSON. */
     async input(auth: AuthContext, id: string): Promise<Prisma.JsonValue> {
-      const job = await prisma.job.findFirst({ where: { id: parseId('job', id, 'jobId'), tenantId: auth.tenantId }, select: { input: true } });
+      const job = await prisma.job.findFirst({ where: owned(auth, id), select: { input: true } });
       if (!job) throw new NotFoundError('Job', id);
       return job.input;
     },

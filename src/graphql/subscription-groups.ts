@@ -37,7 +37,9 @@ export function subscriptionGroups() {
         const forget = () => key !== null && open.get(key) === pending && open.delete(key);
         pending = start().then((results) => (isAsyncIterable(results) ? createGroup(results, forget, counter) : results));
         // A refusal is answered to whoever waits for it; the next subscriber tries afresh.
-        pending.then((group) => 'add' in group || forget(), forget);
+        pending.then((group) => {
+          if (!('add' in group)) forget();
+        }, forget);
         if (key !== null) open.set(key, pending);
       }
       const group = await pending;

@@ -61,9 +61,11 @@ export async function startDeliveryWorker(options: { database: Database; config:
   const wake = passes.wake;
   const records = groupCommit<Attempted>(recordAttempts);
 
+  /** Claims wait while the queue holds a round, or while records lag far behind the sending. */
+  const wantsClaim = () => queue.length < config.concurrency && recording.size < 2 * claimSize;
+
   async function claimAndSend(): Promise<void> {
-    // Claims wait while the queue holds a round, or while records lag far behind the sending.
-    if (queue.length >= config.concurrency || recording.size >= 2 * claimSize) return;
+    if (!wantsClaim()) return;
     const limit = claimSize - queue.length - sending.size;
     const claimed = await claim(limit);
     const claimedAt = Date.now();
@@ -83,7 +85,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
       const task = attempt(delivery).finally(() => {
         sending.delete(task);
         sendQueued();
-        if (queue.length < config.concurrency) wake();
+        if (wantsClaim()) wake();
       });
       sending.add(task);
     }
@@ -141,7 +143,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
       .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
       .finally(() => {
         recording.delete(recorded);
-        if (queue.length < config.concurrency) wake();
+        if (wantsClaim()) wake();
       });
     recording.add(recorded);
   }
