@@ -200,12 +200,12 @@ export function eventService(prisma: PrismaClient) {
       return row.data;
     },
 
-    /** The event's resource as it is now, or null once it is deleted. */
-    currentResource(event: Pick<EventFacts, 'resourceType' | 'resourceId'>) {
-      const where = { where: { id: event.resourceId } };
-      if (event.resourceType === 'contact') return prisma.contact.findUnique(where);
-      if (event.resourceType === 'invoice') return prisma.invoice.findUnique(where);
-      return prisma.job.findUnique(where);
+    /** The event's resource as it is now (with the caller's `select` or `include`), or null once it is deleted. */
+    currentResource(event: Pick<EventFacts, 'resourceType' | 'resourceId'>, query: object = {}) {
+      const args = { ...query, where: { id: event.resourceId } };
+      if (event.resourceType === 'contact') return prisma.contact.findUnique(args);
+      if (event.resourceType === 'invoice') return prisma.invoice.findUnique(args);
+      return prisma.job.findUnique(args);
     },
   };
 }

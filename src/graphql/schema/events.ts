@@ -1,3 +1,4 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { EventFacts } from '../../domain/events.js';
 import type { StreamItem } from '../../events/live.js';
@@ -37,8 +38,12 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
     data: t.field({
       type: EventData,
       description: 'The resource as it is now, read with your selection; DeletedResource once it is gone.',
-      resolve: async (event, _args, ctx) => {
-        const resource = await ctx.services.events.currentResource(event);
+      resolve: async (event, _args, ctx, info) => {
+        // Read with the client's selection in one query: loaded without it, each field would read
+        // the row again, and fail once the resource is deleted in between.
+        const typeName = GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES];
+        const query = typeName === 'Job' ? {} : queryFromInfo({ context: ctx, info, typeName });
+        const resource = await ctx.services.events.currentResource(event, query);
         if (!resource) return { id: event.resourceId, resourceType: event.resourceType };
         resourceTypes.set(resource, GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES]);
         return resource;
