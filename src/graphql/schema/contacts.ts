@@ -2,9 +2,7 @@ import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { fullName } from '../../domain/contacts.js';
 
-// Select mode: a query loads only the columns its selection needs.
 export const ContactObject = builder.prismaObject('Contact', {
-  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.exposeString('email', { nullable: true }),
