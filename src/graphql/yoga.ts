@@ -1,8 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionResult } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST } from 'graphql';
 import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
@@ -51,7 +50,14 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
       errorCodes(logger),
       sharedSubscriptionExecution((result, context) => withCodedErrors(result, context.correlationId, logger)),
       closeUnservedStreams(),
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      // Queries are compiled once per document; subscriptions keep the shared execution above.
+      useGraphQlJit(
+        {},
+        {
+          enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query',
+          onError: (result) => logger.error({ errors: result.errors }, 'graphql-jit could not compile an operation'),
+        },
+      ),
     ],
   });
 }
