@@ -2,10 +2,20 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { Prisma, type Contact, type Job, type PrismaClient } from '../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../auth/context.js';
-import { changeEvent, CONTACTS_FEATURE, contactResource, CreateContactInput, duplicateContact, toColumns, type ParsedContact } from './contacts.js';
+import {
+  changeEvent,
+  contactColumns,
+  CONTACTS_FEATURE,
+  contactResource,
+  CreateContactInput,
+  duplicateContact,
+  insertContacts,
+  newContact,
+  toColumns,
+  type ParsedContact,
+} from './contacts.js';
 import type { FieldError } from './errors.js';
 import { recordEvents } from './events.js';
-import { newId } from './ids.js';
 import type { JobService, JobState } from './jobs.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { fieldErrors, parseInput } from './validation.js';
@@ -93,7 +103,7 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
   const existing = await tx.$queryRaw<Contact[]>`
     SELECT * FROM "Contact"
     WHERE "tenantId" = ${writer.tenantId} AND ("externalId" = ANY(${externalIds}) OR "emailNormalized" = ANY(${emails}))`;
-  type Known = { stored?: Contact; pending?: Prisma.ContactCreateManyInput };
+  type Known = { stored?: Contact; pending?: Contact };
   const byExternalId = new Map<string, Known>();
   const byEmail = new Map<string, Known>();
   const remember = (known: Known, externalId?: string | null, email?: string | null) => {
@@ -104,7 +114,8 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
 
   const counts = { created: 0, updated: 0, unchanged: 0, failed: 0 };
   const errors: ImportResult['errors'] = [];
-  const creates: Prisma.ContactCreateManyInput[] = [];
+  const creates: Contact[] = [];
+  const now = new Date();
   const updated = new Map<string, Contact>();
   for (const { index, data } of rows) {
     const byId = data.externalId ? byExternalId.get(data.externalId) : undefined;
@@ -118,13 +129,13 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
     const match = byId ?? byMail;
     const columns = toColumns(data);
     if (!match) {
-      const pending = { ...columns, id: newId('contact'), tenantId: writer.tenantId } as Prisma.ContactCreateManyInput;
+      const pending = newContact(writer.tenantId, data, now);
       creates.push(pending);
       remember({ pending }, pending.externalId, pending.emailNormalized);
       counts.created++;
     } else if (match.pending) {
       // A later row about a contact this import creates: it wins, and the contact counts once.
-      Object.assign(match.pending, columns);
+      Object.assign(match.pending, contactColumns(data));
       remember(match, match.pending.externalId, match.pending.emailNormalized);
     } else if (changes(match.stored!, columns)) {
       const contact = await tx.contact.update({ where: { id: match.stored!.id }, data: columns });
@@ -136,7 +147,7 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
       counts.unchanged++;
     }
   }
-  const created = await insertContacts(tx, creates);
+  const created = creates.length ? await tx.$queryRaw<Contact[]>(insertContacts(creates)) : [];
   await recordEvents(tx, writer, [
     ...created.map((c) => changeEvent('communication.contact.created', c)),
     ...[...updated.values()].map((c) => changeEvent('communication.contact.updated', c)),
@@ -146,25 +157,6 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
   result.unchanged += counts.unchanged;
   result.failed += counts.failed;
   result.errors.push(...errors);
-}
-
-/** The columns an import writes; the timestamps are set by insertContacts. */
-const INSERTED_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum).filter((column) => column !== 'createdAt' && column !== 'updatedAt');
-const insertedColumnList = Prisma.raw(INSERTED_COLUMNS.map((column) => `"${column}"`).join(', '));
-const insertedColumnTypes = Prisma.raw(INSERTED_COLUMNS.map((column) => `"${column}" ${column === 'customData' ? 'jsonb' : 'text'}`).join(', '));
-
-/**
- * Creates a chunk's contacts in one statement over a JSON array. Prisma's createMany compiles a
- * query as large as its batch, which cost several times the insert itself.
- */
-async function insertContacts(tx: Prisma.TransactionClient, creates: Prisma.ContactCreateManyInput[]): Promise<Contact[]> {
-  if (!creates.length) return [];
-  const rows = JSON.stringify(creates, (_key, value: unknown) => (value === Prisma.DbNull ? null : value));
-  const now = new Date();
-  return tx.$queryRaw<Contact[]>`
-    INSERT INTO "Contact" (${insertedColumnList}, "createdAt", "updatedAt")
-    SELECT ${insertedColumnList}, ${now}, ${now} FROM jsonb_to_recordset(${rows}::jsonb) AS r(${insertedColumnTypes})
-    RETURNING *`;
 }
 
 /** Whether writing `columns` would change the stored contact. */

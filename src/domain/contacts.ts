@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { Prisma, type Contact, type PrismaClient } from '../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import { recordEvent } from './events.js';
+import { recordEvent, writeWithEvents } from './events.js';
 import { newId, parseId } from './ids.js';
+import { insertRows } from './insert-rows.js';
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from './prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
@@ -143,26 +144,24 @@ export function contactService(prisma: PrismaClient) {
 
     async create(auth: AuthContext, input: unknown): Promise<Contact> {
       requireFeature(auth, CONTACTS_FEATURE);
-      const data = parseInput(CreateContactInput, input);
-      return writeContact(async (tx) => {
-        const contact = await tx.contact.create({
-          data: { ...toColumns(data), id: newId('contact'), tenantId: auth.tenantId },
-        });
-        await recordEvent(tx, auth, changeEvent('communication.contact.created', contact));
-        return contact;
-      });
+      const contact = newContact(auth.tenantId, parseInput(CreateContactInput, input), new Date());
+      // One statement, no transaction: the event's data is the row as it will be stored.
+      const event = changeEvent('communication.contact.created', contact);
+      const [created] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(rethrowDuplicate);
+      return created!;
     },
 
     async update(auth: AuthContext, id: string, input: unknown): Promise<Contact> {
       requireFeature(auth, CONTACTS_FEATURE);
       const data = parseInput(ContactInput, input);
-      return writeContact(async (tx) => {
+      const write = async (tx: Prisma.TransactionClient) => {
         const existing = await findOwned(tx, auth, id);
         if (!identifiable({ ...existing, ...data })) throw new ValidationError([{ path: '', message: NOT_IDENTIFIABLE }]);
         const contact = await tx.contact.update({ where: { id }, data: toColumns(data) }).catch(goneAsNotFound(id));
         await recordEvent(tx, auth, changeEvent('communication.contact.updated', contact));
         return contact;
-      });
+      };
+      return prisma.$transaction(write).catch(rethrowDuplicate);
     },
 
     async delete(auth: AuthContext, id: string): Promise<Contact> {
@@ -176,15 +175,6 @@ export function contactService(prisma: PrismaClient) {
       });
     },
   };
-
-  async function writeContact(write: (tx: Prisma.TransactionClient) => Promise<Contact>): Promise<Contact> {
-    try {
-      return await prisma.$transaction(write);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateContact(error);
-      throw error;
-    }
-  }
 }
 
 /** Which unique field a write collided on, as the 409 the client gets. */
@@ -199,6 +189,10 @@ export function duplicateContact(error: unknown): ConflictError {
   ]);
 }
 
+function rethrowDuplicate(error: unknown): never {
+  throw isUniqueViolation(error) ? duplicateContact(error) : error;
+}
+
 /** A concurrent delete removed the row between findOwned and the write: the same 404 as before it. */
 function goneAsNotFound(id: string) {
   return (error: unknown): never => {
@@ -209,12 +203,33 @@ function goneAsNotFound(id: string) {
 
 export type ParsedContact = z.output<typeof ContactInput>;
 
-export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
-  const { customData, ...fields } = data;
-  const columns: Prisma.ContactUncheckedUpdateInput = { ...fields };
+/** The columns parsed input sets: absent fields are left out, null clears. */
+export function contactColumns(data: ParsedContact): Partial<Contact> {
+  const columns: Partial<Contact> = Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
   if (data.email !== undefined) columns.emailNormalized = data.email?.toLowerCase() ?? null;
-  if (customData !== undefined) columns.customData = customData === null ? Prisma.DbNull : (customData as Prisma.InputJsonObject);
-  return columns as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
+  return columns;
+}
+
+/** The same columns as Prisma update input (a JSON column is cleared with DbNull, not null). */
+export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
+  const { customData, ...columns } = contactColumns(data);
+  return {
+    ...columns,
+    ...(customData !== undefined && { customData: customData === null ? Prisma.DbNull : (customData as Prisma.InputJsonObject) }),
+  } as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
+}
+
+const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
+const EMPTY_CONTACT = Object.fromEntries(CONTACT_COLUMNS.map((column) => [column, null])) as unknown as Contact;
+
+/** A new contact's whole row, as it will read back once inserted (insertContacts). */
+export function newContact(tenantId: string, data: ParsedContact, now: Date): Contact {
+  return { ...EMPTY_CONTACT, ...contactColumns(data), id: newId('contact'), tenantId, createdAt: now, updatedAt: now };
+}
+
+/** One statement that inserts whole contact rows and returns them as stored. */
+export function insertContacts(contacts: Contact[]): Prisma.Sql {
+  return insertRows('Contact', CONTACT_COLUMNS, { customData: 'jsonb', createdAt: 'timestamp(3)', updatedAt: 'timestamp(3)' }, contacts, CONTACT_COLUMNS);
 }
 
 export function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {

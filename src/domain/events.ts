@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { FEATURES, type AuthContext, type Feature } from '../auth/context.js';
 import { FeatureNotEnabledError, NotFoundError, ValidationError } from './errors.js';
 import { newId, parseId } from './ids.js';
@@ -109,12 +109,11 @@ export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): E
 }
 
 /**
- * Appends events to the log inside the caller's transaction, in one statement. Bumping the
+ * The statement's `next` and `appended` CTEs, which append events to the log. Bumping the
  * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
- * commit. Call it last in a transaction so the lock is held briefly. A trigger NOTIFYs the relays.
+ * commit. A trigger NOTIFYs the relays.
  */
-export async function recordEvents(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Promise<void> {
-  if (!events.length) return;
+function appendEvents(writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Prisma.Sql {
   const rows = events.map((event, index) => ({
     n: index + 1,
     id: newId('evt'),
@@ -123,18 +122,35 @@ export async function recordEvents(tx: Prisma.TransactionClient, writer: Pick<Au
     resourceId: event.resourceId,
     data: event.data,
   }));
-  await tx.$executeRaw`
-    WITH next AS (
+  return Prisma.sql`
+    next AS (
       UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${writer.tenantId} RETURNING "eventSequence"
-    )
-    INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
-    SELECT e."id", ${writer.tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${writer.correlationId},
-           e."resourceType", e."resourceId", e."data"
-    FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)`;
+    ),
+    appended AS (
+      INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
+      SELECT e."id", ${writer.tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${writer.correlationId},
+             e."resourceType", e."resourceId", e."data"
+      FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)
+    )`;
+}
+
+/** Appends events to the log inside the caller's transaction. Call it last, so the tenant's row is locked briefly. */
+export async function recordEvents(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Promise<void> {
+  if (!events.length) return;
+  await tx.$executeRaw`WITH ${appendEvents(writer, events)} SELECT 1`;
 }
 
 export function recordEvent(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, event: NewEvent): Promise<void> {
   return recordEvents(tx, writer, [event]);
+}
+
+/**
+ * Runs `write` (an INSERT … RETURNING) and appends its events in one statement, so no transaction
+ * is needed: it is atomic, and the tenant's counter row is locked only while the statement commits.
+ * Returns what `write` returned.
+ */
+export function writeWithEvents<Row>(db: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, write: Prisma.Sql, events: NewEvent[]): Promise<Row[]> {
+  return db.$queryRaw<Row[]>`WITH written AS (${write}), ${appendEvents(writer, events)} SELECT * FROM written`;
 }
 
 export type EventRange = {

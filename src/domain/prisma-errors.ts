@@ -1,16 +1,21 @@
 import { Prisma } from '../generated/prisma/client.js';
 
-/** A unique constraint rejected the write (Prisma's P2002). */
+type DriverAdapterMeta = {
+  target?: string[] | string;
+  driverAdapterError?: { cause?: { kind?: string; constraint?: { fields?: string[]; index?: string } } };
+};
+
+/** A unique constraint rejected the write: Prisma's P2002, or a raw query's P2010 that says so. */
 export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const cause = (error.meta as DriverAdapterMeta | undefined)?.driverAdapterError?.cause;
+  return error.code === 'P2002' || (error.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation');
 }
 
 /** The columns of the unique constraint a P2002 names (driver adapters report them in meta.driverAdapterError). */
 export function uniqueViolationFields(error: unknown): string[] {
   if (!isUniqueViolation(error)) return [];
-  const meta = (error as Prisma.PrismaClientKnownRequestError).meta as
-    | { target?: string[] | string; driverAdapterError?: { cause?: { constraint?: { fields?: string[]; index?: string } } } }
-    | undefined;
+  const meta = (error as Prisma.PrismaClientKnownRequestError).meta as DriverAdapterMeta | undefined;
   const constraint = meta?.driverAdapterError?.cause?.constraint;
   const named = [meta?.target, constraint?.fields, constraint?.index].flat().filter((v): v is string => typeof v === 'string');
   return named.map((name) => name.replace(/"/g, ''));
