@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { Prisma, type Job, type PrismaClient } from '../generated/prisma/client.js';
 import type { AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError } from './errors.js';
-import { recordEvent, type EventType } from './events.js';
+import { recordEvent, writeWithEvents, type EventType } from './events.js';
 import { newId, parseId } from './ids.js';
+import { insertRows } from './insert-rows.js';
 import { parseInput } from './validation.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -12,7 +13,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Job types the gateway's own workers run; any other type waits for a runner that registered it. */
 export const BUILT_IN_JOB_TYPES = ['contacts.import', 'invoices.pdf'] as const;
 
-/** Job workers of every process LISTEN here; a NOTIFY goes out when jobs are queued. */
+/** Job workers of every process LISTEN here; a trigger on "Job" NOTIFYs it when jobs are queued. */
 export const JOBS_CHANNEL = 'nilo_jobs';
 
 /** A failed attempt is retried after 1 s, 2 s, 4 s … (capped), while attempts remain. */
@@ -56,6 +57,24 @@ export function pollPath(jobId: string): string {
 /** A job without its input: what state changes read back (an import's input can be megabytes). */
 export type JobState = Omit<Job, 'input'>;
 const WITHOUT_INPUT = { omit: { input: true } } as const;
+
+const JOB_COLUMNS = Object.values(Prisma.JobScalarFieldEnum);
+const TIMESTAMP = 'timestamp(3)';
+const JOB_COLUMN_TYPES = {
+  input: 'jsonb',
+  result: 'jsonb',
+  error: 'jsonb',
+  progressCompleted: 'int',
+  progressTotal: 'int',
+  attempts: 'int',
+  maxAttempts: 'int',
+  runAt: TIMESTAMP,
+  leaseExpiresAt: TIMESTAMP,
+  createdAt: TIMESTAMP,
+  updatedAt: TIMESTAMP,
+  startedAt: TIMESTAMP,
+  finishedAt: TIMESTAMP,
+};
 
 /** The job as REST returns it, webhooks carry it and events store it. */
 export function jobResource(job: JobState) {
@@ -113,42 +132,52 @@ export function jobService(prisma: PrismaClient) {
     return job;
   }
 
+  const heldBy = (jobId: string, holder: JobHolder) => ({ id: jobId, status: 'running', runnerId: holder.runnerId });
+
+  async function renewLease(jobId: string, holder: JobHolder, leaseExpiresAt: Date): Promise<JobState | null> {
+    const [job] = await prisma.job.updateManyAndReturn({ where: heldBy(jobId, holder), data: { leaseExpiresAt }, ...WITHOUT_INPUT });
+    return job ?? null;
+  }
+
   /** Changes a job the holder still holds, and writes the event, in one transaction; null if it lost the job. */
   async function transition(jobId: string, holder: JobHolder, data: Prisma.JobUncheckedUpdateManyInput, type: EventType): Promise<JobState | null> {
     return prisma.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data });
-      if (!count) return null;
-      const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, ...WITHOUT_INPUT });
+      const [job] = await tx.job.updateManyAndReturn({ where: heldBy(jobId, holder), data, ...WITHOUT_INPUT });
+      if (!job) return null;
       await recordEvent(tx, asWriter(job), jobEvent(job, type));
       return job;
     });
   }
 
   return {
-    /** Queues a job and its jobs.job.queued event, inside the caller's transaction when given one. */
-    async enqueue(
-      auth: AuthContext,
-      job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number },
-      tx?: Prisma.TransactionClient,
-    ): Promise<JobState> {
-      const write = async (db: Prisma.TransactionClient) => {
-        const created = await db.job.create({
-          data: {
-            id: newId('job'),
-            tenantId: auth.tenantId,
-            applicationId: auth.applicationId,
-            correlationId: auth.correlationId,
-            resourceType: job.resourceType,
-            input: job.input,
-            maxAttempts: job.maxAttempts ?? 3,
-          },
-          ...WITHOUT_INPUT,
-        });
-        await recordEvent(db, auth, jobEvent(created, 'jobs.job.queued'));
-        await db.$executeRaw`SELECT pg_notify(${JOBS_CHANNEL}, ${created.resourceType})`;
-        return created;
+    /** Queues a job and writes its jobs.job.queued event; a trigger wakes the workers. */
+    async enqueue(auth: AuthContext, job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number }): Promise<JobState> {
+      const now = new Date();
+      const state: JobState = {
+        id: newId('job'),
+        tenantId: auth.tenantId,
+        applicationId: auth.applicationId,
+        correlationId: auth.correlationId,
+        resourceType: job.resourceType,
+        status: 'queued',
+        result: null,
+        error: null,
+        progressCompleted: null,
+        progressTotal: null,
+        progressMessage: null,
+        attempts: 0,
+        maxAttempts: job.maxAttempts ?? 3,
+        runAt: now,
+        leaseExpiresAt: null,
+        runnerId: null,
+        createdAt: now,
+        updatedAt: now,
+        startedAt: null,
+        finishedAt: null,
       };
-      return tx ? write(tx) : prisma.$transaction(write);
+      const insert = insertRows('Job', JOB_COLUMNS, JOB_COLUMN_TYPES, [{ ...state, input: job.input }], ['id']);
+      await writeWithEvents(prisma, auth, insert, [jobEvent(state, 'jobs.job.queued')]);
+      return state;
     },
 
     /** POST /jobs: work for the tenant's runners. */
@@ -197,7 +226,7 @@ export function jobService(prisma: PrismaClient) {
     async claim(types: readonly string[], holder: JobHolder & { tenantId?: string }, limit: number, leaseMs: number): Promise<Job[]> {
       if (!types.length || limit < 1) return [];
       return prisma.$transaction(async (tx) => {
-        const claimed = await tx.$queryRaw<{ id: string }[]>`
+        const jobs = await tx.$queryRaw<Job[]>`
           UPDATE "Job" SET "status" = 'running', "runnerId" = ${holder.runnerId}, "attempts" = "attempts" + 1,
                  "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond', "startedAt" = coalesce("startedAt", now()), "updatedAt" = now()
           WHERE "id" IN (
@@ -206,8 +235,8 @@ export function jobService(prisma: PrismaClient) {
               AND (${holder.tenantId ?? null}::text IS NULL OR "tenantId" = ${holder.tenantId ?? null})
             ORDER BY "runAt", "id" LIMIT ${limit}
             FOR UPDATE SKIP LOCKED)
-          RETURNING "id"`;
-        const jobs = await tx.job.findMany({ where: { id: { in: claimed.map((c) => c.id) } }, orderBy: { id: 'asc' } });
+          RETURNING *`;
+        jobs.sort((a, b) => (a.id < b.id ? -1 : 1));
         for (const job of jobs) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.running'));
         return jobs;
       });
@@ -217,16 +246,8 @@ export function jobService(prisma: PrismaClient) {
     async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: JobState | null }> {
       const leaseExpiresAt = new Date(Date.now() + leaseMs);
       const changed = progress && Object.values(progress).some((v) => v !== undefined);
-      const job = changed
-        ? await transition(
-            jobId,
-            holder,
-            { leaseExpiresAt, progressCompleted: progress!.completed, progressTotal: progress!.total, progressMessage: progress!.message },
-            'jobs.job.progress',
-          )
-        : await prisma.job
-            .updateMany({ where: { id: jobId, status: 'running', runnerId: holder.runnerId }, data: { leaseExpiresAt } })
-            .then(async ({ count }) => (count ? prisma.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT }) : null));
+      const progressed = { leaseExpiresAt, progressCompleted: progress?.completed, progressTotal: progress?.total, progressMessage: progress?.message };
+      const job = changed ? await transition(jobId, holder, progressed, 'jobs.job.progress') : await renewLease(jobId, holder, leaseExpiresAt);
       if (job) return { held: true, canceled: false, job };
       const current = await prisma.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT });
       return { held: false, canceled: current?.status === 'canceled', job: current };
