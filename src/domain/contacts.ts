@@ -219,8 +219,7 @@ export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInp
   } as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
 }
 
-const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
-const EMPTY_CONTACT = Object.fromEntries(CONTACT_COLUMNS.map((column) => [column, null])) as unknown as Contact;
+const EMPTY_CONTACT = Object.fromEntries(Object.values(Prisma.ContactScalarFieldEnum).map((column) => [column, null])) as unknown as Contact;
 
 /** A new contact's whole row, as it will read back once inserted (insertContacts). */
 export function newContact(tenantId: string, data: ParsedContact, now: Date): Contact {
@@ -229,7 +228,7 @@ export function newContact(tenantId: string, data: ParsedContact, now: Date): Co
 
 /** One statement that inserts whole contact rows and returns them as stored. */
 export function insertContacts(contacts: Contact[]): Prisma.Sql {
-  return insertRows('Contact', CONTACT_COLUMNS, { customData: 'jsonb', createdAt: 'timestamp(3)', updatedAt: 'timestamp(3)' }, contacts, CONTACT_COLUMNS);
+  return insertRows('Contact', contacts, '*');
 }
 
 export function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {

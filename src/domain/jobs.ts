@@ -58,24 +58,6 @@ export function pollPath(jobId: string): string {
 export type JobState = Omit<Job, 'input'>;
 const WITHOUT_INPUT = { omit: { input: true } } as const;
 
-const JOB_COLUMNS = Object.values(Prisma.JobScalarFieldEnum);
-const TIMESTAMP = 'timestamp(3)';
-const JOB_COLUMN_TYPES = {
-  input: 'jsonb',
-  result: 'jsonb',
-  error: 'jsonb',
-  progressCompleted: 'int',
-  progressTotal: 'int',
-  attempts: 'int',
-  maxAttempts: 'int',
-  runAt: TIMESTAMP,
-  leaseExpiresAt: TIMESTAMP,
-  createdAt: TIMESTAMP,
-  updatedAt: TIMESTAMP,
-  startedAt: TIMESTAMP,
-  finishedAt: TIMESTAMP,
-};
-
 /** The job as REST returns it, webhooks carry it and events store it. */
 export function jobResource(job: JobState) {
   return {
@@ -175,7 +157,7 @@ export function jobService(prisma: PrismaClient) {
         startedAt: null,
         finishedAt: null,
       };
-      const insert = insertRows('Job', JOB_COLUMNS, JOB_COLUMN_TYPES, [{ ...state, input: job.input }], ['id']);
+      const insert = insertRows('Job', [{ ...state, input: job.input }], ['id']);
       await writeWithEvents(prisma, auth, insert, [jobEvent(state, 'jobs.job.queued')]);
       return state;
     },
@@ -227,16 +209,17 @@ export function jobService(prisma: PrismaClient) {
       if (!types.length || limit < 1) return [];
       return prisma.$transaction(async (tx) => {
         const jobs = await tx.$queryRaw<Job[]>`
-          UPDATE "Job" SET "status" = 'running', "runnerId" = ${holder.runnerId}, "attempts" = "attempts" + 1,
-                 "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond', "startedAt" = coalesce("startedAt", now()), "updatedAt" = now()
-          WHERE "id" IN (
-            SELECT "id" FROM "Job"
-            WHERE "status" = 'queued' AND "runAt" <= now() AND "resourceType" = ANY(${[...types]})
-              AND (${holder.tenantId ?? null}::text IS NULL OR "tenantId" = ${holder.tenantId ?? null})
-            ORDER BY "runAt", "id" LIMIT ${limit}
-            FOR UPDATE SKIP LOCKED)
-          RETURNING *`;
-        jobs.sort((a, b) => (a.id < b.id ? -1 : 1));
+          WITH claimed AS (
+            UPDATE "Job" SET "status" = 'running', "runnerId" = ${holder.runnerId}, "attempts" = "attempts" + 1,
+                   "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond', "startedAt" = coalesce("startedAt", now()), "updatedAt" = now()
+            WHERE "id" IN (
+              SELECT "id" FROM "Job"
+              WHERE "status" = 'queued' AND "runAt" <= now() AND "resourceType" = ANY(${[...types]})
+                AND (${holder.tenantId ?? null}::text IS NULL OR "tenantId" = ${holder.tenantId ?? null})
+              ORDER BY "runAt", "id" LIMIT ${limit}
+              FOR UPDATE SKIP LOCKED)
+            RETURNING *)
+          SELECT * FROM claimed ORDER BY "id"`;
         for (const job of jobs) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.running'));
         return jobs;
       });

@@ -158,7 +158,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     return stream;
   }
 
-  /** Yields the tenant's matching events after `last`: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
+  /** Yields the tenant's matching events after `start`: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
   async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, start: number, catchUpTo: number | null, mailbox: Mailbox): AsyncGenerator<StreamItem> {
     const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
     const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };

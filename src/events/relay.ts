@@ -45,14 +45,15 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
     const published = await database.prisma.$transaction(async (tx) => {
       // Marked published at once; the mark commits only after the publishing below succeeded.
       const events = await tx.$queryRaw<UnpublishedEvent[]>`
-        UPDATE "Event" SET "publishedAt" = now()
-        WHERE "id" IN (
-          SELECT "id" FROM "Event" WHERE "publishedAt" IS NULL
-          ORDER BY "tenantId", "tenantSequence" LIMIT ${BATCH_SIZE}
-          FOR UPDATE SKIP LOCKED)
-        RETURNING "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId"`;
+        WITH published AS (
+          UPDATE "Event" SET "publishedAt" = now()
+          WHERE "id" IN (
+            SELECT "id" FROM "Event" WHERE "publishedAt" IS NULL
+            ORDER BY "tenantId", "tenantSequence" LIMIT ${BATCH_SIZE}
+            FOR UPDATE SKIP LOCKED)
+          RETURNING "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId")
+        SELECT * FROM published ORDER BY "tenantId", "tenantSequence"`;
       if (!events.length) return 0;
-      events.sort((a, b) => (a.tenantId === b.tenantId ? a.tenantSequence - b.tenantSequence : a.tenantId < b.tenantId ? -1 : 1));
       for (const { tenantId, ...event } of events) bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
       deliveries = await scheduleDeliveries(tx, events);
       return events.length;

@@ -45,7 +45,7 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
         const query = typeName === 'Job' ? {} : queryFromInfo({ context: ctx, info, typeName });
         const resource = await ctx.services.events.currentResource(event, query);
         if (!resource) return { id: event.resourceId, resourceType: event.resourceType };
-        resourceTypes.set(resource, GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES]);
+        resourceTypes.set(resource, typeName);
         return resource;
       },
     }),
