@@ -42,7 +42,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
   return {
     async createTenant(input: { name: string; features: string[] }) {
       const { name, features } = parseInput(z.object({ name: Name, features: Features }), input);
-      const tenant = await prisma.tenant.create({ data: { id: newId('ten'), name, features } });
+      const tenant = await prisma.tenant.create({ data: { id: newId('ten'), name, features, relayCursor: { create: {} } } });
       return { tenantId: tenant.id, name: tenant.name, features: tenant.features };
     },
 

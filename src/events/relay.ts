@@ -5,9 +5,11 @@ import { scheduleDeliveries } from '../domain/webhooks.js';
 import { passRunner } from '../passes.js';
 import type { EventBus } from './bus.js';
 
-/** The trigger on "Event" NOTIFYs this channel when events commit (prisma/migrations). */
+/** The trigger on "Event" NOTIFYs this channel with each tenant whose events committed (prisma/migrations). */
 export const EVENTS_CHANNEL = 'nilo_events';
+/** Events of one tenant per batch, and tenants per batch. */
 const BATCH_SIZE = 500;
+const TENANTS_PER_BATCH = 50;
 /**
  * PostgreSQL's autovacuum analyzes a table up to a minute after it grew; until then the planner
  * takes the deliveries table for as small as it was and sorts every due delivery for each claim.
@@ -18,12 +20,14 @@ const ANALYZE_AFTER_DELIVERIES = 1000;
 type UnpublishedEvent = EventFacts & { tenantId: string };
 
 /**
- * Publishes committed events, oldest first per tenant, creates their webhook deliveries, and
- * marks them published, all in one transaction per batch. Each process
- * runs one; a pass locks the rows it publishes (SKIP LOCKED), so relays of several processes
- * share the work, and a process that dies mid-pass leaves its rows unpublished for the next pass
- * (subscribers drop the resulting duplicates by tenantSequence). Woken by NOTIFY within
- * milliseconds of a commit; polls every `pollMs` in case a notification was missed.
+ * Publishes committed events, in order per tenant, creates their webhook deliveries, and moves the
+ * tenant's cursor past them, all in one transaction per batch. Each process runs one; a batch
+ * locks the cursors of the tenants it publishes (SKIP LOCKED), so relays of several processes
+ * share the tenants, and a process that dies mid-batch leaves the cursor where it was for the next
+ * pass (subscribers drop the resulting duplicates by tenantSequence). The log needs no mark:
+ * tenantSequence is handed out under the tenant's row lock, so sequences commit in order and
+ * everything up to the newest committed one can be published. Woken by NOTIFY (naming the
+ * tenants) within milliseconds of a commit; polls every `pollMs` in case a notification was missed.
  */
 export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
   const { database, bus, pollMs, log } = options;
@@ -40,41 +44,72 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
       .finally(() => (analyzing = false));
   }
 
-  async function publishBatch(): Promise<number> {
+  /** Publishes a batch of these tenants' unpublished events (null: any tenant's); whether there may be more. */
+  async function publishBatch(tenantIds: string[] | null): Promise<boolean> {
     let deliveries = 0;
-    const published = await database.prisma.$transaction(async (tx) => {
-      // Marked published at once; the mark commits only after the publishing below succeeded.
+    const more = await database.prisma.$transaction(async (tx) => {
+      // The cursors move at once; the move commits only after the publishing below succeeded.
       const events = await tx.$queryRaw<UnpublishedEvent[]>`
-        WITH published AS (
-          UPDATE "Event" SET "publishedAt" = now()
-          WHERE "id" IN (
-            SELECT "id" FROM "Event" WHERE "publishedAt" IS NULL
-            ORDER BY "tenantId", "tenantSequence" LIMIT ${BATCH_SIZE}
-            FOR UPDATE SKIP LOCKED)
-          RETURNING "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId")
-        SELECT * FROM published ORDER BY "tenantId", "tenantSequence"`;
-      if (!events.length) return 0;
-      for (const { tenantId, ...event } of events) bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
+        WITH cursor AS (
+          SELECT c."tenantId", c."publishedSequence" FROM "RelayCursor" c JOIN "Tenant" t ON t."id" = c."tenantId"
+          WHERE t."eventSequence" > c."publishedSequence" AND (${tenantIds}::text[] IS NULL OR c."tenantId" = ANY(${tenantIds}::text[]))
+          LIMIT ${TENANTS_PER_BATCH}
+          FOR UPDATE OF c SKIP LOCKED),
+        batch AS (
+          SELECT e.* FROM cursor c CROSS JOIN LATERAL (
+            SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId" FROM "Event"
+            WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
+            ORDER BY "tenantSequence" LIMIT ${BATCH_SIZE}) e),
+        advanced AS (
+          UPDATE "RelayCursor" c SET "publishedSequence" = b."last"
+          FROM (SELECT "tenantId", max("tenantSequence") AS "last" FROM batch GROUP BY "tenantId") b
+          WHERE c."tenantId" = b."tenantId")
+        SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
+      if (!events.length) return false;
+      const perTenant = new Map<string, number>();
+      for (const { tenantId, ...event } of events) {
+        perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
+        bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
+      }
       deliveries = await scheduleDeliveries(tx, events);
-      return events.length;
+      return perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
     });
     noteDeliveries(deliveries);
-    return published;
+    return more;
   }
 
+  /** Tenants named by notifications since the last pass; null: look at every tenant. */
+  let notified: Set<string> | null = null;
   // A pass publishes batches until none is full.
   const passes = passRunner(
     async () => {
-      while ((await publishBatch()) === BATCH_SIZE);
+      const tenantIds = notified && [...notified];
+      notified = new Set();
+      if (tenantIds?.length === 0) return;
+      try {
+        while (await publishBatch(tenantIds));
+      } catch (err) {
+        notified = null;
+        throw err;
+      }
     },
     (err) => log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
   );
   const wake = passes.wake;
+  /** Looks at every tenant: at start, on the poll, and when notifications may have been missed. */
+  const wakeForAll = () => {
+    notified = null;
+    wake();
+  };
 
-  await database.listen(EVENTS_CHANNEL, wake);
-  const poll = setInterval(wake, pollMs);
+  await database.listen(EVENTS_CHANNEL, (tenantId) => {
+    if (tenantId === null) return wakeForAll();
+    notified?.add(tenantId);
+    wake();
+  });
+  const poll = setInterval(wakeForAll, pollMs);
   poll.unref();
-  wake(); // what a previous process committed but did not publish
+  wakeForAll(); // what a previous process committed but did not publish
 
   return {
     /** Finishes the pass in progress (its locks go with its transaction) and stops. */

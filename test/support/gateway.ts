@@ -102,9 +102,9 @@ export async function graphql(
   return result.body as { data?: any; errors?: { message: string; extensions: Record<string, any> }[] };
 }
 
-/** The events a tenant's writes left in the log, in sequence order (without publishedAt, which the relay sets at its own pace). */
+/** The events a tenant's writes left in the log, in sequence order. */
 export function eventsOf(app: App, tenantId: string) {
-  return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' }, omit: { publishedAt: true } });
+  return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' } });
 }
 
 /**
