@@ -128,9 +128,8 @@ describe('REST', () => {
       events.body.items as { type: string; correlationId: string; data: { jobId: string; status: string; result: unknown; progress: { completed: number | null } } }[]
     ).filter((event) => event.data.jobId === job.jobId);
     expect(ofJob.map((event) => [event.type, event.data.status, event.data.progress.completed])).toEqual([
-      ['jobs.job.queued', 'queued', null],
-      ['jobs.job.running', 'running', null],
-      ['jobs.job.progress', 'running', 0],
+      ['jobs.job.queued', 'queued', 0],
+      ['jobs.job.running', 'running', 0],
       ['jobs.job.progress', 'running', 1],
       ['jobs.job.succeeded', 'succeeded', 1],
     ]);

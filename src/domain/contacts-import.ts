@@ -15,8 +15,8 @@ import {
   type ParsedContact,
 } from './contacts.js';
 import type { FieldError } from './errors.js';
-import { recordEvents } from './events.js';
-import type { JobService, JobState } from './jobs.js';
+import { recordEvents, type NewEvent } from './events.js';
+import type { JobService, JobState, Progress } from './jobs.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { fieldErrors, parseInput } from './validation.js';
 
@@ -53,14 +53,21 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
     start(auth: AuthContext, input: unknown): Promise<JobState> {
       requireFeature(auth, CONTACTS_FEATURE);
       const { contacts } = parseInput(ImportContactsInput, input);
-      return jobs.enqueue(auth, { resourceType: 'contacts.import', input: { contacts } as Prisma.InputJsonObject });
+      return jobs.enqueue(auth, {
+        resourceType: 'contacts.import',
+        input: { contacts } as Prisma.InputJsonObject,
+        progress: { total: contacts.length, message: rowsDone(0, contacts.length) },
+      });
     },
 
-    async run(job: Job, progress: (completed: number, total: number) => Promise<void>): Promise<ImportResult> {
+    /**
+     * Runs the import. `progress` records, inside a chunk's transaction, how many rows are done,
+     * and returns its event: a chunk's rows and the progress that counts them commit together.
+     */
+    async run(job: Job, progress: (tx: Prisma.TransactionClient, progress: Progress) => Promise<NewEvent>): Promise<ImportResult> {
       const writer: Writer = { tenantId: job.tenantId, correlationId: job.correlationId };
       const rows = (job.input as { contacts: unknown[] }).contacts;
       const result: ImportResult = { created: 0, updated: 0, unchanged: 0, failed: 0, errors: [] };
-      await progress(0, rows.length);
       for (let start = 0; start < rows.length; start += CHUNK) {
         const valid: Row[] = [];
         rows.slice(start, start + CHUNK).forEach((row, offset) => {
@@ -68,8 +75,10 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
           if (parsed.success) valid.push({ index: start + offset, data: parsed.data });
           else reject(result, start + offset, fieldErrors(parsed.error));
         });
+        const done = Math.min(start + CHUNK, rows.length);
+        const step = (tx: Prisma.TransactionClient) => progress(tx, { completed: done, total: rows.length, message: rowsDone(done, rows.length) });
         try {
-          await prisma.$transaction((tx) => upsertChunk(tx, writer, valid, result));
+          await prisma.$transaction((tx) => upsertChunk(tx, writer, valid, result, step));
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
           // A concurrent writer took an email or externalId: row by row, so only that row fails.
@@ -79,8 +88,8 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
               reject(result, row.index, duplicateContact(rowError).errors!);
             });
           }
+          await prisma.$transaction(async (tx) => recordEvents(tx, writer, [await step(tx)]));
         }
-        await progress(Math.min(start + CHUNK, rows.length), rows.length);
         // Embedded PGlite answers without I/O: without this, a long import would keep HTTP waiting.
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -91,13 +100,26 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
 
 export type ContactImportService = ReturnType<typeof contactImportService>;
 
+const rowsDone = (completed: number, total: number) => `${completed} of ${total} rows`;
+
 function reject(result: ImportResult, index: number, errors: FieldError[]): void {
   result.failed++;
   for (const error of errors) result.errors.push({ index, field: error.path, message: error.message });
 }
 
-/** Writes one chunk: creates (one statement), updates of what differs, and their events. Counts into `result` only once all of it is written. */
-async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: Row[], result: ImportResult): Promise<void> {
+/**
+ * Writes one chunk: creates (one statement), updates of what differs, and their events, with the
+ * job's progress (`step`, first: it takes the job's row before the events take the tenant's). Counts
+ * into `result` only once all of it is written.
+ */
+async function upsertChunk(
+  tx: Prisma.TransactionClient,
+  writer: Writer,
+  rows: Row[],
+  result: ImportResult,
+  step?: (tx: Prisma.TransactionClient) => Promise<NewEvent>,
+): Promise<void> {
+  const progressed = step ? [await step(tx)] : [];
   const externalIds = rows.map((r) => r.data.externalId).filter((v): v is string => Boolean(v));
   const emails = rows.map((r) => r.data.email?.toLowerCase()).filter((v): v is string => Boolean(v));
   const existing = await tx.$queryRaw<Contact[]>`
@@ -151,6 +173,7 @@ async function upsertChunk(tx: Prisma.TransactionClient, writer: Writer, rows: R
   await recordEvents(tx, writer, [
     ...created.map((c) => changeEvent('communication.contact.created', c)),
     ...[...updated.values()].map((c) => changeEvent('communication.contact.updated', c)),
+    ...progressed,
   ]);
   result.created += counts.created;
   result.updated += counts.updated;

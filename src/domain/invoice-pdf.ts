@@ -30,7 +30,7 @@ export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
   return {
     async start(auth: AuthContext, invoiceId: string): Promise<JobState> {
       const invoice = await invoices.get(auth, invoiceId, { select: { id: true } });
-      return jobs.enqueue(auth, { resourceType: INVOICE_PDF_JOB, input: { invoiceId: invoice.id } });
+      return jobs.enqueue(auth, { resourceType: INVOICE_PDF_JOB, input: { invoiceId: invoice.id }, progress: { total: 1 } });
     },
 
     async run(job: Job): Promise<InvoicePdfResult> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Prisma, type Job, type PrismaClient } from '../generated/prisma/client.js';
 import type { AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError } from './errors.js';
-import { recordEvent, writeWithEvents, type EventType } from './events.js';
+import { recordEvent, writeWithEvents, type EventType, type NewEvent } from './events.js';
 import { newId, parseId } from './ids.js';
 import { insertRows } from './insert-rows.js';
 import { parseInput } from './validation.js';
@@ -116,6 +116,19 @@ export function jobService(prisma: PrismaClient) {
 
   const heldBy = (jobId: string, holder: JobHolder) => ({ id: jobId, status: 'running', runnerId: holder.runnerId });
 
+  /** What a holder that lost its job is told: whether it was canceled (else its lease went to another). */
+  async function lost(db: Prisma.TransactionClient, jobId: string): Promise<{ held: false; canceled: boolean; job: JobState | null }> {
+    const current = await db.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT });
+    return { held: false, canceled: current?.status === 'canceled', job: current };
+  }
+
+  const progressed = (leaseMs: number, progress?: Progress) => ({
+    leaseExpiresAt: new Date(Date.now() + leaseMs),
+    progressCompleted: progress?.completed,
+    progressTotal: progress?.total,
+    progressMessage: progress?.message,
+  });
+
   async function renewLease(jobId: string, holder: JobHolder, leaseExpiresAt: Date): Promise<JobState | null> {
     const [job] = await prisma.job.updateManyAndReturn({ where: heldBy(jobId, holder), data: { leaseExpiresAt }, ...WITHOUT_INPUT });
     return job ?? null;
@@ -132,8 +145,14 @@ export function jobService(prisma: PrismaClient) {
   }
 
   return {
-    /** Queues a job and writes its jobs.job.queued event; a trigger wakes the workers. */
-    async enqueue(auth: AuthContext, job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number }): Promise<JobState> {
+    /**
+     * Queues a job and writes its jobs.job.queued event; a trigger wakes the workers. A job that
+     * knows its size (`total` steps) shows it from the start, as 0 of total.
+     */
+    async enqueue(
+      auth: AuthContext,
+      job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number; progress?: { total: number; message?: string } },
+    ): Promise<JobState> {
       const now = new Date();
       const state: JobState = {
         id: newId('job'),
@@ -144,9 +163,9 @@ export function jobService(prisma: PrismaClient) {
         status: 'queued',
         result: null,
         error: null,
-        progressCompleted: null,
-        progressTotal: null,
-        progressMessage: null,
+        progressCompleted: job.progress ? 0 : null,
+        progressTotal: job.progress?.total ?? null,
+        progressMessage: job.progress?.message ?? null,
         attempts: 0,
         maxAttempts: job.maxAttempts ?? 3,
         runAt: now,
@@ -227,13 +246,26 @@ export function jobService(prisma: PrismaClient) {
 
     /** Renews the lease and records progress (an event when it changed). Tells the holder whether to stop. */
     async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: JobState | null }> {
-      const leaseExpiresAt = new Date(Date.now() + leaseMs);
       const changed = progress && Object.values(progress).some((v) => v !== undefined);
-      const progressed = { leaseExpiresAt, progressCompleted: progress?.completed, progressTotal: progress?.total, progressMessage: progress?.message };
-      const job = changed ? await transition(jobId, holder, progressed, 'jobs.job.progress') : await renewLease(jobId, holder, leaseExpiresAt);
-      if (job) return { held: true, canceled: false, job };
-      const current = await prisma.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT });
-      return { held: false, canceled: current?.status === 'canceled', job: current };
+      const data = progressed(leaseMs, progress);
+      const job = changed ? await transition(jobId, holder, data, 'jobs.job.progress') : await renewLease(jobId, holder, data.leaseExpiresAt);
+      return job ? { held: true, canceled: false, job } : lost(prisma, jobId);
+    },
+
+    /**
+     * Records progress (and renews the lease) inside the caller's transaction, so it commits with
+     * the work it counts. Returns the jobs.job.progress event for the caller to record with its
+     * own events (one statement, taking the tenant's row last); or, when the holder lost the job, why.
+     */
+    async progressWithin(
+      tx: Prisma.TransactionClient,
+      jobId: string,
+      holder: JobHolder,
+      leaseMs: number,
+      progress: Progress,
+    ): Promise<{ held: true; event: NewEvent } | { held: false; canceled: boolean }> {
+      const [job] = await tx.job.updateManyAndReturn({ where: heldBy(jobId, holder), data: progressed(leaseMs, progress), ...WITHOUT_INPUT });
+      return job ? { held: true, event: jobEvent(job, 'jobs.job.progress') } : lost(tx, jobId);
     },
 
     complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {

@@ -1,5 +1,6 @@
 import type { Job, Prisma } from '../generated/prisma/client.js';
 import type { Services } from '../domain/index.js';
+import type { NewEvent } from '../domain/events.js';
 import type { Progress } from '../domain/jobs.js';
 
 /** What a built-in job handler gets: its job, the domain, and a way to report progress. */
@@ -8,6 +9,11 @@ export type JobContext = {
   services: Services;
   /** Records progress (and renews the lease); throws JobStoppedError once the job was canceled or lost. */
   progress(progress: Progress): Promise<void>;
+  /**
+   * The same inside the handler's transaction, so the progress commits with the work it counts;
+   * returns the progress event for the handler to record with its own.
+   */
+  progressWithin(tx: Prisma.TransactionClient, progress: Progress): Promise<NewEvent>;
 };
 
 /** Runs one job to its result; a thrown error fails the attempt (retried while attempts remain). */

@@ -2,8 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { JobConfig } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Services } from '../domain/index.js';
-import { JOBS_CHANNEL } from '../domain/jobs.js';
-import type { Job } from '../generated/prisma/client.js';
+import { JOBS_CHANNEL, type Progress } from '../domain/jobs.js';
+import type { Job, Prisma } from '../generated/prisma/client.js';
 import { passRunner } from '../passes.js';
 import { JobStoppedError, PermanentJobError, type JobHandler } from './handlers.js';
 
@@ -50,10 +50,15 @@ export async function startJobWorker(options: {
       if (!beat.held) stoppedBy ??= new JobStoppedError(beat.canceled);
       if (stoppedBy) throw stoppedBy;
     };
+    const progressWithin = async (tx: Prisma.TransactionClient, progress: Progress) => {
+      const step = await services.jobs.progressWithin(tx, job.id, WORKER, config.leaseMs, progress);
+      if (step.held && !stoppedBy) return step.event;
+      throw (stoppedBy ??= new JobStoppedError(!step.held && step.canceled));
+    };
     // Renews the lease even while a handler is busy between progress reports.
     const lease = setInterval(() => renew().catch(() => {}), Math.max(50, config.leaseMs / 3));
     try {
-      const result = await handler({ job, services, progress: renew });
+      const result = await handler({ job, services, progress: renew, progressWithin });
       if (stoppedBy) return;
       await services.jobs.complete(job.id, WORKER, result);
     } catch (error) {
