@@ -279,6 +279,31 @@ describe('contacts', () => {
     expect(r.body.items.map((c: any) => c.contactId)).toEqual(created);
   });
 
+  test('a page reads only the columns its selection needs (through fragments and aliases) and answers like REST', async () => {
+    const reader = await createTenant(gw.app, ['communication']);
+    const contactId = ok(await gql(reader.apiKey, CREATE_CONTACT, { input: FULL_CONTACT })).createContact.id;
+    const stored = (await rest('GET', `/api/v1/contacts/contacts/${contactId}`, reader.apiKey)).body;
+    const QUERY = `{ contacts(first: 10) { edges { cursor node { mail: email ...Names ... on Contact { customData } } } } }
+      fragment Names on Contact { fullName }`;
+    const recorder = recordSql();
+    let page: any;
+    try {
+      page = ok(await gql(reader.apiKey, QUERY));
+    } finally {
+      recorder.stop();
+    }
+    const read = recorder.statements.find((sql) => /FROM "(public"\.")?Contact"/.test(sql))!;
+    const columns = [...read.slice(0, read.indexOf(' FROM ')).matchAll(/"Contact"\."(\w+)"/g)].map((m) => m[1]);
+    expect(columns.sort()).toEqual(['customData', 'email', 'firstName', 'id', 'lastName']);
+    expect(page.contacts.edges).toStrictEqual([
+      { cursor: expect.any(String), node: { mail: stored.email, fullName: stored.fullName, customData: stored.customData } },
+    ]);
+
+    // Every field selected: every column read, equal to REST.
+    const full = ok(await gql(reader.apiKey, `{ contacts(first: 10) { edges { node { ...ContactFields } } } } ${CONTACT_FIELDS}`));
+    expect(full.contacts.edges.map((edge: any) => contactAsRest(edge.node))).toStrictEqual([stored]);
+  });
+
   test('a garbage cursor is a client error, not an internal one', async () => {
     const res = await gql(t.apiKey, '{ contacts(first: 2, after: "not-a-cursor") { edges { node { id } } } }');
     const error = failed(res, 'invalid_request', 'contacts');

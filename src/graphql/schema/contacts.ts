@@ -1,6 +1,10 @@
+import { Prisma } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
+import { unselectedColumns } from '../columns.js';
 import { fullName } from '../../domain/contacts.js';
+
+const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
 export const ContactObject = builder.prismaObject('Contact', {
   fields: (t) => ({
@@ -73,7 +77,12 @@ builder.queryFields((t) => ({
     type: 'Contact',
     cursor: 'id',
     description: 'Contacts of the tenant, oldest first. Needs the communication feature.',
-    resolve: (query, _root, _args, ctx) => ctx.services.contacts.findMany(authOf(ctx), { ...query, orderBy: { id: 'asc' } }),
+    resolve: (query, _root, _args, ctx, info) =>
+      ctx.services.contacts.findMany(authOf(ctx), {
+        ...query,
+        omit: unselectedColumns(info, 'Contact', [['edges', 'node']], CONTACT_COLUMNS),
+        orderBy: { id: 'asc' },
+      }),
   }),
 }));
 
