@@ -1,16 +1,26 @@
 import { Kind, type FieldNode, type GraphQLObjectType, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 
+type Omitted = Record<string, true> | undefined;
+
 /**
  * What a query may leave out of a model's rows: `omit` for the columns no selected field of
- * `typeName` (at `path` below the resolved field, such as edges.node) reads. Pothos loads every
- * column of a type in include mode; its select mode would prune them, but wraps each field in a
- * resolver called per row. Here the selection is read once per request: each field says what it
- * reads, as an exposed column or through its `select`. A field that does not say (a resolver of
- * its own) reads anything, so then nothing is left out.
+ * `typeName` (at one of `paths` below the resolved field, such as edges.node) reads. Pothos loads
+ * every column of a type in include mode; its select mode would prune them, but wraps each field
+ * in a resolver called per row. Here each field says what it reads, as an exposed column or
+ * through its `select`; a field that does not say (a resolver of its own) may read anything, so
+ * then nothing is left out. Worked out once per parsed document (they are cached and reused).
  */
-export function unselectedColumns(info: GraphQLResolveInfo, typeName: string, paths: string[][], columns: readonly string[]): Record<string, true> | undefined {
-  const type = info.schema.getType(typeName) as GraphQLObjectType;
-  const fields = type.getFields();
+export function unselectedColumns(typeName: string, paths: string[][], columns: readonly string[]): (info: GraphQLResolveInfo) => Omitted {
+  const known = new WeakMap<FieldNode, Omitted>();
+  return (info) => {
+    const node = info.fieldNodes[0]!;
+    if (!known.has(node)) known.set(node, omitted(info, typeName, paths, columns));
+    return known.get(node);
+  };
+}
+
+function omitted(info: GraphQLResolveInfo, typeName: string, paths: string[][], columns: readonly string[]): Omitted {
+  const fields = (info.schema.getType(typeName) as GraphQLObjectType).getFields();
   const read = new Set<string>(['id']); // the id is every connection's cursor
   for (const path of paths) {
     for (const node of fieldsAt(info, info.fieldNodes, path)) {

@@ -4,7 +4,8 @@ import { authOf } from '../auth.js';
 import { unselectedColumns } from '../columns.js';
 import { fullName } from '../../domain/contacts.js';
 
-const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
+/** What a page of contacts may leave out of its rows. */
+const unselectedInPage = unselectedColumns('Contact', [['edges', 'node']], Object.values(Prisma.ContactScalarFieldEnum));
 
 export const ContactObject = builder.prismaObject('Contact', {
   fields: (t) => ({
@@ -80,7 +81,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, _args, ctx, info) =>
       ctx.services.contacts.findMany(authOf(ctx), {
         ...query,
-        omit: unselectedColumns(info, 'Contact', [['edges', 'node']], CONTACT_COLUMNS),
+        omit: unselectedInPage(info),
         orderBy: { id: 'asc' },
       }),
   }),
