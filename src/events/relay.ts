@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { EventFacts } from '../domain/events.js';
@@ -10,6 +11,12 @@ export const EVENTS_CHANNEL = 'nilo_events';
 /** Events of one tenant per batch, and tenants per batch. */
 const BATCH_SIZE = 500;
 const TENANTS_PER_BATCH = 50;
+/**
+ * After a pass that published something, the next waits this long: under load, commits that
+ * arrive meanwhile go out together in one batch instead of a pass each. A commit after a quiet
+ * moment is published at once.
+ */
+const LINGER_MS = 2;
 /**
  * PostgreSQL's autovacuum analyzes a table up to a minute after it grew; until then the planner
  * takes the deliveries table for as small as it was and sorts every due delivery for each claim.
@@ -44,10 +51,10 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
       .finally(() => (analyzing = false));
   }
 
-  /** Publishes a batch of these tenants' unpublished events (null: any tenant's); whether there may be more. */
-  async function publishBatch(tenantIds: string[] | null): Promise<boolean> {
+  /** Publishes a batch of these tenants' unpublished events (null: any tenant's): how many, and whether there may be more. */
+  async function publishBatch(tenantIds: string[] | null): Promise<{ published: number; more: boolean }> {
     let deliveries = 0;
-    const more = await database.prisma.$transaction(async (tx) => {
+    const batch = await database.prisma.$transaction(async (tx) => {
       // The cursors move at once; the move commits only after the publishing below succeeded.
       const events = await tx.$queryRaw<UnpublishedEvent[]>`
         WITH cursor AS (
@@ -65,17 +72,18 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
           FROM (SELECT "tenantId", max("tenantSequence") AS "last" FROM batch GROUP BY "tenantId") b
           WHERE c."tenantId" = b."tenantId")
         SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
-      if (!events.length) return false;
+      if (!events.length) return { published: 0, more: false };
       const perTenant = new Map<string, number>();
       for (const { tenantId, ...event } of events) {
         perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
         bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
       }
       deliveries = await scheduleDeliveries(tx, events);
-      return perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
+      const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
+      return { published: events.length, more };
     });
     noteDeliveries(deliveries);
-    return more;
+    return batch;
   }
 
   /** Tenants named by notifications since the last pass; null: look at every tenant. */
@@ -86,12 +94,18 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
       const tenantIds = notified && [...notified];
       notified = new Set();
       if (tenantIds?.length === 0) return;
+      let published = 0;
       try {
-        while (await publishBatch(tenantIds));
+        for (let more = true; more; ) {
+          const batch = await publishBatch(tenantIds);
+          published += batch.published;
+          more = batch.more;
+        }
       } catch (err) {
         notified = null;
         throw err;
       }
+      if (published) await sleep(LINGER_MS);
     },
     (err) => log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
   );
