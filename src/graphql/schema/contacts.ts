@@ -5,7 +5,7 @@ import { unselectedColumns } from '../columns.js';
 import { fullName } from '../../domain/contacts.js';
 
 /** What a page of contacts may leave out of its rows. */
-const unselectedInPage = unselectedColumns('Contact', [['edges', 'node']], Object.values(Prisma.ContactScalarFieldEnum));
+const unselectedInPage = unselectedColumns('Contact', ['edges', 'node'], Object.values(Prisma.ContactScalarFieldEnum));
 
 export const ContactObject = builder.prismaObject('Contact', {
   fields: (t) => ({
