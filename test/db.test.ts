@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../src/config.js';
-import { dataDirHolder, openDatabase, type Database } from '../src/db/database.js';
+import { dataDirHolder, MAX_PREPARED_STATEMENTS, openDatabase, type Database } from '../src/db/database.js';
 import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
 import { createTenant, http, useGateway } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
@@ -163,5 +163,37 @@ if (databaseUrl) describe('a server whose sessions default to another time zone'
     const queuedToFinished = Date.parse(job.finishedAt) - Date.parse(job.createdAt);
     expect(queuedToFinished).toBeGreaterThanOrEqual(0);
     expect(queuedToFinished).toBeLessThan(10_000);
+  });
+});
+
+// Registered only with DATABASE_URL: statements are prepared by the PostgreSQL driver.
+if (databaseUrl) describe('statements on PostgreSQL', { timeout: SLOW }, () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openDatabase(loadConfig({ DATABASE_URL: databaseUrl }), { migrate: false });
+  });
+  afterAll(() => db?.close());
+
+  /** The statements the transaction's connection holds prepared, after running `sqls` on it. */
+  function preparedAfter(sqls: string[]): Promise<{ name: string; statement: string }[]> {
+    return db.prisma.$transaction(async (tx) => {
+      for (const sql of sqls) await tx.$queryRawUnsafe(sql);
+      return tx.$queryRaw<{ name: string; statement: string }[]>`SELECT "name", "statement" FROM pg_prepared_statements`;
+    });
+  }
+
+  test('a statement is prepared once per connection and reused', async () => {
+    const sql = `SELECT 'prepared once' AS "probe"`;
+    const first = await preparedAfter([sql, sql]);
+    expect(first.filter((s) => s.statement === sql)).toHaveLength(1);
+    expect(first.find((s) => s.statement === sql)!.name).toMatch(/^nilo_\d+$/);
+  });
+
+  test('distinct texts beyond the bound run unprepared', async () => {
+    const sqls = Array.from({ length: MAX_PREPARED_STATEMENTS + 20 }, (_, i) => `SELECT ${i} AS "bound probe"`);
+    const prepared = await preparedAfter(sqls);
+    expect(prepared.length).toBeLessThanOrEqual(MAX_PREPARED_STATEMENTS + 1);
+    expect(prepared.filter((s) => s.statement.includes('bound probe')).length).toBeLessThan(sqls.length);
+    expect(prepared.some((s) => s.statement === sqls.at(-1))).toBe(false);
   });
 });

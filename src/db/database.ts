@@ -31,6 +31,8 @@ export type OpenOptions = {
 };
 
 const POOL_SIZE = 10;
+/** Distinct SQL texts each connection keeps prepared. */
+export const MAX_PREPARED_STATEMENTS = 500;
 /** Writes queue on per-tenant counter rows (and PGlite runs one transaction at a time), so allow waiting. */
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 const LOCK_FILE = 'gateway.lock';
@@ -52,7 +54,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { statementNameGenerator: statementNames() }), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
       prisma,
@@ -99,6 +101,22 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
         releaseLock();
       }
     },
+  };
+}
+
+/**
+ * Names SQL texts so each connection prepares them once: PostgreSQL then parses a statement once
+ * per connection instead of at every execution, and after a few executions keeps a generic plan
+ * instead of planning each one. Bounded, since some texts vary with their arguments (lists of
+ * every length); texts past the bound run unnamed, as before.
+ */
+function statementNames() {
+  const names = new Map<string, string>();
+  return ({ sql }: { sql: string }): string => {
+    let name = names.get(sql);
+    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) names.set(sql, (name = `nilo_${names.size}`));
+    // pg runs a query without a name unprepared.
+    return name as string;
   };
 }
 
