@@ -54,15 +54,18 @@ export async function startDeliveryWorker(options: { database: Database; config:
   /** Claimed and not yet sent, oldest first. */
   const queue: (Claimed & { claimedAt: number })[] = [];
   /** Deliveries claimed per statement: a few rounds of sending, so claims do not pace the POSTs. */
-  const claimSize = config.concurrency * 4;
+  const claimSize = config.concurrency * 6;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
   const wake = passes.wake;
   const records = groupCommit<Attempted>(recordAttempts);
 
-  /** Claims wait while the queue holds a round, or while records lag far behind the sending. */
-  const wantsClaim = () => queue.length < config.concurrency && recording.size < 2 * claimSize;
+  /**
+   * Claims wait while the queue holds two rounds (a claim takes milliseconds under load, and a
+   * round of POSTs to fast receivers less), or while records lag far behind the sending.
+   */
+  const wantsClaim = () => queue.length < 2 * config.concurrency && recording.size < 2 * claimSize;
 
   async function claimAndSend(): Promise<void> {
     if (!wantsClaim()) return;
