@@ -19,6 +19,7 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
+  DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   REDIS_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('./.data'),
   NODE_ENV: z.string().default('development'),
@@ -43,6 +44,8 @@ export type Config = {
   host: string;
   /** PostgreSQL server; absent means embedded PGlite under dataDir. */
   databaseUrl?: string;
+  /** Whether PostgreSQL connections keep statements prepared ("off" behind a pooler that cannot). */
+  preparedStatements: boolean;
   redisUrl?: string;
   dataDir: string;
   production: boolean;
@@ -92,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'on',
     redisUrl: e.REDIS_URL,
     dataDir: e.DATA_DIR,
     production: e.NODE_ENV === 'production',

@@ -189,11 +189,34 @@ if (databaseUrl) describe('statements on PostgreSQL', { timeout: SLOW }, () => {
     expect(first.find((s) => s.statement === sql)!.name).toMatch(/^nilo_\d+$/);
   });
 
+  test('with DATABASE_PREPARED_STATEMENTS=off nothing is prepared (for poolers that cannot keep them)', async () => {
+    const unprepared = await openDatabase(loadConfig({ DATABASE_URL: databaseUrl, DATABASE_PREPARED_STATEMENTS: 'off' }), { migrate: false });
+    try {
+      const sql = `SELECT 'never prepared' AS "probe"`;
+      const prepared = await unprepared.prisma.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe(sql);
+        await tx.$queryRawUnsafe(sql);
+        return tx.$queryRaw<{ statement: string }[]>`SELECT "statement" FROM pg_prepared_statements`;
+      });
+      expect(prepared).toEqual([]);
+    } finally {
+      await unprepared.close();
+    }
+  });
+
   test('distinct texts beyond the bound run unprepared', async () => {
     const sqls = Array.from({ length: MAX_PREPARED_STATEMENTS + 20 }, (_, i) => `SELECT ${i} AS "bound probe"`);
     const prepared = await preparedAfter(sqls);
     expect(prepared.length).toBeLessThanOrEqual(MAX_PREPARED_STATEMENTS + 1);
     expect(prepared.filter((s) => s.statement.includes('bound probe')).length).toBeLessThan(sqls.length);
     expect(prepared.some((s) => s.statement === sqls.at(-1))).toBe(false);
+  });
+});
+
+describe('DATABASE_PREPARED_STATEMENTS', () => {
+  test('takes on or off, and refuses anything else by name', () => {
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'off' }).preparedStatements).toBe(false);
+    expect(loadConfig({}).preparedStatements).toBe(true);
+    expect(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: 'yes' })).toThrow(/^Invalid configuration: DATABASE_PREPARED_STATEMENTS: /);
   });
 });

@@ -54,7 +54,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { statementNameGenerator: statementNames() }), transactionOptions: TRANSACTION_OPTIONS });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, config.preparedStatements ? { statementNameGenerator: statementNames() } : {}), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
       prisma,
