@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { dataDirHolder, MAX_PREPARED_STATEMENTS, openDatabase, type Database } from '../src/db/database.js';
 import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
-import { createTenant, http, useGateway } from './support/gateway.js';
+import { createDatabase, createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
 
 // Starting PGlite on a fresh folder runs initdb (~3 s).
@@ -220,3 +220,59 @@ describe('DATABASE_PREPARED_STATEMENTS', () => {
     expect(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: 'yes' })).toThrow(/^Invalid configuration: DATABASE_PREPARED_STATEMENTS: /);
   });
 });
+
+// A newer version's migration runs while older processes still serve. Their statements name the
+// columns they know, so their prepared plans stay valid and new columns get their defaults.
+if (databaseUrl) describe('a column added while the gateway runs (rolling deploy)', { timeout: SLOW }, () => {
+  const env: Record<string, string> = {};
+  let database: Awaited<ReturnType<typeof createDatabase>>;
+  beforeAll(async () => {
+    database = await createDatabase(databaseUrl);
+    env.DATABASE_URL = database.url;
+  });
+  const gateway = useGateway(env);
+  afterAll(() => database?.drop());
+
+  async function writeContactsAndImport(tenant: Tenant, label: string) {
+    const created = await http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: `${label}@example.com` } });
+    expect(created.status).toBe(201);
+    const started = await http(gateway.url, 'POST', '/api/v1/contacts/contacts/import', {
+      key: tenant.apiKey,
+      body: { contacts: [{ email: `${label}@example.com`, firstName: 'Updated' }, { email: `${label}-new@example.com` }] },
+    });
+    expect(started.status).toBe(202);
+    const job = await settledJob(gateway.url, tenant.apiKey, started.body.jobId, 10_000);
+    expect(job).toMatchObject({ status: 'succeeded', result: { created: 1, updated: 1, failed: 0 } });
+    return created.body.contactId as string;
+  }
+
+  test('contacts and jobs are still written and read, and the new columns get their defaults', async () => {
+    const tenant = await createTenant(gateway.app);
+    await writeContactsAndImport(tenant, 'before');
+
+    await admin(database.url, [
+      `ALTER TABLE "Contact" ADD COLUMN "addedLater" text NOT NULL DEFAULT 'default'`,
+      `ALTER TABLE "Job" ADD COLUMN "addedLater" text NOT NULL DEFAULT 'default'`,
+    ]);
+
+    const contactId = await writeContactsAndImport(tenant, 'after');
+    const read = await http(gateway.url, 'GET', `/api/v1/contacts/contacts/${contactId}`, { key: tenant.apiKey });
+    expect(read.status).toBe(200);
+    expect(read.body).not.toHaveProperty('addedLater');
+    const rows = await admin(database.url, [`SELECT DISTINCT "addedLater" FROM "Contact" UNION SELECT DISTINCT "addedLater" FROM "Job"`]);
+    expect(rows).toEqual([{ addedLater: 'default' }]);
+  });
+});
+
+/** Runs statements on `url` in order; returns the last one's rows. */
+async function admin(url: string, statements: string[]): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let rows: unknown[] = [];
+    for (const sql of statements) rows = (await client.query(sql)).rows;
+    return rows;
+  } finally {
+    await client.end();
+  }
+}

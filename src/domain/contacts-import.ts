@@ -4,6 +4,7 @@ import { Prisma, type Contact, type Job, type PrismaClient } from '../generated/
 import { requireFeature, type AuthContext } from '../auth/context.js';
 import {
   changeEvent,
+  CONTACT_COLUMNS,
   contactColumns,
   CONTACTS_FEATURE,
   contactResource,
@@ -17,6 +18,7 @@ import {
 import type { FieldError } from './errors.js';
 import { recordEvents, type NewEvent } from './events.js';
 import type { JobService, JobState, Progress } from './jobs.js';
+import { columnList } from './insert-rows.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { fieldErrors, parseInput } from './validation.js';
 
@@ -123,7 +125,7 @@ async function upsertChunk(
   const externalIds = rows.map((r) => r.data.externalId).filter((v): v is string => Boolean(v));
   const emails = rows.map((r) => r.data.email?.toLowerCase()).filter((v): v is string => Boolean(v));
   const existing = await tx.$queryRaw<Contact[]>`
-    SELECT * FROM "Contact"
+    SELECT ${columnList(CONTACT_COLUMNS)} FROM "Contact"
     WHERE "tenantId" = ${writer.tenantId} AND ("externalId" = ANY(${externalIds}) OR "emailNormalized" = ANY(${emails}))`;
   type Known = { stored?: Contact; pending?: Contact };
   const byExternalId = new Map<string, Known>();

@@ -5,6 +5,9 @@ import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent, writeWithEvents } from './events.js';
 import { newId, parseId } from './ids.js';
 import { insertRows } from './insert-rows.js';
+
+/** The contact columns this version reads and writes in raw SQL. */
+export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from './prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
@@ -219,7 +222,7 @@ export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInp
   } as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
 }
 
-const EMPTY_CONTACT = Object.fromEntries(Object.values(Prisma.ContactScalarFieldEnum).map((column) => [column, null])) as unknown as Contact;
+const EMPTY_CONTACT = Object.fromEntries(CONTACT_COLUMNS.map((column) => [column, null])) as unknown as Contact;
 
 /** A new contact's whole row, as it will read back once inserted (insertContacts). */
 export function newContact(tenantId: string, data: ParsedContact, now: Date): Contact {
@@ -228,7 +231,7 @@ export function newContact(tenantId: string, data: ParsedContact, now: Date): Co
 
 /** One statement that inserts whole contact rows and returns them as stored. */
 export function insertContacts(contacts: Contact[]): Prisma.Sql {
-  return insertRows('Contact', contacts, '*');
+  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS);
 }
 
 export function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {

@@ -1,17 +1,26 @@
 import { Prisma } from '../generated/prisma/client.js';
 
 /**
- * One INSERT of whole rows (every column, keyed by column name) over a JSON array, whatever their
+ * A table's columns as this version knows them, for statements that would otherwise say `*`.
+ * Named, a statement keeps its shape when a newer version's migration adds a column while this
+ * one still runs: its prepared plan stays valid, and inserts leave the new column its default.
+ */
+export function columnList(columns: readonly string[]): Prisma.Sql {
+  return Prisma.raw(columns.map(quoted).join(', '));
+}
+
+/**
+ * One INSERT of whole rows (`columns`, keyed by column name) over a JSON array, whatever their
  * number: Prisma's createMany compiles a query as large as its batch, which cost several times the
  * insert itself. The table's own row type converts the JSON values to its columns' types. Only
  * `returning` is read back.
  */
-export function insertRows(table: string, rows: readonly object[], returning: '*' | readonly string[]): Prisma.Sql {
+export function insertRows(table: string, columns: readonly string[], rows: readonly object[], returning: readonly string[]): Prisma.Sql {
   const name = Prisma.raw(quoted(table));
-  const read = Prisma.raw(returning === '*' ? '*' : returning.map(quoted).join(', '));
+  const list = columnList(columns);
   return Prisma.sql`
-    INSERT INTO ${name} SELECT * FROM jsonb_populate_recordset(NULL::${name}, ${JSON.stringify(rows)}::jsonb)
-    RETURNING ${read}`;
+    INSERT INTO ${name} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${name}, ${JSON.stringify(rows)}::jsonb)
+    RETURNING ${columnList(returning)}`;
 }
 
 const quoted = (name: string) => `"${name}"`;

@@ -4,7 +4,7 @@ import type { AuthContext } from '../auth/context.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { recordEvent, writeWithEvents, type EventType, type NewEvent } from './events.js';
 import { newId, parseId } from './ids.js';
-import { insertRows } from './insert-rows.js';
+import { columnList, insertRows } from './insert-rows.js';
 import { parseInput } from './validation.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -16,6 +16,8 @@ export const BUILT_IN_JOB_TYPES = ['contacts.import', 'invoices.pdf'] as const;
 /** Job workers of every process LISTEN here; a trigger on "Job" NOTIFYs it when jobs are queued. */
 export const JOBS_CHANNEL = 'nilo_jobs';
 
+/** The job columns this version reads and writes in raw SQL. */
+const JOB_COLUMNS = Object.values(Prisma.JobScalarFieldEnum);
 /** A failed attempt is retried after 1 s, 2 s, 4 s … (capped), while attempts remain. */
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60_000;
@@ -176,7 +178,7 @@ export function jobService(prisma: PrismaClient) {
         startedAt: null,
         finishedAt: null,
       };
-      const insert = insertRows('Job', [{ ...state, input: job.input }], ['id']);
+      const insert = insertRows('Job', JOB_COLUMNS, [{ ...state, input: job.input }], ['id']);
       await writeWithEvents(prisma, auth, insert, [jobEvent(state, 'jobs.job.queued')]);
       return state;
     },
@@ -237,7 +239,7 @@ export function jobService(prisma: PrismaClient) {
                 AND (${holder.tenantId ?? null}::text IS NULL OR "tenantId" = ${holder.tenantId ?? null})
               ORDER BY "runAt", "id" LIMIT ${limit}
               FOR UPDATE SKIP LOCKED)
-            RETURNING *)
+            RETURNING ${columnList(JOB_COLUMNS)})
           SELECT * FROM claimed ORDER BY "id"`;
         for (const job of jobs) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.running'));
         return jobs;

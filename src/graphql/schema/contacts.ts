@@ -1,11 +1,10 @@
-import { Prisma } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { unselectedColumns } from '../columns.js';
-import { fullName } from '../../domain/contacts.js';
+import { CONTACT_COLUMNS, fullName } from '../../domain/contacts.js';
 
 /** What a page of contacts may leave out of its rows. */
-const unselectedInPage = unselectedColumns('Contact', ['edges', 'node'], Object.values(Prisma.ContactScalarFieldEnum));
+const unselectedInPage = unselectedColumns('Contact', ['edges', 'node'], CONTACT_COLUMNS);
 
 export const ContactObject = builder.prismaObject('Contact', {
   fields: (t) => ({
