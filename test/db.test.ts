@@ -127,18 +127,8 @@ if (databaseUrl) describe('applyMigrations on PostgreSQL', { timeout: SLOW }, ()
   const url = new URL(databaseUrl ?? 'postgresql://unused');
   url.pathname = `/${database}`;
 
-  async function admin(sql: string): Promise<void> {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  }
-
-  beforeAll(() => admin(`CREATE DATABASE "${database}"`));
-  afterAll(() => admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+  beforeAll(() => runSql(databaseUrl, [`CREATE DATABASE "${database}"`]));
+  afterAll(() => runSql(databaseUrl, [`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]));
 
   test('three concurrent runs apply each migration exactly once', async () => {
     const runs = await Promise.all([1, 2, 3].map(() => applyMigrations({ databaseUrl: url.toString() })));
@@ -175,8 +165,8 @@ if (databaseUrl) describe('statements on PostgreSQL', { timeout: SLOW }, () => {
   afterAll(() => db?.close());
 
   /** The statements the transaction's connection holds prepared, after running `sqls` on it. */
-  function preparedAfter(sqls: string[]): Promise<{ name: string; statement: string }[]> {
-    return db.prisma.$transaction(async (tx) => {
+  function preparedAfter(sqls: string[], on = db): Promise<{ name: string; statement: string }[]> {
+    return on.prisma.$transaction(async (tx) => {
       for (const sql of sqls) await tx.$queryRawUnsafe(sql);
       return tx.$queryRaw<{ name: string; statement: string }[]>`SELECT "name", "statement" FROM pg_prepared_statements`;
     });
@@ -193,12 +183,7 @@ if (databaseUrl) describe('statements on PostgreSQL', { timeout: SLOW }, () => {
     const unprepared = await openDatabase(loadConfig({ DATABASE_URL: databaseUrl, DATABASE_PREPARED_STATEMENTS: 'off' }), { migrate: false });
     try {
       const sql = `SELECT 'never prepared' AS "probe"`;
-      const prepared = await unprepared.prisma.$transaction(async (tx) => {
-        await tx.$queryRawUnsafe(sql);
-        await tx.$queryRawUnsafe(sql);
-        return tx.$queryRaw<{ statement: string }[]>`SELECT "statement" FROM pg_prepared_statements`;
-      });
-      expect(prepared).toEqual([]);
+      expect(await preparedAfter([sql, sql], unprepared)).toEqual([]);
     } finally {
       await unprepared.close();
     }
@@ -250,7 +235,7 @@ if (databaseUrl) describe('a column added while the gateway runs (rolling deploy
     const tenant = await createTenant(gateway.app);
     await writeContactsAndImport(tenant, 'before');
 
-    await admin(database.url, [
+    await runSql(database.url, [
       `ALTER TABLE "Contact" ADD COLUMN "addedLater" text NOT NULL DEFAULT 'default'`,
       `ALTER TABLE "Job" ADD COLUMN "addedLater" text NOT NULL DEFAULT 'default'`,
     ]);
@@ -259,13 +244,13 @@ if (databaseUrl) describe('a column added while the gateway runs (rolling deploy
     const read = await http(gateway.url, 'GET', `/api/v1/contacts/contacts/${contactId}`, { key: tenant.apiKey });
     expect(read.status).toBe(200);
     expect(read.body).not.toHaveProperty('addedLater');
-    const rows = await admin(database.url, [`SELECT DISTINCT "addedLater" FROM "Contact" UNION SELECT DISTINCT "addedLater" FROM "Job"`]);
+    const rows = await runSql(database.url, [`SELECT DISTINCT "addedLater" FROM "Contact" UNION SELECT DISTINCT "addedLater" FROM "Job"`]);
     expect(rows).toEqual([{ addedLater: 'default' }]);
   });
 });
 
 /** Runs statements on `url` in order; returns the last one's rows. */
-async function admin(url: string, statements: string[]): Promise<unknown[]> {
+async function runSql(url: string, statements: string[]): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

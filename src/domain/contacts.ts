@@ -5,12 +5,12 @@ import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent, writeWithEvents } from './events.js';
 import { newId, parseId } from './ids.js';
 import { insertRows } from './insert-rows.js';
-
-/** The contact columns this version reads and writes in raw SQL. */
-export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from './prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
 import { optionalText, parseInput } from './validation.js';
+
+/** The contact columns this version reads and writes in raw SQL. */
+export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
 const contactFields = {
   email: z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' })).nullable().optional(),
