@@ -18,6 +18,12 @@ export type NotificationHandler = (payload: string | null) => void;
 export type Database = {
   prisma: PrismaClient;
   kind: 'postgres' | 'pglite';
+  /**
+   * One statement on the driver itself, without Prisma (parameters `$1`, `$2`, …): for the webhook
+   * worker's claims and records, whose many rows Prisma would only convert. The two drivers parse
+   * timestamps differently, so such statements return json, text and numbers.
+   */
+  query<Row>(text: string, values: unknown[]): Promise<Row[]>;
   /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
   listen(channel: string, handler: NotificationHandler): Promise<void>;
   close(): Promise<void>;
@@ -54,11 +60,15 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, config.preparedStatements ? { statementNameGenerator: statementNames() } : {}), transactionOptions: TRANSACTION_OPTIONS });
+    // One generator for Prisma's statements and ours: they share the connections, and pg refuses a
+    // name that a connection already prepared for another text.
+    const nameOf = config.preparedStatements ? statementNames() : undefined;
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener(config.databaseUrl);
     return {
       prisma,
       kind: 'postgres',
+      query: async <Row>(text: string, values: unknown[]) => (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[],
       listen: (channel, handler) => listener.listen(channel, handler),
       close: async () => {
         await listener.close();
@@ -89,6 +99,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   return {
     prisma,
     kind: 'pglite',
+    query: async <Row>(text: string, values: unknown[]) => (await pglite.query<Row>(text, values)).rows,
     listen: async (channel, handler) => {
       unlisteners.push(await pglite.listen(channel, handler));
     },

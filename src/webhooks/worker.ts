@@ -1,7 +1,8 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { WebhookConfig } from '../config.js';
 import type { Database } from '../db/database.js';
 import { eventEnvelope, type EventEnvelope, type EventFacts } from '../domain/events.js';
@@ -17,17 +18,26 @@ const MAX_LOGGED_BODY = 4096;
 const MAX_RETRY_AFTER_MS = 86_400_000;
 /** A claimed delivery whose process died is due again once the attempt could no longer be running. */
 const CLAIM_GRACE_MS = 5_000;
+const TIMED_OUT = 'timeout: no complete answer in time';
 
+/** An endpoint as a claim reads it, with what signing and sending to it need. */
+type ClaimedEndpoint = {
+  id: string;
+  url: string;
+  failingSince: Date | null;
+  /** The keys of its active secrets, newest first: one signature each. */
+  keys: KeyObject[];
+  /** Why its URL's IP literal may not be sent to (names are checked at connect time), or null. */
+  blocked: BlockedAddressError | null;
+};
 /** A claimed delivery with what sending it needs, read in the claim's statement. */
 type Claimed = {
   id: string;
-  endpointId: string;
-  url: string;
-  failingSince: Date | null;
-  /** The endpoint's active secrets, newest first. */
-  secrets: string[];
+  endpoint: ClaimedEndpoint;
   attemptCount: number;
   envelope: EventEnvelope;
+  /** The envelope as sent; deliveries of one event in a claim share it. */
+  body: string;
 };
 type Outcome = { statusCode: number | null; headers: Record<string, string> | null; body: string | null; error: string | null; durationMs: number; retryAfterMs: number | null };
 type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
@@ -94,35 +104,73 @@ export async function startDeliveryWorker(options: { database: Database; config:
     }
   }
 
-  /** Claims up to `limit` due deliveries of enabled endpoints, with their endpoint, secrets and envelope. */
+  /**
+   * Claims up to `limit` due deliveries of enabled endpoints. Their endpoints and events come in the
+   * same statement, each once however many of the claimed deliveries share it.
+   */
   async function claim(limit: number): Promise<Claimed[]> {
-    const leaseMs = config.timeoutMs + CLAIM_GRACE_MS;
-    type Row = Omit<Claimed, 'envelope'> & { payload: Prisma.JsonValue | null; event: (Omit<EventFacts, 'occurredAt'> & { occurredAt: string; data: Prisma.JsonValue }) | null };
-    const rows = await prisma.$queryRaw<Row[]>`
-      WITH claimed AS (
+    type Row = {
+      deliveries: { id: string; endpointId: string; eventId: string; attemptCount: number; payload: EventEnvelope | null }[] | null;
+      endpoints: { id: string; url: string; failingSince: string | null; secrets: string[] }[] | null;
+      events: (Omit<EventFacts, 'occurredAt'> & { occurredAt: string; data: Prisma.JsonValue })[] | null;
+    };
+    const [row] = await database.query<Row>(
+      `WITH claimed AS (
         UPDATE "WebhookDelivery" AS d
-        SET "nextAttemptAt" = now() + ${leaseMs} * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
+        SET "nextAttemptAt" = now() + $1 * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
         WHERE d."id" IN (
           SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
           WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
-          ORDER BY due."nextAttemptAt" LIMIT ${limit}
+          ORDER BY due."nextAttemptAt" LIMIT $2
           FOR UPDATE OF due SKIP LOCKED)
         RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount")
-      SELECT c."id", c."endpointId", c."attemptCount", c."payload", e."url", e."failingSince",
-        ARRAY(SELECT s."secret" FROM "WebhookSecret" AS s
-              WHERE s."endpointId" = c."endpointId" AND (s."expiresAt" IS NULL OR s."expiresAt" > now())
-              ORDER BY s."createdAt" DESC) AS "secrets",
-        CASE WHEN ev."id" IS NULL THEN NULL ELSE jsonb_build_object(
-          'id', ev."id", 'type', ev."type", 'tenantSequence', ev."tenantSequence", 'occurredAt', ev."occurredAt",
-          'correlationId', ev."correlationId", 'resourceType', ev."resourceType", 'resourceId', ev."resourceId", 'data', ev."data") END AS "event"
-      FROM claimed AS c JOIN "WebhookEndpoint" AS e ON e."id" = c."endpointId" LEFT JOIN "Event" AS ev ON ev."id" = c."eventId"`;
-    return rows.map(({ payload, event, ...delivery }) => ({
-      ...delivery,
-      failingSince: delivery.failingSince && new Date(delivery.failingSince),
+      SELECT
+        (SELECT json_agg(json_build_object('id', c."id", 'endpointId', c."endpointId", 'eventId', c."eventId",
+           'attemptCount', c."attemptCount", 'payload', c."payload") ORDER BY c."id") FROM claimed AS c) AS "deliveries",
+        (SELECT json_agg(json_build_object('id', e."id", 'url', e."url", 'failingSince', e."failingSince",
+           'secrets', ARRAY(SELECT s."secret" FROM "WebhookSecret" AS s
+                            WHERE s."endpointId" = e."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > now())
+                            ORDER BY s."createdAt" DESC)))
+         FROM "WebhookEndpoint" AS e WHERE e."id" IN (SELECT "endpointId" FROM claimed)) AS "endpoints",
+        (SELECT json_agg(json_build_object('id', ev."id", 'type', ev."type", 'tenantSequence', ev."tenantSequence",
+           'occurredAt', ev."occurredAt", 'correlationId', ev."correlationId", 'resourceType', ev."resourceType",
+           'resourceId', ev."resourceId", 'data', ev."data"))
+         FROM "Event" AS ev WHERE ev."id" IN (SELECT "eventId" FROM claimed)) AS "events"`,
+      [config.timeoutMs + CLAIM_GRACE_MS, limit],
+    );
+    // json has timestamps without their zone, which is UTC.
+    const utc = (timestamp: string) => new Date(`${timestamp}Z`);
+    const endpoints = new Map(
+      (row?.endpoints ?? []).map((endpoint) => [
+        endpoint.id,
+        {
+          id: endpoint.id,
+          url: endpoint.url,
+          failingSince: endpoint.failingSince === null ? null : utc(endpoint.failingSince),
+          keys: endpoint.secrets.map(signingKey),
+          blocked: blockedLiteral(endpoint.url),
+        },
+      ]),
+    );
+    const events = new Map(
+      (row?.events ?? []).map((event) => {
+        const envelope = eventEnvelope({ ...event, occurredAt: utc(event.occurredAt) });
+        return [event.id, { envelope, body: JSON.stringify(envelope) }];
+      }),
+    );
+    return (row?.deliveries ?? []).map((delivery) => ({
+      id: delivery.id,
+      endpoint: endpoints.get(delivery.endpointId)!,
+      attemptCount: delivery.attemptCount,
       // Test events carry their envelope; the others are the event's, as the log has it.
-      // (jsonb has the timestamp without its zone, which is UTC.)
-      envelope: (payload as EventEnvelope | null) ?? eventEnvelope({ ...event!, occurredAt: new Date(`${event!.occurredAt}Z`) }),
+      ...(delivery.payload ? { envelope: delivery.payload, body: JSON.stringify(delivery.payload) } : events.get(delivery.eventId)!),
     }));
+  }
+
+  /** The refusal of a URL whose host is an IP literal outside the allowed addresses (the agent's lookup checks names). */
+  function blockedLiteral(url: string): BlockedAddressError | null {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return isIP(host) && !guard.isAllowed(host) ? new BlockedAddressError(host, host) : null;
   }
 
   /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
@@ -140,7 +188,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
   /** Sends one delivery; its record is written afterwards, together with others (group commit). */
   async function attempt(delivery: Claimed): Promise<void> {
     const attemptedAt = new Date();
-    const outcome = await send(delivery.url, delivery.secrets, delivery.envelope);
+    const outcome = await send(delivery);
     const recorded = records
       .add({ delivery, attemptedAt, outcome })
       .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
@@ -151,21 +199,26 @@ export async function startDeliveryWorker(options: { database: Database; config:
     recording.add(recorded);
   }
 
-  async function send(url: string, secrets: string[], envelope: EventEnvelope): Promise<Outcome> {
-    const body = JSON.stringify(envelope);
+  async function send({ endpoint, envelope, body }: Claimed): Promise<Outcome> {
     const timestamp = Math.floor(Date.now() / 1000);
     // One "v1,<signature>" per active secret, so receivers on the old or the new secret both verify.
-    const signature = secrets.map((secret) => sign(secret, envelope.id, timestamp, body)).join(' ');
+    const signature = endpoint.keys.map((key) => sign(key, envelope.id, timestamp, body)).join(' ');
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
+    // The whole attempt (connecting, headers, body) has timeoutMs. An emitter and a plain timer
+    // rather than AbortSignal.timeout(), which costs more than the rest of the request setup.
+    const abort = new EventEmitter();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.emit('abort');
+    }, config.timeoutMs);
     try {
-      // The agent's lookup checks what names resolve to; IP literals never reach it.
-      const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-      if (isIP(host) && !guard.isAllowed(host)) throw new BlockedAddressError(host, host);
-      const response = await request(url, {
+      if (endpoint.blocked) throw endpoint.blocked;
+      const response = await request(endpoint.url, {
         method: 'POST',
         dispatcher: agent,
-        signal: AbortSignal.timeout(config.timeoutMs),
+        signal: abort,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'nilo-gateway-webhooks/1',
@@ -176,7 +229,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
         },
         body,
       });
-      const text = await readHead(response.body);
+      const text = await readHead(response);
       return {
         statusCode: response.statusCode,
         headers: Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])),
@@ -186,7 +239,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
         retryAfterMs: retryAfter(response.headers['retry-after']),
       };
     } catch (error) {
-      return { statusCode: null, headers: null, body: null, error: describe(error), durationMs: elapsed(), retryAfterMs: null };
+      return { statusCode: null, headers: null, body: null, error: timedOut ? TIMED_OUT : describe(error), durationMs: elapsed(), retryAfterMs: null };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -200,8 +255,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
       const exhausted = delivery.attemptCount >= schedule.length;
       const delay = exhausted ? 0 : Math.max(jitter(schedule[delivery.attemptCount]!), outcome.retryAfterMs ?? 0);
       // The endpoint's failure run, as it stands after this attempt (attempts of a batch in order).
-      const endpoint = endpoints.get(delivery.endpointId) ?? { failingSince: delivery.failingSince, since: delivery.failingSince, disable: null };
-      endpoints.set(delivery.endpointId, endpoint);
+      const endpoint = endpoints.get(delivery.endpoint.id) ?? { failingSince: delivery.endpoint.failingSince, since: delivery.endpoint.failingSince, disable: null };
+      endpoints.set(delivery.endpoint.id, endpoint);
       endpoint.since = succeeded ? null : (endpoint.since ?? attemptedAt);
       if (gone) endpoint.disable = 'gone';
       else if (!succeeded && attemptedAt.getTime() - endpoint.since!.getTime() >= config.disableAfterMs) endpoint.disable ??= 'failing';
@@ -232,9 +287,10 @@ export async function startDeliveryWorker(options: { database: Database; config:
     }
     // One statement for the whole batch. Deliveries deleted with their endpoint meanwhile are not
     // updated, so their attempts are not inserted either.
-    await prisma.$executeRaw`
+    await database.query(
+      `
       WITH attempted AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS a(
+        SELECT * FROM jsonb_to_recordset($1::jsonb) AS a(
           "attemptId" text, "deliveryId" text, "attemptedAt" timestamp(3), "durationMs" integer, "statusCode" integer,
           "responseHeaders" jsonb, "responseBody" text, "error" text, "status" text, "nextAttemptAt" timestamp(3))
       ), updated AS (
@@ -242,12 +298,14 @@ export async function startDeliveryWorker(options: { database: Database; config:
         SET "lastAttemptAt" = a."attemptedAt", "status" = a."status", "nextAttemptAt" = a."nextAttemptAt"
         -- The ids again as an array: the planner then reads them by primary key rather than
         -- joining the whole table to a function whose row count it cannot know.
-        FROM attempted AS a WHERE d."id" = a."deliveryId" AND d."id" = ANY(${rows.map((row) => row.deliveryId)})
+        FROM attempted AS a WHERE d."id" = a."deliveryId" AND d."id" = ANY($2)
         RETURNING d."id"
       )
       INSERT INTO "WebhookAttempt" ("id", "deliveryId", "attemptedAt", "durationMs", "statusCode", "responseHeaders", "responseBody", "error")
       SELECT a."attemptId", a."deliveryId", a."attemptedAt", a."durationMs", a."statusCode", a."responseHeaders", a."responseBody", a."error"
-      FROM attempted AS a JOIN updated AS u ON u."id" = a."deliveryId"`;
+      FROM attempted AS a JOIN updated AS u ON u."id" = a."deliveryId"`,
+      [JSON.stringify(rows), rows.map((row) => row.deliveryId)],
+    );
   }
 
   await database.listen(DELIVERIES_CHANNEL, wake);
@@ -277,18 +335,28 @@ export async function startDeliveryWorker(options: { database: Database; config:
   };
 }
 
+/** A secret's signing key: the base64 after `whsec_`. */
+function signingKey(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret.replace(/^whsec_/, ''), 'base64'));
+}
+
 /**
  * A Standard Webhooks signature: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the
- * secret's key (base64 after `whsec_`). node:crypto's HMAC, where the standardwebhooks package
+ * secret's key. node:crypto's HMAC, where the standardwebhooks package
  * hashes in JavaScript; tests verify with the package.
  */
-function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+function sign(key: KeyObject, id: string, timestampSeconds: number, body: string): string {
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
 }
 
-/** Reads at most MAX_LOGGED_BODY bytes of a response and drops the rest unread. */
-async function readHead(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+/**
+ * Reads at most MAX_LOGGED_BODY bytes of a response and drops the rest unread. An answer without a
+ * body (204) or one that declares a length within the bound is read in one go.
+ */
+async function readHead(response: Dispatcher.ResponseData): Promise<string> {
+  const { body, statusCode, headers } = response;
+  const length = headers['content-length'];
+  if (statusCode === 204 || (typeof length === 'string' && Number(length) <= MAX_LOGGED_BODY)) return body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -318,7 +386,7 @@ function jitter(ms: number): number {
 function describe(error: unknown): string {
   if (error instanceof BlockedAddressError) return `blocked: ${error.message}`;
   const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout: no complete answer in time';
+  if (err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT') return TIMED_OUT;
   if (err.cause instanceof BlockedAddressError) return `blocked: ${err.cause.message}`;
   const code = err.code ?? err.cause?.code;
   return [code, err.message ?? String(error)].filter(Boolean).join(': ').slice(0, 500);
