@@ -63,8 +63,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
   const recording = new Set<Promise<void>>();
   /** Claimed and not yet sent, oldest first. */
   const queue: (Claimed & { claimedAt: number })[] = [];
-  /** Deliveries claimed per statement: a few rounds of sending, so claims do not pace the POSTs. */
-  const claimSize = config.concurrency * 6;
+  /**
+   * Deliveries claimed per statement: a few rounds of sending, so claims do not pace the POSTs.
+   * Always the same number, written into the statement: with the limit a parameter, PostgreSQL
+   * never trusts a generic plan and plans every claim anew.
+   */
+  const claimSize = config.concurrency * 4;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
@@ -79,12 +83,11 @@ export async function startDeliveryWorker(options: { database: Database; config:
 
   async function claimAndSend(): Promise<void> {
     if (!wantsClaim()) return;
-    const limit = claimSize - queue.length - sending.size;
-    const claimed = await claim(limit);
+    const claimed = await claim();
     const claimedAt = Date.now();
     for (const delivery of claimed) queue.push({ ...delivery, claimedAt });
     sendQueued();
-    if (claimed.length === limit) wake(); // there may be more due
+    if (claimed.length === claimSize) wake(); // there may be more due
     else await scheduleNextDue();
   }
 
@@ -105,10 +108,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
   }
 
   /**
-   * Claims up to `limit` due deliveries of enabled endpoints. Their endpoints and events come in the
-   * same statement, each once however many of the claimed deliveries share it.
+   * Claims up to `claimSize` due deliveries of enabled endpoints. Their endpoints and events come in the
+   * same statement, each once however many of the claimed deliveries share it. (`= ANY(ARRAY(…))`
+   * rather than `IN (…)`, with which the planner, not knowing how few ids a claim has, was seen
+   * scanning the whole event log instead of looking each one up.)
    */
-  async function claim(limit: number): Promise<Claimed[]> {
+  async function claim(): Promise<Claimed[]> {
     type Row = {
       deliveries: { id: string; endpointId: string; eventId: string; attemptCount: number; payload: EventEnvelope | null }[] | null;
       endpoints: { id: string; url: string; failingSince: string | null; secrets: string[] }[] | null;
@@ -121,7 +126,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
         WHERE d."id" IN (
           SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
           WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
-          ORDER BY due."nextAttemptAt" LIMIT $2
+          ORDER BY due."nextAttemptAt" LIMIT ${claimSize}
           FOR UPDATE OF due SKIP LOCKED)
         RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount")
       SELECT
@@ -131,12 +136,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
            'secrets', ARRAY(SELECT s."secret" FROM "WebhookSecret" AS s
                             WHERE s."endpointId" = e."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > now())
                             ORDER BY s."createdAt" DESC)))
-         FROM "WebhookEndpoint" AS e WHERE e."id" IN (SELECT "endpointId" FROM claimed)) AS "endpoints",
+         FROM "WebhookEndpoint" AS e WHERE e."id" = ANY(ARRAY(SELECT "endpointId" FROM claimed))) AS "endpoints",
         (SELECT json_agg(json_build_object('id', ev."id", 'type', ev."type", 'tenantSequence', ev."tenantSequence",
            'occurredAt', ev."occurredAt", 'correlationId', ev."correlationId", 'resourceType', ev."resourceType",
            'resourceId', ev."resourceId", 'data', ev."data"))
-         FROM "Event" AS ev WHERE ev."id" IN (SELECT "eventId" FROM claimed)) AS "events"`,
-      [config.timeoutMs + CLAIM_GRACE_MS, limit],
+         FROM "Event" AS ev WHERE ev."id" = ANY(ARRAY(SELECT "eventId" FROM claimed))) AS "events"`,
+      [config.timeoutMs + CLAIM_GRACE_MS],
     );
     // json has timestamps without their zone, which is UTC.
     const utc = (timestamp: string) => new Date(`${timestamp}Z`);
@@ -168,10 +173,11 @@ export async function startDeliveryWorker(options: { database: Database; config:
   }
 
   /** The refusal of a URL whose host is an IP literal outside the allowed addresses (the agent's lookup checks names). */
-  function blockedLiteral(url: string): BlockedAddressError | null {
+  const blockedLiteral = memoized((url: string) => {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
     return isIP(host) && !guard.isAllowed(host) ? new BlockedAddressError(host, host) : null;
-  }
+  });
+  const signingKey = memoized(secretKey);
 
   /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
   async function scheduleNextDue(): Promise<void> {
@@ -336,7 +342,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
 }
 
 /** A secret's signing key: the base64 after `whsec_`. */
-function signingKey(secret: string): KeyObject {
+function secretKey(secret: string): KeyObject {
   return createSecretKey(Buffer.from(secret.replace(/^whsec_/, ''), 'base64'));
 }
 
@@ -368,6 +374,21 @@ async function readHead(response: Dispatcher.ResponseData): Promise<string> {
     }
   }
   return Buffer.concat(chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8');
+}
+
+/**
+ * `compute` remembered by its argument: endpoints come back in every claim, and parsing their
+ * addresses and keys each time costs more than keeping them. Bounded by starting over.
+ */
+function memoized<T>(compute: (key: string) => T, max = 10_000): (key: string) => T {
+  const known = new Map<string, T>();
+  return (key) => {
+    if (known.has(key)) return known.get(key)!;
+    if (known.size >= max) known.clear();
+    const value = compute(key);
+    known.set(key, value);
+    return value;
+  };
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
