@@ -122,10 +122,11 @@ export async function startDeliveryWorker(options: { database: Database; config:
     const [row] = await database.query<Row>(
       `WITH claimed AS (
         UPDATE "WebhookDelivery" AS d
-        SET "nextAttemptAt" = now() + $1 * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
+        SET "claimedUntil" = now() + $1 * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
         WHERE d."id" IN (
           SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
           WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
+            AND (due."claimedUntil" IS NULL OR due."claimedUntil" <= now())
           ORDER BY due."nextAttemptAt" LIMIT ${claimSize}
           FOR UPDATE OF due SKIP LOCKED)
         RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount")
@@ -182,7 +183,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
   /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
   async function scheduleNextDue(): Promise<void> {
     const [next] = await prisma.$queryRaw<{ ms: number | null }[]>`
-      SELECT EXTRACT(EPOCH FROM (min(d."nextAttemptAt") - now())) * 1000 AS ms
+      SELECT EXTRACT(EPOCH FROM (min(GREATEST(d."nextAttemptAt", d."claimedUntil")) - now())) * 1000 AS ms
       FROM "WebhookDelivery" AS d JOIN "WebhookEndpoint" AS e ON e."id" = d."endpointId"
       WHERE d."status" = 'pending' AND e."enabled"`;
     clearTimeout(timer);
@@ -301,7 +302,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
           "responseHeaders" jsonb, "responseBody" text, "error" text, "status" text, "nextAttemptAt" timestamp(3))
       ), updated AS (
         UPDATE "WebhookDelivery" AS d
-        SET "lastAttemptAt" = a."attemptedAt", "status" = a."status", "nextAttemptAt" = a."nextAttemptAt"
+        SET "lastAttemptAt" = a."attemptedAt", "status" = a."status", "nextAttemptAt" = a."nextAttemptAt", "claimedUntil" = NULL
         -- The ids again as an array: the planner then reads them by primary key rather than
         -- joining the whole table to a function whose row count it cannot know.
         FROM attempted AS a WHERE d."id" = a."deliveryId" AND d."id" = ANY($2)
@@ -334,7 +335,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
       const unsent = queue.splice(0).map((delivery) => delivery.id);
       if (unsent.length) {
         await prisma.$executeRaw`
-          UPDATE "WebhookDelivery" SET "nextAttemptAt" = now(), "attemptCount" = "attemptCount" - 1
+          UPDATE "WebhookDelivery" SET "claimedUntil" = NULL, "attemptCount" = "attemptCount" - 1
           WHERE "id" = ANY(${unsent}) AND "status" = 'pending'`;
       }
     },
