@@ -20,9 +20,11 @@ const LINGER_MS = 2;
 /**
  * PostgreSQL's autovacuum analyzes a table up to a minute after it grew; until then the planner
  * takes the deliveries table for as small as it was and sorts every due delivery for each claim.
- * So the relay analyzes it itself after creating this many.
+ * So the relay analyzes it itself after creating this many, and after twice as many each time
+ * after that: once the table is large, autovacuum's own analyses (at a tenth's growth) keep up,
+ * and analyzing every thousand deliveries would only cost.
  */
-const ANALYZE_AFTER_DELIVERIES = 1000;
+const FIRST_ANALYZE_AFTER_DELIVERIES = 1000;
 
 type UnpublishedEvent = EventFacts & { tenantId: string };
 
@@ -39,11 +41,13 @@ type UnpublishedEvent = EventFacts & { tenantId: string };
 export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
   const { database, bus, pollMs, log } = options;
   let deliveriesSinceAnalyze = 0;
+  let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
   let analyzing = false;
   function noteDeliveries(created: number) {
     deliveriesSinceAnalyze += created;
-    if (deliveriesSinceAnalyze < ANALYZE_AFTER_DELIVERIES || analyzing) return;
+    if (deliveriesSinceAnalyze < analyzeAfter || analyzing) return;
     deliveriesSinceAnalyze = 0;
+    analyzeAfter *= 2;
     analyzing = true;
     database.prisma
       .$executeRaw`ANALYZE "WebhookDelivery"`
