@@ -147,6 +147,55 @@ describe('SIGKILL mid-delivery', () => {
   );
 });
 
+describe('SIGTERM with claimed deliveries not yet sent', () => {
+  test(
+    'the stopping process hands them back: the next one sends them at once, each counted as one attempt',
+    async () => {
+      // A claim lasts WEBHOOK_TIMEOUT + 5 s = 65 s: were they not handed back, the next process
+      // could send them only after that.
+      const env = environment({
+        WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
+        WEBHOOK_TIMEOUT: '60s',
+        WEBHOOK_CONCURRENCY: '1', // claims four rounds of one, sends one at a time
+        EVENT_POLL_MS: '200',
+      });
+      const tenant = await createTenantIn(env);
+      const receiver = await startReceiver(() => ({ status: 200, body: 'ok', delayMs: 2_000 }));
+
+      const first = await startGateway(env);
+      const created = await api(first, tenant, 'POST', '/webhooks/endpoints', { url: receiver.url, description: 'stop receiver' });
+      expect(created.status, created.text).toBe(201);
+      receiver.secrets.push(created.body.secret);
+      const endpointId: string = created.body.endpointId;
+      for (let i = 0; i < 4; i++) expect((await api(first, tenant, 'POST', '/contacts/contacts', { email: `stop${i}@example.com` })).status).toBe(201);
+
+      // The first request is held by the receiver; the other three are claimed meanwhile.
+      await waitUntil(async () => receiver.received.length === 1, 10_000, () => first.output());
+      await sleep(500);
+      await stopGateway(first); // waits for the attempt in flight
+      const stoppedAt = Date.now();
+      expect(receiver.received).toHaveLength(1);
+
+      const second = await startGateway(env);
+      try {
+        const deliveries = async () => (await api(second, tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries?limit=100`)).body.items as any[];
+        await waitUntil(async () => (await deliveries()).filter((d) => d.status === 'succeeded').length === 4, 40_000, () => second.output());
+        expect(Date.now() - stoppedAt).toBeLessThan(45_000);
+        expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(4);
+        expect(receiver.received).toHaveLength(4);
+        for (const delivery of await deliveries()) {
+          expect(delivery.attemptCount).toBe(1);
+          expect(delivery.attempts).toHaveLength(1);
+          expect(delivery.attempts[0]).toMatchObject({ statusCode: 200, responseBody: 'ok', error: null });
+        }
+      } finally {
+        await stopGateway(second);
+      }
+    },
+    180_000,
+  );
+});
+
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, context: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
