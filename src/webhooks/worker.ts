@@ -17,6 +17,7 @@ const MAX_LOGGED_BODY = 4096;
 const MAX_RETRY_AFTER_MS = 86_400_000;
 /** A claimed delivery whose process died is due again once the attempt could no longer be running. */
 const CLAIM_GRACE_MS = 5_000;
+/** The logged error of an attempt without a complete answer within the timeout. */
 const TIMED_OUT = 'timeout: no complete answer in time';
 
 /** An endpoint as a claim reads it, with what signing and sending to it need. */
@@ -334,8 +335,8 @@ function secretKey(secret: string): KeyObject {
 
 /**
  * A Standard Webhooks signature: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the
- * secret's key. node:crypto's HMAC, where the standardwebhooks package
- * hashes in JavaScript; tests verify with the package.
+ * secret's key. node:crypto's HMAC, where the standardwebhooks package hashes in JavaScript; tests
+ * verify with the package.
  */
 function sign(key: KeyObject, id: string, timestampSeconds: number, body: string): string {
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
