@@ -53,7 +53,9 @@ type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
 export async function startDeliveryWorker(options: { database: Database; config: WebhookConfig; guard: AddressGuard; pollMs: number; log: FastifyBaseLogger }) {
   const { database, config, guard, pollMs, log } = options;
   const { prisma } = database;
-  // Redirects are never followed (request() does not); connections go only to allowed addresses.
+  // Connections go only to allowed addresses; redirects are never followed (the dispatcher has no
+  // redirect interceptor). post() bounds the whole attempt; undici's own phase timeouts are set to
+  // the same, so its 300 s defaults never cut a longer WEBHOOK_TIMEOUT short.
   const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
   /** Attempts whose POST is in flight: at most `concurrency`. */
   const sending = new Set<Promise<void>>();
