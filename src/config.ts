@@ -20,7 +20,10 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
   DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
+  DATABASE_CONNECT_TIMEOUT: duration.default(5_000),
+  DATABASE_STATEMENT_TIMEOUT: duration.default(15_000),
   REDIS_URL: z.string().url().optional(),
+  REDIS_COMMAND_TIMEOUT: duration.default(500),
   DATA_DIR: z.string().default('./.data'),
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -46,7 +49,13 @@ export type Config = {
   databaseUrl?: string;
   /** Whether PostgreSQL connections keep statements prepared ("off" behind a pooler that cannot). */
   preparedStatements: boolean;
+  /** A PostgreSQL connection not established within this fails (the request answers 503). */
+  databaseConnectTimeoutMs: number;
+  /** A statement PostgreSQL has not answered within this fails, whether it runs long or the server is gone. */
+  databaseStatementTimeoutMs: number;
   redisUrl?: string;
+  /** A Redis command not answered within this fails; callers fall back (rate limits) or catch up from the log (events). */
+  redisCommandTimeoutMs: number;
   dataDir: string;
   production: boolean;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -96,7 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'on',
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT,
     redisUrl: e.REDIS_URL,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
     dataDir: e.DATA_DIR,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
