@@ -3,6 +3,7 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateResolver, DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { AuthContext } from '../auth/context.js';
+import { PAGE_SIZE } from '../domain/paging.js';
 import type { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
@@ -35,7 +36,14 @@ export const builder = new SchemaBuilder<{
 }>({
   plugins: [PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
-  prisma: { client: (ctx) => ctx.services.prisma, dmmf: getDatamodel(), onUnusedQuery: null },
+  prisma: {
+    client: (ctx) => ctx.services.prisma,
+    dmmf: getDatamodel(),
+    onUnusedQuery: null,
+    // Sizes outside the shared rule are refused before execution (cost.ts); these are its bounds.
+    defaultConnectionSize: PAGE_SIZE.default,
+    maxConnectionSize: PAGE_SIZE.max,
+  },
   relay: { clientMutationId: 'omit', cursorType: 'String' },
 });
 

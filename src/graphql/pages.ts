@@ -1,11 +1,11 @@
 import { InvalidRequestError } from '../domain/errors.js';
 import { parseId, type IdPrefix } from '../domain/ids.js';
+import { pageSize } from '../domain/paging.js';
 
 /** Forward paging by id: the cursor is the last id seen, an id of the connection's own kind. */
 export function forwardPage(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }, prefix: IdPrefix) {
   if (args.last != null || args.before != null) throw new InvalidRequestError('This connection pages forwards only: use first and after.');
-  const limit = args.first ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new InvalidRequestError('first must be between 1 and 500.');
+  const limit = pageSize(args.first, 'first');
   return { limit, afterId: args.after == null ? undefined : parseId(prefix, args.after, 'after') };
 }
 

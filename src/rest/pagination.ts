@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { PAGE_SIZE } from '../domain/paging.js';
 
-/** `?limit=` (1–500, default 50) and `?cursor=` as the spec README decides; the cursor is opaque. */
+/** `?limit=` (the shared page size rule: 1–500, default 50) and `?cursor=`; the cursor is opaque. */
 export const PageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: z.coerce.number().int().min(PAGE_SIZE.min).max(PAGE_SIZE.max).default(PAGE_SIZE.default),
   cursor: z
     .string()
     .max(200)

@@ -3,6 +3,7 @@ import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { EventFacts } from '../../domain/events.js';
 import type { StreamItem } from '../../events/live.js';
 import type { AuthContext } from '../../auth/context.js';
+import { PAGE_SIZE } from '../../domain/paging.js';
 import { builder, type GraphQLContext } from '../builder.js';
 import { authOf } from '../auth.js';
 import { ContactObject } from './contacts.js';
@@ -65,7 +66,7 @@ builder.queryFields((t) => ({
     description: 'The tenant\'s event log in tenantSequence order. `after` takes any event id (each edge\'s cursor is its event id), so a client can catch up from the last event it saw.',
     args: { types: t.arg.stringList(TYPES_ARG) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection<Promise<EventSource[]>>({ args, toCursor: (event: EventSource) => event.id, defaultSize: 50, maxSize: 500 }, ({ after, before, limit, inverted }): Promise<EventSource[]> =>
+      resolveCursorConnection<Promise<EventSource[]>>({ args, toCursor: (event: EventSource) => event.id, defaultSize: PAGE_SIZE.default, maxSize: PAGE_SIZE.max }, ({ after, before, limit, inverted }): Promise<EventSource[]> =>
         ctx.services.events.list(authOf(ctx), { types: args.types, after, before, limit, descending: inverted }),
       ),
   }),
