@@ -51,6 +51,7 @@ export type Config = {
   preparedStatements: boolean;
   /** A PostgreSQL connection not established within this fails (the request answers 503). */
   databaseConnectTimeoutMs: number;
+  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** A statement PostgreSQL has not answered within this fails, whether it runs long or the server is gone. */
   databaseStatementTimeoutMs: number;
   redisUrl?: string;
@@ -129,7 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+  /** Attempts one process has in flight to one endpoint at once, so a slow endpoint cannot take every slot. */
+  endpointConcurrency: number;
 /** `FOO=` in a shell means "not set", not "set to the empty string". */
 function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
 }
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,

@@ -10,12 +10,15 @@ import { DELIVERIES_CHANNEL } from '../domain/webhooks.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { groupCommit, passRunner } from '../passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
+import { afterAttempt, fullEndpoints, heldByEndpoint, nextToSend, retryAfterMs, retryDelay, succeeded, type FailureRun } from './policy.js';
 
 /** Response bodies are logged up to this many bytes; the rest is not even read. */
 const MAX_LOGGED_BODY = 4096;
-/** Retry-After is honoured up to a day. */
-const MAX_RETRY_AFTER_MS = 86_400_000;
-/** A claimed delivery whose process died is due again once the attempt could no longer be running. */
+/**
+ * A claimed delivery must start within this of its claim, so that its claim (timeout + this)
+ * outlasts the attempt; one that could not is handed back. A claimed delivery whose process died is
+ * due again once the attempt could no longer be running.
+ */
 const CLAIM_GRACE_MS = 5_000;
 /** The logged error of an attempt without a complete answer within the timeout. */
 const TIMED_OUT = 'timeout: no complete answer in time';
@@ -31,7 +34,9 @@ type ClaimedEndpoint = {
 /** A claimed delivery with what sending it needs, read in the claim's statement. */
 type Claimed = {
   id: string;
+  endpointId: string;
   endpoint: ClaimedEndpoint;
+  /** Attempts logged before this one. */
   attemptCount: number;
   envelope: EventEnvelope;
   /** The envelope as sent; deliveries of one event in a claim share it. */
@@ -49,6 +54,12 @@ type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
  * of deliveries with everything the POSTs need, a slot is free again as soon as its POST ends, and
  * attempts that end while a record is being written are written together in the next one (group
  * commit).
+ *
+ * Fairness: an endpoint has at most `endpointConcurrency` attempts in flight in a process, the
+ * claim takes turns across tenants and their endpoints (and skips endpoints this process already
+ * holds a round of), and a slot goes to the first queued delivery whose endpoint has room, so a
+ * slow or failing endpoint holds a few slots, never all. Only a POST counts as an attempt: what
+ * is claimed and not sent goes back unchanged.
  */
 export async function startDeliveryWorker(options: { database: Database; config: WebhookConfig; guard: AddressGuard; pollMs: number; log: FastifyBaseLogger }) {
   const { database, config, guard, pollMs, log } = options;
@@ -57,82 +68,144 @@ export async function startDeliveryWorker(options: { database: Database; config:
   // redirect interceptor). post() bounds the whole attempt; undici's own phase timeouts are set to
   // the same, so its 300 s defaults never cut a longer WEBHOOK_TIMEOUT short.
   const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
+  const perEndpoint = config.endpointConcurrency;
   /** Attempts whose POST is in flight: at most `concurrency`. */
   const sending = new Set<Promise<void>>();
+  /** Attempts in flight by endpoint id: at most `perEndpoint` each. */
+  const inFlight = new Map<string, number>();
   /** Attempts sent and waiting to be recorded: the slot is free, the database catches up. */
   const recording = new Set<Promise<void>>();
-  /** Claimed and not yet sent, oldest first. */
+  /** Claimed deliveries being handed back unsent. */
+  const handingBack = new Set<Promise<void>>();
+  /** Claimed and not yet sent, in the claims' fair order. */
   const queue: (Claimed & { claimedAt: number })[] = [];
   /**
    * Deliveries claimed per statement: a few rounds of sending, so claims do not pace the POSTs.
-   * Always the same number, written into the statement: with the limit a parameter, PostgreSQL
+   * Always the same numbers, written into the statement: with the limit a parameter, PostgreSQL
    * never trusts a generic plan and plans every claim anew.
    */
   const claimSize = config.concurrency * 4;
+  /**
+   * Whether a claim may find something: not after one that took less than it could, until a
+   * wake-up from outside (NOTIFY, timer, poll), or an endpoint the claim skipped has room again.
+   */
+  let claimable = true;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
-  const wake = passes.wake;
   const records = groupCommit<Attempted>(recordAttempts);
+  const wake = () => {
+    claimable = true;
+    passes.wake();
+  };
 
   /**
    * Claims wait while the queue holds two rounds (a claim takes milliseconds under load, and a
    * round of POSTs to fast receivers less), or while records lag far behind the sending.
    */
-  const wantsClaim = () => queue.length < 2 * config.concurrency && recording.size < 2 * claimSize;
+  const wantsClaim = () => claimable && queue.length < 2 * config.concurrency && recording.size < 2 * claimSize;
 
   async function claimAndSend(): Promise<void> {
+    handBackStale();
     if (!wantsClaim()) return;
-    const claimed = await claim();
+    const held = heldByEndpoint(queue, inFlight);
+    const claimed = await claim(held);
     const claimedAt = Date.now();
     for (const delivery of claimed) queue.push({ ...delivery, claimedAt });
     sendQueued();
-    if (claimed.length === claimSize) wake(); // there may be more due
-    else await scheduleNextDue();
+    if (claimed.length === claimSize) return passes.wake(); // there may be more due
+    claimable = false;
+    await scheduleNextDue(fullEndpoints(heldByEndpoint(queue, inFlight), perEndpoint));
   }
 
-  /** Starts queued deliveries while slots are free. */
+  /** Starts queued deliveries while slots are free, each as soon as its endpoint has room. */
   function sendQueued(): void {
-    while (!stopping && sending.size < config.concurrency && queue.length) {
-      const delivery = queue.shift()!;
-      // A claim is exclusive for the timeout plus CLAIM_GRACE_MS: sent later, its attempt could
-      // outlive the claim. It is left for when it is due again.
-      if (Date.now() - delivery.claimedAt > CLAIM_GRACE_MS) continue;
-      const task = attempt(delivery).finally(() => {
+    handBackStale();
+    while (!stopping && sending.size < config.concurrency) {
+      const index = nextToSend(queue, inFlight, perEndpoint);
+      if (index === -1) return;
+      const [delivery] = queue.splice(index, 1);
+      const { endpointId } = delivery!;
+      inFlight.set(endpointId, (inFlight.get(endpointId) ?? 0) + 1);
+      const task = attempt(delivery!).finally(() => {
         sending.delete(task);
+        const left = inFlight.get(endpointId)! - 1;
+        if (left) inFlight.set(endpointId, left);
+        else inFlight.delete(endpointId);
+        // The claim skipped this endpoint while it held a round; now it may take more of it.
+        if (left + queue.filter((queued) => queued.endpointId === endpointId).length === perEndpoint - 1) claimable = true;
         sendQueued();
-        if (wantsClaim()) wake();
+        if (wantsClaim()) passes.wake();
       });
       sending.add(task);
     }
   }
 
   /**
-   * Claims up to `claimSize` due deliveries of enabled endpoints. Their endpoints and events come in the
-   * same statement, each once however many of the claimed deliveries share it. (`= ANY(ARRAY(…))`
-   * rather than `IN (…)`, with which the planner, not knowing how few ids a claim has, was seen
-   * scanning the whole event log instead of looking each one up.)
+   * A claim is exclusive for the timeout plus CLAIM_GRACE_MS: started later, its attempt could
+   * outlive the claim. Queued deliveries that could not start in time are handed back unsent, due
+   * again at once and with no attempt spent, for this process or another.
    */
-  async function claim(): Promise<Claimed[]> {
+  function handBackStale(): void {
+    const now = Date.now();
+    const stale = queue.filter((delivery) => now - delivery.claimedAt > CLAIM_GRACE_MS);
+    if (!stale.length) return;
+    queue.splice(0, queue.length, ...queue.filter((delivery) => !stale.includes(delivery)));
+    const handedBack = handBack(stale.map((delivery) => delivery.id))
+      .catch((err) => log.warn({ err }, 'claimed webhook deliveries could not be handed back; they are due again when their claim lapses'))
+      .finally(() => handingBack.delete(handedBack));
+    handingBack.add(handedBack);
+  }
+
+  async function handBack(ids: string[]): Promise<void> {
+    await prisma.$executeRaw`UPDATE "WebhookDelivery" SET "claimedUntil" = NULL WHERE "id" = ANY(${ids}) AND "status" = 'pending'`;
+  }
+
+  /**
+   * Claims up to `claimSize` due deliveries of enabled endpoints, in turns: every endpoint offers
+   * its oldest due deliveries, up to two rounds (`2 × perEndpoint`) less what this process holds of
+   * it, and none if it holds a round already; each tenant's offers are numbered round-robin over
+   * its endpoints, and the claim takes every tenant's first turn, then every second, oldest first
+   * within a turn. Their endpoints and events come in the same statement, each once however many
+   * of the claimed deliveries share it. (`= ANY(ARRAY(…))` rather than `IN (…)`, with which the
+   * planner, not knowing how few ids a claim has, was seen scanning the whole event log instead of
+   * looking each one up.)
+   */
+  async function claim(held: Map<string, number>): Promise<Claimed[]> {
     type Row = {
       deliveries: { id: string; endpointId: string; eventId: string; attemptCount: number; payload: EventEnvelope | null }[] | null;
       endpoints: { id: string; url: string; failingSince: string | null; secrets: string[] }[] | null;
       events: (Omit<EventFacts, 'occurredAt'> & { occurredAt: string; data: Prisma.JsonValue })[] | null;
     };
     const [row] = await database.query<Row>(
-      `WITH claimed AS (
+      `WITH held AS (
+        SELECT * FROM unnest($2::text[], $3::int[]) AS h("endpointId", "count")
+      ), offered AS (
+        SELECT due."id", e."tenantId", due."nextAttemptAt",
+          row_number() OVER (PARTITION BY e."id" ORDER BY due."nextAttemptAt", due."id") AS "endpointTurn"
+        FROM "WebhookEndpoint" AS e
+        LEFT JOIN held AS h ON h."endpointId" = e."id"
+        CROSS JOIN LATERAL (
+          SELECT d."id", d."nextAttemptAt" FROM "WebhookDelivery" AS d
+          WHERE d."endpointId" = e."id" AND d."status" = 'pending' AND d."nextAttemptAt" <= now()
+            AND (d."claimedUntil" IS NULL OR d."claimedUntil" <= now())
+          ORDER BY d."nextAttemptAt" LIMIT ${2 * perEndpoint} - coalesce(h."count", 0)
+          FOR UPDATE SKIP LOCKED) AS due
+        WHERE e."enabled" AND coalesce(h."count", 0) < ${perEndpoint}
+      ), chosen AS (
+        SELECT "id", "turn", "nextAttemptAt" FROM (
+          SELECT "id", "nextAttemptAt", row_number() OVER (PARTITION BY "tenantId" ORDER BY "endpointTurn", "nextAttemptAt") AS "turn"
+          FROM offered) AS turns
+        ORDER BY "turn", "nextAttemptAt" LIMIT ${claimSize}
+      ), claimed AS (
         UPDATE "WebhookDelivery" AS d
-        SET "claimedUntil" = now() + $1 * interval '1 millisecond', "attemptCount" = d."attemptCount" + 1
-        WHERE d."id" IN (
-          SELECT due."id" FROM "WebhookDelivery" AS due JOIN "WebhookEndpoint" AS e ON e."id" = due."endpointId"
-          WHERE due."status" = 'pending' AND due."nextAttemptAt" <= now() AND e."enabled"
-            AND (due."claimedUntil" IS NULL OR due."claimedUntil" <= now())
-          ORDER BY due."nextAttemptAt" LIMIT ${claimSize}
-          FOR UPDATE OF due SKIP LOCKED)
+        SET "claimedUntil" = now() + $1 * interval '1 millisecond'
+        WHERE d."id" = ANY(ARRAY(SELECT "id" FROM chosen))
         RETURNING d."id", d."endpointId", d."eventId", d."payload", d."attemptCount")
       SELECT
         (SELECT json_agg(json_build_object('id', c."id", 'endpointId', c."endpointId", 'eventId', c."eventId",
-           'attemptCount', c."attemptCount", 'payload', c."payload") ORDER BY c."id") FROM claimed AS c) AS "deliveries",
+           'attemptCount', c."attemptCount", 'payload', c."payload") ORDER BY ch."turn", ch."nextAttemptAt")
+         FROM claimed AS c JOIN chosen AS ch ON ch."id" = c."id") AS "deliveries",
         (SELECT json_agg(json_build_object('id', e."id", 'url', e."url", 'failingSince', e."failingSince",
            'secrets', ARRAY(SELECT s."secret" FROM "WebhookSecret" AS s
                             WHERE s."endpointId" = e."id" AND (s."expiresAt" IS NULL OR s."expiresAt" > now())
@@ -142,7 +215,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
            'occurredAt', ev."occurredAt", 'correlationId', ev."correlationId", 'resourceType', ev."resourceType",
            'resourceId', ev."resourceId", 'data', ev."data"))
          FROM "Event" AS ev WHERE ev."id" = ANY(ARRAY(SELECT "eventId" FROM claimed))) AS "events"`,
-      [config.timeoutMs + CLAIM_GRACE_MS],
+      [config.timeoutMs + CLAIM_GRACE_MS, [...held.keys()], [...held.values()]],
     );
     // json has timestamps without their zone, which is UTC.
     const utc = (timestamp: string) => new Date(`${timestamp}Z`);
@@ -165,6 +238,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
     );
     return (row?.deliveries ?? []).map((delivery) => ({
       id: delivery.id,
+      endpointId: delivery.endpointId,
       endpoint: endpoints.get(delivery.endpointId)!,
       attemptCount: delivery.attemptCount,
       // Test events carry their envelope; the others are the event's, as the log has it.
@@ -184,12 +258,15 @@ export async function startDeliveryWorker(options: { database: Database; config:
   });
   const signingKey = memoized(secretKey);
 
-  /** Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). */
-  async function scheduleNextDue(): Promise<void> {
+  /**
+   * Sleeps until the earliest scheduled retry (or the poll interval, whichever is sooner). Endpoints
+   * the claim skips are left out: a slot of theirs freeing up wakes the worker.
+   */
+  async function scheduleNextDue(skipped: string[]): Promise<void> {
     const [next] = await prisma.$queryRaw<{ ms: number | null }[]>`
       SELECT EXTRACT(EPOCH FROM (min(GREATEST(d."nextAttemptAt", d."claimedUntil")) - now())) * 1000 AS ms
       FROM "WebhookDelivery" AS d JOIN "WebhookEndpoint" AS e ON e."id" = d."endpointId"
-      WHERE d."status" = 'pending' AND e."enabled"`;
+      WHERE d."status" = 'pending' AND e."enabled" AND d."endpointId" <> ALL(${skipped})`;
     clearTimeout(timer);
     const wait = next?.ms === null || next?.ms === undefined ? pollMs : Math.min(pollMs, Math.max(10, Number(next.ms)));
     timer = setTimeout(wake, wait);
@@ -233,7 +310,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
         body: response.body,
         error: null,
         durationMs: elapsed(),
-        retryAfterMs: retryAfter(response.headers['retry-after']),
+        retryAfterMs: retryAfterMs(response.headers['retry-after']),
       };
     } catch (error) {
       return { statusCode: null, headers: null, body: null, error: describe(error), durationMs: elapsed(), retryAfterMs: null };
@@ -242,19 +319,15 @@ export async function startDeliveryWorker(options: { database: Database; config:
 
   /** Logs a batch of attempts and schedules what is next for their deliveries and endpoints. */
   async function recordAttempts(batch: Attempted[]): Promise<void> {
-    const schedule = config.retryScheduleMs;
-    const endpoints = new Map<string, { failingSince: Date | null; since: Date | null; disable: 'gone' | 'failing' | null }>();
+    const endpoints = new Map<string, FailureRun & { failingSince: Date | null }>();
     const rows = batch.map(({ delivery, attemptedAt, outcome }) => {
-      const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
+      const ok = succeeded(outcome.statusCode);
       const gone = outcome.statusCode === 410;
-      const exhausted = delivery.attemptCount >= schedule.length;
-      const delay = exhausted ? 0 : Math.max(jitter(schedule[delivery.attemptCount]!), outcome.retryAfterMs ?? 0);
+      const delay = retryDelay(config.retryScheduleMs, delivery.attemptCount + 1, outcome.retryAfterMs);
       // The endpoint's failure run, as it stands after this attempt (attempts of a batch in order).
-      const endpoint = endpoints.get(delivery.endpoint.id) ?? { failingSince: delivery.endpoint.failingSince, since: delivery.endpoint.failingSince, disable: null };
-      endpoints.set(delivery.endpoint.id, endpoint);
-      endpoint.since = succeeded ? null : (endpoint.since ?? attemptedAt);
-      if (gone) endpoint.disable = 'gone';
-      else if (!succeeded && attemptedAt.getTime() - endpoint.since!.getTime() >= config.disableAfterMs) endpoint.disable ??= 'failing';
+      const { failingSince } = delivery.endpoint;
+      const run = endpoints.get(delivery.endpointId) ?? { failingSince, since: failingSince, disable: null };
+      endpoints.set(delivery.endpointId, { failingSince, ...afterAttempt(run, { statusCode: outcome.statusCode, attemptedAt }, config.disableAfterMs) });
       return {
         attemptId: newId('whatt'),
         deliveryId: delivery.id,
@@ -264,8 +337,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
         responseHeaders: outcome.headers,
         responseBody: outcome.body,
         error: outcome.error,
-        status: succeeded ? 'succeeded' : gone || exhausted ? 'failed' : 'pending',
-        nextAttemptAt: succeeded || gone || exhausted ? null : new Date(Date.now() + delay).toISOString(),
+        status: ok ? 'succeeded' : gone || delay === null ? 'failed' : 'pending',
+        nextAttemptAt: ok || gone || delay === null ? null : new Date(Date.now() + delay).toISOString(),
       };
     });
     // The endpoint row only when its failure run starts or ends, or it is disabled.
@@ -290,7 +363,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
           "responseHeaders" jsonb, "responseBody" text, "error" text, "status" text, "nextAttemptAt" timestamp(3))
       ), updated AS (
         UPDATE "WebhookDelivery" AS d
-        SET "lastAttemptAt" = a."attemptedAt", "status" = a."status", "nextAttemptAt" = a."nextAttemptAt", "claimedUntil" = NULL
+        SET "attemptCount" = d."attemptCount" + 1, "lastAttemptAt" = a."attemptedAt", "status" = a."status",
+          "nextAttemptAt" = a."nextAttemptAt", "claimedUntil" = NULL
         -- The ids again as an array: the planner then reads them by primary key rather than
         -- joining the whole table to a function whose row count it cannot know.
         FROM attempted AS a WHERE d."id" = a."deliveryId" AND d."id" = ANY($2)
@@ -321,11 +395,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
       await agent.close();
       // What was claimed and not sent is due again at once, for this or another process.
       const unsent = queue.splice(0).map((delivery) => delivery.id);
-      if (unsent.length) {
-        await prisma.$executeRaw`
-          UPDATE "WebhookDelivery" SET "claimedUntil" = NULL, "attemptCount" = "attemptCount" - 1
-          WHERE "id" = ANY(${unsent}) AND "status" = 'pending'`;
-      }
+      if (unsent.length) await handBack(unsent);
+      await Promise.all(handingBack);
     },
   };
 }
@@ -419,19 +490,6 @@ function memoized<T>(compute: (key: string) => T, max = 10_000): (key: string) =
     known.set(key, value);
     return value;
   };
-}
-
-/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
-function retryAfter(header: string | string[] | undefined): number | null {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return null;
-  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : null;
-}
-
-/** ±20 %, so receivers that failed together are not all retried at the same instant. */
-function jitter(ms: number): number {
-  return Math.round(ms * (0.8 + Math.random() * 0.4));
 }
 
 function describe(error: unknown): string {
