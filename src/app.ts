@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
+import { databaseUnavailable } from './db/unavailable.js';
 import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
 import { createServices, type Services } from './domain/index.js';
 import { fieldErrors } from './domain/validation.js';
@@ -13,6 +14,7 @@ import { createEventBus } from './events/bus.js';
 import { createLiveEvents } from './events/live.js';
 import { startRelay } from './events/relay.js';
 import { metrics } from './metrics.js';
+import { readiness } from './readiness.js';
 import { graphqlRoutes } from './graphql/route.js';
 import { subscriptionGroups } from './graphql/subscription-groups.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
@@ -59,7 +61,7 @@ export async function buildApp(config: Config): Promise<App> {
     },
   });
 
-  const bus = createEventBus(config.redisUrl, http.log);
+  const bus = createEventBus({ redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log: http.log });
   const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
   const subscriptions = subscriptionGroups();
 
@@ -83,7 +85,7 @@ export async function buildApp(config: Config): Promise<App> {
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });
-  http.setErrorHandler((error, request, reply) => sendProblem(reply, toProblem(error, request.id, request.log)));
+  http.setErrorHandler((error, _request, reply) => sendProblem(reply, toProblem(error, reply)));
   const routes = trackRoutes(http);
   http.setNotFoundHandler((request, reply) => {
     const allowed = routes.methodsFor(request.url.split('?')[0]!);
@@ -112,10 +114,11 @@ export async function buildApp(config: Config): Promise<App> {
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
   metrics(http, live, subscriptions);
+  // Liveness: answers while the process runs, whatever its dependencies do.
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
-    await database.prisma.$queryRaw`SELECT 1`;
-    return reply.send({ status: 'ready' });
+    const state = await readiness({ database: () => database.query('SELECT 1', []), redis: bus.ping });
+    return reply.code(state.status === 'unavailable' ? 503 : 200).send(state);
   });
 
   const limiter = createRateLimiter({ perMinute: config.rateLimitPerMinute, redisUrl: config.redisUrl });
@@ -181,7 +184,13 @@ export async function buildApp(config: Config): Promise<App> {
   };
 }
 
-function toProblem(error: unknown, correlationId: string, log: FastifyInstance['log']) {
+function toProblem(error: unknown, reply: FastifyReply) {
+  const { id: correlationId, log } = reply.request;
+  const unavailable = databaseUnavailable(error, log);
+  if (unavailable) {
+    reply.header('retry-after', String(unavailable.retryAfterSeconds));
+    return problemFromDomainError(unavailable, correlationId);
+  }
   if (error instanceof DomainError) return problemFromDomainError(error, correlationId);
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {

@@ -56,7 +56,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       const applied = await applyMigrations({ databaseUrl: config.databaseUrl });
       onMigrationsApplied?.(applied);
     }
-    const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE });
+    const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE, ...connectionLimits(config) });
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
@@ -64,7 +64,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     // name that a connection already prepared for another text.
     const nameOf = config.preparedStatements ? statementNames() : undefined;
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}), transactionOptions: TRANSACTION_OPTIONS });
-    const listener = new PgListener(config.databaseUrl);
+    const listener = new PgListener({ connectionString: config.databaseUrl, ...connectionLimits(config) });
     return {
       prisma,
       kind: 'postgres',
@@ -112,6 +112,22 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
         releaseLock();
       }
     },
+  };
+}
+
+/**
+ * Bounds on how long a connection may wait for PostgreSQL: a server that is down or frozen fails
+ * requests (503) after these instead of holding them. The server cancels a statement past the
+ * statement timeout itself and keeps the connection; the driver's read timeout, a second later,
+ * catches a server that cannot even do that (frozen, or the network gone) and drops the connection.
+ * TCP keepalive notices a peer that vanished while a connection sat idle.
+ */
+function connectionLimits(config: Config): pg.ClientConfig {
+  return {
+    connectionTimeoutMillis: config.databaseConnectTimeoutMs,
+    statement_timeout: config.databaseStatementTimeoutMs,
+    query_timeout: config.databaseStatementTimeoutMs + 1000,
+    keepAlive: true,
   };
 }
 
@@ -237,7 +253,7 @@ class PgListener {
   private readonly handlers = new Map<string, NotificationHandler[]>();
   private closed = false;
 
-  constructor(private readonly connectionString: string) {}
+  constructor(private readonly clientConfig: pg.ClientConfig) {}
 
   async listen(channel: string, handler: NotificationHandler): Promise<void> {
     const known = this.handlers.get(channel);
@@ -253,7 +269,7 @@ class PgListener {
 
   private connect(): Promise<pg.Client> {
     this.connecting ??= (async () => {
-      const client = new pg.Client({ connectionString: this.connectionString });
+      const client = new pg.Client(this.clientConfig);
       client.on('notification', (message) => {
         for (const handler of this.handlers.get(message.channel) ?? []) handler(message.payload ?? '');
       });

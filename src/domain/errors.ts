@@ -84,3 +84,16 @@ function describe(errors: FieldError[]): string {
 function truncate(value: string): string {
   return value.length > 80 ? `${value.slice(0, 80)}…` : value;
 }
+
+/**
+ * 503: a dependency the request needs (the database) is unreachable or not answering. Clients and
+ * load balancers can tell it from a bug (500) and retry after `retryAfterSeconds`.
+ */
+export class ServiceUnavailableError extends DomainError {
+  constructor(
+    detail: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(503, 'service_unavailable', 'Service unavailable', detail);
+  }
+}

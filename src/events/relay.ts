@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.js';
+import { databaseUnavailable } from '../db/unavailable.js';
 import type { EventFacts } from '../domain/events.js';
 import { scheduleDeliveries } from '../domain/webhooks.js';
 import { passRunner } from '../passes.js';
@@ -111,7 +112,8 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
       }
       if (published) await sleep(LINGER_MS);
     },
-    (err) => log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
+    // During a database outage the poll keeps trying; the outage is logged once, not every pass.
+    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
   );
   const wake = passes.wake;
   /** Looks at every tenant: at start, on the poll, and when notifications may have been missed. */

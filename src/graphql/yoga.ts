@@ -5,6 +5,7 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
+import { databaseUnavailable } from '../db/unavailable.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
@@ -104,7 +105,7 @@ function withCodedErrors(result: ExecutionResult, correlationId: string, logger:
 }
 
 function toCodedError(error: GraphQLError, correlationId: string, logger: FastifyBaseLogger): GraphQLError {
-  const original = error.originalError;
+  const original = databaseUnavailable(error.originalError, logger) ?? error.originalError;
   const at = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
   if (original instanceof DomainError) {
     return new GraphQLError(original.message, {

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobConfig } from '../config.js';
 import type { Database } from '../db/database.js';
+import { databaseUnavailable } from '../db/unavailable.js';
 import type { Services } from '../domain/index.js';
 import { JOBS_CHANNEL, type Progress } from '../domain/jobs.js';
 import type { Job, Prisma } from '../generated/prisma/client.js';
@@ -26,7 +27,8 @@ export async function startJobWorker(options: {
   const { database, services, handlers, config, pollMs, log } = options;
   const types = Object.keys(handlers);
   const running = new Set<Promise<void>>();
-  const passes = passRunner(claimAndRun, (err) => log.warn({ err }, 'job worker pass failed; retrying at the next poll'));
+  // During a database outage the poll keeps trying; the outage is logged once, not every pass.
+  const passes = passRunner(claimAndRun, (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'));
   const wake = passes.wake;
 
   async function claimAndRun(): Promise<void> {
@@ -77,7 +79,7 @@ export async function startJobWorker(options: {
   const poll = setInterval(() => {
     services.jobs.reclaimExpired().then(
       (reclaimed) => reclaimed && wake(),
-      (err) => log.warn({ err }, 'could not reclaim lapsed jobs'),
+      (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not reclaim lapsed jobs'),
     );
     wake();
   }, pollMs);
