@@ -108,7 +108,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     } catch (error) {
       const message =
         error instanceof BlockedAddressError
-          ? `resolves to ${error.address}, which is not a public address (an operator can allow ranges with WEBHOOK_ALLOWED_CIDRS)`
+          ? `resolves to ${error.address} (${error.reason}), which is not a public address (an operator can allow ranges with WEBHOOK_ALLOWED_CIDRS)`
           : 'could not be resolved';
       throw new ValidationError([{ path: 'url', message }]);
     }
@@ -215,16 +215,40 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       return this.delivery(auth, endpointId, deliveryId);
     },
 
-    /** Tries again every failed delivery of the endpoint created since `since`. */
+    /**
+     * Sends again what the endpoint missed since `since`: its failed deliveries created since then
+     * go back to pending, and events that occurred since then and that it wants but never got a
+     * delivery for (it was disabled, or did not want their type then) get one. Events from before
+     * the endpoint existed are not its own. A disabled endpoint's recovered deliveries wait until
+     * it is re-enabled. Answers how many deliveries are due.
+     */
     async recover(auth: AuthContext, endpointId: string, input: unknown): Promise<{ recovered: number }> {
       const { since } = parseInput(RecoverInput, input);
       const endpoint = await findEndpoint(prisma, auth, endpointId);
-      const { count } = await prisma.webhookDelivery.updateMany({
-        where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
-        data: { status: 'pending', nextAttemptAt: new Date() },
+      const from = new Date(Math.max(Date.parse(since), endpoint.createdAt.getTime()));
+      const types = EVENT_TYPES.filter((type) => endpointWants(endpoint, auth.features, type));
+      const recovered = await prisma.$transaction(async (tx) => {
+        const { count: retried } = await tx.webhookDelivery.updateMany({
+          where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
+          data: { status: 'pending', nextAttemptAt: new Date() },
+        });
+        const missed = await tx.$queryRaw<{ id: string; type: string }[]>`
+          SELECT ev."id", ev."type" FROM "Event" AS ev
+          WHERE ev."tenantId" = ${auth.tenantId} AND ev."occurredAt" >= ${from} AND ev."type" = ANY(${types})
+            AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" AS d WHERE d."endpointId" = ${endpoint.id} AND d."eventId" = ev."id")
+          ORDER BY ev."tenantSequence"`;
+        // The relay may create some of them meanwhile (events it had not published yet): one each.
+        const created = missed.length
+          ? await tx.$executeRaw`
+              INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
+              SELECT unnest(${missed.map(() => newId('whdel'))}::text[]), ${auth.tenantId}, ${endpoint.id},
+                unnest(${missed.map((event) => event.id)}::text[]), unnest(${missed.map((event) => event.type)}::text[]), now()
+              ON CONFLICT DO NOTHING`
+          : 0;
+        return retried + created;
       });
-      if (count) await notifyWorkers(prisma);
-      return { recovered: count };
+      if (recovered) await notifyWorkers(prisma);
+      return { recovered };
     },
 
     /** Sends a `webhooks.endpoint.test` event to this endpoint only; it is not part of the event log. */

@@ -68,7 +68,7 @@ export const webhookRoutes =
 
     app.post(
       '/webhooks/endpoints/:endpointId/recover',
-      { schema: { tags, summary: 'Try again every failed delivery created since a time', params: EndpointParams, body: RecoverInput } },
+      { schema: { tags, summary: 'Send again what the endpoint missed since a time: failed deliveries, and events it got none for (say, while it was disabled)', params: EndpointParams, body: RecoverInput } },
       async (request, reply) => reply.code(202).send(await webhooks.recover(request.auth!, request.params.endpointId, request.body)),
     );
 

@@ -130,7 +130,7 @@ builder.mutationFields((t) => ({
   }),
   recoverWebhookDeliveries: t.field({
     type: 'Int',
-    description: 'Tries again every failed delivery of the endpoint created since `since`; answers how many.',
+    description: 'Sends again what the endpoint missed since `since`: its failed deliveries, and events it got no delivery for (say, while it was disabled); answers how many deliveries are due.',
     args: { endpointId: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }) },
     resolve: async (_root, args, ctx) =>
       (await ctx.services.webhooks.recover(authOf(ctx), String(args.endpointId), { since: args.since.toISOString() })).recovered,
