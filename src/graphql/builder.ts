@@ -10,6 +10,7 @@ import type { LiveEvents } from '../events/live.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { DecimalResolver } from './decimal.js';
+import type { OperationCost } from './limits.js';
 
 export type GraphQLContext = {
   services: Services;
@@ -21,6 +22,10 @@ export type GraphQLContext = {
   live: LiveEvents;
   /** Looks the caller's key up again (subscriptions outlive key revocations and feature changes). */
   reauthenticate(): Promise<AuthContext>;
+  /** What the operation cost, once admitted and charged (limits.ts). */
+  cost?: OperationCost;
+  /** Aborted when a query runs past GRAPHQL_TIMEOUT: fields that would reach the database stop. */
+  signal?: AbortSignal;
 };
 
 export const builder = new SchemaBuilder<{
@@ -37,7 +42,10 @@ export const builder = new SchemaBuilder<{
   plugins: [PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   prisma: {
-    client: (ctx) => ctx.services.prisma,
+    client: (ctx) => {
+      ctx.signal?.throwIfAborted(); // relations loaded on their own after a timeout
+      return ctx.services.prisma;
+    },
     dmmf: getDatamodel(),
     onUnusedQuery: null,
     // Sizes outside the shared rule are refused before execution (cost.ts); these are its bounds.

@@ -5,11 +5,11 @@ import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
-import { createGraphQLServer } from './yoga.js';
+import { createGraphQLServer, type GraphQLGuards } from './yoga.js';
 
 /** /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply. */
-export async function graphqlRoutes(app: FastifyInstance, services: Services, live: LiveEvents) {
-  const yoga = createGraphQLServer(services, live, app.log);
+export async function graphqlRoutes(app: FastifyInstance, services: Services, live: LiveEvents, guards: GraphQLGuards) {
+  const yoga = createGraphQLServer(services, live, app.log, guards);
 
   // Auth is optional here (GraphiQL and introspection need no key); fields that need it
   // report a refused key through authOf().

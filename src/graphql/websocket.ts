@@ -8,7 +8,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
+import { problem } from '../rest/problems.js';
+import { RateLimitedError, type RateLimiter } from '../rest/rate-limit.js';
 import type { GraphQLContext } from './builder.js';
+import { refusalError, type costControl } from './limits.js';
 import type { SubscriptionGroups, Subscriber } from './subscription-groups.js';
 import type { ServerContext, SocketSession } from './yoga.js';
 
@@ -19,20 +22,45 @@ type Operation = { enveloped: Enveloped; subscriber: Subscriber };
 
 const operations = new WeakMap<ExecutionArgs, Operation>();
 
+/** Closes a connection over WS_MAX_CONNECTIONS_PER_APP; graphql-ws clients do not retry it by themselves. */
+export const TOO_MANY_CONNECTIONS = 4429;
+
+export type WebSocketGuards = { limiter: RateLimiter; cost: ReturnType<typeof costControl>; maxConnectionsPerApp: number };
+
 /**
  * graphql-ws on the HTTP server's /graphql path (same port). Operations run through Yoga's
  * envelop pipeline, so they share the HTTP plugins and context. The API key comes in
  * connectionParams (`authorization: "Bearer …"` or `apiKey`); without a working one the socket
- * closes with 4403, also later, when its key is revoked or rotated.
+ * closes with 4403, also later, when its key is revoked or rotated. A failed key counts against
+ * the address's failed-authentication budget, and an address over it is refused the handshake
+ * (429). An application has at most `maxConnectionsPerApp` sockets open on this process; the next
+ * closes with 4429. Each operation is admitted and charged when subscribed (limits.ts).
  */
-export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<ServerContext, GraphQLContext>, services: Services, groups: SubscriptionGroups) {
+export function graphqlWebSocket(
+  server: Server,
+  yoga: YogaServerInstance<ServerContext, GraphQLContext>,
+  services: Services,
+  groups: SubscriptionGroups,
+  { limiter, cost, maxConnectionsPerApp }: WebSocketGuards,
+) {
   const wss = new WebSocketServer({ noServer: true });
+  const openPerApp = new Map<string, number>();
   server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '').then(
+      () => wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request)),
+      (error) => {
+        if (!(error instanceof RateLimitedError)) return socket.destroy();
+        const body = JSON.stringify(problem(429, error.code, error.title, error.message, randomUUID()));
+        socket.end(
+          `HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/problem+json; charset=utf-8\r\nRetry-After: ${error.retryAfterSeconds}\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      },
+    );
   });
 
   const { dispose } = useServer<Record<string, unknown> | undefined, Extra>(
@@ -40,14 +68,27 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
       onConnect: async (ctx) => {
         const apiKey = keyOf(ctx.connectionParams);
         const correlationId = randomUUID();
+        const { socket, request } = ctx.extra;
         try {
           const auth = await services.authenticate(apiKey, correlationId);
           ctx.extra.session = { auth, apiKey: apiKey!, correlationId };
         } catch (error) {
-          if (error instanceof DomainError) return false; // graphql-ws closes with 4403 Forbidden
-          throw error;
+          if (!(error instanceof DomainError)) throw error;
+          limiter.authFailures.record(request.socket.remoteAddress ?? '');
+          return false; // graphql-ws closes with 4403 Forbidden
         }
-        const { socket } = ctx.extra;
+        const { applicationId } = ctx.extra.session.auth;
+        const open = openPerApp.get(applicationId) ?? 0;
+        if (open >= maxConnectionsPerApp) {
+          socket.close(TOO_MANY_CONNECTIONS, 'Too many connections for this application');
+          return false; // the close above is the one the client gets
+        }
+        openPerApp.set(applicationId, open + 1);
+        socket.once('close', () => {
+          const left = (openPerApp.get(applicationId) ?? 1) - 1;
+          if (left) openPerApp.set(applicationId, left);
+          else openPerApp.delete(applicationId);
+        });
         const stopWatching = services.onAuthChange((tenantId) => {
           if (tenantId !== null && tenantId !== ctx.extra.session?.auth.tenantId) return;
           services.authenticate(apiKey, correlationId).catch((error) => {
@@ -75,6 +116,13 @@ export function graphqlWebSocket(server: Server, yoga: YogaServerInstance<Server
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),
         };
+        const context = args.contextValue as GraphQLContext;
+        try {
+          context.cost = await cost.admit(args);
+        } catch (error) {
+          if (error instanceof DomainError) return [refusalError(error, context.correlationId, { http: false })];
+          throw error;
+        }
         operations.set(args, { enveloped, subscriber: { socket: ctx.extra.socket, id, apiKey: ctx.extra.session!.apiKey } });
         return args;
       },

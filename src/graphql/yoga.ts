@@ -5,11 +5,13 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
+import type { GraphQLLimits } from '../config.js';
 import { databaseUnavailable } from '../db/unavailable.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
 import type { GraphQLContext } from './builder.js';
+import { documentLimits, queryTimeout, type costControl } from './limits.js';
 import { schema } from './schema/index.js';
 import { sharedSubscriptionExecution } from './shared-subscriptions.js';
 
@@ -19,7 +21,9 @@ export type SocketSession = { auth: AuthContext; apiKey: string; correlationId: 
 /** What reaches Yoga: an HTTP request through Fastify, or an operation on a websocket. */
 export type ServerContext = { req: FastifyRequest; reply: FastifyReply } | { session: SocketSession };
 
-export function createGraphQLServer(services: Services, live: LiveEvents, logger: FastifyBaseLogger) {
+export type GraphQLGuards = { limits: GraphQLLimits; cost: ReturnType<typeof costControl> };
+
+export function createGraphQLServer(services: Services, live: LiveEvents, logger: FastifyBaseLogger, { limits, cost }: GraphQLGuards) {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -48,6 +52,9 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
       };
     },
     plugins: [
+      ...documentLimits(limits),
+      // Before errorCodes: a refusal ends the operation before errorCodes hooks into its execution.
+      cost.plugin,
       errorCodes(logger),
       sharedSubscriptionExecution((result, context) => withCodedErrors(result, context.correlationId, logger)),
       closeUnservedStreams(),
@@ -59,6 +66,7 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
           onError: (result) => logger.error({ errors: result.errors }, 'graphql-jit could not compile an operation'),
         },
       ),
+      queryTimeout(limits.timeoutMs),
     ],
   });
 }

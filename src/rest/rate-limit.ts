@@ -1,51 +1,132 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 
-const WINDOW_SECONDS = 60;
-
-class RateLimitedError extends DomainError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'Too many requests', `This application's rate limit is used up; retry in ${retryAfterSeconds} s.`);
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The application's budget after this request's first point (GraphQL charges its cost on top). */
+    rateLimit?: BudgetState;
   }
 }
 
+const WINDOW_SECONDS = 60;
+/** After Redis failed or timed out, budgets are counted in memory for this long before Redis is tried again. */
+const REDIS_RETRY_AFTER_MS = 5_000;
+
+export class RateLimitedError extends DomainError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    detail: string,
+  ) {
+    super(429, 'rate_limited', 'Too many requests', detail);
+  }
+}
+
+/** Points left in a budget's window and the seconds until it starts afresh. */
+export type BudgetState = { remaining: number; resetSeconds: number };
+
 /**
- * Requests per application and minute, counted in Redis when REDIS_URL is set (so all gateway
- * processes share one budget) and in memory otherwise. If Redis fails, each process falls back
- * to its own in-memory count rather than refusing or failing requests.
+ * Budgets per minute: an application's requests (GraphQL operations charge their cost on top),
+ * a runner's protocol calls, and the failed authentications of a client address. Counted in Redis
+ * when REDIS_URL is set (all gateway processes share them) and in memory otherwise. Redis never
+ * holds a request up: a command not answered within `commandTimeoutMs`, or Redis not connected,
+ * and each process counts in memory on its own for a few seconds before trying Redis again.
  */
-export function createRateLimiter(options: { perMinute: number; redisUrl?: string }) {
-  const limits = { points: options.perMinute, duration: WINDOW_SECONDS, keyPrefix: 'nilo:ratelimit' };
-  const memory = new RateLimiterMemory(limits);
-  const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
-  redis?.on('error', () => {}); // reconnects by itself; the in-memory insurance limiter covers the gap
-  const limiter: RateLimiterAbstract = redis
-    ? new RateLimiterRedis({ ...limits, storeClient: redis, insuranceLimiter: memory })
-    : memory;
-  return { limiter, perMinute: options.perMinute, close: async () => void (await redis?.quit().catch(() => {})) };
+export function createRateLimiter(options: {
+  perMinute: number;
+  runnerPerMinute: number;
+  authFailuresPerMinute: number;
+  redisUrl?: string;
+  commandTimeoutMs: number;
+}) {
+  const redis = options.redisUrl
+    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: options.commandTimeoutMs })
+    : undefined;
+  redis?.on('error', () => {}); // reconnects by itself; memory counts meanwhile
+  let redisAvoidedUntil = 0;
+
+  /** Runs on Redis when it is usable, else (or when it fails) on the process's memory. */
+  async function counted(onRedis: (() => Promise<RateLimiterRes | null>) | undefined, inMemory: () => Promise<RateLimiterRes | null>) {
+    if (!onRedis || Date.now() < redisAvoidedUntil) return inMemory();
+    try {
+      return await onRedis();
+    } catch (error) {
+      if (error instanceof RateLimiterRes) throw error; // a refusal, not a failure
+      redisAvoidedUntil = Date.now() + REDIS_RETRY_AFTER_MS;
+      return inMemory();
+    }
+  }
+
+  function budget(name: string, points: number, keyPrefix: string, refusal: (retryAfter: number) => string) {
+    const limits = { points, duration: WINDOW_SECONDS, keyPrefix };
+    const memory = new RateLimiterMemory(limits);
+    const shared = redis ? new RateLimiterRedis({ ...limits, storeClient: redis, rejectIfRedisNotReady: true }) : undefined;
+    const policy = `"${name}";q=${points};w=${WINDOW_SECONDS}`;
+    const refuse = (reply: FastifyReply | undefined, retryAfter: number) => {
+      reply?.header('ratelimit-policy', policy).header('ratelimit', `"${name}";r=0;t=${retryAfter}`).header('retry-after', String(retryAfter));
+      return new RateLimitedError(retryAfter, refusal(retryAfter));
+    };
+    /** Takes points for `key` and sets the RateLimit headers; throws RateLimitedError (429, Retry-After) once used up. */
+    async function consume(key: string, pointsTaken = 1, reply?: FastifyReply): Promise<BudgetState> {
+      try {
+        const state = (await counted(shared && (() => shared.consume(key, pointsTaken)), () => memory.consume(key, pointsTaken)))!;
+        const left = { remaining: state.remainingPoints, resetSeconds: secondsUntil(state) };
+        reply?.header('ratelimit-policy', policy).header('ratelimit', `"${name}";r=${left.remaining};t=${left.resetSeconds}`);
+        return left;
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        throw refuse(reply, secondsUntil(rejection));
+      }
+    }
+    return {
+      points,
+      consume,
+      /** Throws RateLimitedError when `key` has used the whole budget, without taking anything. */
+      async refuseIfUsedUp(key: string, reply?: FastifyReply): Promise<void> {
+        const state = await counted(shared && (() => shared.get(key)), () => memory.get(key));
+        if (state && state.consumedPoints >= points) throw refuse(reply, secondsUntil(state));
+      },
+      /** Takes a point for `key` and never fails: the next refuseIfUsedUp tells. */
+      record(key: string): void {
+        consume(key).catch(() => {});
+      },
+    };
+  }
+
+  return {
+    application: budget('default', options.perMinute, 'nilo:ratelimit', (s) => `This application's rate limit is used up; retry in ${s} s.`),
+    runner: budget('runner', options.runnerPerMinute, 'nilo:ratelimit:runner', (s) => `This runner's rate limit is used up; retry in ${s} s.`),
+    authFailures: budget(
+      'auth-failures',
+      options.authFailuresPerMinute,
+      'nilo:ratelimit:auth-failures',
+      (s) => `Too many failed authentications from this address; retry in ${s} s.`,
+    ),
+    close: async () => void (await redis?.quit().catch(() => {})),
+  };
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+export type Budget = RateLimiter['application'];
 
 /**
- * Counts every authenticated request before its body is read, and answers with the IETF
- * httpapi draft headers: `RateLimit-Policy: "default";q=600;w=60`, `RateLimit: "default";r=599;t=60`.
+ * Counts every authenticated request against its application's budget before the body is read,
+ * with the IETF httpapi draft headers (`RateLimit-Policy: "default";q=600;w=60`,
+ * `RateLimit: "default";r=599;t=60`). Failed authentications (401, or a key /graphql refused) are
+ * counted per client address; an address over its budget is refused (429) on every request that
+ * presents a key, before the key is looked up.
  */
-export function rateLimit(app: FastifyInstance, { limiter, perMinute }: RateLimiter): void {
+export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (presentedApiKey(request.headers) !== undefined) await limiter.authFailures.refuseIfUsedUp(request.ip, reply);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401 || request.authError) limiter.authFailures.record(request.ip);
+  });
   app.addHook('preParsing', async (request, reply) => {
-    if (!request.auth) return;
-    reply.header('ratelimit-policy', `"default";q=${perMinute};w=${WINDOW_SECONDS}`);
-    try {
-      const state = await limiter.consume(request.auth.applicationId);
-      reply.header('ratelimit', `"default";r=${state.remainingPoints};t=${secondsUntil(state)}`);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      const retryAfter = secondsUntil(rejection);
-      reply.header('ratelimit', `"default";r=0;t=${retryAfter}`).header('retry-after', String(retryAfter));
-      throw new RateLimitedError(retryAfter);
-    }
+    if (request.auth) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
   });
 }
 

@@ -6,6 +6,7 @@ import { jobResource } from '../domain/jobs.js';
 import { claimedJob, CompleteInput, FailInput, HeartbeatInput, RegisterInput } from '../domain/runners.js';
 import type { Runner } from '../generated/prisma/client.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
+import type { RateLimiter } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,16 +21,18 @@ const RunnerParams = z.object({ runnerId: z.string() });
 /**
  * What runners call, under /api/v1/runner, authenticated by their own nilo_rk_ key (not an API
  * key, so registered outside the API-key scope). Every answer about a job goes to its holder only.
+ * Each runner has its own rate budget (RUNNER_RATE_LIMIT_PER_MINUTE, policy "runner").
  */
 export const runnerRoutes =
-  (services: Services): FastifyPluginAsyncZod =>
+  (services: Services, limiter: RateLimiter): FastifyPluginAsyncZod =>
   async (app) => {
     const { runners } = services;
     const tags = ['runner'];
     const security = [{ bearer: [] }];
 
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       request.runner = await runners.authenticate(presentedApiKey(request.headers));
+      await limiter.runner.consume(request.runner.id, 1, reply);
     });
 
     app.post('/register', { schema: { tags, security, summary: 'Set the job types this runner claims', body: RegisterInput } }, async (request) =>

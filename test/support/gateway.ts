@@ -22,8 +22,9 @@ export function useGateway(env: Record<string, string> = {}, options: { ownDatab
       ownDatabase = await createDatabase(process.env.DATABASE_URL);
       env = { ...env, DATABASE_URL: ownDatabase.url };
     }
-    // Suites drive one application hard; only the rate-limit suite sets a small budget.
-    const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000' };
+    // Suites drive one application hard, and fail keys on purpose from one address (counted in
+    // Redis by every suite at once): only the rate-limit suites set small budgets.
+    const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000', AUTH_FAILURES_PER_MINUTE: '1000000' };
     const config = loadConfig({ ...process.env, ...defaults, ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
     state.app = await buildApp(config);
     state.url = await state.app.start();

@@ -95,7 +95,7 @@ export function gatewayEnvironments() {
   });
 
   function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', ...extra };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', AUTH_FAILURES_PER_MINUTE: '1000000', ...extra };
     if (database) env.DATABASE_URL = database.url;
     else env.DATA_DIR = path.join(scratch, `data-${++folders}`);
     return env;

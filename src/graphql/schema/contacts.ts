@@ -80,7 +80,8 @@ builder.queryFields((t) => ({
     resolve: (query, _root, _args, ctx, info) =>
       ctx.services.contacts.findMany(authOf(ctx), {
         ...query,
-        omit: unselectedInPage(info),
+        // Without a node selected Pothos selects the cursor column only, and omit cannot join a select.
+        ...('select' in query ? {} : { omit: unselectedInPage(info) }),
         orderBy: { id: 'asc' },
       }),
   }),

@@ -40,6 +40,7 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
       type: EventData,
       description: 'The resource as it is now, read with your selection; DeletedResource once it is gone.',
       resolve: async (event, _args, ctx, info) => {
+        ctx.signal?.throwIfAborted();
         // Read with the client's selection in one query: loaded without it, each field would read
         // the row again, and fail once the resource is deleted in between.
         const typeName = GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES];
@@ -53,7 +54,11 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
     snapshot: t.field({
       type: 'JSONObject',
       description: 'The resource as it was right after this event, exactly as REST and webhook bodies carry it in `data`.',
-      resolve: (event, _args, ctx) => ('data' in event && event.data !== undefined ? event.data : ctx.services.events.snapshot(event)),
+      resolve: (event, _args, ctx) => {
+        if ('data' in event && event.data !== undefined) return event.data;
+        ctx.signal?.throwIfAborted();
+        return ctx.services.events.snapshot(event);
+      },
     }),
   }),
 });
