@@ -70,6 +70,7 @@ export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: n
     subscribe(tenantId, listener) {
       const channel = CHANNEL_PREFIX + tenantId;
       return follow(local, tenantId, listener, (following) => {
+        if (subscriber.status !== 'ready') return; // followed or not at the next 'ready'
         const command = following ? subscriber.subscribe(channel) : subscriber.unsubscribe(channel);
         command.catch((err: Error) => outage.fault(err.message));
       });

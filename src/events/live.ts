@@ -1,4 +1,5 @@
 import type { AuthContext } from '../auth/context.js';
+import { databaseFault } from '../db/unavailable.js';
 import { DomainError, FeatureNotEnabledError } from '../domain/errors.js';
 import { featureOf, selectEventTypes, type EventFacts } from '../domain/events.js';
 import type { Services } from '../domain/index.js';
@@ -21,7 +22,7 @@ export type StreamItem = EventFacts | { end: DomainError };
 type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
 type Listener = (signal: Signal) => void;
 /** A stream's signals in arrival order, and the end of its following. */
-type Mailbox = { take(): Promise<Signal>; close(): void };
+type Mailbox = { take(): Promise<Signal>; close(): void; checkLater(): void };
 
 const PAGE_SIZE = 500;
 /** Events queued for a slow subscriber beyond this are dropped and read from the log instead. */
@@ -32,7 +33,8 @@ const MAX_QUEUED = 1000;
  * by all its local streams. Each stream keeps the last tenantSequence it passed and fills any gap
  * from the durable log, so it never skips or repeats an event, whatever order, duplicates or losses
  * pub/sub delivers; a timer compares the tenants' latest sequences with what arrived, so even a
- * lost last message is caught up within `pollMs`.
+ * lost last message is caught up within `pollMs`, and while Redis is away every event is. While
+ * the database is away, streams stay open and catch up once it is back.
  */
 export function createLiveEvents(options: { services: Services; bus: EventBus; pollMs: number }) {
   const { services, bus, pollMs } = options;
@@ -141,6 +143,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
         return inbox.shift()!;
       },
       close,
+      checkLater: () => setTimeout(() => receive({ kind: 'check' }), pollMs).unref(),
     };
     const generator = follow(auth, request, types, afterSequence ?? latest, afterSequence !== null ? latest : null, mailbox);
     // An async generator that has not started or waits for the next event would take a return()
@@ -177,6 +180,16 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
       last = Math.max(last, through);
     }
 
+    /** Catches up through `through` (the latest sequence when absent); while the database is away, tries again a poll later. */
+    async function* catchUpSoon(through?: number): AsyncGenerator<EventFacts> {
+      try {
+        yield* catchUp(through ?? (await services.events.latestSequence(auth.tenantId)));
+      } catch (error) {
+        if (databaseFault(error) === undefined) throw error;
+        mailbox.checkLater();
+      }
+    }
+
     try {
       if (catchUpTo !== null) yield* catchUp(catchUpTo);
       for (;;) {
@@ -193,7 +206,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
             break;
           }
           case 'check':
-            yield* catchUp(await services.events.latestSequence(auth.tenantId));
+            yield* catchUpSoon();
             break;
           case 'event': {
             const { event } = signal;
@@ -202,7 +215,7 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
               last = event.tenantSequence;
               if (types.has(event.type) && (!range.resourceId || range.resourceId === event.resourceId)) yield event;
             } else {
-              yield* catchUp(event.tenantSequence); // something before it has not arrived (yet)
+              yield* catchUpSoon(event.tenantSequence); // something before it has not arrived (yet)
             }
           }
         }
