@@ -15,6 +15,7 @@ import { createLiveEvents } from './events/live.js';
 import { startRelay } from './events/relay.js';
 import { metrics } from './metrics.js';
 import { readiness } from './readiness.js';
+import { costControl } from './graphql/limits.js';
 import { graphqlRoutes } from './graphql/route.js';
 import { subscriptionGroups } from './graphql/subscription-groups.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
@@ -121,7 +122,13 @@ export async function buildApp(config: Config): Promise<App> {
     return reply.code(state.status === 'unavailable' ? 503 : 200).send(state);
   });
 
-  const limiter = createRateLimiter({ perMinute: config.rateLimitPerMinute, redisUrl: config.redisUrl });
+  const limiter = createRateLimiter({
+    perMinute: config.rateLimitPerMinute,
+    runnerPerMinute: config.runnerRateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    redisUrl: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   rateLimit(http, limiter);
   idempotency(http, services);
   await http.register(
@@ -142,10 +149,12 @@ export async function buildApp(config: Config): Promise<App> {
     { prefix: '/api/v1' },
   );
   // Runners authenticate with their own keys: outside the API-key scope above.
-  await http.register(runnerRoutes(services), { prefix: '/api/v1/runner' });
+  await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
-    websocket = graphqlWebSocket(http.server, await graphqlRoutes(gql, services, live), services, subscriptions);
+    const cost = costControl(config.graphql, limiter);
+    const yoga = await graphqlRoutes(gql, services, live, { limits: config.graphql, cost });
+    websocket = graphqlWebSocket(http.server, yoga, services, subscriptions, { limiter, cost, maxConnectionsPerApp: config.wsMaxConnectionsPerApp });
   });
   const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
   const jobs = await startJobWorker({ database, services, handlers: builtInJobHandlers, config: config.jobs, pollMs: config.eventPollMs, log: http.log });

@@ -30,6 +30,17 @@ const EnvSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  RUNNER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  WS_MAX_CONNECTIONS_PER_APP: z.coerce.number().int().positive().default(1000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10_000),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(12),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(5000),
+  GRAPHQL_INTROSPECTION: z.enum(['on', 'off']).default('on'),
+  GRAPHQL_FIELD_SUGGESTIONS: z.enum(['on', 'off']).optional(),
+  GRAPHQL_TIMEOUT: duration.default(10_000),
   EVENT_RELAY: z.enum(['on', 'off']).default('on'),
   EVENT_POLL_MS: z.coerce.number().int().min(10).default(1000),
   WEBHOOK_TIMEOUT: duration.default(15_000),
@@ -64,12 +75,33 @@ export type Config = {
   idempotencyTtlMs: number;
   /** Requests per application and minute, shared by all processes through Redis when set. */
   rateLimitPerMinute: number;
+  /** Runner protocol requests per runner and minute. */
+  runnerRateLimitPerMinute: number;
+  /** Failed authentications per client address and minute before that address is refused (429). */
+  authFailuresPerMinute: number;
+  /** Open graphql-ws connections per application and process. */
+  wsMaxConnectionsPerApp: number;
+  graphql: GraphQLLimits;
   /** Whether this process publishes committed events ("off" for API-only processes). */
   eventRelay: boolean;
   /** Safety-net polling of the event log when NOTIFY or pub/sub messages are missed. */
   eventPollMs: number;
   webhooks: WebhookConfig;
   jobs: JobConfig;
+};
+
+export type GraphQLLimits = {
+  /** The largest static cost (nodes its page sizes can return) an operation may have. */
+  maxCost: number;
+  maxAliases: number;
+  maxDepth: number;
+  maxDirectives: number;
+  maxTokens: number;
+  introspection: boolean;
+  /** "Did you mean …" in validation errors; off in production unless asked for. */
+  fieldSuggestions: boolean;
+  /** A query still executing after this is aborted. */
+  timeoutMs: number;
 };
 
 export type JobConfig = {
@@ -116,6 +148,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    runnerRateLimitPerMinute: e.RUNNER_RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    wsMaxConnectionsPerApp: e.WS_MAX_CONNECTIONS_PER_APP,
+    graphql: {
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      introspection: e.GRAPHQL_INTROSPECTION === 'on',
+      fieldSuggestions: (e.GRAPHQL_FIELD_SUGGESTIONS ?? (e.NODE_ENV === 'production' ? 'off' : 'on')) === 'on',
+      timeoutMs: e.GRAPHQL_TIMEOUT,
+    },
     eventRelay: e.EVENT_RELAY === 'on',
     eventPollMs: e.EVENT_POLL_MS,
     webhooks: {
