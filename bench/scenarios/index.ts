@@ -5,10 +5,11 @@ import { jobsQueue } from './jobs-queue.js';
 import { restContactsCreate } from './rest-contacts-create.js';
 import { subscriptionsFanout } from './subscriptions-fanout.js';
 import { webhooksDelivery } from './webhooks-delivery.js';
+import { webhooksFairness } from './webhooks-fairness.js';
 
 /**
  * Every scenario, in run order. A new one (subscription fan-out, webhook delivery, job throughput)
  * is one module exporting defineScenario({...}) plus one line here; the baseline server mounts its
  * route by id. BENCH_ONLY=<id,id> picks a subset.
  */
-export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, jobsQueue, jobsImport];
+export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, webhooksFairness, jobsQueue, jobsImport];
