@@ -7,7 +7,7 @@ import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { databaseUnavailable } from './db/unavailable.js';
-import { DomainError, InvalidRequestError, ValidationError } from './domain/errors.js';
+import { DomainError, ValidationError } from './domain/errors.js';
 import { createServices, type Services } from './domain/index.js';
 import { fieldErrors } from './domain/validation.js';
 import { createEventBus } from './events/bus.js';
@@ -31,7 +31,8 @@ import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
 import { invoiceRoutes } from './rest/invoices.js';
 import { createRateLimiter, rateLimit } from './rest/rate-limit.js';
-import { problem, problemFromDomainError, sendProblem } from './rest/problems.js';
+import { answerClientError, problem, problemFromDomainError, sendProblem } from './rest/problems.js';
+import { parseJsonBody, refuseUnstorableUrlText } from './rest/input.js';
 
 export type App = {
   http: FastifyInstance;
@@ -50,6 +51,18 @@ export async function buildApp(config: Config): Promise<App> {
   const http = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    // A client that never finishes its headers or body is cut with 408, key or not (Fastify's default is never).
+    requestTimeout: config.requestBodyTimeoutMs,
+    http: {
+      requestTimeout: config.requestBodyTimeoutMs,
+      headersTimeout: Math.min(config.requestHeadersTimeoutMs, config.requestBodyTimeoutMs),
+      // Node looks for expired requests every 30 s by default: too coarse for limits of seconds.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, config.requestHeadersTimeoutMs / 4)),
+    },
+    // Headers too large (431), malformed HTTP (400) and the timeouts above (408) have no request yet.
+    clientErrorHandler(this: FastifyInstance, error, socket) {
+      answerClientError(error, socket, this.log);
+    },
     genReqId: correlationIdOf,
     // Ids are ~35 characters; longer path segments still reach the route and answer 400 invalid_id.
     routerOptions: { maxParamLength: 1000 },
@@ -77,11 +90,12 @@ export async function buildApp(config: Config): Promise<App> {
   http.addContentTypeParser(/^application\/([\w.+-]+\+)?json(;|$)/, { parseAs: 'string' }, (_req, body, done) => {
     if (body === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(new InvalidRequestError('The request body is not valid JSON.'), undefined);
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
     }
   });
+  http.addHook('preValidation', refuseUnstorableUrlText);
 
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);

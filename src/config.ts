@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  REQUEST_HEADERS_TIMEOUT: duration.default(10_000),
+  REQUEST_BODY_TIMEOUT: duration.default(30_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   RUNNER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -72,6 +74,10 @@ export type Config = {
   production: boolean;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   bodyLimitBytes: number;
+  /** A request whose headers have not all arrived this long after its first byte answers 408 and is closed. */
+  requestHeadersTimeoutMs: number;
+  /** The same for the whole request, body included (Node's requestTimeout), with or without an API key. */
+  requestBodyTimeoutMs: number;
   idempotencyTtlMs: number;
   /** Requests per application and minute, shared by all processes through Redis when set. */
   rateLimitPerMinute: number;
@@ -146,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    requestHeadersTimeoutMs: e.REQUEST_HEADERS_TIMEOUT,
+    requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     runnerRateLimitPerMinute: e.RUNNER_RATE_LIMIT_PER_MINUTE,

@@ -81,9 +81,9 @@ describe('request bodies', () => {
     expectProblem(res, 415, 'unsupported_media_type', { title: 'Unsupported media type', detail: 'Send the request body as application/json.' });
   });
 
-  test('POST /graphql with text/plain → 415 as a GraphQL error body', async () => {
+  test('POST /graphql with text/plain → 415 as problem details: not a GraphQL request, so not a GraphQL error body', async () => {
     const res = await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: '{"query":"{ __typename }"}', headers: { 'content-type': 'text/plain' } });
-    expectGraphQLRequestError(res, 415, 'unsupported_media_type');
+    expectProblem(res, 415, 'unsupported_media_type', { title: 'Unsupported media type', detail: 'Send the request body as application/json.' });
   });
 
   test('nothing was written by the refused bodies', async () => {
