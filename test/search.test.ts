@@ -248,6 +248,42 @@ describe('POST /invoices/search', () => {
   });
 });
 
+describe('text values are literal: % _ and \\ are no wildcards', () => {
+  let t: Tenant;
+  beforeAll(async () => {
+    t = await createTenant(gw.app);
+    for (const [name, company] of [['percent', '100% Organic'], ['underscore', 'snake_case ltd'], ['backslash', 'Back\\slash'], ['plain', '100 Organic']]) {
+      await created(post(t, CONTACTS, { firstName: name, company }), 'contactId');
+    }
+  });
+  const found = async (operator: string, value: unknown) => {
+    const res = await searchContacts(t, where('company', operator, value));
+    expect(res.status, res.text).toBe(200);
+    return res.body.items.map((item: { firstName: string }) => item.firstName).sort();
+  };
+
+  test('is compares the whole text exactly, ignoring case', async () => {
+    expect(await found('is', '%')).toEqual([]);
+    expect(await found('is', '_%')).toEqual([]);
+    expect(await found('is', '100% organic')).toEqual(['percent']);
+    expect(await found('is', 'SNAKE_CASE LTD')).toEqual(['underscore']);
+    expect(await found('is', 'snakeXcase ltd')).toEqual([]);
+    expect(await found('is', 'back\\slash')).toEqual(['backslash']);
+    expect(await found('is', 'Back\\')).toEqual([]); // a trailing backslash: no error, no match
+    expect(await found('is_any_of', ['%', '100 organic'])).toEqual(['plain']);
+    expect(await found('is_not', '100% Organic')).toEqual(['backslash', 'plain', 'underscore']);
+  });
+
+  test('contains matches the literal text', async () => {
+    expect(await found('contains', '%')).toEqual(['percent']);
+    expect(await found('contains', '0%')).toEqual(['percent']);
+    expect(await found('contains', '_')).toEqual(['underscore']);
+    expect(await found('contains', '\\')).toEqual(['backslash']);
+    expect(await found('contains', 'k\\s')).toEqual(['backslash']);
+    expect(await found('contains', 'organic')).toEqual(['percent', 'plain']);
+  });
+});
+
 describe('search validation', () => {
   async function bad(search: typeof searchContacts, body: unknown, path: string, ...words: string[]) {
     const res = await search(a, body);

@@ -8,7 +8,7 @@ import { isId, type IdPrefix } from './ids.js';
 // `orderBy` it stands for, and the opaque cursor.
 //
 // Semantics: filters are ANDed. Text equality (`is`, `is_not`, `is_any_of`) and `contains` ignore
-// case. `is`/`is_not` accept null on optional fields ("is empty"/"is set"); `is_not` also matches
+// case and compare the literal text (`%` and `_` are no wildcards). `is`/`is_not` accept null on optional fields ("is empty"/"is set"); `is_not` also matches
 // rows where the field is empty. No field is an array, so `includes_any_of` on a scalar field means
 // the same as `is_any_of`. `is_before`/`is_after` are strict (<, >) and also apply to numbers.
 // Sorting always ends with `id` ascending as the tie-breaker; empty values sort last.
@@ -157,7 +157,7 @@ function filterWhere(spec: SearchField, operator: SearchOperator, value: unknown
   const text = spec.kind === 'text';
   const eq = (v: unknown): Where => {
     if (v === null) return { [col]: null };
-    if (text) return { [col]: { equals: v, mode: 'insensitive' } };
+    if (text) return { [col]: { equals: likeLiteral(v as string), mode: 'insensitive' } };
     return { [col]: { equals: toDb(spec, v) } };
   };
   switch (operator) {
@@ -168,7 +168,7 @@ function filterWhere(spec: SearchField, operator: SearchOperator, value: unknown
       // "is not X" includes rows where the field is empty (SQL would drop them).
       return spec.nullable ? { OR: [{ NOT: eq(value) }, { [col]: null }] } : { NOT: eq(value) };
     case 'contains':
-      return { [col]: { contains: value, mode: 'insensitive' } };
+      return { [col]: { contains: likeLiteral(value as string), mode: 'insensitive' } };
     case 'is_any_of':
     case 'includes_any_of': {
       const values = value as unknown[];
@@ -179,6 +179,14 @@ function filterWhere(spec: SearchField, operator: SearchOperator, value: unknown
     case 'is_after':
       return { [col]: { gt: toDb(spec, value) } };
   }
+}
+
+/**
+ * Prisma turns case-insensitive `equals` and `contains` into ILIKE patterns without escaping them:
+ * escaped, `%` and `_` match themselves rather than any text, and a trailing `\` is no broken pattern.
+ */
+export function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, '\\$&');
 }
 
 function toDb(spec: SearchField, value: unknown): unknown {
