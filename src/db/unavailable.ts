@@ -36,7 +36,8 @@ export function databaseFault(error: unknown): string | undefined {
     if (!node || typeof node !== 'object' || seen.has(node)) continue;
     seen.add(node);
     const { code, errorCode, kind, originalCode, message, cause, meta } = node as Record<string, unknown>;
-    const text = typeof message === 'string' ? message : '';
+    // Prisma's messages start with where it was called; the reason is on the last line.
+    const text = typeof message === 'string' ? (message.trim().split('\n').at(-1) ?? '') : '';
     if (typeof code === 'string' && (PRISMA_CODES.has(code) || SOCKET_CODES.has(code) || SQLSTATE.test(code))) return text || code;
     if (typeof errorCode === 'string' && PRISMA_CODES.has(errorCode)) return text || errorCode;
     if (typeof kind === 'string' && ADAPTER_KINDS.has(kind)) return text || kind;

@@ -42,8 +42,7 @@ export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: n
   const outage = outageLog(log);
   // No offline queue and no retries: a command meets a connected Redis or fails at once.
   const settings = { commandTimeout: commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0 };
-  // Auto-pipelining sends the relay's batch of publishes (up to 500 in one tick) in one write.
-  const publisher = new Redis(redisUrl, { ...settings, enableAutoPipelining: true });
+  const publisher = new Redis(redisUrl, settings);
   // A subscribing connection can do nothing else, hence two. It follows the channels itself at
   // each (re)connection, including those whose SUBSCRIBE failed while Redis was away.
   const subscriber = new Redis(redisUrl, { ...settings, autoResubscribe: false });
@@ -59,13 +58,31 @@ export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: n
     deliver(channel.slice(CHANNEL_PREFIX.length), { ...event, occurredAt: new Date(event.occurredAt) });
   });
 
+  // The relay's batch of publishes (up to 500 in one tick) goes out as one pipeline, in one write.
+  // Not ioredis's auto-pipelining: without an offline queue, its commands' rejections go unhandled
+  // while Redis is away, and an unhandled rejection ends the process.
+  let pending: string[][] = [];
+  function flush() {
+    const commands = pending;
+    pending = [];
+    publisher
+      .pipeline(commands)
+      .exec()
+      .then(
+        (results) => {
+          const failure = results?.find(([err]) => err)?.[0];
+          if (failure) outage.fault(failure.message);
+          else outage.recovered();
+        },
+        (err: Error) => outage.fault(err.message),
+      );
+  }
+
   return {
     publish(tenantId, event) {
       const message: PublishedEvent = { ...event, occurredAt: event.occurredAt.toISOString() };
-      publisher.publish(CHANNEL_PREFIX + tenantId, JSON.stringify(message)).then(
-        () => outage.recovered(),
-        (err: Error) => outage.fault(err.message),
-      );
+      if (!pending.length) queueMicrotask(flush);
+      pending.push(['publish', CHANNEL_PREFIX + tenantId, JSON.stringify(message)]);
     },
     subscribe(tenantId, listener) {
       const channel = CHANNEL_PREFIX + tenantId;
