@@ -51,6 +51,7 @@ const EnvSchema = z.object({
   WEBHOOK_SECRET_OVERLAP: duration.default(86_400_000),
   WEBHOOK_ALLOWED_CIDRS: list.pipe(z.array(z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), 'must list CIDR ranges such as 127.0.0.0/8,::1/128'))).default([]),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
+  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   JOB_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(2),
   JOB_LEASE: duration.default(30_000),
 });
@@ -64,7 +65,6 @@ export type Config = {
   preparedStatements: boolean;
   /** A PostgreSQL connection not established within this fails (the request answers 503). */
   databaseConnectTimeoutMs: number;
-  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** A statement PostgreSQL has not answered within this fails, whether it runs long or the server is gone. */
   databaseStatementTimeoutMs: number;
   redisUrl?: string;
@@ -130,6 +130,8 @@ export type WebhookConfig = {
   allowedCidrs: string[];
   /** Deliveries one process sends at once. */
   concurrency: number;
+  /** Attempts one process has in flight to one endpoint at once, so a slow endpoint cannot take every slot. */
+  endpointConcurrency: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -178,15 +180,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP,
       allowedCidrs: e.WEBHOOK_ALLOWED_CIDRS,
       concurrency: e.WEBHOOK_CONCURRENCY,
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
     },
     jobs: { concurrency: e.JOB_CONCURRENCY, leaseMs: e.JOB_LEASE },
   };
 }
 
-  /** Attempts one process has in flight to one endpoint at once, so a slow endpoint cannot take every slot. */
-  endpointConcurrency: number;
 /** `FOO=` in a shell means "not set", not "set to the empty string". */
 function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
 }
-      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
