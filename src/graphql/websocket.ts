@@ -74,7 +74,7 @@ export function graphqlWebSocket(
           ctx.extra.session = { auth, apiKey: apiKey!, correlationId };
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
-          limiter.authFailures.record(request.socket.remoteAddress ?? '');
+          await limiter.authFailures.record(request.socket.remoteAddress ?? '');
           return false; // graphql-ws closes with 4403 Forbidden
         }
         const { applicationId } = ctx.extra.session.auth;

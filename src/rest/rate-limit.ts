@@ -31,8 +31,9 @@ export type BudgetState = { remaining: number; resetSeconds: number };
  * Budgets per minute: an application's requests (GraphQL operations charge their cost on top),
  * a runner's protocol calls, and the failed authentications of a client address. Counted in Redis
  * when REDIS_URL is set (all gateway processes share them) and in memory otherwise. Redis never
- * holds a request up: a command not answered within `commandTimeoutMs`, or Redis not connected,
- * and each process counts in memory on its own for a few seconds before trying Redis again.
+ * holds a request up: while it is not connected each process counts in memory on its own, and
+ * after a command failed or went unanswered for `commandTimeoutMs` (a frozen Redis), for a few
+ * seconds before Redis is tried again.
  */
 export function createRateLimiter(options: {
   perMinute: number;
@@ -49,7 +50,7 @@ export function createRateLimiter(options: {
 
   /** Runs on Redis when it is usable, else (or when it fails) on the process's memory. */
   async function counted(onRedis: (() => Promise<RateLimiterRes | null>) | undefined, inMemory: () => Promise<RateLimiterRes | null>) {
-    if (!onRedis || Date.now() < redisAvoidedUntil) return inMemory();
+    if (!onRedis || redis?.status !== 'ready' || Date.now() < redisAvoidedUntil) return inMemory();
     try {
       return await onRedis();
     } catch (error) {
@@ -62,7 +63,7 @@ export function createRateLimiter(options: {
   function budget(name: string, points: number, keyPrefix: string, refusal: (retryAfter: number) => string) {
     const limits = { points, duration: WINDOW_SECONDS, keyPrefix };
     const memory = new RateLimiterMemory(limits);
-    const shared = redis ? new RateLimiterRedis({ ...limits, storeClient: redis, rejectIfRedisNotReady: true }) : undefined;
+    const shared = redis ? new RateLimiterRedis({ ...limits, storeClient: redis }) : undefined;
     const policy = `"${name}";q=${points};w=${WINDOW_SECONDS}`;
     const refuse = (reply: FastifyReply | undefined, retryAfter: number) => {
       reply?.header('ratelimit-policy', policy).header('ratelimit', `"${name}";r=0;t=${retryAfter}`).header('retry-after', String(retryAfter));
@@ -89,9 +90,7 @@ export function createRateLimiter(options: {
         if (state && state.consumedPoints >= points) throw refuse(reply, secondsUntil(state));
       },
       /** Takes a point for `key` and never fails: the next refuseIfUsedUp tells. */
-      record(key: string): void {
-        consume(key).catch(() => {});
-      },
+      record: (key: string): Promise<void> => consume(key).then(() => undefined, () => undefined),
     };
   }
 
@@ -122,8 +121,10 @@ export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
   app.addHook('onRequest', async (request, reply) => {
     if (presentedApiKey(request.headers) !== undefined) await limiter.authFailures.refuseIfUsedUp(request.ip, reply);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 401 || request.authError) limiter.authFailures.record(request.ip);
+  // Counted before the answer leaves, so a client's next attempt already sees it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode === 401 || request.authError) await limiter.authFailures.record(request.ip);
+    return payload;
   });
   app.addHook('preParsing', async (request, reply) => {
     if (request.auth) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);

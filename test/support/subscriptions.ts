@@ -21,12 +21,12 @@ export type WsConnection = {
 };
 
 /** A real graphql-ws client on the gateway's /graphql, authenticated through connectionParams. */
-export function connectWs(baseUrl: string, connectionParams: Record<string, unknown> | undefined): WsConnection {
+export function connectWs(baseUrl: string, connectionParams: Record<string, unknown> | undefined, webSocketImpl: unknown = WebSocket): WsConnection {
   let resolveClosed!: (event: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
   const client = createClient({
     url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
+    webSocketImpl,
     connectionParams,
     lazy: false,
     retryAttempts: 0,
