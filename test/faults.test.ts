@@ -200,6 +200,8 @@ describe('PostgreSQL', () => {
       expect(list.headers.get('retry-after')).toBe('5');
       const write = await http(url, 'POST', '/api/v1/contacts/contacts', { key, body: { email: 'down@example.com' } });
       expectProblem(write, 503, 'service_unavailable');
+      const idempotent = await http(url, 'POST', '/api/v1/contacts/contacts', { key, body: { email: 'down@example.com' }, headers: { 'idempotency-key': `down-${key}` } });
+      expectProblem(idempotent, 503, 'service_unavailable');
       const query = await graphql(url, key, '{ contacts(first: 1) { edges { node { id } } } }');
       expect(query.errors?.[0]?.extensions).toMatchObject({ code: 'service_unavailable', status: 503 });
     }
@@ -224,6 +226,9 @@ describe('PostgreSQL', () => {
     expect((await settledJob(url, tenant.apiKey, job.body.jobId, 20_000)).status).toBe('succeeded');
     const fine = await http(url, 'GET', '/api/v1/contacts/contacts', { key: fresh.apiKey });
     expect(fine.status).toBe(200);
+    // The 503 kept no claim on its Idempotency-Key: the retry runs.
+    const retried = await http(url, 'POST', '/api/v1/contacts/contacts', { key: fresh.apiKey, body: { email: 'down@example.com' }, headers: { 'idempotency-key': `down-${fresh.apiKey}` } });
+    expect(retried.status, retried.text).toBe(201);
   }, 60_000);
 
   test('frozen: requests answer 503 within the connect and statement timeouts instead of hanging, and recover when it thaws', async () => {
