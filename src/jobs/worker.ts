@@ -68,7 +68,8 @@ export async function startJobWorker(options: {
       const permanent = error instanceof PermanentJobError;
       if (!permanent) log.warn({ err: error, jobId: job.id }, 'job attempt failed');
       const jobError = permanent ? { code: error.code, message: error.message } : { code: 'job_failed', message: 'The job failed unexpectedly; it is retried while attempts remain.' };
-      await services.jobs.fail(job.id, WORKER, jobError, !permanent).catch((err) => log.error({ err, jobId: job.id }, 'could not record a failed job'));
+      // Unrecorded during a database outage: its lease lapses and the job is claimed again.
+      await services.jobs.fail(job.id, WORKER, jobError, !permanent).catch((err) => databaseUnavailable(err, log) ?? log.error({ err, jobId: job.id }, 'could not record a failed job'));
     } finally {
       clearInterval(lease);
     }
