@@ -107,7 +107,7 @@ describe('GraphQL authentication', () => {
     for (const headers of [{ authorization: `Bearer ${tenant.apiKey}` }, { 'x-api-key': tenant.apiKey }] as Record<string, string>[]) {
       const res = await gql(headers, VIEWER);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ data: { viewer: { application: { id: tenant.applicationId } } } });
+      expect(res.body).toEqual({ data: { viewer: { application: { id: tenant.applicationId } } }, extensions: { cost: expect.any(Object) } });
     }
   });
 
@@ -128,7 +128,7 @@ describe('GraphQL authentication', () => {
     for (const headers of [{}, { authorization: 'Bearer nilo_ak_short' }] as Record<string, string>[]) {
       const res = await gql(headers, '{ __schema { queryType { name } mutationType { name } } __typename }');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ data: { __schema: { queryType: { name: 'Query' }, mutationType: { name: 'Mutation' } }, __typename: 'Query' } });
+      expect(res.body).toEqual({ data: { __schema: { queryType: { name: 'Query' }, mutationType: { name: 'Mutation' } }, __typename: 'Query' }, extensions: { cost: expect.any(Object) } });
     }
   });
 
@@ -193,7 +193,7 @@ describe('revocation and rotation', () => {
     const fresh = await http(gw.url, 'GET', '/api/v1/hello', { key: rotated.apiKey });
     expect(fresh.status).toBe(200);
     expect(fresh.body).toEqual({ status: 'ok', applicationId: app.applicationId, applicationName: 'Rotating' });
-    expect((await gql({ 'x-api-key': rotated.apiKey }, VIEWER)).body).toEqual({ data: { viewer: { application: { id: app.applicationId } } } });
+    expect((await gql({ 'x-api-key': rotated.apiKey }, VIEWER)).body).toEqual({ data: { viewer: { application: { id: app.applicationId } } }, extensions: { cost: expect.any(Object) } });
 
     expectProblem(await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey }), 401, 'unauthorized', { detail: 'The API key is unknown or revoked.' });
     expectGraphQLError(await gql({ authorization: `Bearer ${app.apiKey}` }, VIEWER), 'unauthorized', 'The API key is unknown or revoked.');

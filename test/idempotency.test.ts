@@ -297,7 +297,7 @@ describe('GraphQL mutations', () => {
     const variables = { input: { firstName: 'Gina', email: 'gina@acme.test' } };
     const first = await gqlSend(t, key, CREATE_CONTACT, variables);
     expect(first.status).toBe(200);
-    expect(first.body).toEqual({ data: { createContact: { id: expect.stringMatching(/^contact_/), firstName: 'Gina', email: 'gina@acme.test' } } });
+    expect(first.body).toEqual({ data: { createContact: { id: expect.stringMatching(/^contact_/), firstName: 'Gina', email: 'gina@acme.test' } }, extensions: { cost: expect.any(Object) } });
 
     const second = await gqlSend(t, key, CREATE_CONTACT, variables);
     expectReplay(first, second);
@@ -311,12 +311,12 @@ describe('GraphQL mutations', () => {
     const key = newKey();
     const query = '{ contacts(first: 10) { edges { node { firstName } } } }';
     const before = await gqlSend(t, key, query);
-    expect(before.body).toEqual({ data: { contacts: { edges: [] } } });
+    expect(before.body).toEqual({ data: { contacts: { edges: [] } }, extensions: { cost: expect.any(Object) } });
     expect((await gqlSend(t, undefined, CREATE_CONTACT, { input: { firstName: 'Fresh' } })).status).toBe(200);
 
     const after = await gqlSend(t, key, query);
     expect(after.headers.get('idempotent-replayed')).toBeNull();
-    expect(after.body).toEqual({ data: { contacts: { edges: [{ node: { firstName: 'Fresh' } }] } } });
+    expect(after.body).toEqual({ data: { contacts: { edges: [{ node: { firstName: 'Fresh' } }] } }, extensions: { cost: expect.any(Object) } });
     // The key was never claimed, so a mutation may still use it.
     const mutation = await gqlSend(t, key, CREATE_CONTACT, { input: { firstName: 'Later' } });
     expect(mutation.body.data.createContact.firstName).toBe('Later');

@@ -246,7 +246,7 @@ describe('GraphQL', () => {
     expect(job).toEqual({ status: 'succeeded', result: { invoiceId, documentId: expect.stringMatching(/^invdoc_/), pdfPath, bytes: expect.any(Number) } });
 
     const one = await gql(tenant, 'query($id: ID!) { invoice(id: $id) { number pdfPath } }', { id: invoiceId });
-    expect(one).toEqual({ data: { invoice: { number: invoiceNumber, pdfPath } } });
+    expect(one).toEqual({ data: { invoice: { number: invoiceNumber, pdfPath } }, extensions: { cost: expect.any(Object) } });
     const list = await gql(tenant, '{ invoices(first: 10) { edges { node { id pdfPath } } } }');
     expect(list.data.invoices.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
       { id: invoiceId, pdfPath },
