@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { beforeAll, describe, expect, test } from 'vitest';
+import WebSocket from 'ws';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { expectProblem, PROBLEM_JSON, UUID } from './support/problem.js';
 
@@ -157,6 +158,37 @@ describe('numbers that a double would change', () => {
     expect(res.body.errors[0].extensions).toMatchObject({ code: 'validation_failed', errors: [{ path: 'variables.in.items[0].quantity' }] });
   });
 });
+
+describe('over a websocket (graphql-ws parses messages itself)', () => {
+  test('a rounded number, NUL, or a 5,000-level document in a message refuses its operation, naming the path', async () => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const received: any[] = [];
+    ws.on('message', (data) => received.push(JSON.parse(String(data))));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${victim.apiKey}` } }));
+    await waitFor(() => received.some((m) => m.type === 'connection_ack'));
+    const mutation = JSON.stringify('mutation($in: CreateContactInput!) { createContact(input: $in) { id } }');
+    const subscribe = (id: string, input: string) => ws.send(`{"id":"${id}","type":"subscribe","payload":{"query":${mutation},"variables":{"in":${input}}}}`);
+    subscribe('rounded', '{"firstName":"Ws","customData":{"n":0.99999999999999999999}}');
+    subscribe('nul', '{"firstName":"Ws\\u0000"}');
+    subscribe('deep', `{"firstName":"Ws","customData":${nestedObjects(5000)}}`);
+    await waitFor(() => received.filter((m) => m.type === 'error').length === 3);
+    const errorOf = (id: string) => received.find((m) => m.id === id && m.type === 'error').payload[0].extensions;
+    expect(errorOf('rounded')).toMatchObject({ code: 'validation_failed', status: 400, errors: [{ path: 'payload.variables.in.customData.n' }] });
+    expect(errorOf('nul')).toMatchObject({ code: 'validation_failed', errors: [{ path: 'payload.variables.in.firstName', message: 'must not contain NUL characters (U+0000)' }] });
+    expect(errorOf('deep')).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(received.filter((m) => m.type === 'next')).toEqual([]);
+    ws.close();
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000) {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('search values are literal text', () => {
   test('% and _ match nothing they do not equal; a trailing backslash is no error', async () => {

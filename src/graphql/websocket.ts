@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
+import { refusedMessage } from '../rest/input.js';
 import { problem } from '../rest/problems.js';
 import { RateLimitedError, type RateLimiter } from '../rest/rate-limit.js';
 import type { GraphQLContext } from './builder.js';
@@ -63,6 +64,18 @@ export function graphqlWebSocket(
     );
   });
 
+  // graphql-ws reads each message with JSON.parse, which rounds numbers: the raw text goes through
+  // the request-body rules first, and an operation they refuse is answered in onSubscribe.
+  const refusals = new WeakMap<WebSocket, Map<string, DomainError>>();
+  wss.on('connection', (socket: WebSocket) =>
+    socket.prependListener('message', (data) => {
+      const refused = refusedMessage(String(data));
+      if (!refused) return;
+      if (!refusals.has(socket)) refusals.set(socket, new Map());
+      refusals.get(socket)!.set(refused.id, refused.error);
+    }),
+  );
+
   const { dispose } = useServer<Record<string, unknown> | undefined, Extra>(
     {
       onConnect: async (ctx) => {
@@ -99,6 +112,12 @@ export function graphqlWebSocket(
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
+        const refused = refusals.get(ctx.extra.socket)?.get(id);
+        if (refused) {
+          refusals.get(ctx.extra.socket)!.delete(id);
+          const { code, status, errors } = refused;
+          return [new GraphQLError(refused.message, { extensions: { code, status, correlationId: ctx.extra.session!.correlationId, ...(errors ? { errors } : {}) } })];
+        }
         const enveloped: Enveloped = yoga.getEnveloped({ session: ctx.extra.session! });
         let document;
         try {

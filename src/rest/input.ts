@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { compareNumber, isLosslessNumber, parse as parseLossless } from 'lossless-json';
-import { InvalidRequestError, ValidationError, type FieldError } from '../domain/errors.js';
+import { DomainError, InvalidRequestError, ValidationError, type FieldError } from '../domain/errors.js';
 import { formatPath, MAX_INPUT_DEPTH, unstorableInputErrors } from '../domain/validation.js';
 
 // What a request carries, refused at the door when no route could use it: JSON nested too deeply,
@@ -144,4 +144,22 @@ function inexactNumberErrors(text: string): FieldError[] {
 export async function refuseUnstorableUrlText(request: FastifyRequest): Promise<void> {
   const errors = [...unstorableInputErrors(request.params), ...unstorableInputErrors(request.query)];
   if (errors.length) throw new ValidationError(errors);
+}
+
+/**
+ * The body rules for a graphql-ws message, which graphql-ws parses itself with JSON.parse: the id
+ * of the operation the message refuses and why, or null when nothing is refused (an unreadable
+ * message is left to graphql-ws, which closes the socket with 4400).
+ */
+export function refusedMessage(text: string): { id: string; error: DomainError } | null {
+  const scan = scanJson(text);
+  if (!scan.tooDeep && !scan.inexactNumber && !scan.unstorableEscape) return null;
+  let id: unknown;
+  try {
+    id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    parseJsonBody(text);
+  } catch (error) {
+    if (error instanceof DomainError && typeof id === 'string') return { id, error };
+  }
+  return null;
 }
