@@ -278,6 +278,11 @@ describe('the HTTP layer', () => {
     }
   });
 
+  test('a websocket upgrade on another path → 404 not_found as a problem', async () => {
+    const res = await rawExchange('GET /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    expectRawProblem(res, 404, 'not_found');
+  });
+
   test('an undecodable URL → 400 invalid_request as a problem', async () => {
     expectProblem(await http(gw.url, 'GET', `${CONTACTS}/%E0%A4%A`, { key: victim.apiKey }), 400, 'invalid_request');
   });

@@ -9,7 +9,7 @@ import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import { refusedMessage } from '../rest/input.js';
-import { problem } from '../rest/problems.js';
+import { problem, rawProblemResponse } from '../rest/problems.js';
 import { RateLimitedError, type RateLimiter } from '../rest/rate-limit.js';
 import type { GraphQLContext } from './builder.js';
 import { refusalError, type costControl } from './limits.js';
@@ -48,7 +48,7 @@ export function graphqlWebSocket(
   const openPerApp = new Map<string, number>();
   server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.end(rawProblemResponse(problem(404, 'not_found', 'Not found', 'Websockets are served on /graphql only.', randomUUID())));
       return;
     }
     limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '').then(

@@ -78,13 +78,16 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, 
   const body = clientErrorProblem(error, randomUUID());
   log.debug({ err: error, correlationId: body.correlationId }, 'client error');
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (socket.writable && !inFlight?.headersSent) {
-    const json = JSON.stringify(body);
-    socket.write(
-      `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\n` +
-        `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +
-        `X-Correlation-Id: ${body.correlationId}\r\nConnection: close\r\n\r\n${json}`,
-    );
-  }
+  if (socket.writable && !inFlight?.headersSent) socket.write(rawProblemResponse(body));
   socket.destroy(error);
+}
+
+/** A whole HTTP/1.1 response carrying a problem, for a socket that has no Fastify reply (client errors, upgrades). */
+export function rawProblemResponse(body: Problem): string {
+  const json = JSON.stringify(body);
+  return (
+    `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\n` +
+    `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +
+    `X-Correlation-Id: ${body.correlationId}\r\nConnection: close\r\n\r\n${json}`
+  );
 }
