@@ -250,6 +250,7 @@ async function startSide(scenario: Scenario<any>, side: Side, databaseUrl: strin
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '100000000', // measure the gateway, not its limiter's refusals
+    WS_MAX_CONNECTIONS_PER_APP: '100000', // the fan-out's subscribers are one application's
     ...scenario.env,
   };
   const baselineScript = 'script' in scenario.baseline ? scenario.baseline.script : 'bench/baseline-server.ts';
