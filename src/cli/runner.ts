@@ -72,11 +72,18 @@ class InvalidInput extends Error {}
 const log = (message: string) => console.log(`${new Date().toISOString()} ${message}`);
 
 async function call(path: string, body: unknown = {}): Promise<Json | undefined> {
-  const response = await fetch(`${options.url}/api/v1/runner${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${options.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  let response: Response;
+  for (;;) {
+    response = await fetch(`${options.url}/api/v1/runner${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${options.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    // Over the runner's rate budget: wait as long as the gateway says, then ask again.
+    if (response.status !== 429 || shuttingDown) break;
+    await response.text();
+    await sleep(1000 * Number(response.headers.get('retry-after') ?? 1));
+  }
   const text = await response.text();
   const parsed = text ? (JSON.parse(text) as Json) : undefined;
   if (!response.ok) throw new ApiError(response.status, String(parsed?.code ?? 'error'), String(parsed?.detail ?? text));
