@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { isId, type IdPrefix } from './ids.js';
+import { PAGE_SIZE } from './paging.js';
 
 // POST …/search, shared by every searchable resource: the body schema (one per resource, so an
 // unknown field or operator is a 400 naming it and the allowed ones), the Prisma `where` and
@@ -120,7 +121,7 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
   return z.strictObject({
     filters: z.array(Filter).max(50).default([]),
     sort: z.array(Sort).max(5).default([]),
-    pageSize: z.number().int('must be an integer').min(1, 'must be between 1 and 500').max(500, 'must be between 1 and 500').default(50),
+    pageSize: z.number().int('must be an integer').min(PAGE_SIZE.min, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`).max(PAGE_SIZE.max, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`).default(PAGE_SIZE.default),
     cursor: z.string().max(500).optional(),
   });
 }
