@@ -83,11 +83,12 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, 
 }
 
 /** A whole HTTP/1.1 response carrying a problem, for a socket that has no Fastify reply (client errors, upgrades). */
-export function rawProblemResponse(body: Problem): string {
+export function rawProblemResponse(body: Problem, headers: Record<string, string | number> = {}): string {
   const json = JSON.stringify(body);
+  const more = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   return (
     `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\n` +
     `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +
-    `X-Correlation-Id: ${body.correlationId}\r\nConnection: close\r\n\r\n${json}`
+    `X-Correlation-Id: ${body.correlationId}\r\n${more}Connection: close\r\n\r\n${json}`
   );
 }
