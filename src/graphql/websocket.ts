@@ -51,17 +51,16 @@ export function graphqlWebSocket(
       socket.end(rawProblemResponse(problem(404, 'not_found', 'Not found', 'Websockets are served on /graphql only.', randomUUID())));
       return;
     }
-    limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '').then(
-      () => wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request)),
-      (error) => {
-        if (!(error instanceof RateLimitedError)) return socket.destroy();
-        const body = JSON.stringify(problem(429, error.code, error.title, error.message, randomUUID()));
-        socket.end(
-          `HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/problem+json; charset=utf-8\r\nRetry-After: ${error.retryAfterSeconds}\r\n` +
-            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      },
-    );
+    try {
+      limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '');
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      const refusal = rawProblemResponse(problem(429, error.code, error.title, error.message, randomUUID()));
+      // Retry-After goes after the status line.
+      socket.end(refusal.replace('\r\n', `\r\nRetry-After: ${error.retryAfterSeconds}\r\n`));
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   });
 
   // graphql-ws reads each message with JSON.parse, which rounds numbers: the raw text goes through

@@ -14,6 +14,8 @@ declare module 'fastify' {
 const WINDOW_SECONDS = 60;
 /** After Redis failed or timed out, budgets are counted in memory for this long before Redis is tried again. */
 const REDIS_RETRY_AFTER_MS = 5_000;
+/** Past this many used-up keys remembered (addresses of an attack), the expired ones are forgotten. */
+const USED_UP_MAX_KEYS = 10_000;
 
 export class RateLimitedError extends DomainError {
   constructor(
@@ -81,16 +83,35 @@ export function createRateLimiter(options: {
         throw refuse(reply, secondsUntil(rejection));
       }
     }
+    /**
+     * Keys this process saw use the whole budget, until when: asking costs no Redis round trip.
+     * With several processes, each learns it from a consume of its own, one point at most later.
+     */
+    const usedUp = new Map<string, number>();
     return {
       points,
       consume,
-      /** Throws RateLimitedError when `key` has used the whole budget, without taking anything. */
-      async refuseIfUsedUp(key: string, reply?: FastifyReply): Promise<void> {
-        const state = await counted(shared && (() => shared.get(key)), () => memory.get(key));
-        if (state && state.consumedPoints >= points) throw refuse(reply, secondsUntil(state));
+      /** Throws RateLimitedError while `key` is known to have used the whole budget, without taking anything. */
+      refuseIfUsedUp(key: string, reply?: FastifyReply): void {
+        const until = usedUp.get(key);
+        if (until === undefined) return;
+        if (until > Date.now()) throw refuse(reply, Math.max(1, Math.ceil((until - Date.now()) / 1000)));
+        usedUp.delete(key);
       },
-      /** Takes a point for `key` and never fails: the next refuseIfUsedUp tells. */
-      record: (key: string): Promise<void> => consume(key).then(() => undefined, () => undefined),
+      /** Takes a point for `key` and never fails: refuseIfUsedUp tells once the budget is used up. */
+      async record(key: string): Promise<void> {
+        let until: number;
+        try {
+          const state = await consume(key);
+          if (state.remaining > 0) return;
+          until = Date.now() + state.resetSeconds * 1000;
+        } catch (error) {
+          if (!(error instanceof RateLimitedError)) return;
+          until = Date.now() + error.retryAfterSeconds * 1000;
+        }
+        if (usedUp.size >= USED_UP_MAX_KEYS) for (const [known, at] of usedUp) if (at <= Date.now()) usedUp.delete(known);
+        usedUp.set(key, until);
+      },
     };
   }
 
@@ -119,7 +140,7 @@ export type Budget = RateLimiter['application'];
  */
 export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (presentedApiKey(request.headers) !== undefined) await limiter.authFailures.refuseIfUsedUp(request.ip, reply);
+    if (presentedApiKey(request.headers) !== undefined) limiter.authFailures.refuseIfUsedUp(request.ip, reply);
   });
   // Counted before the answer leaves, so a client's next attempt already sees it.
   app.addHook('onSend', async (request, reply, payload) => {
