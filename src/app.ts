@@ -1,6 +1,7 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import compress from '@fastify/compress';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
@@ -14,6 +15,8 @@ import { createEventBus } from './events/bus.js';
 import { createLiveEvents } from './events/live.js';
 import { startRelay } from './events/relay.js';
 import { metrics } from './metrics.js';
+import { requestLogLine, loggerOptions } from './logging.js';
+import { homePage } from './home.js';
 import { readiness } from './readiness.js';
 import { costControl } from './graphql/limits.js';
 import { graphqlRoutes } from './graphql/route.js';
@@ -38,8 +41,11 @@ export type App = {
   http: FastifyInstance;
   services: Services;
   database: Database;
-  /** Listens on config.port (0 picks a free port) and resolves to the base URL. */
-  start(): Promise<string>;
+  /**
+   * Listens on config.port (0 picks a free port) and resolves to the base URL. /ready answers 200
+   * only after `beforeReady` (e.g. the first start's demo tenant) has finished.
+   */
+  start(options?: { beforeReady?: (url: string) => Promise<void> }): Promise<string>;
   stop(): Promise<void>;
 };
 
@@ -49,7 +55,9 @@ export async function buildApp(config: Config): Promise<App> {
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
   const http = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions(config),
+    // One line per request, written when it is answered (requestLogLine), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     // A client that never finishes its headers or body is cut with 408, key or not (Fastify's default is never).
     requestTimeout: config.requestBodyTimeoutMs,
@@ -100,6 +108,11 @@ export async function buildApp(config: Config): Promise<App> {
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });
+  http.addHook('onResponse', requestLogLine);
+  // gzip, deflate or brotli as the client accepts (GraphiQL's page is 9 MB). Event streams and
+  // multipart answers are left alone, so subscriptions over SSE still flush each event. Request
+  // bodies are not inflated: the body limit and input rules see what the client sent.
+  await http.register(compress, { globalDecompression: false });
   http.setErrorHandler((error, _request, reply) => sendProblem(reply, toProblem(error, reply)));
   const routes = trackRoutes(http);
   http.setNotFoundHandler((request, reply) => {
@@ -128,10 +141,13 @@ export async function buildApp(config: Config): Promise<App> {
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
-  metrics(http, live, subscriptions);
+  metrics(http, { live, groups: subscriptions, database, redisPing: bus.ping });
+  http.get('/', { schema: { hide: true } }, homePage);
   // Liveness: answers while the process runs, whatever its dependencies do.
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  let started = false;
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    if (!started) return reply.code(503).send({ status: 'starting' });
     const state = await readiness({ database: () => database.query('SELECT 1', []), redis: bus.ping });
     return reply.code(state.status === 'unavailable' ? 503 : 200).send(state);
   });
@@ -181,11 +197,14 @@ export async function buildApp(config: Config): Promise<App> {
     http,
     services,
     database,
-    async start() {
+    async start(options = {}) {
       await http.listen({ port: config.port, host: config.host });
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
-      return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+      const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+      await options.beforeReady?.(url);
+      started = true;
+      return url;
     },
     /**
      * Graceful: stops accepting, tells websocket clients to go elsewhere (1001), ends event streams,

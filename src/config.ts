@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   JOB_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(2),
   JOB_LEASE: duration.default(30_000),
+  JOB_NO_RUNNER_TIMEOUT: duration.default(600_000),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
 
 export type Config = {
@@ -73,6 +75,8 @@ export type Config = {
   dataDir: string;
   production: boolean;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Log lines for people (pretty) or machines (json); unset: pretty when stdout is a terminal. */
+  logFormat?: 'pretty' | 'json';
   bodyLimitBytes: number;
   /** A request whose headers have not all arrived this long after its first byte answers 408 and is closed. */
   requestHeadersTimeoutMs: number;
@@ -115,6 +119,13 @@ export type JobConfig = {
   concurrency: number;
   /** A running job whose holder has not reported for this long goes back to the queue. */
   leaseMs: number;
+  /** A queued job no runner (or built-in worker) is registered for fails as no_runner after being due this long (0: never). */
+  noRunnerTimeoutMs: number;
+  /**
+   * Whether the built-in types count as handled. Always with PostgreSQL (another process may run
+   * them); embedded, only this process can, so JOB_CONCURRENCY=0 leaves them without a runner.
+   */
+  builtInHandled: boolean;
 };
 
 export type WebhookConfig = {
@@ -153,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestHeadersTimeoutMs: e.REQUEST_HEADERS_TIMEOUT,
     requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT,
@@ -182,7 +194,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WEBHOOK_CONCURRENCY,
       endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
     },
-    jobs: { concurrency: e.JOB_CONCURRENCY, leaseMs: e.JOB_LEASE },
+    jobs: {
+      concurrency: e.JOB_CONCURRENCY,
+      leaseMs: e.JOB_LEASE,
+      noRunnerTimeoutMs: e.JOB_NO_RUNNER_TIMEOUT,
+      builtInHandled: e.DATABASE_URL !== undefined || e.JOB_CONCURRENCY > 0,
+    },
   };
 }
 

@@ -1,13 +1,12 @@
+import path from 'node:path';
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
+import { prettyLogs } from './logging.js';
 
 const config = loadConfig();
 const app = await buildApp(config);
-const url = await app.start();
-
-if (!config.production && app.database.kind === 'pglite' && (await app.services.admin.countTenants()) === 0) {
-  await printDemoCredentials(url);
-}
+// Ready (for /ready and for the people reading the start output) once the first start's tenant exists.
+await app.start({ beforeReady: firstRun });
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -25,6 +24,47 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+/** Says where everything is; on an empty database, creates the demo tenant (embedded development) or says how to create one. */
+async function firstRun(baseUrl: string) {
+  announce(baseUrl);
+  if ((await app.services.admin.countTenants()) > 0) return;
+  if (!config.production && app.database.kind === 'pglite') await printDemoCredentials(baseUrl);
+  else printFirstTenantHowTo();
+}
+
+/** The mode, the database and data folder, the event bus, and the URLs: a banner on a terminal, one log line otherwise. */
+function announce(baseUrl: string) {
+  const database = config.databaseUrl ? `PostgreSQL ${withoutPassword(config.databaseUrl)}` : `PGlite (embedded PostgreSQL) in ${path.resolve(config.dataDir)}`;
+  const events = config.redisUrl ? `Redis ${withoutPassword(config.redisUrl)}` : 'in-process (one gateway; set REDIS_URL to run several)';
+  const urls = { graphiql: `${baseUrl}/graphql`, docs: `${baseUrl}/docs`, openapi: `${baseUrl}/openapi.json`, metrics: `${baseUrl}/metrics` };
+  if (!prettyLogs(config)) {
+    app.http.log.info({ mode: mode(config), database, events, ...urls }, `Nilo gateway ready at ${baseUrl}`);
+    return;
+  }
+  process.stdout.write(`
+  Nilo gateway ready at ${baseUrl}
+
+    Database   ${database}
+    Events     ${events}
+    GraphiQL   ${urls.graphiql}
+    REST docs  ${urls.docs}
+    OpenAPI    ${urls.openapi}
+    Metrics    ${urls.metrics}
+
+`);
+}
+
+function mode(config: Config): string {
+  return `${config.databaseUrl ? 'postgresql' : 'pglite'}+${config.redisUrl ? 'redis' : 'in-process'}`;
+}
+
+/** A connection URL as it may be printed: the password left out. */
+function withoutPassword(text: string): string {
+  const url = new URL(text);
+  url.password = '';
+  return url.toString();
+}
+
 /** First start on an empty embedded data folder: a demo tenant, so the README's curl works at once. */
 async function printDemoCredentials(baseUrl: string) {
   const tenant = await app.services.admin.createTenant({ name: 'Demo', features: ['accounting', 'communication'] });
@@ -38,6 +78,26 @@ async function printDemoCredentials(baseUrl: string) {
   Try it:
     curl ${baseUrl}/api/v1/hello -H "Authorization: Bearer ${demo.apiKey}"
   GraphiQL: open ${baseUrl}/graphql and add the header {"Authorization": "Bearer ${demo.apiKey}"}
+
+`);
+}
+
+/** First start on an empty PostgreSQL database (or a production data folder): no demo tenant, so how to create the first. */
+function printFirstTenantHowTo() {
+  const steps = [
+    'npm run --silent admin -- create-tenant --name Acme --features accounting,communication',
+    'npm run --silent admin -- create-app --tenant ten_… --name "My app"   # prints the API key once',
+  ];
+  if (!prettyLogs(config)) {
+    app.http.log.warn({ steps, inContainer: 'node dist/cli/admin.js create-tenant …' }, 'The database has no tenant yet: create the first with the admin CLI');
+    return;
+  }
+  process.stdout.write(`
+  The database has no tenant yet. Create the first with the admin CLI (same DATABASE_URL):
+
+    ${steps.join('\n    ')}
+
+  (In the container image: node dist/cli/admin.js create-tenant …)
 
 `);
 }

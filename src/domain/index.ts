@@ -20,7 +20,7 @@ export type Services = ReturnType<typeof createServices>;
 export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks' | 'jobs'>) {
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
-  const jobs = jobService(prisma);
+  const jobs = jobService(prisma, config.jobs);
   return {
     authenticate: auth.authenticate,
     /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */

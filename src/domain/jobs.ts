@@ -6,6 +6,7 @@ import { recordEvent, writeWithEvents, type EventType, type NewEvent } from './e
 import { newId, parseId } from './ids.js';
 import { columnList, insertRows } from './insert-rows.js';
 import { parseInput } from './validation.js';
+import type { JobConfig } from '../config.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -52,6 +53,12 @@ export const JobErrorInput = z.strictObject({
 });
 export type JobError = z.output<typeof JobErrorInput>;
 
+/** Why a queued job is not being run: no runner of its tenant registered its type (nor a built-in worker). */
+export type WaitingFor = 'no_runner';
+
+/** What a job that failed as no_runner tells its readers. */
+const NO_RUNNER_ERROR = { code: 'no_runner', message: 'No runner registered this job type while the job waited (JOB_NO_RUNNER_TIMEOUT).' };
+
 export function pollPath(jobId: string): string {
   return `/api/v1/jobs/${jobId}`;
 }
@@ -59,6 +66,12 @@ export function pollPath(jobId: string): string {
 /** A job without its input: what state changes read back (an import's input can be megabytes). */
 export type JobState = Omit<Job, 'input'>;
 const WITHOUT_INPUT = { omit: { input: true } } as const;
+
+/** A job as GET /jobs answers it: the resource, and what a queued one waits for (null: a runner will take it). */
+export function jobWithHint(job: JobState, handledTypes: ReadonlySet<string>) {
+  const waitingFor: WaitingFor | null = job.status === 'queued' && !handledTypes.has(job.resourceType) ? 'no_runner' : null;
+  return { ...jobResource(job), waitingFor };
+}
 
 /** The job as REST returns it, webhooks carry it and events store it. */
 export function jobResource(job: JobState) {
@@ -106,7 +119,8 @@ const asWriter = (job: JobState) => ({ tenantId: job.tenantId, correlationId: jo
 
 type Page = { limit: number; afterId?: string; status?: string; resourceType?: string };
 
-export function jobService(prisma: PrismaClient) {
+export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtInHandled'> = { builtInHandled: true }) {
+  const builtIns = config.builtInHandled ? [...BUILT_IN_JOB_TYPES] : [];
   /** The caller's job by id; a malformed id is a 400, another tenant's job is not found. */
   const owned = (auth: AuthContext, id: string) => ({ id: parseId('job', id, 'jobId'), tenantId: auth.tenantId });
 
@@ -284,6 +298,37 @@ export function jobService(prisma: PrismaClient) {
         return transition(jobId, holder, { status: 'queued', runnerId: null, leaseExpiresAt: null, runAt: new Date(Date.now() + backoff(job.attempts)), error }, 'jobs.job.queued');
       }
       return transition(jobId, holder, { status: 'failed', error, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.failed');
+    },
+
+    /** The job types someone runs for this tenant: its active runners' registrations, and the built-in types when a worker runs them. */
+    async handledTypes(tenantId: string): Promise<Set<string>> {
+      const runners = await prisma.runner.findMany({ where: { tenantId, status: 'active' }, select: { resourceTypes: true } });
+      return new Set([...builtIns, ...runners.flatMap((runner) => runner.resourceTypes)]);
+    },
+
+    /**
+     * Queued jobs due for longer than `timeoutMs` whose type nobody runs for their tenant fail as
+     * no_runner, with their jobs.job.failed event: a client waits for an answer, not forever.
+     * A pass takes at most `limit` jobs (the oldest first); the caller's next poll takes more.
+     */
+    async failUnhandled(timeoutMs: number, limit = 100): Promise<number> {
+      const stale = await prisma.$queryRaw<{ id: string }[]>`
+        SELECT j."id" FROM "Job" j
+        WHERE j."status" = 'queued' AND j."runAt" < now() - ${timeoutMs} * interval '1 millisecond'
+          AND NOT (j."resourceType" = ANY(${builtIns}::text[]))
+          AND NOT EXISTS (SELECT 1 FROM "Runner" r WHERE r."tenantId" = j."tenantId" AND r."status" = 'active' AND j."resourceType" = ANY(r."resourceTypes"))
+        ORDER BY j."runAt" LIMIT ${limit}`;
+      let failed = 0;
+      for (const { id } of stale) {
+        const job = await prisma.$transaction(async (tx) => {
+          // Still queued: a runner may have registered and claimed it meanwhile.
+          const [job] = await tx.job.updateManyAndReturn({ where: { id, status: 'queued' }, data: { status: 'failed', error: NO_RUNNER_ERROR, finishedAt: new Date() }, ...WITHOUT_INPUT });
+          if (job) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.failed'));
+          return job;
+        });
+        if (job) failed++;
+      }
+      return failed;
     },
 
     /** Jobs whose holder stopped renewing its lease (crashed, killed, disconnected) go back to the queue, or fail when out of attempts. */

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import { databaseUnavailable } from '../db/unavailable.js';
 import type { EventFacts } from '../domain/events.js';
 import { scheduleDeliveries } from '../domain/webhooks.js';
+import { relayLag } from '../metrics.js';
 import { passRunner } from '../passes.js';
 import type { EventBus } from './bus.js';
 
@@ -79,9 +80,12 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
         SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
       if (!events.length) return { published: 0, more: false };
       const perTenant = new Map<string, number>();
+      const publishedAt = Date.now();
       for (const { tenantId, ...event } of events) {
         perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
-        bus.publish(tenantId, { ...event, occurredAt: new Date(event.occurredAt) });
+        const occurredAt = new Date(event.occurredAt);
+        bus.publish(tenantId, { ...event, occurredAt });
+        relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
       }
       deliveries = await scheduleDeliveries(tx, events);
       const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);

@@ -5,6 +5,7 @@ import { databaseUnavailable } from '../db/unavailable.js';
 import type { Services } from '../domain/index.js';
 import { JOBS_CHANNEL, type Progress } from '../domain/jobs.js';
 import type { Job, Prisma } from '../generated/prisma/client.js';
+import { jobLeaseExpiries } from '../metrics.js';
 import { passRunner } from '../passes.js';
 import { JobStoppedError, PermanentJobError, type JobHandler } from './handlers.js';
 
@@ -79,9 +80,19 @@ export async function startJobWorker(options: {
   // Lapsed leases are looked for on the poll, not on every claim: they take a lease's length to appear.
   const poll = setInterval(() => {
     services.jobs.reclaimExpired().then(
-      (reclaimed) => reclaimed && wake(),
+      (reclaimed) => {
+        if (!reclaimed) return;
+        jobLeaseExpiries.inc(reclaimed);
+        wake();
+      },
       (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not reclaim lapsed jobs'),
     );
+    if (config.noRunnerTimeoutMs > 0) {
+      services.jobs.failUnhandled(config.noRunnerTimeoutMs).then(
+        (failed) => failed && log.warn({ failed }, 'jobs no runner is registered for failed as no_runner'),
+        (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not fail jobs without a runner'),
+      );
+    }
     wake();
   }, pollMs);
   poll.unref();

@@ -11,6 +11,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { groupCommit, passRunner } from '../passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
 import { afterAttempt, fullEndpoints, heldByEndpoint, nextToSend, retryAfterMs, retryDelay, succeeded, type FailureRun } from './policy.js';
+import { countWebhookAttempt } from '../metrics.js';
 
 /** Response bodies are logged up to this many bytes; the rest is not even read. */
 const MAX_LOGGED_BODY = 4096;
@@ -277,6 +278,7 @@ export async function startDeliveryWorker(options: { database: Database; config:
   async function attempt(delivery: Claimed): Promise<void> {
     const attemptedAt = new Date();
     const outcome = await send(delivery);
+    countWebhookAttempt(outcome.statusCode);
     const recorded = records
       .add({ delivery, attemptedAt, outcome })
       .catch((err) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded'))
