@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -25,6 +26,8 @@ import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
 import { jobRoutes } from './rest/jobs.js';
 import { runnerAdminRoutes, runnerRoutes } from './rest/runner.js';
+import { adminRoutes } from './rest/admin.js';
+import { advertiseGateway } from './db/data-dir.js';
 import { webhookRoutes } from './rest/webhooks.js';
 import { builtInJobHandlers } from './jobs/index.js';
 import { startJobWorker } from './jobs/worker.js';
@@ -180,6 +183,9 @@ export async function buildApp(config: Config): Promise<App> {
   );
   // Runners authenticate with their own keys: outside the API-key scope above.
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
+  await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });
+  // The admin CLI finds an embedded gateway, and sends it its commands, through the data folder.
+  if (database.kind === 'pglite') http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
     const cost = costControl(config.graphql, limiter);

@@ -25,6 +25,8 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().url().optional(),
   REDIS_COMMAND_TIMEOUT: duration.default(500),
   DATA_DIR: z.string().default('./.data'),
+  ADMIN_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  ADMIN_URL: z.string().url().optional(),
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
@@ -73,6 +75,10 @@ export type Config = {
   /** A Redis command not answered within this fails; callers fall back (rate limits) or catch up from the log (events). */
   redisCommandTimeoutMs: number;
   dataDir: string;
+  /** The operator token /admin/v1 requires (Bearer); unset: the admin API answers loopback clients only. */
+  adminToken?: string;
+  /** The gateway the admin CLI sends its commands to (server mode); unset: the database, or the gateway holding DATA_DIR. */
+  adminUrl?: string;
   production: boolean;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Log lines for people (pretty) or machines (json); unset: pretty when stdout is a terminal. */
@@ -162,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT,
     dataDir: e.DATA_DIR,
+    adminToken: e.ADMIN_TOKEN,
+    adminUrl: e.ADMIN_URL,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,

@@ -1,6 +1,5 @@
 // Opens the database: a PostgreSQL server when DATABASE_URL is set, otherwise an embedded PGlite
 // under DATA_DIR. This is the only place that tells the two modes apart.
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { PGlite } from '@electric-sql/pglite';
@@ -10,7 +9,11 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 import type { Config } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { applyMigrations } from './migrate.js';
+import { lockDataDir } from './data-dir.js';
+import { migrationsCurrent } from './migration-folders.js';
+import type { MigrationTarget } from './migrate.js';
+
+export { dataDirHolder } from './data-dir.js';
 
 /** Receives a NOTIFY payload, or null when notifications may have been missed (listener reconnected). */
 export type NotificationHandler = (payload: string | null) => void;
@@ -41,25 +44,24 @@ const POOL_SIZE = 10;
 export const MAX_PREPARED_STATEMENTS = 500;
 /** Writes queue on per-tenant counter rows (and PGlite runs one transaction at a time), so allow waiting. */
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
-const LOCK_FILE = 'gateway.lock';
 /** PGlite's own folder inside the data dir, so the lock file and PostgreSQL's files don't mix. */
 const PGLITE_SUBDIR = 'pglite';
-
-/** Data folders whose lock this process holds (a restarted container may get the same pid again). */
-const heldDataDirs = new Set<string>();
 
 export async function openDatabase(config: Config, opts: OpenOptions = {}): Promise<Database> {
   const { migrate = true, onMigrationsApplied } = opts;
 
   if (config.databaseUrl) {
-    if (migrate) {
-      const applied = await applyMigrations({ databaseUrl: config.databaseUrl });
-      onMigrationsApplied?.(applied);
-    }
     const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE, ...connectionLimits(config) });
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
+    if (migrate) {
+      const databaseUrl = config.databaseUrl;
+      await migrateIfBehind(async (sql) => (await pool.query(sql)).rows, { databaseUrl }, onMigrationsApplied).catch(async (error) => {
+        await pool.end().catch(() => {}); // the original error matters more
+        throw error;
+      });
+    }
     // One generator for Prisma's statements and ours: they share the connections, and pg refuses a
     // name that a connection already prepared for another text.
     const nameOf = config.preparedStatements ? statementNames() : undefined;
@@ -83,11 +85,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR));
   try {
     await pglite.waitReady;
-    if (migrate) {
-      // Not `onMigrationsApplied?.(await …)`: an absent callback would skip the migration itself.
-      const applied = await applyMigrations({ pglite });
-      onMigrationsApplied?.(applied);
-    }
+    if (migrate) await migrateIfBehind(async (sql) => (await pglite.query<{ migration_name: string }>(sql)).rows, { pglite }, onMigrationsApplied);
   } catch (error) {
     await pglite.close().catch(() => {}); // the original error matters more
     releaseLock();
@@ -113,6 +111,22 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       }
     },
   };
+}
+
+/**
+ * Runs the migration engine only when the database lacks a migration of the folder: one query
+ * answers that, while loading the engine (WebAssembly) and asking it costs a few hundred ms.
+ */
+async function migrateIfBehind(
+  query: (sql: string) => Promise<{ migration_name: string }[]>,
+  target: MigrationTarget,
+  onApplied: OpenOptions['onMigrationsApplied'],
+): Promise<void> {
+  if (await migrationsCurrent(query)) return onApplied?.([]);
+  const { applyMigrations } = await import('./migrate.js');
+  // Not `onApplied?.(await …)`: an absent callback would skip the migration itself.
+  const applied = await applyMigrations(target);
+  onApplied?.(applied);
 }
 
 /**
@@ -156,91 +170,6 @@ function inUtc(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   url.searchParams.set('options', [url.searchParams.get('options'), '-c TimeZone=UTC'].filter(Boolean).join(' '));
   return url.toString();
-}
-
-/**
- * The pid of the live process holding `dataDir`, or null when it is free (no lock file, or one
- * left behind by a process that is gone). Lets an admin CLI refuse to touch a folder in use.
- */
-export function dataDirHolder(dataDir: string): number | null {
-  const dir = path.resolve(dataDir);
-  return liveHolder(dir, readLockPid(path.join(dir, LOCK_FILE)));
-}
-
-function liveHolder(dataDir: string, pid: number | null): number | null {
-  if (pid === null) return null;
-  if (pid === process.pid) return heldDataDirs.has(dataDir) ? pid : null;
-  return isAlive(pid) ? pid : null;
-}
-
-/**
- * PGlite is a single-process database: two processes opening one folder would corrupt it.
- * Takes `<dataDir>/gateway.lock` (holding our pid) and returns the function that releases it.
- */
-function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lockPath = path.join(dataDir, LOCK_FILE);
-
-  // Written aside then hard-linked into place: the lock appears atomically, pid included.
-  const draft = `${lockPath}.${process.pid}`;
-  writeFileSync(draft, String(process.pid));
-  try {
-    for (;;) {
-      try {
-        linkSync(draft, lockPath); // fails if the lock exists
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const pid = readLockPid(lockPath);
-      const holder = liveHolder(dataDir, pid);
-      if (holder !== null) {
-        throw new Error(
-          `Data folder ${dataDir} is in use by process ${holder}. Stop that gateway first, ` +
-            `or set DATABASE_URL to use a PostgreSQL server. If no such process runs, delete ${lockPath}.`,
-        );
-      }
-      // Stale: its process is gone. Delete it unless another starting process has just replaced it.
-      if (readLockPid(lockPath) === pid) unlinkIfExists(lockPath);
-    }
-  } finally {
-    unlinkIfExists(draft);
-  }
-
-  heldDataDirs.add(dataDir);
-  return () => {
-    if (!heldDataDirs.delete(dataDir)) return; // already released
-    if (readLockPid(lockPath) === process.pid) unlinkIfExists(lockPath);
-  };
-}
-
-function readLockPid(lockPath: string): number | null {
-  let text: string;
-  try {
-    text = readFileSync(lockPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0 only checks that the process exists
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, but belongs to another user
-  }
-}
-
-function unlinkIfExists(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
 }
 
 /**

@@ -1,13 +1,16 @@
 import { z } from 'zod';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Application, PrismaClient } from '../generated/prisma/client.js';
 import { FEATURES } from '../auth/context.js';
 import { AUTH_CHANGED_CHANNEL } from '../auth/authenticate.js';
 import { API_KEY_PREFIX, generateKey } from '../auth/keys.js';
-import { NotFoundError } from './errors.js';
+import { DomainError, NotFoundError } from './errors.js';
 import { newId, parseId } from './ids.js';
 import { parseInput } from './validation.js';
 
-// Operator actions on tenants, applications and keys (admin CLI, first-start demo tenant).
+// Operator actions on tenants, applications and keys (admin API and CLI, first-start demo tenant).
+
+/** What a first start in embedded development mode creates; found again by these names when its key is lost. */
+export const DEMO = { tenantName: 'Demo', applicationName: 'Demo app' } as const;
 
 const Name = z.string().trim().min(1, 'is required').max(200);
 const Features = z.array(z.enum(FEATURES)).transform((list) => [...new Set(list)].sort());
@@ -39,7 +42,27 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
     return app;
   }
 
-  return {
+  /** Issues a new key and revokes the application's previous ones in the same transaction. */
+  async function rotateKey(app: Application): Promise<NewApplication> {
+    const key = generateKey(API_KEY_PREFIX);
+    await prisma.$transaction([
+      prisma.apiKey.updateMany({
+        where: { applicationId: app.id, status: 'active' },
+        data: { status: 'revoked', revokedAt: new Date() },
+      }),
+      prisma.apiKey.create({
+        data: { id: newId('key'), tenantId: app.tenantId, applicationId: app.id, hash: key.hash, fingerprint: key.fingerprint },
+      }),
+      announce(app.tenantId),
+    ]);
+    onAuthChanged(app.tenantId);
+    return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
+  }
+
+  const demoApplication = () =>
+    prisma.application.findFirst({ where: { name: DEMO.applicationName, tenant: { name: DEMO.tenantName } }, orderBy: { id: 'asc' } });
+
+  const service = {
     async createTenant(input: { name: string; features: string[] }) {
       const { name, features } = parseInput(z.object({ name: Name, features: Features }), input);
       const tenant = await prisma.tenant.create({ data: { id: newId('ten'), name, features, relayCursor: { create: {} } } });
@@ -77,23 +100,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
       return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
     },
 
-    /** Issues a new key and revokes the application's previous ones in the same transaction. */
-    async rotateKey(applicationId: string): Promise<NewApplication> {
-      const app = await requireApplication(applicationId);
-      const key = generateKey(API_KEY_PREFIX);
-      await prisma.$transaction([
-        prisma.apiKey.updateMany({
-          where: { applicationId: app.id, status: 'active' },
-          data: { status: 'revoked', revokedAt: new Date() },
-        }),
-        prisma.apiKey.create({
-          data: { id: newId('key'), tenantId: app.tenantId, applicationId: app.id, hash: key.hash, fingerprint: key.fingerprint },
-        }),
-        announce(app.tenantId),
-      ]);
-      onAuthChanged(app.tenantId);
-      return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
-    },
+    rotateKey: async (applicationId: string) => rotateKey(await requireApplication(applicationId)),
 
     async revokeKeys(applicationId: string) {
       const app = await requireApplication(applicationId);
@@ -131,5 +138,26 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
     countTenants() {
       return prisma.tenant.count();
     },
+
+    /** The demo tenant with every feature and its application, whose key is shown once. */
+    async createDemo(): Promise<NewApplication> {
+      const { tenantId } = await service.createTenant({ name: DEMO.tenantName, features: [...FEATURES] });
+      return service.createApplication({ tenantId, name: DEMO.applicationName });
+    },
+
+    /** Whether a demo application exists (the start banner then says how to replace its key). */
+    async hasDemo(): Promise<boolean> {
+      return (await demoApplication()) !== null;
+    },
+
+    /** A new key for the demo application (the lost one stops working). */
+    async replaceDemoKey(): Promise<NewApplication> {
+      const app = await demoApplication();
+      if (!app) {
+        throw new DomainError(404, 'not_found', 'Not found', 'There is no demo application: a gateway creates one on its first start on an empty embedded data folder (not in production).');
+      }
+      return rotateKey(app);
+    },
   };
+  return service;
 }
