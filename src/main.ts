@@ -27,10 +27,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 /** Says where everything is; on an empty database, creates the demo tenant (embedded development) or says how to create one. */
 async function firstRun(baseUrl: string) {
   announce(baseUrl);
-  if ((await app.services.admin.countTenants()) > 0) return;
-  if (!config.production && app.database.kind === 'pglite') await printDemoCredentials(baseUrl);
+  const embeddedDevelopment = !config.production && app.database.kind === 'pglite';
+  if ((await app.services.admin.countTenants()) > 0) {
+    if (embeddedDevelopment && (await app.services.admin.hasDemo())) process.stdout.write(`  Lost the demo key? ${DEMO_KEY_COMMAND} prints a new one (the gateway keeps running).\n\n`);
+    return;
+  }
+  if (embeddedDevelopment) await printDemoCredentials(baseUrl);
   else printFirstTenantHowTo();
 }
+
+const DEMO_KEY_COMMAND = 'npm run --silent admin -- demo-key';
 
 /** The mode, the database and data folder, the event bus, and the URLs: a banner on a terminal, one log line otherwise. */
 function announce(baseUrl: string) {
@@ -67,10 +73,9 @@ function withoutPassword(text: string): string {
 
 /** First start on an empty embedded data folder: a demo tenant, so the README's curl works at once. */
 async function printDemoCredentials(baseUrl: string) {
-  const tenant = await app.services.admin.createTenant({ name: 'Demo', features: ['accounting', 'communication'] });
-  const demo = await app.services.admin.createApplication({ tenantId: tenant.tenantId, name: 'Demo app' });
+  const demo = await app.services.admin.createDemo();
   process.stdout.write(`
-  Created a demo tenant (${tenant.tenantId}) and application (${demo.applicationId}).
+  Created a demo tenant (${demo.tenantId}) and application (${demo.applicationId}).
   Its API key is shown only this once:
 
     ${demo.apiKey}
@@ -78,6 +83,7 @@ async function printDemoCredentials(baseUrl: string) {
   Try it:
     curl ${baseUrl}/api/v1/hello -H "Authorization: Bearer ${demo.apiKey}"
   GraphiQL: open ${baseUrl}/graphql and add the header {"Authorization": "Bearer ${demo.apiKey}"}
+  Lost the key? ${DEMO_KEY_COMMAND} prints a new one, the gateway running or not.
 
 `);
 }
