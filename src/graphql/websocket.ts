@@ -55,9 +55,7 @@ export function graphqlWebSocket(
       limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '');
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      const refusal = rawProblemResponse(problem(429, error.code, error.title, error.message, randomUUID()));
-      // Retry-After goes after the status line.
-      socket.end(refusal.replace('\r\n', `\r\nRetry-After: ${error.retryAfterSeconds}\r\n`));
+      socket.end(rawProblemResponse(problem(429, error.code, error.title, error.message, randomUUID()), { 'Retry-After': error.retryAfterSeconds }));
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
