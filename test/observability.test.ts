@@ -235,6 +235,11 @@ describe('jobs no runner handles', () => {
     const orphanState = await api(tenant, 'GET', `/jobs/${orphan.body.jobId}`);
     expect(orphanState.body).toMatchObject({ status: 'queued', waitingFor: 'no_runner' });
     expect((await api(tenant, 'GET', `/jobs/${handled.body.jobId}`)).body).toMatchObject({ status: 'queued', waitingFor: null });
+    const graphql = await http(gateway.url, 'POST', '/graphql', {
+      key: tenant.apiKey,
+      body: { query: 'query($a: ID!, $b: ID!) { a: job(id: $a) { waitingFor } b: job(id: $b) { waitingFor } }', variables: { a: orphan.body.jobId, b: handled.body.jobId } },
+    });
+    expect(graphql.body.data).toEqual({ a: { waitingFor: 'no_runner' }, b: { waitingFor: null } });
     const listed = await api(tenant, 'GET', '/jobs?status=queued');
     expect(Object.fromEntries(listed.body.items.map((job: any) => [job.resourceType, job.waitingFor]))).toEqual({ 'hint.orphan': 'no_runner', 'hint.handled': null });
 

@@ -1,5 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client.js';
-import { JOB_STATUSES, pollPath, type JobState, type JobStatus } from '../../domain/jobs.js';
+import { JOB_STATUSES, jobWithHint, pollPath, type JobState, type JobStatus } from '../../domain/jobs.js';
 import { builder } from '../builder.js';
 import { authOf } from '../auth.js';
 import { withoutNulls } from '../inputs.js';
@@ -25,6 +25,11 @@ export const JobRef = builder.objectRef<JobSource>('Job').implement({
     status: t.field({ type: JobStatusEnum, resolve: (job) => job.status as JobStatus }),
     resourceType: t.exposeString('resourceType'),
     pollPath: t.string({ resolve: (job) => pollPath(job.id) }),
+    waitingFor: t.string({
+      nullable: true,
+      description: '"no_runner" while queued with no runner registered for its type (it fails as no_runner after JOB_NO_RUNNER_TIMEOUT); else null.',
+      resolve: async (job, _args, ctx) => (job.status === 'queued' ? jobWithHint(job, await ctx.services.jobs.handledTypes(job.tenantId)).waitingFor : null),
+    }),
     progress: t.field({ type: JobProgress, resolve: (job) => job }),
     input: t.field({ type: 'JSONObject', resolve: (job, _args, ctx) => job.input ?? ctx.services.jobs.input(authOf(ctx), job.id) }),
     result: t.expose('result', { type: 'JSONObject', nullable: true }),
