@@ -114,6 +114,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
     const claimedAt = Date.now();
     for (const delivery of claimed) queue.push({ ...delivery, claimedAt });
     sendQueued();
+    // Whatever of this claim is still queued then goes back, even if nothing else happens meanwhile.
+    if (queue.length) setTimeout(sendQueued, CLAIM_GRACE_MS + 10).unref();
     if (claimed.length === claimSize) return passes.wake(); // there may be more due
     claimable = false;
     await scheduleNextDue(fullEndpoints(heldByEndpoint(queue, inFlight), perEndpoint));
