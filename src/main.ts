@@ -3,6 +3,8 @@ import { buildApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { prettyLogs } from './logging.js';
 
+/** Replaces a lost demo key, the gateway running or not. */
+const DEMO_KEY_COMMAND = 'npm run --silent admin -- demo-key';
 const config = loadConfig();
 const app = await buildApp(config);
 // Ready (for /ready and for the people reading the start output) once the first start's tenant exists.
@@ -35,8 +37,6 @@ async function firstRun(baseUrl: string) {
   if (embeddedDevelopment) await printDemoCredentials(baseUrl);
   else printFirstTenantHowTo();
 }
-
-const DEMO_KEY_COMMAND = 'npm run --silent admin -- demo-key';
 
 /** The mode, the database and data folder, the event bus, and the URLs: a banner on a terminal, one log line otherwise. */
 function announce(baseUrl: string) {
