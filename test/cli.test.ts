@@ -46,9 +46,13 @@ async function hello(url: string, key: string) {
 
 
 const DEMO_KEY = /Its API key is shown only this once:\s+(nilo_ak_\S+)/;
-type FirstStart = { url: string; output: string; key?: string; hello?: { status: number; body: any }; exitCode: unknown; tenants: Run };
+type Replaced = { run: Run; oldKey: number; newKey?: number };
+type FirstStart = { url: string; output: string; key?: string; hello?: { status: number; body: any }; replaced?: Replaced; exitCode: unknown; tenants: Run };
 
-/** Starts a gateway on a fresh embedded folder, tries the demo key if it prints one, stops it, lists the tenants. */
+/**
+ * Starts a gateway on a fresh embedded folder, tries the demo key if it prints one and replaces it
+ * with `demo-key` (through the running gateway), stops it, lists the tenants.
+ */
 async function firstStart(folder: string, extra: Record<string, string>): Promise<FirstStart> {
   const dataDir = path.join(scratch, folder);
   const gateway = await startGateway(childEnv(dataDir, extra));
@@ -57,10 +61,16 @@ async function firstStart(folder: string, extra: Record<string, string>): Promis
   while (!DEMO_KEY.test(gateway.output()) && Date.now() < deadline) await sleep(100);
   const key = DEMO_KEY.exec(gateway.output())?.[1];
   const helloResult = key ? await hello(gateway.url, key) : undefined;
+  let replaced: Replaced | undefined;
+  if (key) {
+    const demoKey = await run(['demo-key', '--json'], childEnv(dataDir, extra));
+    const newKey = demoKey.code === 0 ? JSON.parse(demoKey.stdout).apiKey : undefined;
+    replaced = { run: demoKey, oldKey: (await hello(gateway.url, key)).status, newKey: newKey && (await hello(gateway.url, newKey)).status };
+  }
   gateway.proc.kill('SIGTERM');
   const exitCode = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
   const tenants = await run(['list-tenants', '--json'], childEnv(dataDir));
-  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, exitCode, tenants };
+  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, replaced, exitCode, tenants };
 }
 
 const firstStarts = {} as Record<'demo' | 'production', Promise<FirstStart>>;
@@ -192,13 +202,20 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
   });
 
   // Each mode registers only the test that applies to it, so no run reports a skipped test.
-  if (!PG) test('while the gateway runs, the CLI refuses the data folder and harms nothing', async () => {
+  if (!PG) test('while the gateway runs, the CLI sends its commands to the gateway, which keeps the folder', async () => {
     const pid = gateway.proc.pid!;
     expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
 
-    const message = refused(await run(['create-tenant', '--name', 'Intruder', '--json'], env), 1, 'error');
-    expect(message).toContain(`Data folder ${dataDir} is in use by process ${pid}`);
-    expect(message).toContain('Stop that gateway first');
+    const tenant = json(await run(['create-tenant', '--name', 'Through the gateway', '--features', 'accounting', '--json'], env));
+    expect(tenant).toStrictEqual({ tenantId: expect.stringMatching(new RegExp(`^ten_${ULID}$`)), name: 'Through the gateway', features: ['accounting'] });
+    const app = json(await run(['create-app', '--tenant', tenant.tenantId, '--name', 'Live', '--json'], env));
+    expect(app.fingerprint).toBe(fingerprintOf(app.apiKey));
+    expect((await hello(gateway.url, app.apiKey)).status).toBe(200);
+    // The gateway's key cache learns of a revocation at once.
+    expect(json(await run(['revoke-key', '--app', app.applicationId, '--json'], env))).toStrictEqual({ applicationId: app.applicationId, revokedKeys: 1 });
+    expect((await hello(gateway.url, app.apiKey)).status).toBe(401);
+    // A refusal of the gateway's admin API reads like one of the database's.
+    expect(refused(await run(['list-apps', '--tenant', 'ten_nope', '--json'], env), 1, 'invalid_id')).toBe('"ten_nope" is not a valid ten_ id.');
 
     // The gateway still owns the folder and still reads and writes.
     expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
@@ -206,14 +223,15 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
     const created = await fetch(`${gateway.url}/api/v1/invoices`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apps.erp.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ customer: 'After the refusal', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }] }),
+      body: JSON.stringify({ customer: 'While the CLI worked', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }] }),
     });
     expect(created.status).toBe(201);
     expect((await created.json()).invoiceNumber).toBe('INV-2026-00001');
   });
 
-  if (PG) test('with PostgreSQL the CLI works next to a running gateway, whose key cache follows at once', async () => {
-    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting,communication', '--json'], env));
+  if (PG) test('with PostgreSQL the CLI works next to a running gateway, on the database or through --url, and the key cache follows at once', async () => {
+    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting', '--json'], env));
+    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting,communication', '--url', gateway.url, '--json'], env));
     const contacts = await fetch(`${gateway.url}/api/v1/contacts/contacts`, { headers: { authorization: `Bearer ${apps.erp.apiKey}` } });
     expect(contacts.status).toBe(200);
     expect(existsSync(path.join(scratch, 'unused')), 'DATA_DIR is not used with DATABASE_URL').toBe(false);
@@ -227,7 +245,7 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
     const tenants = json(await run(['list-tenants', '--json'], env));
     const features = PG ? ['accounting', 'communication'] : ['accounting'];
     expect(tenants.filter((t: any) => t.tenantId === tenantId)).toStrictEqual([{ tenantId, name: tenantName, features }]);
-    expect(tenants.filter((t: any) => ['Telepaths', 'X', 'Intruder'].includes(t.name))).toEqual([]);
+    expect(tenants.filter((t: any) => ['Telepaths', 'X'].includes(t.name))).toEqual([]);
     const list = json(await run(['list-apps', '--tenant', tenantId, '--json'], env));
     const erp = list.find((a: any) => a.applicationId === apps.erp.applicationId);
     expect(erp.keys).toMatchObject([{ fingerprint: apps.erp.fingerprint, status: 'active' }]);
@@ -246,8 +264,17 @@ describe('first start on an empty embedded data folder', { timeout: 180_000 }, (
     expect(demo.hello?.status).toBe(200);
     expect(demo.hello?.body).toMatchObject({ status: 'ok', applicationName: 'Demo app' });
     expect(demo.hello?.body.applicationId).toMatch(new RegExp(`^app_${ULID}$`));
+    expect(demo.output).toContain('npm run --silent admin -- demo-key');
     expect(demo.exitCode, demo.output).toBe(0);
     expect(json(demo.tenants)).toStrictEqual([{ tenantId: expect.stringMatching(/^ten_/), name: 'Demo', features: ['accounting', 'communication'] }]);
+  });
+
+  test('demo-key, while the gateway runs, replaces the lost key at once', async () => {
+    const { replaced, hello: first } = await firstStarts.demo;
+    const newKey = json(replaced!.run);
+    expect(newKey).toMatchObject({ applicationId: first!.body.applicationId, applicationName: 'Demo app', apiKey: expect.stringMatching(/^nilo_ak_/) });
+    expect(replaced!.oldKey).toBe(401);
+    expect(replaced!.newKey).toBe(200);
   });
 
   test('with NODE_ENV=production no demo tenant is created', async () => {

@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { adminService } from '../domain/admin.js';
-import { DomainError } from '../domain/errors.js';
-import { jobService } from '../domain/jobs.js';
-import { runnerService } from '../domain/runners.js';
+import { loadConfig, type Config } from '../config.js';
+import { advertisedGateway, dataDirHolder } from '../db/data-dir.js';
+import type { Services } from '../domain/index.js';
+
+// Each command runs on the admin API of a gateway (/admin/v1) when one is named (--url,
+// ADMIN_URL) or holds the embedded data folder, else on the database itself through the same
+// domain services. The database modules load only in the second case: a call through a gateway
+// starts in a fraction of the time.
 
 const USAGE = `Usage: npm run --silent admin -- <command> [options] [--json]
 
@@ -19,8 +22,14 @@ Commands:
   create-runner --tenant <ten_…> --name <name>        (prints the new runner key once)
   list-runners  --tenant <ten_…>                      (fingerprints, status and job types, never keys)
   revoke-runner --runner <run_…>
+  demo-key                                            (a new key for the demo application; the lost one stops working)
 
-Uses the same configuration as the server (DATABASE_URL, or the embedded data in DATA_DIR).`;
+Options:
+  --url <gateway URL>   send the command to that gateway's admin API (default: ADMIN_URL)
+  --json                one line of JSON on stdout; errors as {"error": {code, message}} on stderr
+
+Uses the same configuration as the server (DATABASE_URL, or the embedded data in DATA_DIR, and
+ADMIN_TOKEN). While a gateway holds DATA_DIR, commands go through its admin API.`;
 
 const { positionals, values } = parseCommandLine();
 
@@ -34,6 +43,7 @@ function parseCommandLine() {
         app: { type: 'string' },
         runner: { type: 'string' },
         features: { type: 'string' },
+        url: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -55,7 +65,21 @@ if (values.help || !command) {
 /** A mistake on the command line, found before the database is opened. */
 class UsageError extends Error {}
 
-type Operator = { admin: ReturnType<typeof adminService>; runners: ReturnType<typeof runnerService> };
+/** A refusal with its code: the domain's (a problem's `code` through the API) or `error`. */
+class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One command: the admin API request that does it, and the same on the domain services. */
+type Command = {
+  request: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown };
+  direct: (services: Pick<Services, 'admin' | 'runners'>) => Promise<unknown>;
+};
 
 const features = (list: string | undefined) => (list ?? '').split(',').map((f) => f.trim()).filter(Boolean);
 const required = (name: 'name' | 'tenant' | 'app' | 'runner') => {
@@ -65,66 +89,116 @@ const required = (name: 'name' | 'tenant' | 'app' | 'runner') => {
 };
 
 /** Checks the command line and returns the work to do, so a typo never opens (or creates) a database. */
-function plan(): (operator: Operator) => Promise<unknown> {
+function plan(): Command {
+  const id = (name: 'tenant' | 'app' | 'runner') => encodeURIComponent(required(name));
   switch (command) {
     case 'create-tenant': {
-      const name = required('name');
-      return ({ admin }) => admin.createTenant({ name, features: features(values.features) });
+      const input = { name: required('name'), features: features(values.features) };
+      return { request: { method: 'POST', path: '/tenants', body: input }, direct: ({ admin }) => admin.createTenant(input) };
     }
     case 'list-tenants':
-      return ({ admin }) => admin.listTenants();
+      return { request: { method: 'GET', path: '/tenants' }, direct: ({ admin }) => admin.listTenants() };
     case 'set-features': {
-      const tenantId = required('tenant');
-      return ({ admin }) => admin.setFeatures({ tenantId, features: features(values.features) });
+      const input = { tenantId: required('tenant'), features: features(values.features) };
+      return { request: { method: 'PUT', path: `/tenants/${id('tenant')}/features`, body: { features: input.features } }, direct: ({ admin }) => admin.setFeatures(input) };
     }
     case 'create-app': {
-      const tenantId = required('tenant');
-      const name = required('name');
-      return ({ admin }) => admin.createApplication({ tenantId, name });
+      const input = { tenantId: required('tenant'), name: required('name') };
+      return { request: { method: 'POST', path: `/tenants/${id('tenant')}/applications`, body: { name: input.name } }, direct: ({ admin }) => admin.createApplication(input) };
     }
     case 'list-apps': {
       const tenantId = required('tenant');
-      return ({ admin }) => admin.listApplications(tenantId);
+      return { request: { method: 'GET', path: `/tenants/${id('tenant')}/applications` }, direct: ({ admin }) => admin.listApplications(tenantId) };
     }
     case 'rotate-key': {
       const app = required('app');
-      return ({ admin }) => admin.rotateKey(app);
+      return { request: { method: 'POST', path: `/applications/${id('app')}/keys` }, direct: ({ admin }) => admin.rotateKey(app) };
     }
     case 'revoke-key': {
       const app = required('app');
-      return ({ admin }) => admin.revokeKeys(app);
+      return { request: { method: 'DELETE', path: `/applications/${id('app')}/keys` }, direct: ({ admin }) => admin.revokeKeys(app) };
     }
     case 'create-runner': {
       const tenantId = required('tenant');
       const name = required('name');
-      return ({ runners }) => runners.createRunner(tenantId, name);
+      return { request: { method: 'POST', path: `/tenants/${id('tenant')}/runners`, body: { name } }, direct: ({ runners }) => runners.createRunner(tenantId, name) };
     }
     case 'list-runners': {
       const tenantId = required('tenant');
-      return ({ runners }) => runners.listRunners(tenantId);
+      return { request: { method: 'GET', path: `/tenants/${id('tenant')}/runners` }, direct: ({ runners }) => runners.listRunners(tenantId) };
     }
     case 'revoke-runner': {
       const runner = required('runner');
-      return ({ runners }) => runners.revokeRunner(runner);
+      return { request: { method: 'DELETE', path: `/runners/${id('runner')}` }, direct: ({ runners }) => runners.revokeRunner(runner) };
     }
+    case 'demo-key':
+      return { request: { method: 'POST', path: '/demo-key' }, direct: ({ admin }) => admin.replaceDemoKey() };
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
   }
 }
 
-try {
-  const run = plan();
-  const config = loadConfig();
+/** How long a command waits for a gateway that holds the data folder but does not listen yet (it is starting). */
+const GATEWAY_START_WAIT_MS = 30_000;
+
+/** The gateway to send the command to, or null to open the database here. */
+async function gatewayUrl(config: Config): Promise<string | null> {
+  const named = values.url ?? config.adminUrl;
+  if (named) return named;
+  if (config.databaseUrl) return null;
+  const deadline = Date.now() + GATEWAY_START_WAIT_MS;
+  for (;;) {
+    const holder = dataDirHolder(config.dataDir);
+    if (holder === null) return null;
+    const url = advertisedGateway(config.dataDir, holder);
+    if (url) return url;
+    if (Date.now() > deadline) {
+      throw new Error(`Data folder ${config.dataDir} is in use by process ${holder}, which does not answer admin commands (it advertised no address). Stop it, or pass --url.`);
+    }
+    await sleep(200);
+  }
+}
+
+async function throughGateway(url: string, { method, path, body }: Command['request'], token: string | undefined): Promise<unknown> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const target = `${url.replace(/\/+$/, '')}/admin/v1${path}`;
+  let response: Response;
+  try {
+    response = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new Error(`Cannot reach the gateway at ${url}: ${error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : error}`);
+  }
+  const answer = (await response.json().catch(() => null)) as { code?: string; detail?: string } | null;
+  if (response.ok) return answer;
+  throw new CommandError(answer?.detail ?? `The gateway answered ${response.status}.`, answer?.code ?? 'error');
+}
+
+async function onDatabase(config: Config, direct: Command['direct']): Promise<unknown> {
+  const [{ openDatabase }, { createServices }, { DomainError }] = await Promise.all([
+    import('../db/database.js'),
+    import('../domain/index.js'),
+    import('../domain/errors.js'),
+  ]);
   const database = await openDatabase(config);
   try {
-    const { prisma } = database;
-    print(await run({ admin: adminService(prisma), runners: runnerService(prisma, jobService(prisma), config.jobs.leaseMs) }));
+    return await direct(createServices(database.prisma, config));
+  } catch (error) {
+    if (error instanceof DomainError) throw new CommandError(error.message, error.code);
+    throw error;
   } finally {
     await database.close();
   }
+}
+
+try {
+  const { request, direct } = plan();
+  const config = loadConfig();
+  const url = await gatewayUrl(config);
+  print(url ? await throughGateway(url, request, config.adminToken) : await onDatabase(config, direct));
 } catch (error) {
   if (error instanceof UsageError) fail(error.message, 'usage');
-  if (error instanceof DomainError) fail(error.message, error.code);
+  if (error instanceof CommandError) fail(error.message, error.code);
   fail(error instanceof Error ? error.message : String(error), 'error');
 }
 
