@@ -179,7 +179,7 @@ describe('routing errors', () => {
     ['GET', '/api/v1/invoices/inv_01HZZZZZZZZZZZZZZZZZZZZZZZ/issue', ['POST']],
     ['PUT', '/health', ['GET']],
     ['POST', '/openapi.json', ['GET']],
-    ['DELETE', '/graphql', ['GET', 'OPTIONS', 'POST']],
+    ['PATCH', '/graphql', ['DELETE', 'GET', 'OPTIONS', 'POST', 'PUT']],
   ])('%s %s → 405 with Allow', async (method, path, allowed) => {
     for (const key of [undefined, tenant.apiKey]) {
       const res = await http(gw.url, method, path, { key, body: method === 'GET' || method === 'DELETE' ? undefined : {} });

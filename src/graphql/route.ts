@@ -5,11 +5,18 @@ import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
+import { singleConnectionSse } from './sse.js';
 import { createGraphQLServer, type GraphQLGuards } from './yoga.js';
 
-/** /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply. */
+/**
+ * /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply: Yoga, plus
+ * graphql-sse's single-connection mode (sse.ts) for PUT, DELETE and requests with a stream token.
+ */
 export async function graphqlRoutes(app: FastifyInstance, services: Services, live: LiveEvents, guards: GraphQLGuards) {
   const yoga = createGraphQLServer(services, live, app.log, guards);
+  const sse = singleConnectionSse(yoga);
+  // Before the server waits for in-flight requests: an open stream would hold it forever.
+  app.addHook('preClose', sse.close);
 
   // Auth is optional here (GraphiQL and introspection need no key); fields that need it
   // report a refused key through authOf().
@@ -26,11 +33,12 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
 
   app.route({
     url: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
+    method: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     // Idempotency-Key is for mutations: a repeated query must read fresh data, not a stored answer.
     config: { sideEffects: (request) => isMutationRequest(request.body) },
     schema: { hide: true }, // described by schema.graphql and introspection, not by OpenAPI
     handler: async (req, reply) => {
+      if (sse.handles(req)) return sse.handle(req, reply);
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => reply.header(key, value));
       reply.status(response.status);
