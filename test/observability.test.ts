@@ -182,8 +182,11 @@ describe('queue metrics', () => {
     await api(tenant, 'POST', '/webhooks/endpoints', { url: succeeding.url });
     await api(tenant, 'POST', '/contacts/contacts', { email: 'metrics@example.com' });
 
-    const after = await until(scrape, (s) => counted(s, 'failed') > counted(before, 'failed') && counted(s, 'succeeded') > counted(before, 'succeeded'));
-    expect(after.get('nilo_webhook_deliveries_pending')).toBe(1);
+    // Attempts are counted when answered and recorded just after (with others): wait for both.
+    const after = await until(
+      scrape,
+      (s) => counted(s, 'failed') > counted(before, 'failed') && counted(s, 'succeeded') > counted(before, 'succeeded') && s.get('nilo_webhook_deliveries_pending') === 1,
+    );
     expect(after.get('nilo_webhook_oldest_due_age_seconds')).toBe(0); // the pending one is due in an hour
     expect(after.get('nilo_relay_lag_seconds_count')).toBeGreaterThan(before.get('nilo_relay_lag_seconds_count')!);
     expect(counted(after, 'no_response')).toBe(counted(before, 'no_response'));

@@ -87,15 +87,23 @@ export async function startJobWorker(options: {
       },
       (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not reclaim lapsed jobs'),
     );
-    if (config.noRunnerTimeoutMs > 0) {
-      services.jobs.failUnhandled(config.noRunnerTimeoutMs).then(
-        (failed) => failed && log.warn({ failed }, 'jobs no runner is registered for failed as no_runner'),
-        (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not fail jobs without a runner'),
-      );
-    }
     wake();
   }, pollMs);
   poll.unref();
+  // Jobs nobody runs fail a little after their timeout: a tenth of it late at most (a minute at
+  // most), so a large queue of jobs that do have runners is not scanned at every poll.
+  let sweeping: Promise<unknown> | undefined; // one sweep at a time
+  const failUnhandled = () => {
+    sweeping ??= services.jobs
+      .failUnhandled(config.noRunnerTimeoutMs)
+      .then(
+        (failed) => failed && log.warn({ failed }, 'jobs no runner is registered for failed as no_runner'),
+        (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not fail jobs without a runner'),
+      )
+      .finally(() => (sweeping = undefined));
+  };
+  const unhandledSweep = config.noRunnerTimeoutMs > 0 ? setInterval(failUnhandled, Math.min(Math.max(config.noRunnerTimeoutMs / 10, pollMs), 60_000)) : undefined;
+  unhandledSweep?.unref();
   wake();
 
   return {
@@ -103,6 +111,8 @@ export async function startJobWorker(options: {
     async stop() {
       await passes.stop();
       clearInterval(poll);
+      clearInterval(unhandledSweep);
+      await sweeping;
       await Promise.all(running);
     },
   };
