@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { advertisedGateway, dataDirHolder } from '../db/data-dir.js';
-import type { Services } from '../domain/index.js';
+import type { adminService } from '../domain/admin.js';
+import type { runnerService } from '../domain/runners.js';
 
 // Each command runs on the admin API of a gateway (/admin/v1) when one is named (--url,
 // ADMIN_URL) or holds the embedded data folder, else on the database itself through the same
@@ -78,7 +79,7 @@ class CommandError extends Error {
 /** One command: the admin API request that does it, and the same on the domain services. */
 type Command = {
   request: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown };
-  direct: (services: Pick<Services, 'admin' | 'runners'>) => Promise<unknown>;
+  direct: (services: { admin: ReturnType<typeof adminService>; runners: ReturnType<typeof runnerService> }) => Promise<unknown>;
 };
 
 const features = (list: string | undefined) => (list ?? '').split(',').map((f) => f.trim()).filter(Boolean);
@@ -175,14 +176,19 @@ async function throughGateway(url: string, { method, path, body }: Command['requ
 }
 
 async function onDatabase(config: Config, direct: Command['direct']): Promise<unknown> {
-  const [{ openDatabase }, { createServices }, { DomainError }] = await Promise.all([
+  // The two services the commands use, not the whole domain layer (createServices also loads the
+  // PDF library, a tenth of a second that no admin command needs).
+  const [{ openDatabase }, { adminService }, { runnerService }, { jobService }, { DomainError }] = await Promise.all([
     import('../db/database.js'),
-    import('../domain/index.js'),
+    import('../domain/admin.js'),
+    import('../domain/runners.js'),
+    import('../domain/jobs.js'),
     import('../domain/errors.js'),
   ]);
   const database = await openDatabase(config);
   try {
-    return await direct(createServices(database.prisma, config));
+    const { prisma } = database;
+    return await direct({ admin: adminService(prisma), runners: runnerService(prisma, jobService(prisma, config.jobs), config.jobs.leaseMs) });
   } catch (error) {
     if (error instanceof DomainError) throw new CommandError(error.message, error.code);
     throw error;
