@@ -1,6 +1,7 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { EventFacts } from '../../domain/events.js';
+import { eventTypesFor } from '../../domain/event-types.js';
 import type { StreamItem } from '../../events/live.js';
 import type { AuthContext } from '../../auth/context.js';
 import { PAGE_SIZE } from '../../domain/paging.js';
@@ -74,6 +75,26 @@ builder.queryFields((t) => ({
       resolveCursorConnection<Promise<EventSource[]>>({ args, toCursor: (event: EventSource) => event.id, defaultSize: PAGE_SIZE.default, maxSize: PAGE_SIZE.max }, ({ after, before, limit, inverted }): Promise<EventSource[]> =>
         ctx.services.events.list(authOf(ctx), { types: args.types, after, before, limit, descending: inverted }),
       ),
+  }),
+}));
+
+const EventTypeRef = builder.objectRef<ReturnType<typeof eventTypesFor>[number]>('EventType').implement({
+  description: 'One entry of the event-type catalog: the same list as GET /api/v1/event-types and the OpenAPI document\'s webhooks.',
+  fields: (t) => ({
+    type: t.exposeString('type', { description: 'For example accounting.invoice.paid.' }),
+    description: t.exposeString('description'),
+    feature: t.exposeString('feature', { nullable: true, description: 'The tenant feature needed to receive it; null: every tenant.' }),
+    enabled: t.exposeBoolean('enabled', { description: 'Whether your tenant receives it now (its feature is on).' }),
+    webhookOnly: t.exposeBoolean('webhookOnly', { description: 'Only webhook endpoints receive it, on request; it is not in the event log.' }),
+    schema: t.field({ type: 'JSONObject', description: 'JSON Schema (draft 2020-12) of the event\'s `snapshot` (the `data` of REST and webhooks).', resolve: (entry) => entry.schema }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  eventTypes: t.field({
+    type: [EventTypeRef],
+    description: 'Every event type the gateway emits: what it means, the feature it needs, whether your tenant receives it, and the JSON Schema of its data.',
+    resolve: (_root, _args, ctx) => eventTypesFor(authOf(ctx).features),
   }),
 }));
 
