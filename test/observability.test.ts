@@ -161,7 +161,7 @@ describe('/ready', () => {
       await app.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // a second gateway, on a fresh embedded folder: initdb is slow on a busy machine
 });
 
 describe('queue metrics', () => {

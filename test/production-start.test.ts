@@ -15,6 +15,9 @@ afterAll(() => {
   for (const proc of started) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
 });
 
+/** Each test starts a gateway process, on a fresh embedded folder (initdb) in the first: slow on a busy machine. */
+const START_TIMEOUT_MS = 150_000;
+
 type NpmStart = { npm: ChildProcess; url: string; output: () => string; exited: Promise<number | null>; readyOutput: string };
 
 /** `npm start` on a free port; resolves once /ready answers 200, with what had been printed by then. */
@@ -85,7 +88,7 @@ describe('npm start', () => {
     gateway.npm.kill('SIGINT');
     expect(await gateway.exited, gateway.output()).toBe(0);
     expect(alive(pid)).toBe(false);
-  });
+  }, START_TIMEOUT_MS);
 
   test('SIGTERM to npm closes websockets with 1001 and the gateway exits 0, leaving no process behind', async () => {
     const env = environment({ LOG_LEVEL: 'info' });
@@ -100,5 +103,5 @@ describe('npm start', () => {
     expect(await gateway.exited, gateway.output()).toBe(0);
     expect(alive(pid)).toBe(false);
     expect(logLines(gateway.output()).find((line) => line.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
-  });
+  }, START_TIMEOUT_MS);
 });
