@@ -47,11 +47,23 @@ async function hello(url: string, key: string) {
 
 const DEMO_KEY = /Its API key is shown only this once:\s+(nilo_ak_\S+)/;
 type Replaced = { run: Run; oldKey: number; newKey?: number };
-type FirstStart = { url: string; output: string; key?: string; hello?: { status: number; body: any }; replaced?: Replaced; exitCode: unknown; tenants: Run };
+type FirstStart = {
+  url: string;
+  output: string;
+  key?: string;
+  hello?: { status: number; body: any };
+  replaced?: Replaced;
+  exitCode: unknown;
+  /** The start after a first start that created the demo tenant. */
+  restartOutput?: string;
+  tenants: Run;
+};
+const DEMO_KEY_HINT = 'Lost the demo key? npm run --silent admin -- demo-key';
 
 /**
  * Starts a gateway on a fresh embedded folder, tries the demo key if it prints one and replaces it
- * with `demo-key` (through the running gateway), stops it, lists the tenants.
+ * with `demo-key` (through the running gateway), stops it, lists the tenants (through the
+ * gateway started again when there is a demo tenant, whose start output must name `demo-key`).
  */
 async function firstStart(folder: string, extra: Record<string, string>): Promise<FirstStart> {
   const dataDir = path.join(scratch, folder);
@@ -69,8 +81,14 @@ async function firstStart(folder: string, extra: Record<string, string>): Promis
   }
   gateway.proc.kill('SIGTERM');
   const exitCode = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
+  const again = key ? await startGateway(childEnv(dataDir, extra)) : undefined;
   const tenants = await run(['list-tenants', '--json'], childEnv(dataDir));
-  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, replaced, exitCode, tenants };
+  if (again) {
+    const hinted = Date.now() + 30_000;
+    while (!again.output().includes(DEMO_KEY_HINT) && Date.now() < hinted) await sleep(100);
+    await stopGateway(again);
+  }
+  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, replaced, exitCode, restartOutput: again?.output(), tenants };
 }
 
 const firstStarts = {} as Record<'demo' | 'production', Promise<FirstStart>>;
@@ -275,6 +293,13 @@ describe('first start on an empty embedded data folder', { timeout: 180_000 }, (
     expect(newKey).toMatchObject({ applicationId: first!.body.applicationId, applicationName: 'Demo app', apiKey: expect.stringMatching(/^nilo_ak_/) });
     expect(replaced!.oldKey).toBe(401);
     expect(replaced!.newKey).toBe(200);
+  });
+
+  test('every later start says how to replace the demo key, and creates no other tenant', async () => {
+    const { restartOutput, tenants } = await firstStarts.demo;
+    expect(restartOutput).toContain(DEMO_KEY_HINT);
+    expect(restartOutput).not.toContain('nilo_ak_');
+    expect(json(tenants)).toHaveLength(1);
   });
 
   test('with NODE_ENV=production no demo tenant is created', async () => {
