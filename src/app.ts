@@ -3,8 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import compress from '@fastify/compress';
-import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -36,9 +35,10 @@ import { contactRoutes } from './rest/contacts.js';
 import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
 import { invoiceRoutes } from './rest/invoices.js';
-import { createRateLimiter, rateLimit } from './rest/rate-limit.js';
+import { chargeOnAuthentication, createRateLimiter, rateLimit } from './rest/rate-limit.js';
 import { answerClientError, problem, problemFromDomainError, sendProblem } from './rest/problems.js';
 import { parseJsonBody, refuseUnstorableUrlText } from './rest/input.js';
+import { openApiDocument, operation, transform, transformObject } from './rest/openapi.js';
 
 export type App = {
   http: FastifyInstance;
@@ -94,7 +94,9 @@ export async function buildApp(config: Config): Promise<App> {
     const result = schema.safeParse(data);
     return result.success ? { value: result.data } : { error: new ValidationError(fieldErrors(result.error)) };
   });
-  http.setSerializerCompiler(serializerCompiler);
+  // Response schemas document the answers (and the test suite checks every answer against them);
+  // bodies are serialized as the handlers built them, never reshaped or stripped on the way out.
+  http.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // JSON only: text/plain would otherwise reach the validators as a string instead of answering 415.
   http.removeContentTypeParser(['application/json', 'text/plain']);
   // Fastify matches against the whole header with parameters ("application/json; charset=\"utf-8\"").
@@ -127,20 +129,7 @@ export async function buildApp(config: Config): Promise<App> {
     return sendProblem(reply, problem(404, 'not_found', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
   });
 
-  await http.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Nilo headless API gateway', version: '1.0.0' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'nilo_ak_... API key; nilo_rk_... runner key on /api/v1/runner' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-      security: [{ bearer: [] }, { apiKey: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await http.register(swagger, { openapi: openApiDocument(), transform, transformObject });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
@@ -167,7 +156,14 @@ export async function buildApp(config: Config): Promise<App> {
   await http.register(
     async (api) => {
       requireApiKey(api, services);
-      api.get('/hello', { schema: { tags: ['connection'], summary: 'Check the API key and see the application it resolves to' } }, async (request) => ({
+      chargeOnAuthentication(api, limiter);
+      const hello = operation({
+        operationId: 'hello',
+        summary: 'Check the API key and see the application it resolves to',
+        tags: ['connection'],
+        ok: { 200: z.object({ status: z.literal('ok'), applicationId: z.string(), applicationName: z.string() }) },
+      });
+      api.get('/hello', { schema: hello }, async (request) => ({
         status: 'ok',
         applicationId: request.auth!.applicationId,
         applicationName: request.auth!.applicationName,

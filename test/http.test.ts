@@ -315,7 +315,7 @@ describe('operational endpoints', () => {
     // Operational endpoints are hidden; both auth headers are declared.
     expect(Object.keys(doc.paths)).not.toContain('/health');
     expect(Object.keys(doc.paths)).not.toContain('/openapi.json');
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer', 'runnerKey']);
     expect(doc.paths['/api/v1/contacts/contacts'].post.requestBody.content['application/json'].schema).toMatchObject({ type: 'object' });
   });
 });

@@ -7,13 +7,13 @@ import { newId, parseId } from './ids.js';
 import { insertRows } from './insert-rows.js';
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from './prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from './search.js';
-import { optionalText, parseInput } from './validation.js';
+import { JsonObject, optionalText, parseInput } from './validation.js';
 
 /** The contact columns this version reads and writes in raw SQL. */
 export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
 const contactFields = {
-  email: z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' })).nullable().optional(),
+  email: z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' })).meta({ format: 'email' }).nullable().optional(),
   firstName: optionalText(200),
   lastName: optionalText(200),
   phone: optionalText(50),
@@ -37,7 +37,7 @@ const contactFields = {
   salutation: optionalText(100),
   addressingNotes: optionalText(2000),
   note: optionalText(10_000),
-  customData: z.record(z.string(), z.json()).nullable().optional(),
+  customData: JsonObject.nullable().optional(),
   externalId: optionalText(200),
 };
 

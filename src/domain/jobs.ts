@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from './errors.js';
 import { recordEvent, writeWithEvents, type EventType, type NewEvent } from './events.js';
 import { newId, parseId } from './ids.js';
 import { columnList, insertRows } from './insert-rows.js';
-import { parseInput } from './validation.js';
+import { JsonObject, parseInput } from './validation.js';
 import type { JobConfig } from '../config.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -31,7 +31,7 @@ export const RESOURCE_TYPE = z
 
 export const CreateJobInput = z.strictObject({
   resourceType: RESOURCE_TYPE.refine((type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type), 'is a built-in job type; use its own endpoint'),
-  input: z.record(z.string(), z.json()).default({}),
+  input: JsonObject.default({}),
   maxAttempts: z.number().int().min(1).max(20).optional(),
 });
 

@@ -4,7 +4,7 @@ import { generateKey, hashKey, isWellFormedKey, RUNNER_KEY_PREFIX } from '../aut
 import { ConflictError, NotFoundError, UnauthorizedError } from './errors.js';
 import { newId, parseId } from './ids.js';
 import { BUILT_IN_JOB_TYPES, JobErrorInput, jobResource, ProgressInput, RESOURCE_TYPE, type JobService, type JobState } from './jobs.js';
-import { parseInput } from './validation.js';
+import { JsonObject, parseInput } from './validation.js';
 
 // Customer-hosted runners: created by the operator with a key of their own, they claim the
 // tenant's jobs of the types they registered, renew their lease with heartbeats and report the outcome.
@@ -27,7 +27,7 @@ export const RegisterInput = z.strictObject({
 export const HeartbeatInput = z.strictObject({ progress: ProgressInput.optional() });
 
 /** A job's result, like its input: a JSON object. */
-export const JobResult = z.record(z.string(), z.json());
+export const JobResult = JsonObject;
 export const CompleteInput = z.strictObject({ result: JobResult });
 
 export const FailInput = z.strictObject({

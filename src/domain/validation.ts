@@ -100,3 +100,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** A nullable text field with a length limit; surrounding whitespace is dropped. */
 export const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).nullable().optional();
+
+/**
+ * Free-form JSON an application stores and gets back unchanged (customData, job input and result).
+ * Bodies are parsed JSON, so any value inside is JSON; registered by id so the OpenAPI document
+ * references one component instead of a recursive JSON type.
+ */
+export const JsonObject = z.record(z.string(), z.unknown()).meta({ id: 'JsonObject', description: 'Any JSON object' });

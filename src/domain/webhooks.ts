@@ -22,7 +22,8 @@ const endpointFields = {
     .trim()
     .max(2000)
     .refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol), 'must be an http or https URL')
-    .refine((url) => !URL.canParse(url) || !new URL(url).username, 'must not contain credentials'),
+    .refine((url) => !URL.canParse(url) || !new URL(url).username, 'must not contain credentials')
+    .meta({ format: 'uri', pattern: '^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^@/]*(/|$)' }),
   description: optionalText(500),
   eventTypes: z.array(eventTypePattern).min(1, 'must name at least one type, or "*"').max(50),
 };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { eventEnvelope } from '../domain/events.js';
 import type { Services } from '../domain/index.js';
+import { operation, Page, Timestamp } from './openapi.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 
 const EventsQuery = PageQuery.extend({
@@ -13,12 +14,35 @@ const EventsQuery = PageQuery.extend({
     .describe('Comma-separated event types or wildcards such as accounting.*; default: every type your features allow.'),
 }).refine((query) => !(query.after && query.cursor), { message: 'give either after or cursor, not both', path: ['after'] });
 
+/** The envelope every event travels in: the log, webhooks and subscriptions alike. */
+export const EventEnvelope = z
+  .object({
+    id: z.string().describe('evt_ followed by a ULID'),
+    type: z.string().describe('e.g. accounting.invoice.created'),
+    tenantSequence: z.int().min(1).nullable().describe('Gapless per tenant; null only for webhook test events'),
+    occurredAt: Timestamp,
+    correlationId: z.string(),
+    data: z.unknown().describe('The resource as REST returns it'),
+  })
+  .meta({ id: 'EventEnvelope' });
+
 export const eventRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/events',
-      { schema: { tags: ['events'], summary: 'The tenant\'s event log in tenantSequence order, to catch up by polling', querystring: EventsQuery } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'listEvents',
+            summary: 'The tenant\'s event log in tenantSequence order, to catch up by polling',
+            tags: ['events'],
+            ok: { 200: Page(EventEnvelope) },
+            errors: [403, 404],
+          }),
+          querystring: EventsQuery,
+        },
+      },
       async (request) => {
         const { after, cursor, types, limit } = request.query;
         const rows = await services.events.list(request.auth!, {

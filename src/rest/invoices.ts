@@ -1,54 +1,146 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
+import { CreateInvoiceInput, INVOICE_STATUSES, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
 import type { Services } from '../domain/index.js';
 import { accepted } from './jobs.js';
+import { IsoDate, JobReceipt, operation, Page, Timestamp } from './openapi.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
-const InvoiceParams = z.object({ invoiceId: z.string() });
-const ACTIONS: InvoiceAction[] = ['issue', 'pay', 'void'];
+const InvoiceParams = z.object({ invoiceId: z.string().describe('inv_ followed by a ULID') });
+const ACTIONS: { action: InvoiceAction; operationId: string; summary: string }[] = [
+  { action: 'issue', operationId: 'issueInvoice', summary: 'Issue a draft invoice' },
+  { action: 'pay', operationId: 'payInvoice', summary: 'Mark an issued invoice paid' },
+  { action: 'void', operationId: 'voidInvoice', summary: 'Void a draft or issued invoice' },
+];
+const tags = ['invoices'];
+const amount = z.number().describe('Decimal amount (2 places for totals, up to 4 for line inputs)');
+
+const InvoiceLine = z.object({ description: z.string(), quantity: amount, price: amount, taxRate: amount, net: amount, tax: amount, gross: amount });
+
+/** The invoice as invoiceResource builds it. */
+export const Invoice = z
+  .object({
+    invoiceId: z.string(),
+    invoiceNumber: z.string(),
+    status: z.enum(INVOICE_STATUSES),
+    customer: z.string(),
+    customerContactId: z.string().nullable(),
+    customerCompany: z.string().nullable(),
+    customerAddress: z.string().nullable(),
+    customerVatId: z.string().nullable(),
+    reference: z.string().nullable(),
+    paymentInstructions: z.string().nullable(),
+    note: z.string().nullable(),
+    issuedDate: IsoDate,
+    paymentTermsDays: z.int(),
+    dueDate: IsoDate,
+    items: z.array(InvoiceLine),
+    netTotal: amount,
+    taxTotal: amount,
+    grossTotal: amount,
+    applicationId: z.string(),
+    applicationName: z.string(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    issuedAt: Timestamp.nullable(),
+    paidAt: Timestamp.nullable(),
+    voidedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Invoice' });
+
+/** The documented 201 answer to a create; GET /invoices/{invoiceId} has the whole invoice. */
+const CreatedInvoice = z
+  .object({ invoiceId: z.string(), invoiceNumber: z.string(), status: z.enum(INVOICE_STATUSES), applicationId: z.string(), applicationName: z.string() })
+  .meta({
+    id: 'CreatedInvoice',
+    examples: [{ invoiceId: 'inv_01HABC123DEF456', invoiceNumber: 'INV-2026-00042', status: 'draft', applicationId: 'app_01XYZ789', applicationName: 'ERP Sync' }],
+  });
 
 export const invoiceRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
     app.addHook('onRequest', async (request) => requireFeature(request.auth!, INVOICES_FEATURE)); // before the body is read, like contacts
 
-    app.post('/invoices', { schema: { tags: ['invoices'], body: CreateInvoiceInput } }, async (request, reply) => {
-      const invoice = await services.invoices.create(request.auth!, request.body);
-      // Exactly the documented 201 body; GET /invoices/{id} has the whole invoice.
-      return reply.code(201).header('location', `/api/v1/invoices/${invoice.id}`).send({
-        invoiceId: invoice.id,
-        invoiceNumber: invoice.number,
-        status: invoice.status,
-        applicationId: invoice.applicationId,
-        applicationName: invoice.application.name,
-      });
-    });
+    app.post(
+      '/invoices',
+      {
+        schema: {
+          ...operation({ operationId: 'createInvoice', summary: 'Create a draft invoice', tags, ok: { 201: CreatedInvoice }, errors: [403, 422], sideEffects: true, body: true }),
+          body: CreateInvoiceInput,
+        },
+      },
+      async (request, reply) => {
+        const invoice = await services.invoices.create(request.auth!, request.body);
+        return reply.code(201).header('location', `/api/v1/invoices/${invoice.id}`).send({
+          invoiceId: invoice.id,
+          invoiceNumber: invoice.number,
+          status: invoice.status,
+          applicationId: invoice.applicationId,
+          applicationName: invoice.application.name,
+        });
+      },
+    );
 
-    app.get('/invoices', { schema: { tags: ['invoices'], querystring: PageQuery } }, async (request) => {
-      const rows = await services.invoices.findManyDetailed(request.auth!, pageArgs(request.query));
-      return page(rows, request.query, (i) => i.id, invoiceResource);
-    });
+    app.get(
+      '/invoices',
+      { schema: { ...operation({ operationId: 'listInvoices', summary: 'List invoices, oldest first', tags, ok: { 200: Page(Invoice) }, errors: [403] }), querystring: PageQuery } },
+      async (request) => {
+        const rows = await services.invoices.findManyDetailed(request.auth!, pageArgs(request.query));
+        return page(rows, request.query, (i) => i.id, invoiceResource);
+      },
+    );
 
     // A read: no Idempotency-Key needed (the hook only acts when the header is sent).
-    app.post('/invoices/search', { schema: { tags: ['invoices'], body: InvoiceSearchInput } }, async (request) => {
-      return services.invoices.search(request.auth!, request.body);
-    });
+    app.post(
+      '/invoices/search',
+      {
+        schema: {
+          ...operation({ operationId: 'searchInvoices', summary: 'Filter and sort invoices', tags, ok: { 200: Page(Invoice) }, errors: [403], body: true }),
+          body: InvoiceSearchInput,
+        },
+      },
+      async (request) => services.invoices.search(request.auth!, request.body),
+    );
 
-    app.get('/invoices/:invoiceId', { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {
-      return invoiceResource(await services.invoices.getDetailed(request.auth!, request.params.invoiceId));
-    });
+    app.get(
+      '/invoices/:invoiceId',
+      { schema: { ...operation({ operationId: 'getInvoice', summary: 'Get an invoice with its lines', tags, ok: { 200: Invoice }, errors: [403, 404] }), params: InvoiceParams } },
+      async (request) => invoiceResource(await services.invoices.getDetailed(request.auth!, request.params.invoiceId)),
+    );
 
     app.post(
       '/invoices/:invoiceId/pdf',
-      { schema: { tags: ['invoices'], summary: 'Render the invoice as a PDF in an invoices.pdf job (202); GET …/pdf serves it once done', params: InvoiceParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'renderInvoicePdf',
+            summary: 'Render the invoice as a PDF in an invoices.pdf job (202); GET …/pdf serves it once done',
+            tags,
+            ok: { 202: JobReceipt },
+            errors: [403, 404],
+            sideEffects: true,
+          }),
+          params: InvoiceParams,
+        },
+      },
       async (request, reply) => accepted(reply, await services.invoicePdf.start(request.auth!, request.params.invoiceId)),
     );
 
     app.get(
       '/invoices/:invoiceId/pdf',
-      { schema: { tags: ['invoices'], summary: 'The newest rendered PDF of the invoice (404 pdf_not_rendered before the first)', params: InvoiceParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'downloadInvoicePdf',
+            summary: 'The newest rendered PDF of the invoice (404 pdf_not_rendered before the first)',
+            tags,
+            ok: { 200: { description: 'The PDF, as an attachment named after the invoice number', content: { 'application/pdf': { schema: z.string().meta({ contentMediaType: 'application/pdf' }) } } } },
+            errors: [403, 404],
+          }),
+          params: InvoiceParams,
+        },
+      },
       async (request, reply) => {
         const pdf = await services.invoicePdf.latest(request.auth!, request.params.invoiceId);
         return reply
@@ -58,9 +150,16 @@ export const invoiceRoutes =
       },
     );
 
-    for (const action of ACTIONS) {
-      app.post(`/invoices/:invoiceId/${action}`, { schema: { tags: ['invoices'], params: InvoiceParams } }, async (request) => {
-        return invoiceResource(await services.invoices.transition(request.auth!, request.params.invoiceId, action));
-      });
+    for (const { action, operationId, summary } of ACTIONS) {
+      app.post(
+        `/invoices/:invoiceId/${action}`,
+        {
+          schema: {
+            ...operation({ operationId, summary, tags, ok: { 200: Invoice }, errors: [403, 404, 422], sideEffects: true }),
+            params: InvoiceParams,
+          },
+        },
+        async (request) => invoiceResource(await services.invoices.transition(request.auth!, request.params.invoiceId, action)),
+      );
     }
   };

@@ -148,7 +148,17 @@ export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
     return payload;
   });
   app.addHook('preParsing', async (request, reply) => {
-    if (request.auth) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
+    if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
+  });
+}
+
+/**
+ * Charges the request as soon as its key is known (an onRequest hook after authentication), so
+ * answers refused by later onRequest hooks (403 feature_not_enabled) carry the RateLimit headers too.
+ */
+export function chargeOnAuthentication(app: FastifyInstance, limiter: RateLimiter): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
   });
 }
 

@@ -5,6 +5,8 @@ import type { Services } from '../domain/index.js';
 import { jobResource } from '../domain/jobs.js';
 import { claimedJob, CompleteInput, FailInput, HeartbeatInput, RegisterInput } from '../domain/runners.js';
 import type { Runner } from '../generated/prisma/client.js';
+import { Job } from './jobs.js';
+import { JsonObject, operation, Page, Timestamp } from './openapi.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -15,8 +17,25 @@ declare module 'fastify' {
   }
 }
 
-const JobParams = z.object({ jobId: z.string() });
-const RunnerParams = z.object({ runnerId: z.string() });
+const JobParams = z.object({ jobId: z.string().describe('job_ followed by a ULID') });
+const RunnerParams = z.object({ runnerId: z.string().describe('run_ followed by a ULID') });
+
+/** A runner as runnerResource builds it: fingerprint and status, never its key. */
+const Runner = z
+  .object({
+    runnerId: z.string(),
+    runnerName: z.string(),
+    fingerprint: z.string(),
+    status: z.enum(['active', 'revoked']),
+    resourceTypes: z.array(z.string()),
+    lastSeenAt: Timestamp.nullable(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Runner' });
+
+/** A job as its runner receives it: the job, its input and the lease. */
+const ClaimedJob = Job.extend({ input: JsonObject, leaseExpiresAt: Timestamp.nullable() }).meta({ id: 'ClaimedJob' });
+const Heartbeat = z.object({ canceled: z.boolean().describe('Stop working: the job was canceled'), leaseExpiresAt: Timestamp.nullable() });
 
 /**
  * What runners call, under /api/v1/runner, authenticated by their own nilo_rk_ key (not an API
@@ -28,35 +47,91 @@ export const runnerRoutes =
   async (app) => {
     const { runners } = services;
     const tags = ['runner'];
-    const security = [{ bearer: [] }];
+    const caller = 'runner';
 
     app.addHook('onRequest', async (request, reply) => {
       request.runner = await runners.authenticate(presentedApiKey(request.headers));
       await limiter.runner.consume(request.runner.id, 1, reply);
     });
 
-    app.post('/register', { schema: { tags, security, summary: 'Set the job types this runner claims', body: RegisterInput } }, async (request) =>
-      runners.register(request.runner!, request.body.resourceTypes),
+    app.post(
+      '/register',
+      {
+        schema: {
+          ...operation({ operationId: 'registerRunner', summary: 'Set the job types this runner claims', tags, caller, ok: { 200: Runner }, body: true }),
+          body: RegisterInput,
+        },
+      },
+      async (request) => runners.register(request.runner!, request.body.resourceTypes),
     );
 
-    app.post('/claim', { schema: { tags, security, summary: 'Take the oldest queued job of the registered types (204: none)' } }, async (request, reply) => {
-      const job = await runners.claim(request.runner!);
-      return job ? { job: claimedJob(job) } : reply.code(204).send();
-    });
+    app.post(
+      '/claim',
+      {
+        schema: operation({
+          operationId: 'claimJob',
+          summary: 'Take the oldest queued job of the registered types (204: none)',
+          tags,
+          caller,
+          ok: { 200: z.object({ job: ClaimedJob }), 204: null },
+          errors: [409],
+        }),
+      },
+      async (request, reply) => {
+        const job = await runners.claim(request.runner!);
+        return job ? { job: claimedJob(job) } : reply.code(204).send();
+      },
+    );
 
     app.post(
       '/jobs/:jobId/heartbeat',
-      { schema: { tags, security, summary: 'Renew the lease and report progress; says whether the job was canceled', params: JobParams, body: HeartbeatInput.nullish() } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'heartbeatJob',
+            summary: 'Renew the lease and report progress; says whether the job was canceled',
+            tags,
+            caller,
+            ok: { 200: Heartbeat },
+            errors: [404, 409],
+            body: true,
+          }),
+          params: JobParams,
+          body: HeartbeatInput.nullish(),
+        },
+      },
       async (request) => runners.heartbeat(request.runner!, request.params.jobId, request.body),
     );
 
-    app.post('/jobs/:jobId/complete', { schema: { tags, security, summary: 'Finish a held job with its result', params: JobParams, body: CompleteInput } }, async (request) =>
-      jobResource(await runners.complete(request.runner!, request.params.jobId, request.body.result)),
+    app.post(
+      '/jobs/:jobId/complete',
+      {
+        schema: {
+          ...operation({ operationId: 'completeJob', summary: 'Finish a held job with its result', tags, caller, ok: { 200: Job }, errors: [404, 409], body: true }),
+          params: JobParams,
+          body: CompleteInput,
+        },
+      },
+      async (request) => jobResource(await runners.complete(request.runner!, request.params.jobId, request.body.result)),
     );
 
     app.post(
       '/jobs/:jobId/fail',
-      { schema: { tags, security, summary: 'Fail a held job; with "retry": true it is queued again while attempts remain', params: JobParams, body: FailInput } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'failJob',
+            summary: 'Fail a held job; with "retry": true it is queued again while attempts remain',
+            tags,
+            caller,
+            ok: { 200: Job },
+            errors: [404, 409],
+            body: true,
+          }),
+          params: JobParams,
+          body: FailInput,
+        },
+      },
       async (request) => jobResource(await runners.fail(request.runner!, request.params.jobId, request.body.error, request.body.retry)),
     );
   };
@@ -67,11 +142,15 @@ export const runnerAdminRoutes =
   async (app) => {
     const tags = ['runners'];
 
-    app.get('/runners', { schema: { tags, querystring: PageQuery } }, async (request) => {
+    app.get('/runners', { schema: { ...operation({ operationId: 'listRunners', summary: 'List the tenant\'s runners', tags, ok: { 200: Page(Runner) } }), querystring: PageQuery } }, async (request) => {
       const { limit, cursor } = request.query;
       const rows = await services.runners.listRunners(request.auth!.tenantId, { limit: limit + 1, afterId: cursor && decodeCursor(cursor) });
       return page(rows, request.query, (runner) => runner.runnerId, (runner) => runner);
     });
 
-    app.get('/runners/:runnerId', { schema: { tags, params: RunnerParams } }, async (request) => services.runners.getRunner(request.auth!.tenantId, request.params.runnerId));
+    app.get(
+      '/runners/:runnerId',
+      { schema: { ...operation({ operationId: 'getRunner', summary: 'Get a runner', tags, ok: { 200: Runner }, errors: [404] }), params: RunnerParams } },
+      async (request) => services.runners.getRunner(request.auth!.tenantId, request.params.runnerId),
+    );
   };
