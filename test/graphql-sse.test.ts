@@ -113,10 +113,16 @@ describe('single-connection mode over plain HTTP', () => {
   test('an operation refused by the pipeline reaches the stream as an error, like over HTTP', async () => {
     const tenant = await createTenant(gateway.app);
     const sse = client(tenant, true);
-    const refused = await new Promise<any>((resolve) => {
-      sse.subscribe({ query: 'subscription { events(first: 1) { id } }' }, { next: resolve, error: (e) => resolve({ errors: [e] }), complete: () => {} });
-    });
-    expect(refused.errors?.length).toBeGreaterThan(0);
+    const firstResult = (query: string) =>
+      new Promise<any>((resolve) => sse.subscribe({ query }, { next: resolve, error: (e) => resolve({ errors: [e] }), complete: () => {} }));
+    const invalid = await firstResult('subscription { events(first: 1) { id } }');
+    expect(invalid.errors).toHaveLength(1);
+    expect(invalid.errors[0].message).toMatch(/Unknown argument "first"/);
+    expect(invalid.errors[0].extensions).toMatchObject({ code: 'invalid_request', correlationId: expect.any(String) });
+    // GraphQL Armor's rules are the pipeline's, not graphql-js's: 31 aliases are one too many.
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: id`).join(' ');
+    const tooMany = await firstResult(`subscription { events { ${aliases} } }`);
+    expect(tooMany.errors[0].message).toMatch(/Aliases limit of 30 exceeded/);
   });
 });
 

@@ -49,16 +49,18 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
       return token;
     },
     async onSubscribe(req, params) {
-      const enveloped = yoga.getEnveloped({ req: req.context.req, reply: req.context.reply });
+      const { req: request, reply } = req.context;
+      const enveloped = yoga.getEnveloped({ req: request, reply });
       let document;
       try {
         document = enveloped.parse(params.query);
+        // GraphQL Armor's rules throw their refusal instead of returning it.
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length) return refused(errors, request.id);
       } catch (error) {
-        if (error instanceof GraphQLError) return { errors: [error] } satisfies ExecutionResult;
+        if (error instanceof GraphQLError) return refused([error], request.id);
         throw error;
       }
-      const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length) return { errors } satisfies ExecutionResult;
       const args: Args = {
         schema: enveloped.schema,
         document,
@@ -139,6 +141,25 @@ function headerValue(value: string | string[] | undefined): string | null {
 
 function isStream(body: unknown): body is AsyncGenerator<string> {
   return typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
+}
+
+/**
+ * A document that does not parse or validate, coded as over plain HTTP (the client's request is
+ * wrong) and sent to the stream; graphql-sse takes a result for one only with a `data` member.
+ */
+function refused(errors: readonly GraphQLError[], correlationId: string): ExecutionResult {
+  return {
+    data: null,
+    errors: errors.map(
+      (error) =>
+        new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          extensions: { ...error.extensions, code: 'invalid_request', correlationId },
+        }),
+    ),
+  };
 }
 
 function json(status: number, body: unknown): SseResponse {
