@@ -407,6 +407,19 @@ describe('websocket authentication and protocol', () => {
   });
 });
 
+describe('GraphQL limits over the socket', () => {
+  test('an operation past GraphQL Armor\'s limits gets an error; the socket and its other subscriptions stay open', async () => {
+    const tenant = await createTenant(gateway.app);
+    const ws = connect(tenant);
+    const live = await subscribed(ws, SEQUENCES);
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: id`).join(' ');
+    const refused = ws.subscribe(`subscription { events { ${aliases} } }`);
+    await expect(refused.done).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/Aliases limit of 30 exceeded/) })]);
+    const created = await createContact(tenant, 'still-open@example.com');
+    expect(eventsIn(await live.waitFor(1))[0]).toMatchObject({ tenantSequence: 1, resourceId: created.body.contactId });
+  });
+});
+
 describe('events over server-sent events', () => {
   test('the same subscription streams over HTTP with Accept: text/event-stream', async () => {
     const tenant = await createTenant(gateway.app);

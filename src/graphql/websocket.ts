@@ -119,12 +119,13 @@ export function graphqlWebSocket(
         let document;
         try {
           document = enveloped.parse(payload.query);
+          // GraphQL Armor's rules throw their refusal; uncaught, graphql-ws would close the socket (4500).
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length) return errors;
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return errors;
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           document,
