@@ -20,15 +20,17 @@ const decimalNumber = (label: string, places: number) =>
     .union([z.number(), z.string()])
     .refine((v) => typeof v === 'number' || DECIMAL_STRING.test(v), { message: `${label} must be a decimal number`, abort: true })
     .refine((v) => Number.isFinite(Number(v)), `${label} must be a finite number`)
-    .refine((v) => decimalPlaces(v) <= places, `${label} may have at most ${places} decimal places`);
+    .refine((v) => decimalPlaces(v) <= places, `${label} may have at most ${places} decimal places`)
+    // For the OpenAPI document: `pattern` constrains the string form only.
+    .meta({ pattern: `^-?\\d+(\\.\\d{1,${places}})?$`, description: `A decimal: a JSON number, or a string for exact digits (at most ${places} decimal places)` });
 
 const LineInput = z.strictObject({
   description: z.string().trim().min(1, 'is required').max(1000),
   quantity: decimalNumber('quantity', 4).refine((v) => toDecimal(v).gt(0), 'must be greater than 0')
-    .refine((v) => toDecimal(v).lte(1e9), 'must be at most 1000000000'),
+    .refine((v) => toDecimal(v).lte(1e9), 'must be at most 1000000000').meta({ exclusiveMinimum: 0, maximum: 1e9 }),
   price: decimalNumber('price', 4).refine((v) => toDecimal(v).gte(0), 'must not be negative')
-    .refine((v) => toDecimal(v).lte(1e12), 'must be at most 1000000000000'),
-  taxRate: decimalNumber('taxRate', 4).refine((v) => toDecimal(v).gte(0) && toDecimal(v).lte(100), 'must be between 0 and 100'),
+    .refine((v) => toDecimal(v).lte(1e12), 'must be at most 1000000000000').meta({ minimum: 0, maximum: 1e12 }),
+  taxRate: decimalNumber('taxRate', 4).refine((v) => toDecimal(v).gte(0) && toDecimal(v).lte(100), 'must be between 0 and 100').meta({ minimum: 0, maximum: 100 }),
 });
 
 export const CreateInvoiceInput = z.strictObject({

@@ -57,6 +57,22 @@ const CreatedInvoice = z
     examples: [{ invoiceId: 'inv_01HABC123DEF456', invoiceNumber: 'INV-2026-00042', status: 'draft', applicationId: 'app_01XYZ789', applicationName: 'ERP Sync' }],
   });
 
+const NEW_INVOICE_EXAMPLE = {
+  customer: 'Acme Floral Supplies',
+  customerCompany: 'Acme Floral Supplies LLC',
+  customerAddress: '123 Garden Lane, Portland, OR 97201',
+  customerVatId: null,
+  reference: 'PO-45678',
+  paymentInstructions: 'Net 30 via bank transfer',
+  note: 'Seasonal bulk order',
+  issuedDate: '2026-05-30',
+  paymentTermsDays: 30,
+  items: [
+    { description: 'Premium rose stems (500 count)', quantity: 2, price: 149.99, taxRate: 8.5 },
+    { description: 'Delivery fee', quantity: 1, price: 25.0, taxRate: 0 },
+  ],
+};
+
 export const invoiceRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
@@ -67,7 +83,7 @@ export const invoiceRoutes =
       {
         schema: {
           ...operation({ operationId: 'createInvoice', summary: 'Create a draft invoice', tags, ok: { 201: CreatedInvoice }, errors: [403, 422], sideEffects: true, body: true }),
-          body: CreateInvoiceInput,
+          body: CreateInvoiceInput.meta({ 'x-examples': { nilo: { summary: 'The Nilo headless API\'s example', value: NEW_INVOICE_EXAMPLE } } }),
         },
       },
       async (request, reply) => {

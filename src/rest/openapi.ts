@@ -90,7 +90,6 @@ export const JobReceipt = z
   .meta({ id: 'JobReceipt' });
 
 // Headers, as components the operations reference.
-const text = { type: 'string' } as const;
 export const HEADERS = {
   'X-Correlation-Id': {
     description: 'The request\'s X-Correlation-Id when it was sensible (1–128 of A-Z a-z 0-9 . _ : @ -), else a new UUID; also in problem bodies and events',
@@ -108,12 +107,11 @@ export const HEADERS = {
     schema: { type: 'string', pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
   },
   'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
-  Location: { description: 'Where the created resource, or the job to poll, is', required: true, schema: { ...text } },
+  Location: { description: 'Where the created resource, or the job to poll, is', required: true, schema: { type: 'string' } },
   'Idempotent-Replayed': {
     description: 'Present (true) when this is the stored answer to an earlier request with the same Idempotency-Key',
     schema: { type: 'string', enum: ['true'] },
   },
-  Allow: { description: 'The methods this path accepts', required: true, schema: { ...text } },
 } as const;
 type HeaderName = keyof typeof HEADERS;
 
@@ -272,8 +270,8 @@ export function transformObject(input: Parameters<typeof jsonSchemaTransformObje
   document.components = { ...document.components, headers: HEADERS };
   // Every registered schema exists in an input and an output form: keep the ones referenced.
   const schemas = document.components.schemas as Record<string, unknown>;
-  const text = JSON.stringify(document);
-  for (const id of Object.keys(schemas)) if (!text.includes(`"#/components/schemas/${id}"`)) delete schemas[id];
+  const json = JSON.stringify(document);
+  for (const id of Object.keys(schemas)) if (!json.includes(`"#/components/schemas/${id}"`)) delete schemas[id];
   return document;
 }
 
