@@ -23,6 +23,7 @@ import { graphqlRoutes } from './graphql/route.js';
 import { subscriptionGroups } from './graphql/subscription-groups.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './rest/events.js';
+import { eventTypeRoutes, eventWebhooks } from './rest/event-types.js';
 import { jobRoutes } from './rest/jobs.js';
 import { runnerAdminRoutes, runnerRoutes } from './rest/runner.js';
 import { adminRoutes } from './rest/admin.js';
@@ -129,7 +130,7 @@ export async function buildApp(config: Config): Promise<App> {
     return sendProblem(reply, problem(404, 'not_found', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
   });
 
-  await http.register(swagger, { openapi: openApiDocument(), transform, transformObject });
+  await http.register(swagger, { openapi: { ...openApiDocument(), webhooks: eventWebhooks() }, transform, transformObject });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
@@ -171,6 +172,7 @@ export async function buildApp(config: Config): Promise<App> {
       await api.register(contactRoutes(services));
       await api.register(invoiceRoutes(services));
       await api.register(eventRoutes(services));
+      await api.register(eventTypeRoutes);
       await api.register(webhookRoutes(services));
       await api.register(jobRoutes(services));
       await api.register(runnerAdminRoutes(services));
