@@ -35,7 +35,7 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
     authenticate(req) {
       const auth = req.context.req.auth;
       if (req.method === 'PUT') {
-        if (!auth) return json(401, { errors: [{ message: 'Reserving a stream needs an API key (Authorization: Bearer nilo_ak_…).', extensions: { code: 'unauthorized' } }] });
+        if (!auth) return json(401, { errors: [{ message: 'Reserving a stream needs a valid API key (Authorization: Bearer nilo_ak_…).', extensions: { code: 'unauthorized' } }] });
         const token = randomUUID();
         owners.set(token, auth.applicationId);
         // A reservation nobody connects to would stay in graphql-sse's registry: open and close it.
