@@ -1,14 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { z } from 'zod';
+import { FEATURES } from '../auth/context.js';
 import { EVENT_TYPE_CATALOG, envelopeSchema, eventTypesFor } from '../domain/event-types.js';
 import { operation } from './openapi.js';
 
 const EventTypeItem = z
   .object({
-    type: z.string().describe('For example accounting.invoice.paid'),
+    type: z.enum(EVENT_TYPE_CATALOG.map((entry) => entry.type)),
     description: z.string(),
-    feature: z.enum(['communication', 'accounting']).nullable().describe('The tenant feature needed to receive it; null: every tenant'),
+    feature: z.enum(FEATURES).nullable().describe('The tenant feature needed to receive it; null: every tenant'),
     enabled: z.boolean().describe('Whether your tenant receives it now (its feature is on)'),
     webhookOnly: z.boolean().describe('Only webhook endpoints receive it, on request; it is not in the event log'),
     schema: z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) of the envelope\'s data'),
