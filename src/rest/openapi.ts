@@ -173,7 +173,8 @@ export function operation(spec: OperationSpec) {
     if (code === 400) optional.push(...budget);
     else if (code !== 401 && code < 500 && ![408, 414, 431].includes(code)) headers.push(...budget);
     if (code === 429 || code === 503) headers.push('Retry-After');
-    if (code === 409 || code === 422) optional.push(...replayed);
+    // Answers stored under an Idempotency-Key are the ones given after the body was read.
+    if ([400, 404, 409, 422].includes(code)) optional.push(...replayed);
     response[code] = { description: problemDescription(code), content: { 'application/problem+json': { schema: Problem } }, headers: headerRefs(headers, optional) };
   }
   return {
