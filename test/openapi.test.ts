@@ -8,6 +8,7 @@ import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { compileContract } from './support/contract.js';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 
 // /openapi.json itself: valid OpenAPI 3.1, lint-clean, complete, and usable to generate a typed client.
@@ -200,5 +201,31 @@ describe('headers the README promises', () => {
     expect(created.headers.get('location')).toBe(`/api/v1/contacts/contacts/${created.body.contactId}`);
     const fetched = await http(gw.url, 'GET', created.headers.get('location')!, { key: tenant.apiKey });
     expect(fetched.body).toEqual(created.body);
+  });
+});
+
+describe('the contract check every test answer goes through', () => {
+  const problemHeaders = (more: Record<string, string> = {}) =>
+    new Headers({ 'content-type': 'application/problem+json; charset=utf-8', 'x-correlation-id': 'c-1', ratelimit: '"default";r=5;t=60', 'ratelimit-policy': '"default";q=10;w=60', ...more });
+  const notFound = JSON.stringify({ type: 'https://nilo-assistant.com/problems/not-found', title: 'Not found', status: 404, detail: 'No such contact.', code: 'not_found', correlationId: 'c-1' });
+
+  test('passes a documented answer, and says what is wrong with each undocumented one', async () => {
+    const contract = compileContract(doc as never);
+    const path = '/api/v1/contacts/contacts/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ';
+    expect(contract.check('GET', path, 404, problemHeaders(), notFound)).toEqual([]);
+    expect(contract.check('GET', path, 418, problemHeaders(), notFound)).toEqual([expect.stringContaining('status 418 is not documented')]);
+    expect(contract.check('GET', path, 404, problemHeaders(), JSON.stringify({ ...JSON.parse(notFound), extra: 1 }))).toEqual([expect.stringContaining('additional properties')]);
+    expect(contract.check('GET', path, 404, problemHeaders(), JSON.stringify({ ...JSON.parse(notFound), code: 'no_such_code' }))).toEqual([expect.stringContaining('allowed values')]);
+    expect(contract.check('GET', path, 404, problemHeaders({ 'content-type': 'application/json' }), notFound)).toEqual([expect.stringContaining('content type application/json is not documented')]);
+    const withoutBudget = problemHeaders();
+    withoutBudget.delete('ratelimit');
+    expect(contract.check('GET', path, 404, withoutBudget, notFound)).toEqual([expect.stringContaining('required header RateLimit is missing')]);
+    expect(contract.check('GET', path, 404, problemHeaders({ ratelimit: 'lots' }), notFound)).toEqual([expect.stringContaining('header RateLimit')]);
+    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { firstName: 'Checked' } });
+    const withoutLocation = new Headers(created.headers);
+    withoutLocation.delete('location');
+    expect(contract.check('POST', '/api/v1/contacts/contacts', 201, withoutLocation, created.text)).toEqual([expect.stringContaining('required header Location is missing')]);
+    const deleted = await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, { key: tenant.apiKey });
+    expect(contract.check('DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, 204, deleted.headers, '{}')).toEqual([expect.stringContaining('without a body')]);
   });
 });
