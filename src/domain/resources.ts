@@ -4,8 +4,8 @@ import { JOB_STATUSES } from './jobs.js';
 
 // The resources as REST answers them, webhooks carry them and events store them in `data`
 // (contactResource, invoiceResource, jobResource build them). One definition for the event-type
-// catalog's JSON Schemas and the REST response schemas; REST gives them component names with
-// `.meta({ id })`. Strict: a field the builders add and these do not list fails the tests.
+// catalog's JSON Schemas and the REST response schemas (src/rest/*.ts give them component names
+// with `.meta({ id })`). Strict: a field the builders add and these do not list fails the tests.
 
 const text = z.string().nullable();
 const timestamp = z.iso.datetime();
@@ -37,13 +37,14 @@ export const ContactResource = z.strictObject({
   updatedAt: timestamp,
 });
 
-const amount = z.number().describe('A decimal amount, rounded half-up to cents');
+const amount = z.number().describe('A decimal amount with at most 2 decimal places (line amounts rounded half-up to cents; totals are their sums)');
+const lineInput = z.number().describe('At most 4 decimal places');
 
 export const InvoiceLineResource = z.strictObject({
   description: z.string(),
-  quantity: z.number(),
-  price: z.number(),
-  taxRate: z.number().describe('Percent, e.g. 8.5'),
+  quantity: lineInput,
+  price: lineInput,
+  taxRate: lineInput.describe('Percent, at most 4 decimal places, e.g. 8.5'),
   net: amount,
   tax: amount,
   gross: amount,
@@ -83,8 +84,8 @@ export const JobResource = z.strictObject({
   resourceType: z.string().describe('The job type, e.g. contacts.import, invoices.pdf, or a runner\'s type'),
   pollPath: z.string().describe('GET it to follow the job'),
   progress: z.strictObject({ completed: z.int().nullable(), total: z.int().nullable(), message: text }),
-  result: jsonObject.nullable().describe('The outcome once succeeded'),
-  error: z.looseObject({ code: z.string(), message: z.string() }).nullable().describe('Why the last attempt failed'),
+  result: jsonObject.nullable().describe('What the job produced, once it succeeded'),
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable().describe('Why the last attempt failed'),
   attempts: z.int(),
   maxAttempts: z.int(),
   applicationId: text,

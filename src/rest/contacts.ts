@@ -4,42 +4,16 @@ import { requireFeature } from '../auth/context.js';
 import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput, contactResource } from '../domain/contacts.js';
 import { ImportContactsInput } from '../domain/contacts-import.js';
 import type { Services } from '../domain/index.js';
+import { ContactResource } from '../domain/resources.js';
 import { accepted } from './jobs.js';
-import { JobReceipt, JsonObject, operation, Page, Timestamp } from './openapi.js';
+import { JobReceipt, operation, Page } from './openapi.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
 const ContactParams = z.object({ contactId: z.string().describe('contact_ followed by a ULID') });
 const tags = ['contacts'];
-const text = z.string().nullable();
 
 /** The contact as contactResource builds it. */
-export const Contact = z
-  .object({
-    contactId: z.string(),
-    email: text,
-    fullName: text.describe('firstName and lastName joined'),
-    firstName: text,
-    lastName: text,
-    phone: text,
-    company: text,
-    streetAddress: text,
-    city: text,
-    state: text,
-    postalCode: text,
-    country: text,
-    tag: text,
-    preferredLanguage: text.describe('Lower-case language tag, e.g. en-us'),
-    formality: text,
-    preferredTone: text,
-    salutation: text,
-    addressingNotes: text,
-    note: text,
-    customData: JsonObject.nullable(),
-    externalId: text,
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  })
-  .meta({ id: 'Contact' });
+export const Contact = ContactResource.meta({ id: 'Contact' });
 
 const IDENTIFYING = ['email', 'firstName', 'lastName', 'company', 'phone'];
 const NEW_CONTACT_EXAMPLE = {

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CreateInvoiceInput, INVOICE_STATUSES, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
+import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
 import type { Services } from '../domain/index.js';
+import { InvoiceResource } from '../domain/resources.js';
 import { accepted } from './jobs.js';
-import { IsoDate, JobReceipt, operation, Page, Timestamp } from './openapi.js';
+import { JobReceipt, operation, Page } from './openapi.js';
 import { page, pageArgs, PageQuery } from './pagination.js';
 
 const InvoiceParams = z.object({ invoiceId: z.string().describe('inv_ followed by a ULID') });
@@ -14,48 +15,15 @@ const ACTIONS: { action: InvoiceAction; operationId: string; summary: string }[]
   { action: 'void', operationId: 'voidInvoice', summary: 'Void a draft or issued invoice' },
 ];
 const tags = ['invoices'];
-const amount = z.number().describe('Decimal amount (2 places for totals, up to 4 for line inputs)');
-
-const InvoiceLine = z.object({ description: z.string(), quantity: amount, price: amount, taxRate: amount, net: amount, tax: amount, gross: amount });
 
 /** The invoice as invoiceResource builds it. */
-export const Invoice = z
-  .object({
-    invoiceId: z.string(),
-    invoiceNumber: z.string(),
-    status: z.enum(INVOICE_STATUSES),
-    customer: z.string(),
-    customerContactId: z.string().nullable(),
-    customerCompany: z.string().nullable(),
-    customerAddress: z.string().nullable(),
-    customerVatId: z.string().nullable(),
-    reference: z.string().nullable(),
-    paymentInstructions: z.string().nullable(),
-    note: z.string().nullable(),
-    issuedDate: IsoDate,
-    paymentTermsDays: z.int(),
-    dueDate: IsoDate,
-    items: z.array(InvoiceLine),
-    netTotal: amount,
-    taxTotal: amount,
-    grossTotal: amount,
-    applicationId: z.string(),
-    applicationName: z.string(),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-    issuedAt: Timestamp.nullable(),
-    paidAt: Timestamp.nullable(),
-    voidedAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'Invoice' });
+export const Invoice = InvoiceResource.meta({ id: 'Invoice' });
 
 /** The documented 201 answer to a create; GET /invoices/{invoiceId} has the whole invoice. */
-const CreatedInvoice = z
-  .object({ invoiceId: z.string(), invoiceNumber: z.string(), status: z.enum(INVOICE_STATUSES), applicationId: z.string(), applicationName: z.string() })
-  .meta({
-    id: 'CreatedInvoice',
-    examples: [{ invoiceId: 'inv_01HABC123DEF456', invoiceNumber: 'INV-2026-00042', status: 'draft', applicationId: 'app_01XYZ789', applicationName: 'ERP Sync' }],
-  });
+const CreatedInvoice = InvoiceResource.pick({ invoiceId: true, invoiceNumber: true, status: true, applicationId: true, applicationName: true }).meta({
+  id: 'CreatedInvoice',
+  examples: [{ invoiceId: 'inv_01HABC123DEF456', invoiceNumber: 'INV-2026-00042', status: 'draft', applicationId: 'app_01XYZ789', applicationName: 'ERP Sync' }],
+});
 
 const NEW_INVOICE_EXAMPLE = {
   customer: 'Acme Floral Supplies',

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../domain/index.js';
-import { CreateJobInput, JOB_STATUSES, JobFilter, jobReceipt, jobResource, jobWithHint, type JobState } from '../domain/jobs.js';
-import { JobReceipt, operation, Page, Timestamp } from './openapi.js';
+import { CreateJobInput, JobFilter, jobReceipt, jobResource, jobWithHint, type JobState } from '../domain/jobs.js';
+import { JobResource } from '../domain/resources.js';
+import { JobReceipt, operation, Page } from './openapi.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 
 const JobParams = z.object({ jobId: z.string().describe('job_ followed by a ULID') });
@@ -10,25 +11,7 @@ const JobsQuery = PageQuery.extend(JobFilter.shape);
 const tags = ['jobs'];
 
 /** The job as jobResource builds it. */
-export const Job = z
-  .object({
-    jobId: z.string(),
-    status: z.enum(JOB_STATUSES),
-    resourceType: z.string(),
-    pollPath: z.string(),
-    progress: z.object({ completed: z.int().nullable(), total: z.int().nullable(), message: z.string().nullable() }),
-    result: z.unknown().describe('What the job produced (a JSON object), once it succeeded'),
-    error: z.object({ code: z.string(), message: z.string() }).nullable().describe('Why it failed'),
-    attempts: z.int(),
-    maxAttempts: z.int(),
-    applicationId: z.string().nullable(),
-    runnerId: z.string().nullable(),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-    startedAt: Timestamp.nullable(),
-    finishedAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'Job' });
+export const Job = JobResource.meta({ id: 'Job' });
 
 /** A job as clients read it: waitingFor "no_runner" while no runner (nor built-in worker) handles its type. */
 const JobWithHint = Job.extend({ waitingFor: z.enum(['no_runner']).nullable() }).meta({ id: 'JobWithHint' });

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { JobResource } from '../domain/resources.js';
 
 // The REST contract in one place: the shared answer schemas, the headers every answer carries,
 // and how route declarations become OpenAPI operations. /openapi.json is generated from the
@@ -68,7 +69,6 @@ export const Problem = z
 export { JsonObject } from '../domain/validation.js';
 
 export const Timestamp = z.iso.datetime();
-export const IsoDate = z.iso.date();
 
 /** Lists: one page of items, the cursor of the next page (null on the last) and how many this page holds. */
 export function Page<T extends z.ZodType>(item: T) {
@@ -80,14 +80,7 @@ export function Page<T extends z.ZodType>(item: T) {
 }
 
 /** The answer to work that starts a job (202), with Location pointing at pollPath. */
-export const JobReceipt = z
-  .object({
-    jobId: z.string(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']),
-    resourceType: z.string(),
-    pollPath: z.string().describe('GET it to follow the job'),
-  })
-  .meta({ id: 'JobReceipt' });
+export const JobReceipt = JobResource.pick({ jobId: true, status: true, resourceType: true, pollPath: true }).meta({ id: 'JobReceipt' });
 
 // Headers, as components the operations reference.
 export const HEADERS = {
