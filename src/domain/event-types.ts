@@ -68,21 +68,23 @@ export function eventTypesFor(features: readonly string[]) {
   return EVENT_TYPE_CATALOG.map((entry) => ({ ...entry, enabled: canRead(features, entry.type) }));
 }
 
-/**
- * JSON Schema of the envelope as webhooks POST it (and GET /api/v1/events lists it) for one type:
- * what src/domain/events.ts's eventEnvelope builds, with that type's data.
- */
+const GAPLESS = '1, 2, 3… per tenant with no gap: a jump means a missed event';
+
+/** The envelope every event travels in (eventEnvelope in events.ts builds it): the log, webhooks and subscriptions alike. */
+export const EventEnvelope = z.strictObject({
+  id: z.string().describe('evt_ followed by a ULID; the webhook-id header, the same id as in subscriptions and GET /api/v1/events'),
+  type: z.string().describe('e.g. accounting.invoice.created'),
+  tenantSequence: z.int().min(1).nullable().describe(`${GAPLESS}; null only for webhook test events`),
+  occurredAt: z.iso.datetime(),
+  correlationId: z.string().describe('The X-Correlation-Id of the request that caused the event'),
+  data: z.unknown().describe('The resource as REST returns it'),
+});
+
+/** JSON Schema of the envelope as webhooks POST it (and GET /api/v1/events lists it) for one type, with that type's data. */
 export function envelopeSchema(entry: EventTypeEntry): Record<string, unknown> {
-  const sequence = entry.webhookOnly
-    ? z.null().describe('Test events are not part of the log')
-    : z.int().min(1).describe('1, 2, 3… per tenant with no gap: a jump means a missed event');
-  const envelope = z.strictObject({
-    id: z.string().describe('evt_ followed by a ULID; the webhook-id header, the same id as in subscriptions and GET /api/v1/events'),
+  const envelope = EventEnvelope.extend({
     type: z.literal(entry.type),
-    tenantSequence: sequence,
-    occurredAt: z.iso.datetime(),
-    correlationId: z.string().describe('The X-Correlation-Id of the request that caused the event'),
-    data: z.unknown(),
+    tenantSequence: entry.webhookOnly ? z.null().describe('Test events are not part of the log') : z.int().min(1).describe(GAPLESS),
   });
   const schema = jsonSchema(envelope) as { properties: Record<string, unknown> };
   schema.properties.data = entry.schema;

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { EventEnvelope as DomainEventEnvelope } from '../domain/event-types.js';
 import { eventEnvelope } from '../domain/events.js';
 import type { Services } from '../domain/index.js';
-import { operation, Page, Timestamp } from './openapi.js';
+import { operation, Page } from './openapi.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 
 const EventsQuery = PageQuery.extend({
@@ -15,16 +16,7 @@ const EventsQuery = PageQuery.extend({
 }).refine((query) => !(query.after && query.cursor), { message: 'give either after or cursor, not both', path: ['after'] });
 
 /** The envelope every event travels in: the log, webhooks and subscriptions alike. */
-export const EventEnvelope = z
-  .object({
-    id: z.string().describe('evt_ followed by a ULID'),
-    type: z.string().describe('e.g. accounting.invoice.created'),
-    tenantSequence: z.int().min(1).nullable().describe('Gapless per tenant; null only for webhook test events'),
-    occurredAt: Timestamp,
-    correlationId: z.string(),
-    data: z.unknown().describe('The resource as REST returns it'),
-  })
-  .meta({ id: 'EventEnvelope' });
+export const EventEnvelope = DomainEventEnvelope.meta({ id: 'EventEnvelope' });
 
 export const eventRoutes =
   (services: Services): FastifyPluginAsyncZod =>
