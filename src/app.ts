@@ -37,7 +37,7 @@ import { correlationIdOf } from './rest/context.js';
 import { idempotency, requireApiKey } from './rest/hooks.js';
 import { invoiceRoutes } from './rest/invoices.js';
 import { chargeOnAuthentication, createRateLimiter, rateLimit } from './rest/rate-limit.js';
-import { answerClientError, problem, problemFromDomainError, sendProblem } from './rest/problems.js';
+import { answerClientError, httpProblem, problemFromDomainError, sendProblem } from './rest/problems.js';
 import { parseJsonBody, refuseUnstorableUrlText } from './rest/input.js';
 import { openApiDocument, operation, transform, transformObject } from './rest/openapi.js';
 
@@ -83,7 +83,7 @@ export async function buildApp(config: Config): Promise<App> {
       reply.header('x-correlation-id', request.id);
       const status = error.statusCode ?? 400;
       const code = status === 414 ? 'uri_too_long' : status < 500 ? 'invalid_request' : 'internal_error';
-      return sendProblem(reply, problem(status, code, status === 414 ? 'URI too long' : 'Invalid request', error.message, request.id));
+      return sendProblem(reply, httpProblem(code, error.message, request.id, status));
     },
   });
 
@@ -125,9 +125,9 @@ export async function buildApp(config: Config): Promise<App> {
     const allowed = routes.methodsFor(request.url.split('?')[0]!);
     if (allowed.length) {
       reply.header('allow', allowed.join(', '));
-      return sendProblem(reply, problem(405, 'method_not_allowed', 'Method not allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`, request.id));
+      return sendProblem(reply, httpProblem('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`, request.id));
     }
-    return sendProblem(reply, problem(404, 'not_found', 'Not found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
+    return sendProblem(reply, httpProblem('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
   });
 
   await http.register(swagger, { openapi: { ...openApiDocument(), webhooks: eventWebhooks() }, transform, transformObject });
@@ -241,18 +241,18 @@ function toProblem(error: unknown, reply: FastifyReply) {
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'payload_too_large', 'Payload too large', 'The request body is larger than this endpoint accepts.', correlationId);
+      return httpProblem('payload_too_large', 'The request body is larger than this endpoint accepts.', correlationId);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return problem(415, 'unsupported_media_type', 'Unsupported media type', 'Send the request body as application/json.', correlationId);
+      return httpProblem('unsupported_media_type', 'Send the request body as application/json.', correlationId);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return problem(400, 'invalid_request', 'Invalid request', fastifyError.message, correlationId);
+      return httpProblem('invalid_request', fastifyError.message, correlationId);
   }
   if (fastifyError.statusCode && fastifyError.statusCode < 500) {
-    return problem(fastifyError.statusCode, 'invalid_request', 'Invalid request', fastifyError.message, correlationId);
+    return httpProblem('invalid_request', fastifyError.message, correlationId, fastifyError.statusCode);
   }
   log.error({ err: error }, 'unexpected error');
-  return problem(500, 'internal_error', 'Internal error', 'An unexpected error occurred; quote the correlationId when reporting it.', correlationId);
+  return httpProblem('internal_error', 'An unexpected error occurred; quote the correlationId when reporting it.', correlationId);
 }
 
 /** Remembers registered routes so an unknown method on a known path can answer 405, not 404. */

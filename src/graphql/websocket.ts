@@ -9,15 +9,14 @@ import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import { refusedMessage } from '../rest/input.js';
-import { problem, rawProblemResponse } from '../rest/problems.js';
+import { httpProblem, problemFromDomainError, rawProblemResponse } from '../rest/problems.js';
 import { RateLimitedError, type RateLimiter } from '../rest/rate-limit.js';
 import type { GraphQLContext } from './builder.js';
 import { refusalError, type costControl } from './limits.js';
 import type { SubscriptionGroups, Subscriber } from './subscription-groups.js';
-import type { ServerContext, SocketSession } from './yoga.js';
+import { parseAndValidate, type Enveloped, type ServerContext, type SocketSession } from './yoga.js';
 
 type Extra = { socket: WebSocket; request: IncomingMessage; session?: SocketSession };
-type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
 /** What an operation runs through and where its results go, found by the args onSubscribe made. */
 type Operation = { enveloped: Enveloped; subscriber: Subscriber };
 
@@ -48,14 +47,14 @@ export function graphqlWebSocket(
   const openPerApp = new Map<string, number>();
   server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') {
-      socket.end(rawProblemResponse(problem(404, 'not_found', 'Not found', 'Websockets are served on /graphql only.', randomUUID())));
+      socket.end(rawProblemResponse(httpProblem('not_found', 'Websockets are served on /graphql only.', randomUUID())));
       return;
     }
     try {
       limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '');
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      socket.end(rawProblemResponse(problem(429, error.code, error.title, error.message, randomUUID()), { 'Retry-After': error.retryAfterSeconds }));
+      socket.end(rawProblemResponse(problemFromDomainError(error, randomUUID()), { 'Retry-After': error.retryAfterSeconds }));
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -116,19 +115,11 @@ export function graphqlWebSocket(
           return [new GraphQLError(refused.message, { extensions: { code, status, correlationId: ctx.extra.session!.correlationId, ...(errors ? { errors } : {}) } })];
         }
         const enveloped: Enveloped = yoga.getEnveloped({ session: ctx.extra.session! });
-        let document;
-        try {
-          document = enveloped.parse(payload.query);
-          // GraphQL Armor's rules throw their refusal; uncaught, graphql-ws would close the socket (4500).
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length) return errors;
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
+        const parsed = parseAndValidate(enveloped, payload.query);
+        if (!('document' in parsed)) return parsed.errors;
         const args: ExecutionArgs = {
           schema: enveloped.schema,
-          document,
+          document: parsed.document,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: await enveloped.contextFactory(),

@@ -16,11 +16,29 @@ export type Problem = {
   errors?: FieldError[];
 };
 
+/** The problems the HTTP layer answers itself, with no DomainError behind them: each code's status and title. */
+const HTTP_PROBLEMS = {
+  invalid_request: { status: 400, title: 'Invalid request' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'Request timeout' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
+  internal_error: { status: 500, title: 'Internal error' },
+} as const;
+
+/** One of the HTTP layer's own problems; `status` only where the framework chose another 4xx for invalid_request. */
+export function httpProblem(code: keyof typeof HTTP_PROBLEMS, detail: string, correlationId: string, status: number = HTTP_PROBLEMS[code].status): Problem {
+  return problem(status, code, HTTP_PROBLEMS[code].title, detail, correlationId);
+}
+
 export function problemFromDomainError(error: DomainError, correlationId: string): Problem {
   return problem(error.status, error.code, error.title, error.message, correlationId, error.errors);
 }
 
-export function problem(
+function problem(
   status: number,
   code: string,
   title: string,
@@ -58,14 +76,14 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
 export function clientErrorProblem(error: NodeJS.ErrnoException, correlationId: string): Problem {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return problem(408, 'request_timeout', 'Request timeout', 'The request headers or body did not arrive in time.', correlationId);
+      return httpProblem('request_timeout', 'The request headers or body did not arrive in time.', correlationId);
     case 'HPE_HEADER_OVERFLOW':
-      return problem(431, 'headers_too_large', 'Request header fields too large', 'The request line and headers are larger than this server accepts.', correlationId);
+      return httpProblem('headers_too_large', 'The request line and headers are larger than this server accepts.', correlationId);
     case 'HPE_INVALID_CONTENT_LENGTH':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return problem(400, 'invalid_request', 'Invalid request', 'The Content-Length header is not valid for this request.', correlationId);
+      return httpProblem('invalid_request', 'The Content-Length header is not valid for this request.', correlationId);
     default:
-      return problem(400, 'invalid_request', 'Invalid request', 'The request is not valid HTTP/1.1.', correlationId);
+      return httpProblem('invalid_request', 'The request is not valid HTTP/1.1.', correlationId);
   }
 }
 
