@@ -5,9 +5,8 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { createHandler, TOKEN_HEADER_KEY, TOKEN_QUERY_KEY, type OperationArgs, type Request as SseRequest, type Response as SseResponse } from 'graphql-sse';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from './builder.js';
-import type { ServerContext } from './yoga.js';
+import { parseAndValidate, type Enveloped, type ServerContext } from './yoga.js';
 
-type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
 type Context = { req: FastifyRequest; reply: FastifyReply };
 
 /** A reserved stream that no GET has opened within this time is dropped. */
@@ -51,19 +50,11 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
     async onSubscribe(req, params) {
       const { req: request, reply } = req.context;
       const enveloped = yoga.getEnveloped({ req: request, reply });
-      let document;
-      try {
-        document = enveloped.parse(params.query);
-        // GraphQL Armor's rules throw their refusal instead of returning it.
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return refused(errors, request.id);
-      } catch (error) {
-        if (error instanceof GraphQLError) return refused([error], request.id);
-        throw error;
-      }
+      const parsed = parseAndValidate(enveloped, params.query);
+      if (!('document' in parsed)) return refused(parsed.errors, request.id);
       const args: Args = {
         schema: enveloped.schema,
-        document,
+        document: parsed.document,
         operationName: params.operationName,
         variableValues: params.variables,
         contextValue: (await enveloped.contextFactory()) as Args['contextValue'],

@@ -1,8 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { getOperationAST, GraphQLError, type ExecutionResult } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
 import type { GraphQLLimits } from '../config.js';
@@ -11,6 +10,7 @@ import { DomainError } from '../domain/errors.js';
 import type { Services } from '../domain/index.js';
 import type { LiveEvents } from '../events/live.js';
 import type { GraphQLContext } from './builder.js';
+import { renderGraphiQLInWorker } from './graphiql.js';
 import { documentLimits, queryTimeout, type costControl } from './limits.js';
 import { schema } from './schema/index.js';
 import { sharedSubscriptionExecution } from './shared-subscriptions.js';
@@ -20,6 +20,25 @@ export type SocketSession = { auth: AuthContext; apiKey: string; correlationId: 
 
 /** What reaches Yoga: an HTTP request through Fastify, or an operation on a websocket. */
 export type ServerContext = { req: FastifyRequest; reply: FastifyReply } | { session: SocketSession };
+
+/** An operation's envelop pipeline (Yoga's getEnveloped), for the transports that run operations themselves. */
+export type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
+
+/**
+ * Parses and validates an operation with the pipeline's rules, for graphql-ws and graphql-sse's
+ * single-connection mode. GraphQL Armor's rules throw their refusal instead of returning it:
+ * either way, a refusal comes back as errors (uncaught, graphql-ws would close the socket with 4500).
+ */
+export function parseAndValidate(enveloped: Enveloped, query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
+  try {
+    const document = enveloped.parse(query);
+    const errors = enveloped.validate(enveloped.schema, document);
+    return errors.length ? { errors } : { document };
+  } catch (error) {
+    if (error instanceof GraphQLError) return { errors: [error] };
+    throw error;
+  }
+}
 
 export type GraphQLGuards = { limits: GraphQLLimits; cost: ReturnType<typeof costControl> };
 
@@ -31,7 +50,7 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
     // Errors are mapped by errorCodes() below, which masks what is not a domain error.
     maskedErrors: false,
     // GraphiQL's scripts and styles inlined, so it also works where the browser has no internet.
-    renderGraphiQL,
+    renderGraphiQL: renderGraphiQLInWorker,
     graphiql: {
       title: 'Nilo gateway',
       defaultQuery: '# Set the header {"Authorization": "Bearer nilo_ak_..."} below, then run:\n{\n  viewer { application { id name } tenant { id name features } }\n}\n',
