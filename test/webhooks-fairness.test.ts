@@ -3,6 +3,7 @@ import { createTenant, http, useGateway, type Tenant } from './support/gateway.j
 import { graphqlClient, ok } from './support/graphql.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
+import { waitUntil } from './support/services.js';
 
 // Fair, truthfully counted webhook delivery, with real receivers verifying every request. Each
 // process sends 4 attempts at once, at most 1 to one endpoint. A claim lasts WEBHOOK_TIMEOUT + 5 s
@@ -41,14 +42,6 @@ async function deliveriesOf(tenant: Tenant, endpointId: string): Promise<any[]> 
   return res.body.items;
 }
 
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
 /** POSTs the receiver got per webhook-id. */
 function postsById(receiver: Receiver): Map<string, number> {
   const counts = new Map<string, number>();
@@ -68,10 +61,10 @@ test('attemptCount is the number of POSTs the receiver got, each one logged: ret
   });
   const endpointId = await endpointFor(tenant, receiver);
   await createContacts(tenant, 1, 'counted-a');
-  await waitUntil(async () => receiver.received.length >= 3);
+  await waitUntil('the receiver got 3 POSTs', () => receiver.received.length >= 3);
   await createContacts(tenant, 1, 'counted-b');
 
-  await waitUntil(async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status !== 'pending').length === 2);
+  await waitUntil('both deliveries settled', async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status !== 'pending').length === 2);
   const deliveries = await deliveriesOf(tenant, endpointId);
   expect(deliveries.map((d) => d.status).sort()).toEqual(['failed', 'succeeded']);
   const posts = postsById(receiver);
@@ -91,7 +84,7 @@ test('a claimed delivery that cannot start within its claim is handed back unsen
   const endpointId = await endpointFor(tenant, receiver);
   await createContacts(tenant, 2, 'handed-back');
 
-  await waitUntil(async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status === 'succeeded').length === 2, 30_000);
+  await waitUntil('both deliveries succeeded', async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status === 'succeeded').length === 2, 30_000);
   const posts = postsById(receiver);
   for (const delivery of await deliveriesOf(tenant, endpointId)) {
     // Not one attempt for being claimed: one per POST.
@@ -116,7 +109,7 @@ test("a healthy endpoint receives promptly while another tenant's slow and faili
   const BUSY_EVENTS = 20;
   await createContacts(busy, BUSY_EVENTS, 'busy');
   // Both have their deliveries due, and the slow one is being sent to.
-  await waitUntil(async () => (await deliveriesOf(busy, slowEndpoint)).length === BUSY_EVENTS && slow.received.length >= 1);
+  await waitUntil('the busy endpoints have every delivery and the slow one a POST', async () => (await deliveriesOf(busy, slowEndpoint)).length === BUSY_EVENTS && slow.received.length >= 1);
 
   const quiet = await createTenant(gateway.app);
   const healthy = await startReceiver();
@@ -133,7 +126,7 @@ test("a healthy endpoint receives promptly while another tenant's slow and faili
   const starts = slow.received.map((r) => r.receivedAt);
   for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(SLOW_MS - 100);
   expect(failing.received.length).toBeGreaterThan(0);
-  await waitUntil(async () => (await deliveriesOf(quiet, healthyEndpoint)).filter((d) => d.status === 'succeeded').length === QUIET_EVENTS);
+  await waitUntil('the healthy endpoint received every event', async () => (await deliveriesOf(quiet, healthyEndpoint)).filter((d) => d.status === 'succeeded').length === QUIET_EVENTS);
   for (const delivery of await deliveriesOf(quiet, healthyEndpoint)) expect(delivery).toMatchObject({ status: 'succeeded', attemptCount: 1 });
   expect(healthy.received.every((r) => r.verifiedBy === 0)).toBe(true);
 
@@ -164,7 +157,7 @@ test('recover with since delivers the events an endpoint missed while disabled (
   const recovered = await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: disabledAt });
   expect(recovered).toMatchObject({ status: 202, body: { recovered: 2 } });
   await receiver.waitFor(4);
-  await waitUntil(async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
+  await waitUntil('every delivery succeeded', async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
 
   const events = await gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId, type: 'communication.contact.created' }, orderBy: { tenantSequence: 'asc' } });
   const received = receiver.events().map((e) => e.id);
@@ -197,7 +190,7 @@ test('recoverWebhookDeliveries(since) in GraphQL: missed events are queued while
   await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: true });
   await receiver.waitFor(2);
   expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpointId, since }))).toEqual({ recoverWebhookDeliveries: 0 });
-  await waitUntil(async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
+  await waitUntil('every delivery succeeded', async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
   expect(receiver.received).toHaveLength(2);
 });
 
