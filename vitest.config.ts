@@ -9,6 +9,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/contract-fetch.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

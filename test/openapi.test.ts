@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -227,5 +229,22 @@ describe('the contract check every test answer goes through', () => {
     expect(contract.check('POST', '/api/v1/contacts/contacts', 201, withoutLocation, created.text)).toEqual([expect.stringContaining('required header Location is missing')]);
     const deleted = await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, { key: tenant.apiKey });
     expect(contract.check('DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, 204, deleted.headers, '{}')).toEqual([expect.stringContaining('without a body')]);
+  });
+
+  test('a test calling fetch itself gets the check too: an answer the document does not describe rejects the fetch', async () => {
+    // A stand-in server with the gateway's document, whose /hello answers a field the document lacks.
+    const server = createServer((request, response) => {
+      if (request.url === '/openapi.json') return void response.writeHead(200, { 'content-type': 'application/json' }).end(source);
+      const headers = { 'content-type': 'application/json', 'x-correlation-id': 'c-1', ratelimit: '"default";r=5;t=60', 'ratelimit-policy': '"default";q=10;w=60' };
+      response.writeHead(200, headers).end(JSON.stringify({ status: 'ok', applicationId: 'app_1', applicationName: 'A', undocumented: true }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await expect(fetch(`http://127.0.0.1:${port}/api/v1/hello`)).rejects.toThrow(/does not match \/openapi.json[\s\S]*additional properties/);
+      expect((await fetch(`${gw.url}/api/v1/hello`, { headers: { authorization: `Bearer ${tenant.apiKey}` } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
   });
 });
