@@ -2,10 +2,7 @@
 // under DATA_DIR. This is the only place that tells the two modes apart.
 import path from 'node:path';
 
-import { PGlite } from '@electric-sql/pglite';
-import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 import type { Config } from '../config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -46,6 +43,11 @@ export const MAX_PREPARED_STATEMENTS = 500;
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 /** PGlite's own folder inside the data dir, so the lock file and PostgreSQL's files don't mix. */
 const PGLITE_SUBDIR = 'pglite';
+/**
+ * PostgreSQL's default (128MB) is resident memory once touched; PGlite's files are cached by the
+ * operating system anyway, and at 32MB queries measured the same (bench/README.md, footprint).
+ */
+const PGLITE_SHARED_BUFFERS = '32MB';
 
 export async function openDatabase(config: Config, opts: OpenOptions = {}): Promise<Database> {
   const { migrate = true, onMigrationsApplied } = opts;
@@ -65,6 +67,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     // One generator for Prisma's statements and ours: they share the connections, and pg refuses a
     // name that a connection already prepared for another text.
     const nameOf = config.preparedStatements ? statementNames() : undefined;
+    const { PrismaPg } = await import('@prisma/adapter-pg');
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}), transactionOptions: TRANSACTION_OPTIONS });
     const listener = new PgListener({ connectionString: config.databaseUrl, ...connectionLimits(config) });
     return {
@@ -82,7 +85,9 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
 
   const dataDir = path.resolve(config.dataDir);
   const releaseLock = lockDataDir(dataDir);
-  const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR));
+  // Each mode loads only its own driver: PGlite and its adapter are not in a server-mode process.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
+  const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR), { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] });
   try {
     await pglite.waitReady;
     if (migrate) await migrateIfBehind(async (sql) => (await pglite.query<{ migration_name: string }>(sql)).rows, { pglite }, onMigrationsApplied);
