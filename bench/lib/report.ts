@@ -6,7 +6,7 @@ export type ScenarioResult = {
   target: Target;
   gateway: Measurement;
   baseline: Measurement;
-  /** throughput targets: gateway ÷ baseline throughput; p99 targets: gateway ÷ baseline p99 */
+  /** throughput targets: gateway ÷ baseline throughput; p99 targets: gateway ÷ baseline p99; limits: the largest figure ÷ its limit */
   ratio: number;
   meetsTarget: boolean;
 };
@@ -18,11 +18,16 @@ export function scenarioResult(scenario: Scenario<any>, gateway: Measurement, ba
     const ratio = baseline.throughput > 0 ? gateway.throughput / baseline.throughput : 0;
     return { ...result, ratio, meetsTarget: ratio >= target.minRatio };
   }
+  if (target.kind === 'limits') {
+    const ratio = Math.max(...Object.entries(target.max).map(([name, limit]) => (gateway.figures?.[name] ?? Infinity) / limit));
+    return { ...result, ratio, meetsTarget: ratio <= 1 };
+  }
   const ratio = baseline.p99 > 0 ? gateway.p99 / baseline.p99 : Infinity;
   return { ...result, ratio, meetsTarget: ratio <= target.maxRatio && gateway.p99 <= target.maxMs };
 }
 
 export function formatTarget(target: Target): string {
+  if (target.kind === 'limits') return Object.entries(target.max).map(([name, limit]) => `${name} <=${limit}`).join(', ');
   return target.kind === 'throughput' ? `>=${target.minRatio.toFixed(2)}x` : `<=${target.maxRatio.toFixed(2)}x, <=${target.maxMs} ms`;
 }
 
@@ -73,6 +78,20 @@ export function formatTable(results: ScenarioResult[]): string {
       ),
     );
   }
+  const byLimits = results.filter((r) => r.target.kind === 'limits');
+  if (byLimits.length) {
+    tables.push(
+      table(
+        ['scenario', 'figure', 'gateway', 'baseline', 'limit', 'status'],
+        byLimits.flatMap((r) =>
+          Object.entries((r.target as Extract<Target, { kind: 'limits' }>).max).map(([name, limit]) => {
+            const value = r.gateway.figures?.[name];
+            return [r.id, name, figure(value), figure(r.baseline.figures?.[name]), String(limit), value !== undefined && value <= limit ? 'ok' : 'ABOVE LIMIT'];
+          }),
+        ),
+      ),
+    );
+  }
   const notes = results.flatMap((r) =>
     (['gateway', 'baseline'] as const).flatMap((side) => {
       const busy = r[side].backgroundCpuBusy;
@@ -98,6 +117,10 @@ function table(header: string[], rows: string[][]): string {
 
 function ms(value: number): string {
   return value < 10 ? value.toFixed(1) : value.toFixed(0);
+}
+
+function figure(value: number | undefined): string {
+  return value === undefined ? '-' : value.toFixed(0);
 }
 
 function cpu(value: number | null | undefined): string {

@@ -70,6 +70,8 @@ export type Measurement = {
   postgresCpuMsPerRequest?: number | null;
   /** Fan-out loads: growth of the server's RSS per connected, idle subscriber, in KiB. */
   rssPerSubscriberKib?: number | null;
+  /** `limits` targets: the measured figures by name (MB, ms), each compared with its limit. */
+  figures?: Record<string, number>;
   /** Custom loads: figures without a column (lost, duplicates, drain rate), printed under the table. */
   notes?: string[];
 };
@@ -103,7 +105,9 @@ export type Target =
   /** gateway throughput ≥ minRatio × baseline throughput */
   | { kind: 'throughput'; minRatio: number }
   /** gateway p99 ≤ maxRatio × baseline p99, and ≤ maxMs */
-  | { kind: 'p99'; maxRatio: number; maxMs: number };
+  | { kind: 'p99'; maxRatio: number; maxMs: number }
+  /** each of the gateway's `figures` ≤ its limit here (the baseline's figures are for reference) */
+  | { kind: 'limits'; max: Record<string, number> };
 
 /**
  * One benchmark scenario: everything needed to measure the gateway against its baseline.

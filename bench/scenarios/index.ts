@@ -1,4 +1,5 @@
 import type { Scenario } from '../lib/types.js';
+import { footprint } from './footprint.js';
 import { graphqlAbuse } from './graphql-abuse.js';
 import { graphqlContactsList } from './graphql-contacts-list.js';
 import { jobsImport } from './jobs-import.js';
@@ -13,4 +14,4 @@ import { webhooksFairness } from './webhooks-fairness.js';
  * is one module exporting defineScenario({...}) plus one line here; the baseline server mounts its
  * route by id. BENCH_ONLY=<id,id> picks a subset.
  */
-export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, webhooksFairness, jobsQueue, jobsImport, graphqlAbuse];
+export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, webhooksFairness, jobsQueue, jobsImport, graphqlAbuse, footprint];
