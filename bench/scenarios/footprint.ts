@@ -11,8 +11,8 @@ import { defineScenario } from '../lib/types.js';
 const SETTLE_SECONDS = Math.max(1, Number(process.env.BENCH_FOOTPRINT_SETTLE_SECONDS ?? 15));
 const CLI_CALLS = 5;
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-/** Node options for the gateway's processes, e.g. `--max-semi-space-size=4` to measure its effect. */
-const NODE_ARGS = (process.env.BENCH_FOOTPRINT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Node options for the gateway's processes: the production command's by default (README, Production). */
+const NODE_ARGS = (process.env.BENCH_FOOTPRINT_NODE_ARGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
 
 type Started = { url: string; readyMs: number; pid: number; stop(): Promise<void> };
 
