@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { presentedApiKey } from '../auth/authenticate.js';
@@ -147,9 +147,7 @@ export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
     if (reply.statusCode === 401 || request.authError) await limiter.authFailures.record(request.ip);
     return payload;
   });
-  app.addHook('preParsing', async (request, reply) => {
-    if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
-  });
+  app.addHook('preParsing', (request, reply) => chargeRequest(limiter, request, reply));
 }
 
 /**
@@ -157,9 +155,12 @@ export function rateLimit(app: FastifyInstance, limiter: RateLimiter): void {
  * answers refused by later onRequest hooks (403 feature_not_enabled) carry the RateLimit headers too.
  */
 export function chargeOnAuthentication(app: FastifyInstance, limiter: RateLimiter): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
-  });
+  app.addHook('onRequest', (request, reply) => chargeRequest(limiter, request, reply));
+}
+
+/** Takes an authenticated request's point once, whichever hook comes first. */
+async function chargeRequest(limiter: RateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
 }
 
 function secondsUntil(state: RateLimiterRes): number {
