@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { inParallel } from './lib/http.js';
 import { monotonicMs, type SubscriberKind, type SubscriberMessage } from './lib/fanout.js';
 
-const SUBSCRIPTION = 'subscription { events(types: ["communication.contact.created"]) { id type tenantSequence resourceId } }';
+const SUBSCRIPTION =
+  'subscription { events(types: ["communication.contact.created"]) { id type tenantSequence resourceId } }';
 /** Connections opened at once: a thousand handshakes in one burst would only measure the burst. */
 const CONNECTING = 50;
 
@@ -23,7 +24,8 @@ process.on('disconnect', () => process.exit(0));
 
 const fail = (message: string) => send({ type: 'failed', message });
 /** An Error, or the CloseEvent graphql-ws reports a closed socket with. */
-const describe = (reason: unknown) => (reason instanceof Error ? reason.message : `closed with ${(reason as { code?: number }).code}`);
+const describe = (reason: unknown) =>
+  reason instanceof Error ? reason.message : `closed with ${(reason as { code?: number }).code}`;
 
 /** Per event, when each connection received it, until all have; then the id moves to `reported`. */
 const receipts = new Map<string, { at: number[]; missing: number }>();
@@ -60,7 +62,10 @@ function graphqlWsSubscriber(subscriber: number): Promise<void> {
     client.subscribe<{ events: { resourceId: string } }>(
       { query: SUBSCRIPTION },
       {
-        next: (result) => (result.data ? received(subscriber, result.data.events.resourceId) : fail(`errors: ${JSON.stringify(result.errors)}`)),
+        next: (result) =>
+          result.data
+            ? received(subscriber, result.data.events.resourceId)
+            : fail(`errors: ${JSON.stringify(result.errors)}`),
         error: (error) => fail(`subscription error: ${describe(error)}`),
         complete: () => fail('subscription completed'),
       },

@@ -93,7 +93,10 @@ async function claimAndRun(): Promise<void> {
 
 async function run(job: ClaimedJob): Promise<void> {
   await upsertBaselineContacts(pool, schema, job.tenantId, job.input.contacts);
-  await pool.query(`UPDATE ${jobs} SET "status" = 'succeeded', "finishedAt" = now(), "leaseExpiresAt" = NULL, "updatedAt" = now() WHERE "id" = $1`, [job.id]);
+  await pool.query(
+    `UPDATE ${jobs} SET "status" = 'succeeded', "finishedAt" = now(), "leaseExpiresAt" = NULL, "updatedAt" = now() WHERE "id" = $1`,
+    [job.id],
+  );
 }
 
 const listener = new pg.Client({ connectionString: databaseUrl });

@@ -7,7 +7,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 
-import { freePort, killAllChildren, projectRoot, runNode, startNode, waitForHealthy, type Child } from './lib/children.js';
+import {
+  freePort,
+  killAllChildren,
+  projectRoot,
+  runNode,
+  startNode,
+  waitForHealthy,
+  type Child,
+} from './lib/children.js';
 import { createBenchDatabase, DEFAULT_DATABASE_URL, redact } from './lib/database.js';
 import { failuresOf, measure } from './lib/load.js';
 import { startPgCounter } from './lib/pg-counter.js';
@@ -30,7 +38,10 @@ const settings = {
   seconds: positive('BENCH_SECONDS', 10),
   warmupSeconds: positive('BENCH_WARMUP_SECONDS', 2),
   connections: positive('BENCH_CONNECTIONS', 32),
-  only: (flags.only ?? process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  only: (flags.only ?? process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
   sqlCount: flags['sql-count'] || process.env.BENCH_SQL_COUNT === '1',
   profile: flags.profile || process.env.BENCH_PROFILE === '1',
   profileSide: process.env.BENCH_PROFILE_SIDE === 'baseline' ? ('baseline' as const) : ('gateway' as const),
@@ -47,7 +58,8 @@ const activitySummaries: Record<string, ActivitySummary> = {};
 const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 
 const scenarios = settings.only.length ? allScenarios.filter((s) => settings.only.includes(s.id)) : allScenarios;
-if (!scenarios.length) fatal(`No scenario matches ${settings.only.join(',')}; known: ${allScenarios.map((s) => s.id).join(', ')}`);
+if (!scenarios.length)
+  fatal(`No scenario matches ${settings.only.join(',')}; known: ${allScenarios.map((s) => s.id).join(', ')}`);
 
 // --- clean-up on every way out -------------------------------------------------------------
 const cleanups: (() => Promise<void>)[] = [];
@@ -89,7 +101,9 @@ try {
 
 async function main() {
   mkdirSync(resultsDir, { recursive: true });
-  log(`bench database on ${redact(settings.serverUrl)}; ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.seconds}s per side; ${cpus().length} CPUs`);
+  log(
+    `bench database on ${redact(settings.serverUrl)}; ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.seconds}s per side; ${cpus().length} CPUs`,
+  );
   const database = await createBenchDatabase(settings.serverUrl, `nilo_bench_${runId}`);
   cleanups.push(() => database.drop());
   const sql = new pg.Pool({ connectionString: database.url, max: 2, application_name: HARNESS_APPLICATION_NAME });
@@ -117,20 +131,23 @@ async function main() {
       const run = await measureSide(scenario, state, side, ctx);
       measured[side] = run.measurement;
       const problem = failuresOf(run.measurement);
-      if (problem) failures.push(`${scenario.id} ${side}: ${problem}\n    ${run.measurement.failureSamples.join('\n    ')}`);
+      if (problem)
+        failures.push(`${scenario.id} ${side}: ${problem}\n    ${run.measurement.failureSamples.join('\n    ')}`);
       if (run.profile) profiles[scenario.id] = run.profile;
     }
     results.push(scenarioResult(scenario, measured.gateway, measured.baseline));
   }
 
   console.log(`\n${formatTable(results)}\n`);
-  for (const [id, summary] of Object.entries(profiles)) console.log(`CPU profile of the ${settings.profileSide}, ${id}:\n${formatProfileSummary(summary)}\n`);
-  for (const [label, summary] of Object.entries(activitySummaries)) console.log(`PostgreSQL sessions of ${label} (mean count): ${formatActivity(summary)}`);
+  for (const [id, summary] of Object.entries(profiles))
+    console.log(`CPU profile of the ${settings.profileSide}, ${id}:\n${formatProfileSummary(summary)}\n`);
+  for (const [label, summary] of Object.entries(activitySummaries))
+    console.log(`PostgreSQL sessions of ${label} (mean count): ${formatActivity(summary)}`);
 
   const file = path.join(resultsDir, 'latest.json');
   writeFileSync(
     file,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         runAt: new Date().toISOString(),
         settings: {
@@ -146,14 +163,16 @@ async function main() {
       },
       null,
       2,
-    ) + '\n',
+    )}\n`,
   );
   log(`results written to ${path.relative(projectRoot, file)}`);
 
   if (failures.length) throw new Error(`requests failed, figures are not valid:\n  ${failures.join('\n  ')}`);
   const below = results.filter((r) => !r.meetsTarget);
   if (below.length) {
-    log(`below target: ${below.map((r) => `${r.id} ${r.ratio.toFixed(2)}x, target ${formatTarget(r.target)}`).join('; ')}`);
+    log(
+      `below target: ${below.map((r) => `${r.id} ${r.ratio.toFixed(2)}x, target ${formatTarget(r.target)}`).join('; ')}`,
+    );
     if (settings.enforceTargets) process.exitCode = 1;
   }
 }
@@ -168,7 +187,12 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
     mkdirSync(scenarioProfileDir, { recursive: true });
   }
   const background = await waitForQuiet(`${scenario.id} ${side}`);
-  const server = await startSide(scenario, side, ctx.databaseUrl, profiling ? ['--cpu-prof', '--cpu-prof-dir', scenarioProfileDir] : []);
+  const server = await startSide(
+    scenario,
+    side,
+    ctx.databaseUrl,
+    profiling ? ['--cpu-prof', '--cpu-prof-dir', scenarioProfileDir] : [],
+  );
   let window: { fromUs: number; toUs: number };
   let measurement: Measurement;
   try {
@@ -177,15 +201,26 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
     // A custom load sets its own amount of work (the fan-out: a number of events), not seconds.
     const timed = (seconds: number) => (load.kind === 'http' ? ` ${seconds}s` : '');
     log(`${scenario.id} ${side}: warm-up${timed(settings.warmupSeconds)}`);
-    const warm = await measure(server.baseUrl, load, { seconds: settings.warmupSeconds, connections: settings.connections, warmup: true });
+    const warm = await measure(server.baseUrl, load, {
+      seconds: settings.warmupSeconds,
+      connections: settings.connections,
+      warmup: true,
+    });
     const warmProblem = failuresOf(warm);
-    if (warmProblem) throw new Error(`${scenario.id} ${side} failed during warm-up: ${warmProblem}\n    ${warm.failureSamples.join('\n    ')}`);
+    if (warmProblem)
+      throw new Error(
+        `${scenario.id} ${side} failed during warm-up: ${warmProblem}\n    ${warm.failureSamples.join('\n    ')}`,
+      );
     log(`${scenario.id} ${side}: measuring${timed(settings.seconds)}`);
     const serverCpuBefore = processCpuMs(pid);
     const postgresBefore = postgresCpuSnapshot();
     const activity = settings.profile ? sampleActivity(ctx.sql, ctx.databaseUrl) : undefined;
     const fromUs = nowUs();
-    measurement = await measure(server.baseUrl, load, { seconds: settings.seconds, connections: settings.connections, warmup: false });
+    measurement = await measure(server.baseUrl, load, {
+      seconds: settings.seconds,
+      connections: settings.connections,
+      warmup: false,
+    });
     window = { fromUs, toUs: nowUs() };
     const serverCpu = serverCpuBefore === null ? null : processCpuMs(pid)! - serverCpuBefore;
     const postgresCpu = cpuBetween(postgresBefore, postgresCpuSnapshot());
@@ -197,8 +232,11 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
     };
     if (activity) activitySummaries[`${scenario.id} ${side}`] = await activity.stop();
     const throughput = load.kind === 'http' ? `${measurement.throughput.toFixed(0)} req/s, ` : '';
-    log(`${scenario.id} ${side}: ${throughput}p50 ${measurement.p50.toFixed(1)} ms, p99 ${measurement.p99.toFixed(1)} ms`);
-    if (server.child.process.exitCode !== null) throw new Error(`${side} exited during the run:\n${server.child.output()}`);
+    log(
+      `${scenario.id} ${side}: ${throughput}p50 ${measurement.p50.toFixed(1)} ms, p99 ${measurement.p99.toFixed(1)} ms`,
+    );
+    if (server.child.process.exitCode !== null)
+      throw new Error(`${side} exited during the run:\n${server.child.output()}`);
   } catch (error) {
     await server.child.stop();
     throw error;
@@ -207,7 +245,9 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
   let profile: ProfileSummary | undefined;
   if (profiling) {
     // The main thread's profile is the one that did work.
-    const files = existsSync(scenarioProfileDir) ? readdirSync(scenarioProfileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+    const files = existsSync(scenarioProfileDir)
+      ? readdirSync(scenarioProfileDir).filter((f) => f.endsWith('.cpuprofile'))
+      : [];
     const summaries = files.map((f) => summarizeProfile(path.join(scenarioProfileDir, f), window));
     profile = summaries.sort((a, b) => busyMs(b) - busyMs(a))[0];
     if (!profile) log(`no CPU profile written to ${scenarioProfileDir}`);
@@ -240,7 +280,12 @@ async function waitForQuiet(label: string): Promise<number | null> {
 }
 
 /** Starts the gateway or the scenario's baseline on a free port and waits until it is healthy. */
-async function startSide(scenario: Scenario<any>, side: Side, databaseUrl: string, nodeArgs: string[] = []): Promise<{ child: Child; baseUrl: string }> {
+async function startSide(
+  scenario: Scenario<any>,
+  side: Side,
+  databaseUrl: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: Child; baseUrl: string }> {
   const port = await freePort();
   const env = {
     DATABASE_URL: databaseUrl,
@@ -273,7 +318,7 @@ async function startSide(scenario: Scenario<any>, side: Side, databaseUrl: strin
  * prints SQL round trips and statements per request. Diagnostic: throughput here means nothing.
  */
 async function sqlCountPass(ctx: SetupContext) {
-  const REQUESTS = 300;
+  const _REQUESTS = 300;
   const report: Record<string, unknown> = {};
   for (const scenario of scenarios) {
     log(`${scenario.id}: setup`);
@@ -282,7 +327,10 @@ async function sqlCountPass(ctx: SetupContext) {
       const proxy = await startPgCounter(ctx.databaseUrl);
       const server = await startSide(scenario, side, proxy.url);
       try {
-        const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl, pid: server.child.process.pid! }, state);
+        const load = await scenario.load(
+          { ...ctx, side, baseUrl: server.baseUrl, pid: server.child.process.pid! },
+          state,
+        );
         await measure(server.baseUrl, load, { seconds: 1, connections: 4, warmup: true });
         proxy.reset();
         const m = await measure(server.baseUrl, load, { seconds: 3, connections: 4, warmup: false });
@@ -301,8 +349,11 @@ async function sqlCountPass(ctx: SetupContext) {
           statementsPerRequest: perRequest(proxy.counts.statements),
           statements,
         };
-        console.log(`\n${scenario.id} ${side}: ${requests} requests, ${perRequest(proxy.counts.roundTrips)} round trips and ${perRequest(proxy.counts.statements)} statements per request`);
-        for (const s of statements.slice(0, 12)) console.log(`  ${s.perRequest.toFixed(2).padStart(6)}  ${s.sql.slice(0, 150)}`);
+        console.log(
+          `\n${scenario.id} ${side}: ${requests} requests, ${perRequest(proxy.counts.roundTrips)} round trips and ${perRequest(proxy.counts.statements)} statements per request`,
+        );
+        for (const s of statements.slice(0, 12))
+          console.log(`  ${s.perRequest.toFixed(2).padStart(6)}  ${s.sql.slice(0, 150)}`);
       } finally {
         await server.child.stop();
         await proxy.close();
@@ -310,7 +361,7 @@ async function sqlCountPass(ctx: SetupContext) {
     }
   }
   const file = path.join(resultsDir, 'sql-count.json');
-  writeFileSync(file, JSON.stringify({ runAt: new Date().toISOString(), report }, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify({ runAt: new Date().toISOString(), report }, null, 2)}\n`);
   log(`written to ${path.relative(projectRoot, file)}`);
 }
 
@@ -318,8 +369,20 @@ async function sqlCountPass(ctx: SetupContext) {
 async function createTenant(databaseUrl: string, name: string, features: string[]): Promise<BenchTenant> {
   const env = { DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
   const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
-  const tenant = lastJson(await runNode('src/cli/admin.ts', ['create-tenant', '--name', name, '--features', features.join(','), '--json'], env));
-  const app = lastJson(await runNode('src/cli/admin.ts', ['create-app', '--tenant', tenant.tenantId, '--name', `${name} app`, '--json'], env));
+  const tenant = lastJson(
+    await runNode(
+      'src/cli/admin.ts',
+      ['create-tenant', '--name', name, '--features', features.join(','), '--json'],
+      env,
+    ),
+  );
+  const app = lastJson(
+    await runNode(
+      'src/cli/admin.ts',
+      ['create-app', '--tenant', tenant.tenantId, '--name', `${name} app`, '--json'],
+      env,
+    ),
+  );
   return { tenantId: tenant.tenantId, applicationId: app.applicationId, apiKey: app.apiKey };
 }
 

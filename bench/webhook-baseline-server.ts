@@ -34,7 +34,8 @@ async function send(delivery: BaselineDelivery, start: number): Promise<void> {
   });
   await response.body.dump();
   // Not retried: the driver counts what never arrived as lost.
-  if (response.statusCode < 200 || response.statusCode > 299) console.error(`${delivery.eventId} to ${delivery.url}: HTTP ${response.statusCode}`);
+  if (response.statusCode < 200 || response.statusCode > 299)
+    console.error(`${delivery.eventId} to ${delivery.url}: HTTP ${response.statusCode}`);
 }
 
 async function readJson(req: IncomingMessage): Promise<{ deliveries: BaselineDelivery[] }> {
@@ -52,7 +53,9 @@ const server = createServer((req, res) => {
       const start = Date.now();
       sendJson(res, 202, { start });
       const byTime = [...deliveries].sort((a, b) => a.delayMs - b.delayMs);
-      void inParallel(byTime.length, concurrency, (i) => send(byTime[i]!, start).catch((error: Error) => console.error(`${byTime[i]!.eventId}: ${error.message}`)));
+      void inParallel(byTime.length, concurrency, (i) =>
+        send(byTime[i]!, start).catch((error: Error) => console.error(`${byTime[i]!.eventId}: ${error.message}`)),
+      );
     },
     (error: Error) => sendJson(res, 400, { error: 'invalid_json', message: error.message }),
   );

@@ -38,7 +38,10 @@ async function createContact(req: IncomingMessage, url: URL): Promise<{ contactI
     `INSERT INTO "${schema}".contacts (id, tenant_id, email, email_normalized, first_name) VALUES ($1, $2, $3, lower($3), $4) RETURNING id AS "contactId"`,
     [`contact_${randomUUID()}`, url.searchParams.get('tenant'), contact.email, contact.firstName],
   );
-  await publisher.publish(channelOf(url), JSON.stringify({ type: 'communication.contact.created', resourceId: rows[0]!.contactId }));
+  await publisher.publish(
+    channelOf(url),
+    JSON.stringify({ type: 'communication.contact.created', resourceId: rows[0]!.contactId }),
+  );
   return rows[0]!;
 }
 

@@ -87,7 +87,11 @@ export async function buildApp(config: Config): Promise<App> {
     },
   });
 
-  const bus = createEventBus({ redisUrl: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log: http.log });
+  const bus = createEventBus({
+    redisUrl: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    log: http.log,
+  });
   const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
   const subscriptions = subscriptionGroups();
 
@@ -125,12 +129,26 @@ export async function buildApp(config: Config): Promise<App> {
     const allowed = routes.methodsFor(request.url.split('?')[0]!);
     if (allowed.length) {
       reply.header('allow', allowed.join(', '));
-      return sendProblem(reply, httpProblem('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}.`, request.id));
+      return sendProblem(
+        reply,
+        httpProblem(
+          'method_not_allowed',
+          `${request.method} is not allowed here; use ${allowed.join(', ')}.`,
+          request.id,
+        ),
+      );
     }
-    return sendProblem(reply, httpProblem('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id));
+    return sendProblem(
+      reply,
+      httpProblem('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id),
+    );
   });
 
-  await http.register(swagger, { openapi: { ...openApiDocument(), webhooks: eventWebhooks() }, transform, transformObject });
+  await http.register(swagger, {
+    openapi: { ...openApiDocument(), webhooks: eventWebhooks() },
+    transform,
+    transformObject,
+  });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
@@ -183,18 +201,41 @@ export async function buildApp(config: Config): Promise<App> {
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
   await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });
   // The admin CLI finds an embedded gateway, and sends it its commands, through the data folder.
-  if (database.kind === 'pglite') http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
+  if (database.kind === 'pglite')
+    http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
     const cost = costControl(config.graphql, limiter);
     const yoga = await graphqlRoutes(gql, services, live, { limits: config.graphql, cost });
-    websocket = graphqlWebSocket(http.server, yoga, services, subscriptions, { limiter, cost, maxConnectionsPerApp: config.wsMaxConnectionsPerApp });
+    websocket = graphqlWebSocket(http.server, yoga, services, subscriptions, {
+      limiter,
+      cost,
+      maxConnectionsPerApp: config.wsMaxConnectionsPerApp,
+    });
   });
-  const relay = config.eventRelay ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log }) : undefined;
-  const jobs = await startJobWorker({ database, services, handlers: builtInJobHandlers, config: config.jobs, pollMs: config.eventPollMs, log: http.log });
-  const deliveries = await startDeliveryWorker({ database, config: config.webhooks, guard: services.addressGuard, pollMs: config.eventPollMs, log: http.log });
+  const relay = config.eventRelay
+    ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log })
+    : undefined;
+  const jobs = await startJobWorker({
+    database,
+    services,
+    handlers: builtInJobHandlers,
+    config: config.jobs,
+    pollMs: config.eventPollMs,
+    log: http.log,
+  });
+  const deliveries = await startDeliveryWorker({
+    database,
+    config: config.webhooks,
+    guard: services.addressGuard,
+    pollMs: config.eventPollMs,
+    log: http.log,
+  });
 
-  const sweeper = setInterval(() => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')), 3_600_000);
+  const sweeper = setInterval(
+    () => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')),
+    3_600_000,
+  );
   sweeper.unref();
 
   return {
@@ -252,7 +293,11 @@ function toProblem(error: unknown, reply: FastifyReply) {
     return httpProblem('invalid_request', fastifyError.message, correlationId, fastifyError.statusCode);
   }
   log.error({ err: error }, 'unexpected error');
-  return httpProblem('internal_error', 'An unexpected error occurred; quote the correlationId when reporting it.', correlationId);
+  return httpProblem(
+    'internal_error',
+    'An unexpected error occurred; quote the correlationId when reporting it.',
+    correlationId,
+  );
 }
 
 /** Remembers registered routes so an unknown method on a known path can answer 405, not 404. */

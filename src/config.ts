@@ -13,7 +13,12 @@ const duration = z
     const [, amount, unit] = /^(\d+)(ms|s|m|h|d)?$/.exec(text)!;
     return Number(amount) * DURATION_UNITS_MS[(unit ?? 'ms') as keyof typeof DURATION_UNITS_MS];
   });
-const list = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
+const list = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -48,10 +53,18 @@ const EnvSchema = z.object({
   EVENT_RELAY: z.enum(['on', 'off']).default('on'),
   EVENT_POLL_MS: z.coerce.number().int().min(10).default(1000),
   WEBHOOK_TIMEOUT: duration.default(15_000),
-  WEBHOOK_RETRY_SCHEDULE: list.pipe(z.array(duration).min(1).max(50)).default([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
+  WEBHOOK_RETRY_SCHEDULE: list
+    .pipe(z.array(duration).min(1).max(50))
+    .default([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
   WEBHOOK_DISABLE_AFTER: duration.default(5 * 86_400_000),
   WEBHOOK_SECRET_OVERLAP: duration.default(86_400_000),
-  WEBHOOK_ALLOWED_CIDRS: list.pipe(z.array(z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), 'must list CIDR ranges such as 127.0.0.0/8,::1/128'))).default([]),
+  WEBHOOK_ALLOWED_CIDRS: list
+    .pipe(
+      z.array(
+        z.string().refine((cidr) => ipaddr.isValidCIDR(cidr), 'must list CIDR ranges such as 127.0.0.0/8,::1/128'),
+      ),
+    )
+    .default([]),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   JOB_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(2),

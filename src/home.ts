@@ -2,7 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Where a newcomer goes from `/`. */
 const LINKS = [
-  { path: '/graphql', title: 'GraphiQL', about: 'GraphQL in the browser (add the header {"Authorization": "Bearer nilo_ak_…"})' },
+  {
+    path: '/graphql',
+    title: 'GraphiQL',
+    about: 'GraphQL in the browser (add the header {"Authorization": "Bearer nilo_ak_…"})',
+  },
   { path: '/docs', title: 'REST API docs', about: 'every /api/v1 route, tried from the page' },
   { path: '/openapi.json', title: 'OpenAPI document', about: 'for client generators' },
   { path: '/metrics', title: 'Metrics', about: 'Prometheus series: requests, queues, relay lag, live streams' },
@@ -14,9 +18,14 @@ export async function homePage(request: FastifyRequest, reply: FastifyReply) {
   const base = `${request.protocol}://${request.host}`;
   const accept = request.headers.accept ?? '';
   if (accept.includes('json') && !accept.includes('text/html')) {
-    return { name: 'Nilo gateway', links: Object.fromEntries(LINKS.map((link) => [link.path.slice(1).replace('.json', ''), `${base}${link.path}`])) };
+    return {
+      name: 'Nilo gateway',
+      links: Object.fromEntries(LINKS.map((link) => [link.path.slice(1).replace('.json', ''), `${base}${link.path}`])),
+    };
   }
-  const items = LINKS.map((link) => `<li><a href="${link.path}">${link.title}</a>: ${escapeHtml(link.about)}</li>`).join('\n    ');
+  const items = LINKS.map(
+    (link) => `<li><a href="${link.path}">${link.title}</a>: ${escapeHtml(link.about)}</li>`,
+  ).join('\n    ');
   const firstRequests = [
     `curl ${base}/api/v1/hello -H "Authorization: Bearer $KEY"`,
     `curl ${base}/graphql -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\\n  -d '{"query":"{ viewer { application { id name } tenant { id features } } }"}'`,

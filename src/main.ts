@@ -31,7 +31,10 @@ async function firstRun(baseUrl: string) {
   announce(baseUrl);
   const embeddedDevelopment = !config.production && app.database.kind === 'pglite';
   if ((await app.services.admin.countTenants()) > 0) {
-    if (embeddedDevelopment && (await app.services.admin.hasDemo())) process.stdout.write(`  Lost the demo key? ${DEMO_KEY_COMMAND} prints a new one (the gateway keeps running).\n\n`);
+    if (embeddedDevelopment && (await app.services.admin.hasDemo()))
+      process.stdout.write(
+        `  Lost the demo key? ${DEMO_KEY_COMMAND} prints a new one (the gateway keeps running).\n\n`,
+      );
     return;
   }
   if (embeddedDevelopment) await printDemoCredentials(baseUrl);
@@ -40,9 +43,18 @@ async function firstRun(baseUrl: string) {
 
 /** The mode, the database and data folder, the event bus, and the URLs: a banner on a terminal, one log line otherwise. */
 function announce(baseUrl: string) {
-  const database = config.databaseUrl ? `PostgreSQL ${withoutPassword(config.databaseUrl)}` : `PGlite (embedded PostgreSQL) in ${path.resolve(config.dataDir)}`;
-  const events = config.redisUrl ? `Redis ${withoutPassword(config.redisUrl)}` : 'in-process (one gateway; set REDIS_URL to run several)';
-  const urls = { graphiql: `${baseUrl}/graphql`, docs: `${baseUrl}/docs`, openapi: `${baseUrl}/openapi.json`, metrics: `${baseUrl}/metrics` };
+  const database = config.databaseUrl
+    ? `PostgreSQL ${withoutPassword(config.databaseUrl)}`
+    : `PGlite (embedded PostgreSQL) in ${path.resolve(config.dataDir)}`;
+  const events = config.redisUrl
+    ? `Redis ${withoutPassword(config.redisUrl)}`
+    : 'in-process (one gateway; set REDIS_URL to run several)';
+  const urls = {
+    graphiql: `${baseUrl}/graphql`,
+    docs: `${baseUrl}/docs`,
+    openapi: `${baseUrl}/openapi.json`,
+    metrics: `${baseUrl}/metrics`,
+  };
   if (!prettyLogs(config)) {
     app.http.log.info({ mode: mode(config), database, events, ...urls }, `Nilo gateway ready at ${baseUrl}`);
     return;
@@ -95,7 +107,10 @@ function printFirstTenantHowTo() {
     'npm run --silent admin -- create-app --tenant ten_… --name "My app"   # prints the API key once',
   ];
   if (!prettyLogs(config)) {
-    app.http.log.warn({ steps, inContainer: 'node dist/cli/admin.js create-tenant …' }, 'The database has no tenant yet: create the first with the admin CLI');
+    app.http.log.warn(
+      { steps, inContainer: 'node dist/cli/admin.js create-tenant …' },
+      'The database has no tenant yet: create the first with the admin CLI',
+    );
     return;
   }
   process.stdout.write(`

@@ -15,7 +15,9 @@ const webhookAttempts = new Counter({
 
 /** Counts one webhook attempt by the HTTP status it got (null: none). */
 export function countWebhookAttempt(statusCode: number | null): void {
-  webhookAttempts.inc({ outcome: statusCode === null ? 'no_response' : statusCode >= 200 && statusCode < 300 ? 'succeeded' : 'failed' });
+  webhookAttempts.inc({
+    outcome: statusCode === null ? 'no_response' : statusCode >= 200 && statusCode < 300 ? 'succeeded' : 'failed',
+  });
 }
 
 export const jobLeaseExpiries = new Counter({
@@ -74,7 +76,12 @@ async function readQueues(database: Database): Promise<QueueState> {
  */
 export function metrics(
   http: FastifyInstance,
-  sources: { live: { activeStreams(): number }; groups: { subscriptions(): number }; database: Database; redisPing?: () => Promise<unknown> },
+  sources: {
+    live: { activeStreams(): number };
+    groups: { subscriptions(): number };
+    database: Database;
+    redisPing?: () => Promise<unknown>;
+  },
 ): void {
   const { live, groups, database, redisPing } = sources;
   const registry = new Registry();
@@ -93,7 +100,12 @@ export function metrics(
     return Promise.race([reading.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
   };
   /** A gauge set from the queue reading; when the database does not answer it keeps its last values (see nilo_database_up). */
-  const queueGauge = (name: string, help: string, labelNames: string[], set: (gauge: Gauge, state: QueueState) => void) =>
+  const queueGauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    set: (gauge: Gauge, state: QueueState) => void,
+  ) =>
     new Gauge({
       name,
       help,
@@ -107,18 +119,45 @@ export function metrics(
       },
     });
 
-  queueGauge('nilo_webhook_deliveries_pending', 'Webhook deliveries waiting for an attempt (due now or retrying later), all tenants', [], (g, s) => g.set(s.deliveriesPending));
-  queueGauge('nilo_webhook_oldest_due_age_seconds', 'How long the longest-due pending webhook delivery has been due (0: none due)', [], (g, s) => g.set(s.oldestDueDeliverySeconds));
-  queueGauge('nilo_webhook_endpoints_disabled', 'Disabled webhook endpoints by reason: manual, gone (answered 410), failing (failed too long)', ['reason'], (g, s) => {
-    for (const { reason, count } of s.endpointsDisabled) g.set({ reason }, count);
-  });
-  queueGauge('nilo_jobs_queued', `Queued jobs by type (the ${MAX_JOB_TYPE_SERIES} largest types), all tenants`, ['type'], (g, s) => {
-    for (const { type, queued } of s.jobsQueued) g.set({ type }, queued);
-  });
-  queueGauge('nilo_jobs_oldest_queued_age_seconds', 'How long the longest-due queued job of each type has been due', ['type'], (g, s) => {
-    for (const { type, oldestDueSeconds } of s.jobsQueued) g.set({ type }, oldestDueSeconds);
-  });
-  queueGauge('nilo_jobs_running', 'Jobs running now (built-in workers and runners), all tenants', [], (g, s) => g.set(s.jobsRunning));
+  queueGauge(
+    'nilo_webhook_deliveries_pending',
+    'Webhook deliveries waiting for an attempt (due now or retrying later), all tenants',
+    [],
+    (g, s) => g.set(s.deliveriesPending),
+  );
+  queueGauge(
+    'nilo_webhook_oldest_due_age_seconds',
+    'How long the longest-due pending webhook delivery has been due (0: none due)',
+    [],
+    (g, s) => g.set(s.oldestDueDeliverySeconds),
+  );
+  queueGauge(
+    'nilo_webhook_endpoints_disabled',
+    'Disabled webhook endpoints by reason: manual, gone (answered 410), failing (failed too long)',
+    ['reason'],
+    (g, s) => {
+      for (const { reason, count } of s.endpointsDisabled) g.set({ reason }, count);
+    },
+  );
+  queueGauge(
+    'nilo_jobs_queued',
+    `Queued jobs by type (the ${MAX_JOB_TYPE_SERIES} largest types), all tenants`,
+    ['type'],
+    (g, s) => {
+      for (const { type, queued } of s.jobsQueued) g.set({ type }, queued);
+    },
+  );
+  queueGauge(
+    'nilo_jobs_oldest_queued_age_seconds',
+    'How long the longest-due queued job of each type has been due',
+    ['type'],
+    (g, s) => {
+      for (const { type, oldestDueSeconds } of s.jobsQueued) g.set({ type }, oldestDueSeconds);
+    },
+  );
+  queueGauge('nilo_jobs_running', 'Jobs running now (built-in workers and runners), all tenants', [], (g, s) =>
+    g.set(s.jobsRunning),
+  );
 
   new Gauge({
     name: 'nilo_database_up',
@@ -140,7 +179,7 @@ export function metrics(
   }
   new Gauge({
     name: 'nilo_live_event_streams',
-    help: 'Event streams of this process following their tenant\'s events (one per group of identical graphql-ws subscriptions, one per SSE subscription)',
+    help: "Event streams of this process following their tenant's events (one per group of identical graphql-ws subscriptions, one per SSE subscription)",
     registers: [registry],
     collect() {
       this.set(live.activeStreams());

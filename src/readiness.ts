@@ -5,7 +5,10 @@
 /** Each check gets this long; a frozen dependency fails it instead of holding the probe. */
 export const CHECK_TIMEOUT_MS = 1000;
 
-export type Check = { status: 'up'; latencyMs: number } | { status: 'down'; error: string } | { status: 'not_configured' };
+export type Check =
+  | { status: 'up'; latencyMs: number }
+  | { status: 'down'; error: string }
+  | { status: 'not_configured' };
 export type Readiness = { status: 'ready' | 'degraded' | 'unavailable'; checks: { database: Check; redis: Check } };
 
 /** Runs `probe` within CHECK_TIMEOUT_MS: up with its latency, or down with why. */
@@ -25,8 +28,14 @@ export async function check(probe: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-export async function readiness(probes: { database: () => Promise<unknown>; redis?: () => Promise<unknown> }): Promise<Readiness> {
-  const [database, redis] = await Promise.all([check(probes.database), probes.redis ? check(probes.redis) : ({ status: 'not_configured' } as const)]);
+export async function readiness(probes: {
+  database: () => Promise<unknown>;
+  redis?: () => Promise<unknown>;
+}): Promise<Readiness> {
+  const [database, redis] = await Promise.all([
+    check(probes.database),
+    probes.redis ? check(probes.redis) : ({ status: 'not_configured' } as const),
+  ]);
   const status = database.status !== 'up' ? 'unavailable' : redis.status === 'down' ? 'degraded' : 'ready';
   return { status, checks: { database, redis } };
 }

@@ -24,9 +24,17 @@ beforeAll(async () => {
 });
 
 /** Sends `body` as raw text with Content-Type application/json, and how long the answer took. */
-async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<HttpResult & { ms: number }> {
+async function post(
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<HttpResult & { ms: number }> {
   const started = performance.now();
-  const res = await http(gw.url, 'POST', path, { key: victim.apiKey, body, headers: { 'content-type': 'application/json', ...headers } });
+  const res = await http(gw.url, 'POST', path, {
+    key: victim.apiKey,
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { ...res, ms: performance.now() - started };
 }
 
@@ -58,7 +66,9 @@ describe('deep JSON', () => {
   test('64 levels are accepted up to the domain, which names what it refuses', async () => {
     // The body is 64 deep: {customData:{a:{a:…}}} with the innermost at level 64.
     const res = await post(CONTACTS, `{"firstName":"\\u0000","customData":${nestedObjects(63)}}`);
-    expectProblem(res, 400, 'validation_failed', { errors: [{ path: 'firstName', message: 'must not contain NUL characters (U+0000)' }] });
+    expectProblem(res, 400, 'validation_failed', {
+      errors: [{ path: 'firstName', message: 'must not contain NUL characters (U+0000)' }],
+    });
   });
 });
 
@@ -70,17 +80,53 @@ describe('NUL and unpaired surrogates', () => {
     ['POST', CONTACTS, '{"firstName":"Ada\\u0000"}', 'firstName', NUL],
     ['POST', CONTACTS, '{"firstName":"\\ud800"}', 'firstName', SURROGATE],
     ['POST', CONTACTS, '{"firstName":"Ada","customData":{"note":["ok","\\udfff"]}}', 'customData.note[1]', SURROGATE],
-    ['POST', CONTACTS, '{"firstName":"Ada","customData":{"k\\u0000":1}}', 'customData.k\u0000', `has a key that ${NUL}`],
+    [
+      'POST',
+      CONTACTS,
+      '{"firstName":"Ada","customData":{"k\\u0000":1}}',
+      'customData.k\u0000',
+      `has a key that ${NUL}`,
+    ],
     ['PATCH', `${CONTACTS}/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ`, '{"city":"\\u0000"}', 'city', NUL],
-    ['POST', '/api/v1/invoices', JSON.stringify({ ...INVOICE, items: [{ ...LINE, quantity: 1, description: 'x\ud800' }] }), 'items[0].description', SURROGATE],
-    ['POST', `${CONTACTS}/search`, '{"filters":[{"field":"email","operator":"contains","value":"\\u0000"}]}', 'filters[0].value', NUL],
-    ['POST', `${CONTACTS}/import`, '{"contacts":[{"email":"a@example.com"},{"email":"b@example.com","firstName":"\\udc00"}]}', 'contacts[1].firstName', SURROGATE],
+    [
+      'POST',
+      '/api/v1/invoices',
+      JSON.stringify({ ...INVOICE, items: [{ ...LINE, quantity: 1, description: 'x\ud800' }] }),
+      'items[0].description',
+      SURROGATE,
+    ],
+    [
+      'POST',
+      `${CONTACTS}/search`,
+      '{"filters":[{"field":"email","operator":"contains","value":"\\u0000"}]}',
+      'filters[0].value',
+      NUL,
+    ],
+    [
+      'POST',
+      `${CONTACTS}/import`,
+      '{"contacts":[{"email":"a@example.com"},{"email":"b@example.com","firstName":"\\udc00"}]}',
+      'contacts[1].firstName',
+      SURROGATE,
+    ],
     ['POST', '/api/v1/jobs', '{"resourceType":"demo.echo","input":{"message":"\\u0000"}}', 'input.message', NUL],
-    ['POST', '/api/v1/webhooks/endpoints', '{"url":"https://example.com/hook","description":"\\ud83d"}', 'description', SURROGATE],
+    [
+      'POST',
+      '/api/v1/webhooks/endpoints',
+      '{"url":"https://example.com/hook","description":"\\ud83d"}',
+      'description',
+      SURROGATE,
+    ],
   ])('%s %s %s → 400 validation_failed naming %s', async (method, path, body, field, message) => {
     const started = performance.now();
-    const res = await http(gw.url, method, path, { key: victim.apiKey, body, headers: { 'content-type': 'application/json' } });
-    expectQuickProblem({ ...res, ms: performance.now() - started }, 400, 'validation_failed', [{ path: field, message }]);
+    const res = await http(gw.url, method, path, {
+      key: victim.apiKey,
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectQuickProblem({ ...res, ms: performance.now() - started }, 400, 'validation_failed', [
+      { path: field, message },
+    ]);
   });
 
   test('escaped surrogate pairs (emoji) are ordinary text', async () => {
@@ -122,20 +168,43 @@ describe('NUL and unpaired surrogates', () => {
 
   test('in GraphQL variables → validation_failed naming the variable; in literals → refused by the domain or the parser', async () => {
     const mutation = 'mutation($in: CreateContactInput!) { createContact(input: $in) { id } }';
-    const variables = await post('/graphql', `{"query":${JSON.stringify(mutation)},"variables":{"in":{"firstName":"\\u0000"}}}`);
+    const variables = await post(
+      '/graphql',
+      `{"query":${JSON.stringify(mutation)},"variables":{"in":{"firstName":"\\u0000"}}}`,
+    );
     expect(variables.status).toBe(400);
-    expect(variables.body.errors[0].extensions).toMatchObject({ code: 'validation_failed', errors: [{ path: 'variables.in.firstName', message: NUL }] });
+    expect(variables.body.errors[0].extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'variables.in.firstName', message: NUL }],
+    });
 
-    const literal = await post('/graphql', JSON.stringify({ query: 'mutation { createContact(input: {firstName: "a", customData: {k: "\\u0000"}}) { id } }' }));
+    const literal = await post(
+      '/graphql',
+      JSON.stringify({
+        query: 'mutation { createContact(input: {firstName: "a", customData: {k: "\\u0000"}}) { id } }',
+      }),
+    );
     expect(literal.status).toBe(200);
-    expect(literal.body.errors[0].extensions).toMatchObject({ code: 'validation_failed', errors: [{ path: 'customData.k', message: NUL }] });
+    expect(literal.body.errors[0].extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'customData.k', message: NUL }],
+    });
 
-    const lone = await post('/graphql', JSON.stringify({ query: 'mutation { createContact(input: {firstName: "\\uD800"}) { id } }' }));
+    const lone = await post(
+      '/graphql',
+      JSON.stringify({ query: 'mutation { createContact(input: {firstName: "\\uD800"}) { id } }' }),
+    );
     expect(lone.body.errors[0].extensions.code).toBe('invalid_request');
 
-    for (const query of ['{ contacts(after: "\\u0000") { edges { cursor } } }', '{ events(types: ["\\u0000"]) { edges { cursor } } }', '{ contact(id: "\\u0000") { id } }']) {
+    for (const query of [
+      '{ contacts(after: "\\u0000") { edges { cursor } } }',
+      '{ events(types: ["\\u0000"]) { edges { cursor } } }',
+      '{ contact(id: "\\u0000") { id } }',
+    ]) {
       const res = await post('/graphql', JSON.stringify({ query }));
-      expect(['invalid_request', 'invalid_id', 'validation_failed'], query).toContain(res.body.errors[0].extensions.code);
+      expect(['invalid_request', 'invalid_id', 'validation_failed'], query).toContain(
+        res.body.errors[0].extensions.code,
+      );
     }
   });
 });
@@ -145,17 +214,31 @@ describe('numbers that a double would change', () => {
     const body = `{"customer":"Acme","issuedDate":"2026-05-30","paymentTermsDays":30,"items":[{"description":"a","quantity":0.99999999999999999999,"price":1,"taxRate":0},{"description":"b","quantity":1,"price":1e400,"taxRate":0}]}`;
     const res = await post('/api/v1/invoices', body);
     expectQuickProblem(res, 400, 'validation_failed', [
-      { path: 'items[0].quantity', message: '0.99999999999999999999 cannot be represented exactly as a number (it would become 1); send it as a decimal string' },
-      { path: 'items[1].price', message: '1e400 cannot be represented exactly as a number (it would become Infinity); send it as a decimal string' },
+      {
+        path: 'items[0].quantity',
+        message:
+          '0.99999999999999999999 cannot be represented exactly as a number (it would become 1); send it as a decimal string',
+      },
+      {
+        path: 'items[1].price',
+        message:
+          '1e400 cannot be represented exactly as a number (it would become Infinity); send it as a decimal string',
+      },
     ]);
     expect(res.body.detail).toBe(`items[0].quantity: ${res.body.errors[0].message} (and 1 more)`);
   });
 
   test('in GraphQL variables too', async () => {
     const query = 'mutation($in: CreateInvoiceInput!) { createInvoice(input: $in) { id } }';
-    const res = await post('/graphql', `{"query":${JSON.stringify(query)},"variables":{"in":{"customer":"A","issuedDate":"2026-05-30","paymentTermsDays":30,"items":[{"description":"a","quantity":12345678901234567890,"price":1,"taxRate":0}]}}}`);
+    const res = await post(
+      '/graphql',
+      `{"query":${JSON.stringify(query)},"variables":{"in":{"customer":"A","issuedDate":"2026-05-30","paymentTermsDays":30,"items":[{"description":"a","quantity":12345678901234567890,"price":1,"taxRate":0}]}}}`,
+    );
     expect(res.status).toBe(400);
-    expect(res.body.errors[0].extensions).toMatchObject({ code: 'validation_failed', errors: [{ path: 'variables.in.items[0].quantity' }] });
+    expect(res.body.errors[0].extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'variables.in.items[0].quantity' }],
+    });
   });
 });
 
@@ -168,14 +251,22 @@ describe('over a websocket (graphql-ws parses messages itself)', () => {
     ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${victim.apiKey}` } }));
     await waitFor(() => received.some((m) => m.type === 'connection_ack'));
     const mutation = JSON.stringify('mutation($in: CreateContactInput!) { createContact(input: $in) { id } }');
-    const subscribe = (id: string, input: string) => ws.send(`{"id":"${id}","type":"subscribe","payload":{"query":${mutation},"variables":{"in":${input}}}}`);
+    const subscribe = (id: string, input: string) =>
+      ws.send(`{"id":"${id}","type":"subscribe","payload":{"query":${mutation},"variables":{"in":${input}}}}`);
     subscribe('rounded', '{"firstName":"Ws","customData":{"n":0.99999999999999999999}}');
     subscribe('nul', '{"firstName":"Ws\\u0000"}');
     subscribe('deep', `{"firstName":"Ws","customData":${nestedObjects(5000)}}`);
     await waitFor(() => received.filter((m) => m.type === 'error').length === 3);
     const errorOf = (id: string) => received.find((m) => m.id === id && m.type === 'error').payload[0].extensions;
-    expect(errorOf('rounded')).toMatchObject({ code: 'validation_failed', status: 400, errors: [{ path: 'payload.variables.in.customData.n' }] });
-    expect(errorOf('nul')).toMatchObject({ code: 'validation_failed', errors: [{ path: 'payload.variables.in.firstName', message: 'must not contain NUL characters (U+0000)' }] });
+    expect(errorOf('rounded')).toMatchObject({
+      code: 'validation_failed',
+      status: 400,
+      errors: [{ path: 'payload.variables.in.customData.n' }],
+    });
+    expect(errorOf('nul')).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'payload.variables.in.firstName', message: 'must not contain NUL characters (U+0000)' }],
+    });
     expect(errorOf('deep')).toMatchObject({ code: 'invalid_request', status: 400 });
     expect(received.filter((m) => m.type === 'next')).toEqual([]);
     ws.close();
@@ -192,7 +283,14 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000) {
 
 describe('search values are literal text', () => {
   test('% and _ match nothing they do not equal; a trailing backslash is no error', async () => {
-    for (const [operator, value] of [['is', '%'], ['is', '_'], ['contains', '%'], ['is', 'a\\'], ['contains', '\\'], ['is_any_of', ['%', 'x\\']]]) {
+    for (const [operator, value] of [
+      ['is', '%'],
+      ['is', '_'],
+      ['contains', '%'],
+      ['is', 'a\\'],
+      ['contains', '\\'],
+      ['is_any_of', ['%', 'x\\']],
+    ]) {
       const res = await post(`${CONTACTS}/search`, JSON.stringify({ filters: [{ field: 'email', operator, value }] }));
       expect(res.status, res.text).toBe(200);
       expect(res.body.count).toBe(0);
@@ -201,7 +299,10 @@ describe('search values are literal text', () => {
 });
 
 /** One raw HTTP/1.1 exchange: what the server wrote and how long until it closed the connection. */
-function rawExchange(request: string, { stallAfterWrite = false } = {}): Promise<{ text: string; closedAfterMs: number }> {
+function rawExchange(
+  request: string,
+  { stallAfterWrite = false } = {},
+): Promise<{ text: string; closedAfterMs: number }> {
   const { port } = new URL(gw.url);
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -211,10 +312,13 @@ function rawExchange(request: string, { stallAfterWrite = false } = {}): Promise
     socket.on('error', () => {}); // a reset after the answer is still an answer
     socket.on('close', () => resolve({ text, closedAfterMs: performance.now() - started }));
     // A hung connection fails the test instead of hanging it.
-    const guard = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server kept the connection open; it wrote ${JSON.stringify(text.slice(0, 200))}`));
-    }, stallAfterWrite ? LIMIT_MS * 4 : 10_000);
+    const guard = setTimeout(
+      () => {
+        socket.destroy();
+        reject(new Error(`the server kept the connection open; it wrote ${JSON.stringify(text.slice(0, 200))}`));
+      },
+      stallAfterWrite ? LIMIT_MS * 4 : 10_000,
+    );
     socket.on('close', () => clearTimeout(guard));
   });
 }
@@ -227,7 +331,11 @@ function expectRawProblem(exchange: { text: string }, status: number, code: stri
   expect(head, exchange.text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
   expect(head!.toLowerCase()).toContain(`content-type: ${PROBLEM_JSON}`);
   const problem = JSON.parse(body!);
-  expect(problem).toMatchObject({ status, code, type: `https://nilo-assistant.com/problems/${code.replaceAll('_', '-')}` });
+  expect(problem).toMatchObject({
+    status,
+    code,
+    type: `https://nilo-assistant.com/problems/${code.replaceAll('_', '-')}`,
+  });
   expect(problem.correlationId).toMatch(UUID);
   expect(head!.toLowerCase()).toContain(`x-correlation-id: ${problem.correlationId}`);
   return problem;
@@ -266,9 +374,17 @@ describe('the HTTP layer', () => {
 
   test('malformed HTTP and a bad Content-Length → 400 invalid_request as a problem', async () => {
     expectRawProblem(await rawExchange('GARBAGE\r\n\r\n'), 400, 'invalid_request');
-    const badLength = expectRawProblem(await rawExchange(`POST ${CONTACTS} HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n`), 400, 'invalid_request');
+    const badLength = expectRawProblem(
+      await rawExchange(`POST ${CONTACTS} HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n`),
+      400,
+      'invalid_request',
+    );
     expect(badLength.detail).toBe('The Content-Length header is not valid for this request.');
-    expectRawProblem(await rawExchange(`POST ${CONTACTS} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`), 400, 'invalid_request');
+    expectRawProblem(
+      await rawExchange(`POST ${CONTACTS} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`),
+      400,
+      'invalid_request',
+    );
   });
 
   test('/graphql with a body that is not JSON → 415 as a problem, like every other route', async () => {
@@ -279,7 +395,9 @@ describe('the HTTP layer', () => {
   });
 
   test('a websocket upgrade on another path → 404 not_found as a problem', async () => {
-    const res = await rawExchange('GET /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const res = await rawExchange(
+      'GET /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
     expectRawProblem(res, 404, 'not_found');
   });
 

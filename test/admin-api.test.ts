@@ -25,9 +25,16 @@ const hello = async (url: string, key: string) => (await http(url, 'GET', '/api/
 describe('without ADMIN_TOKEN, from loopback', () => {
   test('tenants, features, applications, keys and runners, through the same services as the CLI', async () => {
     const { url } = open;
-    const created = await admin(url, 'POST', '/tenants', { name: 'Admin API', features: ['communication', 'accounting', 'communication'] });
+    const created = await admin(url, 'POST', '/tenants', {
+      name: 'Admin API',
+      features: ['communication', 'accounting', 'communication'],
+    });
     expect(created.status, created.text).toBe(201);
-    expect(created.body).toStrictEqual({ tenantId: expect.stringMatching(/^ten_/), name: 'Admin API', features: ['accounting', 'communication'] });
+    expect(created.body).toStrictEqual({
+      tenantId: expect.stringMatching(/^ten_/),
+      name: 'Admin API',
+      features: ['accounting', 'communication'],
+    });
     const { tenantId } = created.body;
     expect((await admin(url, 'GET', '/tenants')).body).toContainEqual(created.body);
 
@@ -37,7 +44,12 @@ describe('without ADMIN_TOKEN, from loopback', () => {
 
     const app = await admin(url, 'POST', `/tenants/${tenantId}/applications`, { name: 'ERP' });
     expect(app.status).toBe(201);
-    expect(app.body).toMatchObject({ applicationId: expect.stringMatching(/^app_/), applicationName: 'ERP', tenantId, apiKey: expect.stringMatching(/^nilo_ak_/) });
+    expect(app.body).toMatchObject({
+      applicationId: expect.stringMatching(/^app_/),
+      applicationName: 'ERP',
+      tenantId,
+      apiKey: expect.stringMatching(/^nilo_ak_/),
+    });
     expect(await hello(url, app.body.apiKey)).toBe(200);
 
     // Rotation: the running gateway refuses the old key at once (its key cache is told).
@@ -53,15 +65,25 @@ describe('without ADMIN_TOKEN, from loopback', () => {
 
     const apps = await admin(url, 'GET', `/tenants/${tenantId}/applications`);
     expect(apps.text).not.toContain('nilo_ak_');
-    expect(apps.body).toMatchObject([{ applicationId: app.body.applicationId, keys: [{ status: 'revoked' }, { status: 'revoked' }] }]);
+    expect(apps.body).toMatchObject([
+      { applicationId: app.body.applicationId, keys: [{ status: 'revoked' }, { status: 'revoked' }] },
+    ]);
 
     const runner = await admin(url, 'POST', `/tenants/${tenantId}/runners`, { name: 'Scanner' });
     expect(runner.status).toBe(201);
-    expect(runner.body).toMatchObject({ runnerId: expect.stringMatching(/^run_/), runnerName: 'Scanner', tenantId, runnerKey: expect.stringMatching(/^nilo_rk_/) });
+    expect(runner.body).toMatchObject({
+      runnerId: expect.stringMatching(/^run_/),
+      runnerName: 'Scanner',
+      tenantId,
+      runnerKey: expect.stringMatching(/^nilo_rk_/),
+    });
     const runners = await admin(url, 'GET', `/tenants/${tenantId}/runners`);
     expect(runners.text).not.toContain('nilo_rk_');
     expect(runners.body).toMatchObject([{ runnerId: runner.body.runnerId, status: 'active' }]);
-    expect((await admin(url, 'DELETE', `/runners/${runner.body.runnerId}`)).body).toStrictEqual({ runnerId: runner.body.runnerId, status: 'revoked' });
+    expect((await admin(url, 'DELETE', `/runners/${runner.body.runnerId}`)).body).toStrictEqual({
+      runnerId: runner.body.runnerId,
+      status: 'revoked',
+    });
     expect((await admin(url, 'GET', `/tenants/${tenantId}/runners`)).body).toMatchObject([{ status: 'revoked' }]);
   });
 
@@ -74,47 +96,80 @@ describe('without ADMIN_TOKEN, from loopback', () => {
     expectProblem(await admin(url, 'POST', '/tenants', { name: '  ' }), 400, 'validation_failed');
     expectProblem(await admin(url, 'POST', '/tenants', { features: [] }), 400, 'validation_failed');
     expectProblem(await admin(url, 'POST', '/tenants', { name: 'Extra', owner: 'me' }), 400, 'validation_failed');
-    expectProblem(await admin(url, 'POST', '/tenants', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
+    expectProblem(
+      await admin(url, 'POST', '/tenants', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+      'unsupported_media_type',
+    );
     expectProblem(await admin(url, 'POST', '/tenants/ten_nope/applications', { name: 'X' }), 400, 'invalid_id');
-    expectProblem(await admin(url, 'POST', '/tenants/ten_01JZZZZZZZZZZZZZZZZZZZZZZZ/applications', { name: 'X' }), 404, 'not_found');
-    expectProblem(await admin(url, 'PUT', '/tenants/ten_01JZZZZZZZZZZZZZZZZZZZZZZZ/features', { features: 'accounting' }), 400, 'validation_failed');
+    expectProblem(
+      await admin(url, 'POST', '/tenants/ten_01JZZZZZZZZZZZZZZZZZZZZZZZ/applications', { name: 'X' }),
+      404,
+      'not_found',
+    );
+    expectProblem(
+      await admin(url, 'PUT', '/tenants/ten_01JZZZZZZZZZZZZZZZZZZZZZZZ/features', { features: 'accounting' }),
+      400,
+      'validation_failed',
+    );
     expectProblem(await admin(url, 'POST', '/applications/app_01JZZZZZZZZZZZZZZZZZZZZZZZ/keys'), 404, 'not_found');
     expectProblem(await admin(url, 'DELETE', '/runners/run_nope'), 400, 'invalid_id');
     expect((await admin(url, 'GET', '/tenants')).body).toStrictEqual(before);
   });
 
-  test('demo-key replaces the demo application\'s key, and says when there is none', async () => {
+  test("demo-key replaces the demo application's key, and says when there is none", async () => {
     const { url, app } = open;
     expectProblem(await admin(url, 'POST', '/demo-key'), 404, 'not_found');
     const demo = await app.services.admin.createDemo();
     const replaced = await admin(url, 'POST', '/demo-key');
     expect(replaced.status).toBe(201);
-    expect(replaced.body).toMatchObject({ applicationId: demo.applicationId, applicationName: 'Demo app', tenantId: demo.tenantId });
+    expect(replaced.body).toMatchObject({
+      applicationId: demo.applicationId,
+      applicationName: 'Demo app',
+      tenantId: demo.tenantId,
+    });
     expect(await hello(url, demo.apiKey)).toBe(401);
     expect(await hello(url, replaced.body.apiKey)).toBe(200);
   });
 
-  if (outsideAddress) test('a client on another address is refused (403), token or not, and /api/v1 is not affected', async () => {
-    const url = onAddress(open.url, outsideAddress);
-    expectProblem(await admin(url, 'GET', '/tenants'), 403, 'forbidden');
-    expectProblem(await admin(url, 'POST', '/tenants', { name: 'From outside' }, { authorization: `Bearer ${TOKEN}` }), 403, 'forbidden');
-    expect((await admin(open.url, 'GET', '/tenants')).body.map((t: { name: string }) => t.name)).not.toContain('From outside');
-    expect((await http(url, 'GET', '/health')).status).toBe(200);
-  });
+  if (outsideAddress)
+    test('a client on another address is refused (403), token or not, and /api/v1 is not affected', async () => {
+      const url = onAddress(open.url, outsideAddress);
+      expectProblem(await admin(url, 'GET', '/tenants'), 403, 'forbidden');
+      expectProblem(
+        await admin(url, 'POST', '/tenants', { name: 'From outside' }, { authorization: `Bearer ${TOKEN}` }),
+        403,
+        'forbidden',
+      );
+      expect((await admin(open.url, 'GET', '/tenants')).body.map((t: { name: string }) => t.name)).not.toContain(
+        'From outside',
+      );
+      expect((await http(url, 'GET', '/health')).status).toBe(200);
+    });
 });
 
 describe('with ADMIN_TOKEN', () => {
-  test('the token is required from every address; failed attempts spend the address\'s budget', async () => {
+  test("the token is required from every address; failed attempts spend the address's budget", async () => {
     const { url } = guarded;
     expect((await admin(url, 'GET', '/tenants', undefined, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
     if (outsideAddress) {
-      expect((await admin(onAddress(url, outsideAddress), 'GET', '/tenants', undefined, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+      expect(
+        (
+          await admin(onAddress(url, outsideAddress), 'GET', '/tenants', undefined, {
+            authorization: `Bearer ${TOKEN}`,
+          })
+        ).status,
+      ).toBe(200);
     }
 
     const missing = await admin(url, 'POST', '/tenants', { name: 'No token' });
     expectProblem(missing, 401, 'unauthorized');
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
-    expectProblem(await admin(url, 'POST', '/tenants', { name: 'Wrong token' }, { authorization: `Bearer ${TOKEN}x` }), 401, 'unauthorized');
+    expectProblem(
+      await admin(url, 'POST', '/tenants', { name: 'Wrong token' }, { authorization: `Bearer ${TOKEN}x` }),
+      401,
+      'unauthorized',
+    );
     expectProblem(await admin(url, 'GET', '/tenants', undefined, { 'x-api-key': TOKEN }), 401, 'unauthorized');
 
     // AUTH_FAILURES_PER_MINUTE=3 used up: this address is refused even with the right token.

@@ -13,7 +13,12 @@ const VIEWER = '{ viewer { application { id } } }';
 const UNKNOWN_KEY = generateKey(API_KEY_PREFIX).key;
 const CONTACT_ID = 'contact_01HZZZZZZZZZZZZZZZZZZZZZZZ';
 const INVOICE_ID = 'inv_01HZZZZZZZZZZZZZZZZZZZZZZZ';
-const INVOICE = { customer: 'Acme', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }] };
+const INVOICE = {
+  customer: 'Acme',
+  issuedDate: '2026-05-30',
+  paymentTermsDays: 30,
+  items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }],
+};
 
 /** A GraphQL POST with full access to status and headers. */
 function gql(headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<HttpResult> {
@@ -43,10 +48,22 @@ const refusedCredentials: [string, () => Record<string, string>, string][] = [
   ['a malformed key (nilo_ak_short)', () => ({ authorization: 'Bearer nilo_ak_short' }), 'The API key is malformed.'],
   ['a malformed X-API-Key', () => ({ 'x-api-key': 'nilo_ak_short' }), 'The API key is malformed.'],
   ['Basic authentication', () => ({ authorization: 'Basic abc' }), 'The API key is malformed.'],
-  ['a valid key under the Basic scheme', () => ({ authorization: `Basic ${tenant.apiKey}` }), 'The API key is malformed.'],
+  [
+    'a valid key under the Basic scheme',
+    () => ({ authorization: `Basic ${tenant.apiKey}` }),
+    'The API key is malformed.',
+  ],
   ['a key followed by junk', () => ({ authorization: `Bearer ${tenant.apiKey} extra` }), 'The API key is malformed.'],
-  ['a key with the wrong prefix', () => ({ authorization: `Bearer ${tenant.apiKey.replace('nilo_ak_', 'nilo_sk_')}` }), 'The API key is malformed.'],
-  ['an unknown well-formed key', () => ({ authorization: `Bearer ${UNKNOWN_KEY}` }), 'The API key is unknown or revoked.'],
+  [
+    'a key with the wrong prefix',
+    () => ({ authorization: `Bearer ${tenant.apiKey.replace('nilo_ak_', 'nilo_sk_')}` }),
+    'The API key is malformed.',
+  ],
+  [
+    'an unknown well-formed key',
+    () => ({ authorization: `Bearer ${UNKNOWN_KEY}` }),
+    'The API key is unknown or revoked.',
+  ],
   ['an unknown well-formed X-API-Key', () => ({ 'x-api-key': UNKNOWN_KEY }), 'The API key is unknown or revoked.'],
 ];
 
@@ -92,7 +109,10 @@ describe('REST authentication', () => {
   test('401 comes before body validation, feature gates and id checks', async () => {
     const badBody = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { body: { nonsense: true } });
     expectProblem(badBody, 401, 'unauthorized');
-    const badJson = await http(gw.url, 'POST', '/api/v1/invoices', { headers: { 'x-api-key': UNKNOWN_KEY }, body: '{not json' });
+    const badJson = await http(gw.url, 'POST', '/api/v1/invoices', {
+      headers: { 'x-api-key': UNKNOWN_KEY },
+      body: '{not json',
+    });
     expectProblem(badJson, 401, 'unauthorized');
     const badId = await http(gw.url, 'GET', '/api/v1/contacts/contacts/not-an-id');
     expectProblem(badId, 401, 'unauthorized');
@@ -104,10 +124,16 @@ describe('REST authentication', () => {
 
 describe('GraphQL authentication', () => {
   test('viewer resolves the Bearer key and the X-API-Key alike', async () => {
-    for (const headers of [{ authorization: `Bearer ${tenant.apiKey}` }, { 'x-api-key': tenant.apiKey }] as Record<string, string>[]) {
+    for (const headers of [{ authorization: `Bearer ${tenant.apiKey}` }, { 'x-api-key': tenant.apiKey }] as Record<
+      string,
+      string
+    >[]) {
       const res = await gql(headers, VIEWER);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ data: { viewer: { application: { id: tenant.applicationId } } }, extensions: { cost: expect.any(Object) } });
+      expect(res.body).toEqual({
+        data: { viewer: { application: { id: tenant.applicationId } } },
+        extensions: { cost: expect.any(Object) },
+      });
     }
   });
 
@@ -119,7 +145,10 @@ describe('GraphQL authentication', () => {
   });
 
   test('an unauthenticated mutation writes nothing', async () => {
-    const res = await gql({ authorization: `Bearer ${UNKNOWN_KEY}` }, 'mutation { createContact(input: { firstName: "Eve" }) { id } }');
+    const res = await gql(
+      { authorization: `Bearer ${UNKNOWN_KEY}` },
+      'mutation { createContact(input: { firstName: "Eve" }) { id } }',
+    );
     expectGraphQLError(res, 'unauthorized', 'The API key is unknown or revoked.');
     expect(await gw.app.services.prisma.contact.count({ where: { tenantId: tenant.tenantId } })).toBe(0);
   });
@@ -128,7 +157,10 @@ describe('GraphQL authentication', () => {
     for (const headers of [{}, { authorization: 'Bearer nilo_ak_short' }] as Record<string, string>[]) {
       const res = await gql(headers, '{ __schema { queryType { name } mutationType { name } } __typename }');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ data: { __schema: { queryType: { name: 'Query' }, mutationType: { name: 'Mutation' } }, __typename: 'Query' }, extensions: { cost: expect.any(Object) } });
+      expect(res.body).toEqual({
+        data: { __schema: { queryType: { name: 'Query' }, mutationType: { name: 'Mutation' } }, __typename: 'Query' },
+        extensions: { cost: expect.any(Object) },
+      });
     }
   });
 
@@ -148,20 +180,33 @@ describe('revocation and rotation', () => {
     const revoked = await gw.app.services.admin.createApplication({ tenantId: tenant.tenantId, name: 'To revoke' });
     expect((await http(gw.url, 'GET', '/api/v1/hello', { key: revoked.apiKey })).status).toBe(200);
 
-    expect(await gw.app.services.admin.revokeKeys(revoked.applicationId)).toEqual({ applicationId: revoked.applicationId, revokedKeys: 1 });
+    expect(await gw.app.services.admin.revokeKeys(revoked.applicationId)).toEqual({
+      applicationId: revoked.applicationId,
+      revokedKeys: 1,
+    });
 
-    for (const headers of [{ authorization: `Bearer ${revoked.apiKey}` }, { 'x-api-key': revoked.apiKey }] as Record<string, string>[]) {
+    for (const headers of [{ authorization: `Bearer ${revoked.apiKey}` }, { 'x-api-key': revoked.apiKey }] as Record<
+      string,
+      string
+    >[]) {
       const res = await http(gw.url, 'GET', '/api/v1/hello', { headers });
       expectProblem(res, 401, 'unauthorized', { detail: 'The API key is unknown or revoked.' });
       expectGraphQLError(await gql(headers, VIEWER), 'unauthorized', 'The API key is unknown or revoked.');
     }
-    const write = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: revoked.apiKey, body: { firstName: 'Ann' } });
+    const write = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: revoked.apiKey,
+      body: { firstName: 'Ann' },
+    });
     expectProblem(write, 401, 'unauthorized');
 
     // The tenant's other application is unaffected.
     expect((await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
-    const [listed] = (await gw.app.services.admin.listApplications(tenant.tenantId)).filter((a) => a.applicationId === revoked.applicationId);
-    expect(listed!.keys).toEqual([expect.objectContaining({ fingerprint: revoked.fingerprint, status: 'revoked', revokedAt: expect.any(String) })]);
+    const [listed] = (await gw.app.services.admin.listApplications(tenant.tenantId)).filter(
+      (a) => a.applicationId === revoked.applicationId,
+    );
+    expect(listed!.keys).toEqual([
+      expect.objectContaining({ fingerprint: revoked.fingerprint, status: 'revoked', revokedAt: expect.any(String) }),
+    ]);
   });
 
   test('a revocation made by another process (announced by NOTIFY) reaches this gateway’s key cache', async () => {
@@ -187,18 +232,33 @@ describe('revocation and rotation', () => {
     expect((await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey })).status).toBe(200);
 
     const rotated = await gw.app.services.admin.rotateKey(app.applicationId);
-    expect(rotated).toMatchObject({ applicationId: app.applicationId, applicationName: 'Rotating', tenantId: tenant.tenantId });
+    expect(rotated).toMatchObject({
+      applicationId: app.applicationId,
+      applicationName: 'Rotating',
+      tenantId: tenant.tenantId,
+    });
     expect(rotated.apiKey).not.toBe(app.apiKey);
 
     const fresh = await http(gw.url, 'GET', '/api/v1/hello', { key: rotated.apiKey });
     expect(fresh.status).toBe(200);
     expect(fresh.body).toEqual({ status: 'ok', applicationId: app.applicationId, applicationName: 'Rotating' });
-    expect((await gql({ 'x-api-key': rotated.apiKey }, VIEWER)).body).toEqual({ data: { viewer: { application: { id: app.applicationId } } }, extensions: { cost: expect.any(Object) } });
+    expect((await gql({ 'x-api-key': rotated.apiKey }, VIEWER)).body).toEqual({
+      data: { viewer: { application: { id: app.applicationId } } },
+      extensions: { cost: expect.any(Object) },
+    });
 
-    expectProblem(await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey }), 401, 'unauthorized', { detail: 'The API key is unknown or revoked.' });
-    expectGraphQLError(await gql({ authorization: `Bearer ${app.apiKey}` }, VIEWER), 'unauthorized', 'The API key is unknown or revoked.');
+    expectProblem(await http(gw.url, 'GET', '/api/v1/hello', { key: app.apiKey }), 401, 'unauthorized', {
+      detail: 'The API key is unknown or revoked.',
+    });
+    expectGraphQLError(
+      await gql({ authorization: `Bearer ${app.apiKey}` }, VIEWER),
+      'unauthorized',
+      'The API key is unknown or revoked.',
+    );
 
-    const [listed] = (await gw.app.services.admin.listApplications(tenant.tenantId)).filter((a) => a.applicationId === app.applicationId);
+    const [listed] = (await gw.app.services.admin.listApplications(tenant.tenantId)).filter(
+      (a) => a.applicationId === app.applicationId,
+    );
     expect(listed!.keys.map((k) => [k.fingerprint, k.status])).toEqual([
       [app.fingerprint, 'revoked'],
       [rotated.fingerprint, 'active'],
@@ -257,9 +317,16 @@ describe('feature gates', () => {
   });
 
   test('the gate answers before the body is even read: wrong media type or oversized body → still 403', async () => {
-    const plain = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: noCommunication.apiKey, body: 'hi', headers: { 'content-type': 'text/plain' } });
+    const plain = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: noCommunication.apiKey,
+      body: 'hi',
+      headers: { 'content-type': 'text/plain' },
+    });
     expectProblem(plain, 403, 'feature_not_enabled');
-    const big = await http(gw.url, 'POST', '/api/v1/invoices', { key: noAccounting.apiKey, body: JSON.stringify({ note: 'x'.repeat(1_100_000) }) });
+    const big = await http(gw.url, 'POST', '/api/v1/invoices', {
+      key: noAccounting.apiKey,
+      body: JSON.stringify({ note: 'x'.repeat(1_100_000) }),
+    });
     expectProblem(big, 403, 'feature_not_enabled');
   });
 
@@ -301,14 +368,20 @@ describe('feature gates', () => {
     }
     const invoice = await http(gw.url, 'POST', '/api/v1/invoices', { key: noCommunication.apiKey, body: INVOICE });
     expect(invoice.status).toBe(201);
-    const contact = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: noAccounting.apiKey, body: { firstName: 'Jane' } });
+    const contact = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: noAccounting.apiKey,
+      body: { firstName: 'Jane' },
+    });
     expect(contact.status).toBe(201);
   });
 
   test('setFeatures takes effect on the next request, and a refused write leaves no trace', async () => {
     const t = await createTenant(gw.app);
     const auth = { authorization: `Bearer ${t.apiKey}` };
-    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: t.apiKey, body: { firstName: 'Jane', email: 'jane@acme.test' } });
+    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: t.apiKey,
+      body: { firstName: 'Jane', email: 'jane@acme.test' },
+    });
     expect(created.status).toBe(201);
     const contactId = created.body.contactId;
     const before = await eventsOf(gw.app, t.tenantId);
@@ -317,13 +390,48 @@ describe('feature gates', () => {
     await gw.app.services.admin.setFeatures({ tenantId: t.tenantId, features: ['accounting'] });
 
     const detail = 'The "communication" feature is not enabled for this tenant.';
-    expectProblem(await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: t.apiKey, body: { firstName: 'Bob' } }), 403, 'feature_not_enabled', { detail });
-    expectProblem(await http(gw.url, 'PATCH', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey, body: { firstName: 'Janet' } }), 403, 'feature_not_enabled', { detail });
-    expectProblem(await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey }), 403, 'feature_not_enabled', { detail });
-    expectProblem(await http(gw.url, 'GET', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey }), 403, 'feature_not_enabled', { detail });
-    expectGraphQLError(await gql(auth, 'mutation { createContact(input: { firstName: "Bob" }) { id } }'), 'feature_not_enabled', detail);
-    expectGraphQLError(await gql(auth, `mutation { updateContact(id: "${contactId}", input: { firstName: "Janet" }) { id } }`), 'feature_not_enabled', detail);
-    expectGraphQLError(await gql(auth, `mutation { deleteContact(id: "${contactId}") { deletedContactId } }`), 'feature_not_enabled', detail);
+    expectProblem(
+      await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: t.apiKey, body: { firstName: 'Bob' } }),
+      403,
+      'feature_not_enabled',
+      { detail },
+    );
+    expectProblem(
+      await http(gw.url, 'PATCH', `/api/v1/contacts/contacts/${contactId}`, {
+        key: t.apiKey,
+        body: { firstName: 'Janet' },
+      }),
+      403,
+      'feature_not_enabled',
+      { detail },
+    );
+    expectProblem(
+      await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey }),
+      403,
+      'feature_not_enabled',
+      { detail },
+    );
+    expectProblem(
+      await http(gw.url, 'GET', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey }),
+      403,
+      'feature_not_enabled',
+      { detail },
+    );
+    expectGraphQLError(
+      await gql(auth, 'mutation { createContact(input: { firstName: "Bob" }) { id } }'),
+      'feature_not_enabled',
+      detail,
+    );
+    expectGraphQLError(
+      await gql(auth, `mutation { updateContact(id: "${contactId}", input: { firstName: "Janet" }) { id } }`),
+      'feature_not_enabled',
+      detail,
+    );
+    expectGraphQLError(
+      await gql(auth, `mutation { deleteContact(id: "${contactId}") { deletedContactId } }`),
+      'feature_not_enabled',
+      detail,
+    );
     // The other feature is still on.
     expect((await http(gw.url, 'GET', '/api/v1/invoices', { key: t.apiKey })).status).toBe(200);
 
@@ -350,7 +458,8 @@ describe('key bookkeeping', () => {
   test('lastUsedAt is null until the key is used, then records the use', async () => {
     const admin = gw.app.services.admin;
     const app = await admin.createApplication({ tenantId: tenant.tenantId, name: 'Bookkeeping' });
-    const keysOf = async () => (await admin.listApplications(tenant.tenantId)).find((a) => a.applicationId === app.applicationId)!.keys;
+    const keysOf = async () =>
+      (await admin.listApplications(tenant.tenantId)).find((a) => a.applicationId === app.applicationId)!.keys;
     expect((await keysOf())[0]!.lastUsedAt).toBeNull();
 
     const startedAt = Date.now();
@@ -368,7 +477,12 @@ describe('key bookkeeping', () => {
     const app = await admin.createApplication({ tenantId: tenant.tenantId, name: 'GraphQL user' });
     expect((await gql({ 'x-api-key': app.apiKey }, VIEWER)).body.data.viewer.application.id).toBe(app.applicationId);
     await expect
-      .poll(async () => (await admin.listApplications(tenant.tenantId)).find((a) => a.applicationId === app.applicationId)!.keys[0]!.lastUsedAt, { timeout: 5_000 })
+      .poll(
+        async () =>
+          (await admin.listApplications(tenant.tenantId)).find((a) => a.applicationId === app.applicationId)!.keys[0]!
+            .lastUsedAt,
+        { timeout: 5_000 },
+      )
       .toEqual(expect.any(String));
   });
 
@@ -383,8 +497,20 @@ describe('key bookkeeping', () => {
         applicationId: t.applicationId,
         applicationName: 'Test app',
         keys: [
-          { fingerprint: fingerprintOf(t.apiKey), status: 'revoked', createdAt: expect.any(String), revokedAt: expect.any(String), lastUsedAt: null },
-          { fingerprint: fingerprintOf(rotated.apiKey), status: 'active', createdAt: expect.any(String), revokedAt: null, lastUsedAt: null },
+          {
+            fingerprint: fingerprintOf(t.apiKey),
+            status: 'revoked',
+            createdAt: expect.any(String),
+            revokedAt: expect.any(String),
+            lastUsedAt: null,
+          },
+          {
+            fingerprint: fingerprintOf(rotated.apiKey),
+            status: 'active',
+            createdAt: expect.any(String),
+            revokedAt: null,
+            lastUsedAt: null,
+          },
         ],
       },
     ]);

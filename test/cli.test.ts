@@ -44,7 +44,6 @@ async function hello(url: string, key: string) {
   return { status: res.status, body: await res.json() };
 }
 
-
 const DEMO_KEY = /Its API key is shown only this once:\s+(nilo_ak_\S+)/;
 type Replaced = { run: Run; oldKey: number; newKey?: number };
 type FirstStart = {
@@ -77,7 +76,11 @@ async function firstStart(folder: string, extra: Record<string, string>): Promis
   if (key) {
     const demoKey = await run(['demo-key', '--json'], childEnv(dataDir, extra));
     const newKey = demoKey.code === 0 ? JSON.parse(demoKey.stdout).apiKey : undefined;
-    replaced = { run: demoKey, oldKey: (await hello(gateway.url, key)).status, newKey: newKey && (await hello(gateway.url, newKey)).status };
+    replaced = {
+      run: demoKey,
+      oldKey: (await hello(gateway.url, key)).status,
+      newKey: newKey && (await hello(gateway.url, newKey)).status,
+    };
   }
   gateway.proc.kill('SIGTERM');
   const exitCode = await Promise.race([gateway.exited, sleep(20_000).then(() => 'still running')]);
@@ -88,7 +91,16 @@ async function firstStart(folder: string, extra: Record<string, string>): Promis
     while (!again.output().includes(DEMO_KEY_HINT) && Date.now() < hinted) await sleep(100);
     await stopGateway(again);
   }
-  return { url: gateway.url, output: gateway.output(), key, hello: helloResult, replaced, exitCode, restartOutput: again?.output(), tenants };
+  return {
+    url: gateway.url,
+    output: gateway.output(),
+    key,
+    hello: helloResult,
+    replaced,
+    exitCode,
+    restartOutput: again?.output(),
+    tenants,
+  };
 }
 
 const firstStarts = {} as Record<'demo' | 'production', Promise<FirstStart>>;
@@ -104,22 +116,41 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
   const lockFile = dataDir && path.join(dataDir, 'gateway.lock');
   const tenantName = `Acme ${Date.now()}`; // unique: PostgreSQL may hold tenants of earlier runs
   let tenantId: string;
-  const apps = {} as Record<'erp' | 'revoked' | 'rotated', { applicationId: string; apiKey: string; fingerprint: string }>;
+  const apps = {} as Record<
+    'erp' | 'revoked' | 'rotated',
+    { applicationId: string; apiKey: string; fingerprint: string }
+  >;
   let rotatedKey: { apiKey: string; fingerprint: string };
 
   test('create-tenant prints the tenant, features normalized', async () => {
-    const out = await run(['create-tenant', '--name', tenantName, '--features', 'communication,accounting,communication', '--json'], env);
-    expect(out.stdout).toMatch(new RegExp(`^\\{"tenantId":"ten_${ULID}","name":"${tenantName}","features":\\["accounting","communication"\\]\\}\\n$`));
+    const out = await run(
+      ['create-tenant', '--name', tenantName, '--features', 'communication,accounting,communication', '--json'],
+      env,
+    );
+    expect(out.stdout).toMatch(
+      new RegExp(
+        `^\\{"tenantId":"ten_${ULID}","name":"${tenantName}","features":\\["accounting","communication"\\]\\}\\n$`,
+      ),
+    );
     tenantId = json(out).tenantId;
     if (lockFile) expect(existsSync(lockFile), 'the CLI released the data folder').toBe(false);
   });
 
   test('create-app prints a new key once, with its fingerprint', async () => {
     const names = { erp: 'ERP Sync', revoked: 'Old integration', rotated: 'Rotating app' } as const;
-    const runs = await runEach(Object.values(names).map((name) => ['create-app', '--tenant', tenantId, '--name', name, '--json']), env);
+    const runs = await runEach(
+      Object.values(names).map((name) => ['create-app', '--tenant', tenantId, '--name', name, '--json']),
+      env,
+    );
     for (const [i, [which, name]] of (Object.entries(names) as [keyof typeof names, string][]).entries()) {
       const app = json(runs[i]!);
-      expect(Object.keys(app).sort()).toEqual(['apiKey', 'applicationId', 'applicationName', 'fingerprint', 'tenantId']);
+      expect(Object.keys(app).sort()).toEqual([
+        'apiKey',
+        'applicationId',
+        'applicationName',
+        'fingerprint',
+        'tenantId',
+      ]);
       expect(app).toMatchObject({ applicationName: name, tenantId });
       expect(app.applicationId).toMatch(new RegExp(`^app_${ULID}$`));
       expect(app.apiKey).toMatch(/^nilo_ak_[A-Za-z0-9_-]{32,64}$/);
@@ -136,7 +167,11 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
 
   test('rotate-key issues a new key and revokes the old one; revoke-key revokes; list-apps shows it, never a key', async () => {
     const rotated = json(await run(['rotate-key', '--app', apps.rotated.applicationId, '--json'], env));
-    expect(rotated).toMatchObject({ applicationId: apps.rotated.applicationId, applicationName: 'Rotating app', tenantId });
+    expect(rotated).toMatchObject({
+      applicationId: apps.rotated.applicationId,
+      applicationName: 'Rotating app',
+      tenantId,
+    });
     expect(rotated.apiKey).toMatch(/^nilo_ak_/);
     expect(rotated.apiKey).not.toBe(apps.rotated.apiKey);
     expect(rotated.fingerprint).toBe(fingerprintOf(rotated.apiKey));
@@ -150,7 +185,9 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
     const out = await run(['list-apps', '--tenant', tenantId, '--json'], env);
     expect(out.stdout).not.toContain('nilo_ak_');
     const list = json(out);
-    expect(list.map((a: any) => a.applicationId)).toEqual([apps.erp, apps.revoked, apps.rotated].map((a) => a.applicationId).sort());
+    expect(list.map((a: any) => a.applicationId)).toEqual(
+      [apps.erp, apps.revoked, apps.rotated].map((a) => a.applicationId).sort(),
+    );
     for (const app of list) {
       expect(Object.keys(app).sort()).toEqual(['applicationId', 'applicationName', 'keys']);
       for (const key of app.keys) {
@@ -160,8 +197,12 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
       }
     }
     const keysOf = (id: string) => list.find((a: any) => a.applicationId === id).keys;
-    expect(keysOf(apps.erp.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([[apps.erp.fingerprint, 'active']]);
-    expect(keysOf(apps.revoked.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([[apps.revoked.fingerprint, 'revoked']]);
+    expect(keysOf(apps.erp.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([
+      [apps.erp.fingerprint, 'active'],
+    ]);
+    expect(keysOf(apps.revoked.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([
+      [apps.revoked.fingerprint, 'revoked'],
+    ]);
     expect(keysOf(apps.revoked.applicationId)[0].revokedAt).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
     expect(keysOf(apps.rotated.applicationId).map((k: any) => [k.fingerprint, k.status])).toEqual([
       [apps.rotated.fingerprint, 'revoked'],
@@ -220,40 +261,74 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
   });
 
   // Each mode registers only the test that applies to it, so no run reports a skipped test.
-  if (!PG) test('while the gateway runs, the CLI sends its commands to the gateway, which keeps the folder', async () => {
-    const pid = gateway.proc.pid!;
-    expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
+  if (!PG)
+    test('while the gateway runs, the CLI sends its commands to the gateway, which keeps the folder', async () => {
+      const pid = gateway.proc.pid!;
+      expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
 
-    const tenant = json(await run(['create-tenant', '--name', 'Through the gateway', '--features', 'accounting', '--json'], env));
-    expect(tenant).toStrictEqual({ tenantId: expect.stringMatching(new RegExp(`^ten_${ULID}$`)), name: 'Through the gateway', features: ['accounting'] });
-    const app = json(await run(['create-app', '--tenant', tenant.tenantId, '--name', 'Live', '--json'], env));
-    expect(app.fingerprint).toBe(fingerprintOf(app.apiKey));
-    expect((await hello(gateway.url, app.apiKey)).status).toBe(200);
-    // The gateway's key cache learns of a revocation at once.
-    expect(json(await run(['revoke-key', '--app', app.applicationId, '--json'], env))).toStrictEqual({ applicationId: app.applicationId, revokedKeys: 1 });
-    expect((await hello(gateway.url, app.apiKey)).status).toBe(401);
-    // A refusal of the gateway's admin API reads like one of the database's.
-    expect(refused(await run(['list-apps', '--tenant', 'ten_nope', '--json'], env), 1, 'invalid_id')).toBe('"ten_nope" is not a valid ten_ id.');
+      const tenant = json(
+        await run(['create-tenant', '--name', 'Through the gateway', '--features', 'accounting', '--json'], env),
+      );
+      expect(tenant).toStrictEqual({
+        tenantId: expect.stringMatching(new RegExp(`^ten_${ULID}$`)),
+        name: 'Through the gateway',
+        features: ['accounting'],
+      });
+      const app = json(await run(['create-app', '--tenant', tenant.tenantId, '--name', 'Live', '--json'], env));
+      expect(app.fingerprint).toBe(fingerprintOf(app.apiKey));
+      expect((await hello(gateway.url, app.apiKey)).status).toBe(200);
+      // The gateway's key cache learns of a revocation at once.
+      expect(json(await run(['revoke-key', '--app', app.applicationId, '--json'], env))).toStrictEqual({
+        applicationId: app.applicationId,
+        revokedKeys: 1,
+      });
+      expect((await hello(gateway.url, app.apiKey)).status).toBe(401);
+      // A refusal of the gateway's admin API reads like one of the database's.
+      expect(refused(await run(['list-apps', '--tenant', 'ten_nope', '--json'], env), 1, 'invalid_id')).toBe(
+        '"ten_nope" is not a valid ten_ id.',
+      );
 
-    // The gateway still owns the folder and still reads and writes.
-    expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
-    expect((await hello(gateway.url, apps.erp.apiKey)).status).toBe(200);
-    const created = await fetch(`${gateway.url}/api/v1/invoices`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${apps.erp.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ customer: 'While the CLI worked', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }] }),
+      // The gateway still owns the folder and still reads and writes.
+      expect(readFileSync(lockFile!, 'utf8').trim()).toBe(String(pid));
+      expect((await hello(gateway.url, apps.erp.apiKey)).status).toBe(200);
+      const created = await fetch(`${gateway.url}/api/v1/invoices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apps.erp.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customer: 'While the CLI worked',
+          issuedDate: '2026-05-30',
+          paymentTermsDays: 30,
+          items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }],
+        }),
+      });
+      expect(created.status).toBe(201);
+      expect((await created.json()).invoiceNumber).toBe('INV-2026-00001');
     });
-    expect(created.status).toBe(201);
-    expect((await created.json()).invoiceNumber).toBe('INV-2026-00001');
-  });
 
-  if (PG) test('with PostgreSQL the CLI works next to a running gateway, on the database or through --url, and the key cache follows at once', async () => {
-    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting', '--json'], env));
-    json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting,communication', '--url', gateway.url, '--json'], env));
-    const contacts = await fetch(`${gateway.url}/api/v1/contacts/contacts`, { headers: { authorization: `Bearer ${apps.erp.apiKey}` } });
-    expect(contacts.status).toBe(200);
-    expect(existsSync(path.join(scratch, 'unused')), 'DATA_DIR is not used with DATABASE_URL').toBe(false);
-  });
+  if (PG)
+    test('with PostgreSQL the CLI works next to a running gateway, on the database or through --url, and the key cache follows at once', async () => {
+      json(await run(['set-features', '--tenant', tenantId, '--features', 'accounting', '--json'], env));
+      json(
+        await run(
+          [
+            'set-features',
+            '--tenant',
+            tenantId,
+            '--features',
+            'accounting,communication',
+            '--url',
+            gateway.url,
+            '--json',
+          ],
+          env,
+        ),
+      );
+      const contacts = await fetch(`${gateway.url}/api/v1/contacts/contacts`, {
+        headers: { authorization: `Bearer ${apps.erp.apiKey}` },
+      });
+      expect(contacts.status).toBe(200);
+      expect(existsSync(path.join(scratch, 'unused')), 'DATA_DIR is not used with DATABASE_URL').toBe(false);
+    });
 
   test('after the gateway stops, the data is intact and the folder is free', async () => {
     await stopGateway(gateway);
@@ -262,7 +337,9 @@ describe('admin CLI and gateway on one database', { timeout: 180_000 }, () => {
 
     const tenants = json(await run(['list-tenants', '--json'], env));
     const features = PG ? ['accounting', 'communication'] : ['accounting'];
-    expect(tenants.filter((t: any) => t.tenantId === tenantId)).toStrictEqual([{ tenantId, name: tenantName, features }]);
+    expect(tenants.filter((t: any) => t.tenantId === tenantId)).toStrictEqual([
+      { tenantId, name: tenantName, features },
+    ]);
     expect(tenants.filter((t: any) => ['Telepaths', 'X'].includes(t.name))).toEqual([]);
     const list = json(await run(['list-apps', '--tenant', tenantId, '--json'], env));
     const erp = list.find((a: any) => a.applicationId === apps.erp.applicationId);
@@ -284,13 +361,19 @@ describe('first start on an empty embedded data folder', { timeout: 180_000 }, (
     expect(demo.hello?.body.applicationId).toMatch(new RegExp(`^app_${ULID}$`));
     expect(demo.output).toContain('npm run --silent admin -- demo-key');
     expect(demo.exitCode, demo.output).toBe(0);
-    expect(json(demo.tenants)).toStrictEqual([{ tenantId: expect.stringMatching(/^ten_/), name: 'Demo', features: ['accounting', 'communication'] }]);
+    expect(json(demo.tenants)).toStrictEqual([
+      { tenantId: expect.stringMatching(/^ten_/), name: 'Demo', features: ['accounting', 'communication'] },
+    ]);
   });
 
   test('demo-key, while the gateway runs, replaces the lost key at once', async () => {
     const { replaced, hello: first } = await firstStarts.demo;
     const newKey = json(replaced!.run);
-    expect(newKey).toMatchObject({ applicationId: first!.body.applicationId, applicationName: 'Demo app', apiKey: expect.stringMatching(/^nilo_ak_/) });
+    expect(newKey).toMatchObject({
+      applicationId: first!.body.applicationId,
+      applicationName: 'Demo app',
+      apiKey: expect.stringMatching(/^nilo_ak_/),
+    });
     expect(replaced!.oldKey).toBe(401);
     expect(replaced!.newKey).toBe(200);
   });

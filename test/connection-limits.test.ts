@@ -32,9 +32,19 @@ function clientAddress() {
     async http(method: string, path: string, options: { key?: string; body?: unknown } = {}): Promise<HttpResult> {
       const headers: Record<string, string> = options.key ? { authorization: `Bearer ${options.key}` } : {};
       if (options.body !== undefined) headers['content-type'] = 'application/json';
-      const res = await undiciFetch(strict.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), dispatcher: agent });
+      const res = await undiciFetch(strict.url + path, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        dispatcher: agent,
+      });
       const text = await res.text();
-      return { status: res.status, headers: res.headers as unknown as Headers, body: text ? JSON.parse(text) : undefined, text };
+      return {
+        status: res.status,
+        headers: res.headers as unknown as Headers,
+        body: text ? JSON.parse(text) : undefined,
+        text,
+      };
     },
     /** A websocket from this address, as graphql-ws clients open it. */
     WebSocket: class extends WebSocket {
@@ -47,7 +57,9 @@ function clientAddress() {
 
 /** The answer to a websocket handshake: the upgrade, or the HTTP refusal with its body. */
 function handshake(client: ReturnType<typeof clientAddress>) {
-  return new Promise<{ upgraded: true } | { upgraded: false; status: number; headers: Record<string, unknown>; body: any }>((resolve, reject) => {
+  return new Promise<
+    { upgraded: true } | { upgraded: false; status: number; headers: Record<string, unknown>; body: any }
+  >((resolve, reject) => {
     const socket = new client.WebSocket(`${strict.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
     socket.on('open', () => {
       socket.close();
@@ -56,7 +68,9 @@ function handshake(client: ReturnType<typeof clientAddress>) {
     socket.on('unexpected-response', (_request, response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk));
-      response.on('end', () => resolve({ upgraded: false, status: response.statusCode!, headers: response.headers, body: JSON.parse(text) }));
+      response.on('end', () =>
+        resolve({ upgraded: false, status: response.statusCode!, headers: response.headers, body: JSON.parse(text) }),
+      );
     });
     socket.on('error', reject);
   });
@@ -72,19 +86,31 @@ describe('failed authentication is limited per client address', () => {
   test('after AUTH_FAILURES_PER_MINUTE failures an address is refused 429 on REST, /graphql and the websocket handshake; others are not', async () => {
     const tenant = await createTenant(strict.app);
     const client = clientAddress();
-    for (let i = 0; i < 3; i++) expectProblem(await client.http('GET', '/api/v1/hello', { key: BAD_KEY }), 401, 'unauthorized');
+    for (let i = 0; i < 3; i++)
+      expectProblem(await client.http('GET', '/api/v1/hello', { key: BAD_KEY }), 401, 'unauthorized');
 
     const refused = await client.http('GET', '/api/v1/hello', { key: BAD_KEY });
-    expectProblem(refused, 429, 'rate_limited', { detail: expect.stringMatching(/failed authentications from this address/) as unknown as string });
+    expectProblem(refused, 429, 'rate_limited', {
+      detail: expect.stringMatching(/failed authentications from this address/) as unknown as string,
+    });
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(refused.headers.get('ratelimit-policy')).toBe('"auth-failures";q=3;w=60');
     // The address is refused before any key is looked up, a good one included.
     expectProblem(await client.http('GET', '/api/v1/hello', { key: tenant.apiKey }), 429, 'rate_limited');
-    expectGraphQLRequestError(await client.http('POST', '/graphql', { key: tenant.apiKey, body: { query: '{ __typename }' } }), 429, 'rate_limited');
+    expectGraphQLRequestError(
+      await client.http('POST', '/graphql', { key: tenant.apiKey, body: { query: '{ __typename }' } }),
+      429,
+      'rate_limited',
+    );
     const ws = await handshake(client);
-    expect(ws).toMatchObject({ upgraded: false, status: 429, headers: { 'retry-after': expect.stringMatching(/^\d+$/) }, body: { status: 429, code: 'rate_limited' } });
+    expect(ws).toMatchObject({
+      upgraded: false,
+      status: 429,
+      headers: { 'retry-after': expect.stringMatching(/^\d+$/) },
+      body: { status: 429, code: 'rate_limited' },
+    });
 
     // Another address is not affected.
     expect((await clientAddress().http('GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
@@ -93,7 +119,10 @@ describe('failed authentication is limited per client address', () => {
 
   test('keys /graphql and the websocket refuse count as failures too', async () => {
     const client = clientAddress();
-    const gql = await client.http('POST', '/graphql', { key: BAD_KEY, body: { query: '{ viewer { application { id } } }' } });
+    const gql = await client.http('POST', '/graphql', {
+      key: BAD_KEY,
+      body: { query: '{ viewer { application { id } } }' },
+    });
     expect(gql.body.errors[0].extensions.code).toBe('unauthorized');
     for (let i = 0; i < 2; i++) {
       const closed = await connect({ authorization: `Bearer ${BAD_KEY}` }, client.WebSocket, strict.url).closed;
@@ -108,7 +137,8 @@ describe('the runner protocol has a budget per runner', () => {
     const tenant = await createTenant(gw.app);
     const runner = await gw.app.services.runners.createRunner(tenant.tenantId, 'Busy runner');
     const other = await gw.app.services.runners.createRunner(tenant.tenantId, 'Quiet runner');
-    const call = (key: string) => http(gw.url, 'POST', '/api/v1/runner/register', { key, body: { resourceTypes: ['demo.echo'] } });
+    const call = (key: string) =>
+      http(gw.url, 'POST', '/api/v1/runner/register', { key, body: { resourceTypes: ['demo.echo'] } });
     for (let left = 2; left >= 0; left--) {
       const res = await call(runner.runnerKey);
       expect(res.status).toBe(200);
@@ -116,7 +146,9 @@ describe('the runner protocol has a budget per runner', () => {
       expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"runner";r=${left};t=\\d+$`));
     }
     const refused = await call(runner.runnerKey);
-    expectProblem(refused, 429, 'rate_limited', { detail: expect.stringMatching(/runner's rate limit/) as unknown as string });
+    expectProblem(refused, 429, 'rate_limited', {
+      detail: expect.stringMatching(/runner's rate limit/) as unknown as string,
+    });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get('ratelimit')).toBe(`"runner";r=0;t=${refused.headers.get('retry-after')}`);
     // Refused before it ran: the other runner registers, the busy one's registration is as it was.

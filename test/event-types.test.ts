@@ -10,7 +10,10 @@ import { startReceiver } from './support/receiver.js';
 // OpenAPI document's webhooks), must list every type the domain emits, agree with itself, and
 // describe the events the gateway really sends: in the log and as webhooks.
 
-const gateway = useGateway({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', EVENT_POLL_MS: '200' }, { ownDatabase: true });
+const gateway = useGateway(
+  { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', EVENT_POLL_MS: '200' },
+  { ownDatabase: true },
+);
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 addFormats.default(ajv);
@@ -20,8 +23,20 @@ const expectValid = (schema: object, value: unknown, what: string) => {
   expect(validate(value), `${what}: ${ajv.errorsText(validate.errors)}`).toBe(true);
 };
 
-type CatalogEntry = { type: string; description: string; feature: string | null; enabled: boolean; webhookOnly: boolean; schema: object };
-type WebhookOperation = { post: { requestBody: { content: { 'application/json': { schema: { properties: { data: object } } } } }; parameters: { name: string; required: boolean }[] } };
+type CatalogEntry = {
+  type: string;
+  description: string;
+  feature: string | null;
+  enabled: boolean;
+  webhookOnly: boolean;
+  schema: object;
+};
+type WebhookOperation = {
+  post: {
+    requestBody: { content: { 'application/json': { schema: { properties: { data: object } } } } };
+    parameters: { name: string; required: boolean }[];
+  };
+};
 
 let tenant: Tenant;
 let rest: CatalogEntry[];
@@ -48,7 +63,11 @@ describe('the event-type catalog', () => {
   });
 
   test('is the same over REST, GraphQL and the OpenAPI webhooks', async () => {
-    const result = await graphql(gateway.url, tenant.apiKey, '{ eventTypes { type description feature enabled webhookOnly schema } }');
+    const result = await graphql(
+      gateway.url,
+      tenant.apiKey,
+      '{ eventTypes { type description feature enabled webhookOnly schema } }',
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data.eventTypes).toEqual(rest);
     for (const entry of rest) {
@@ -56,7 +75,9 @@ describe('the event-type catalog', () => {
       const envelope = operation.requestBody.content['application/json'].schema;
       expect(envelope.properties.data, entry.type).toEqual(entry.schema);
       expect(envelope.properties).toMatchObject({ type: { const: entry.type } });
-      expect(operation.parameters.filter((p) => p.required).map((p) => p.name)).toEqual(expect.arrayContaining(['webhook-id', 'webhook-timestamp', 'webhook-signature']));
+      expect(operation.parameters.filter((p) => p.required).map((p) => p.name)).toEqual(
+        expect.arrayContaining(['webhook-id', 'webhook-timestamp', 'webhook-signature']),
+      );
     }
   });
 
@@ -78,7 +99,7 @@ describe('the event-type catalog', () => {
   });
 });
 
-test('real events, in the log and as signed webhooks, match their types\' schemas', async () => {
+test("real events, in the log and as signed webhooks, match their types' schemas", async () => {
   const receiver = await startReceiver();
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await http(gateway.url, method, path, { key: tenant.apiKey, body });
@@ -88,26 +109,49 @@ test('real events, in the log and as signed webhooks, match their types\' schema
   const endpoint = await call('POST', '/api/v1/webhooks/endpoints', { url: receiver.url });
   receiver.secrets.push(endpoint.secret);
 
-  const contact = await call('POST', '/api/v1/contacts/contacts', { email: 'ada@example.com', firstName: 'Ada', customData: { erpId: 'E1' } });
+  const contact = await call('POST', '/api/v1/contacts/contacts', {
+    email: 'ada@example.com',
+    firstName: 'Ada',
+    customData: { erpId: 'E1' },
+  });
   await call('PATCH', `/api/v1/contacts/contacts/${contact.contactId}`, { lastName: 'Lovelace' });
   const line = { description: 'Rose stems', quantity: 2, price: 149.99, taxRate: 8.5 };
-  const invoice = await call('POST', '/api/v1/invoices', { customer: 'Acme', customerContactId: contact.contactId, issuedDate: '2026-05-30', paymentTermsDays: 30, items: [line] });
+  const invoice = await call('POST', '/api/v1/invoices', {
+    customer: 'Acme',
+    customerContactId: contact.contactId,
+    issuedDate: '2026-05-30',
+    paymentTermsDays: 30,
+    items: [line],
+  });
   await call('POST', `/api/v1/invoices/${invoice.invoiceId}/issue`);
   await call('POST', `/api/v1/invoices/${invoice.invoiceId}/pay`);
-  const voided = await call('POST', '/api/v1/invoices', { customer: 'Acme', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [line] });
+  const voided = await call('POST', '/api/v1/invoices', {
+    customer: 'Acme',
+    issuedDate: '2026-05-30',
+    paymentTermsDays: 30,
+    items: [line],
+  });
   await call('POST', `/api/v1/invoices/${voided.invoiceId}/void`);
   await call('DELETE', `/api/v1/contacts/contacts/${contact.contactId}`);
-  const imported = await call('POST', '/api/v1/contacts/contacts/import', { contacts: [{ email: 'grace@example.com' }, { email: 'not-an-email' }] });
+  const imported = await call('POST', '/api/v1/contacts/contacts/import', {
+    contacts: [{ email: 'grace@example.com' }, { email: 'not-an-email' }],
+  });
   const waiting = await call('POST', '/api/v1/jobs', { resourceType: 'demo.echo', input: { message: 'hi' } });
   await call('POST', `/api/v1/jobs/${waiting.jobId}/cancel`);
   await call('POST', `/api/v1/webhooks/endpoints/${endpoint.endpointId}/test`);
   const deadline = Date.now() + 10_000;
-  while ((await call('GET', `/api/v1/jobs/${imported.jobId}`)).status !== 'succeeded' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while ((await call('GET', `/api/v1/jobs/${imported.jobId}`)).status !== 'succeeded' && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
 
   const log = await call('GET', '/api/v1/events?limit=500');
   const catalog = new Map(rest.map((entry) => [entry.type, entry]));
   for (const event of log.items) expectValid(catalog.get(event.type)!.schema, event.data, `${event.type} data`);
-  for (const event of log.items) expectValid(webhooks[event.type]!.post.requestBody.content['application/json'].schema, event, `${event.type} envelope`);
+  for (const event of log.items)
+    expectValid(
+      webhooks[event.type]!.post.requestBody.content['application/json'].schema,
+      event,
+      `${event.type} envelope`,
+    );
   // Every type but a failed job (which takes attempts or JOB_NO_RUNNER_TIMEOUT) and the webhook-only test.
   const seen = new Set(log.items.map((event: { type: string }) => event.type));
   expect([...seen].sort()).toEqual(EVENT_TYPES.filter((type) => type !== 'jobs.job.failed').sort());
@@ -118,7 +162,8 @@ test('real events, in the log and as signed webhooks, match their types\' schema
     const envelope = JSON.parse(delivery.body);
     const operation = webhooks[envelope.type]!.post;
     expectValid(operation.requestBody.content['application/json'].schema, envelope, `${envelope.type} webhook`);
-    for (const parameter of operation.parameters) expect(delivery.headers[parameter.name.toLowerCase()], parameter.name).toBeDefined();
+    for (const parameter of operation.parameters)
+      expect(delivery.headers[parameter.name.toLowerCase()], parameter.name).toBeDefined();
   }
   expect(deliveries.map((d) => JSON.parse(d.body).type)).toContain(TEST_EVENT_TYPE);
 });

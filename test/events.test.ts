@@ -7,11 +7,17 @@ import { recordSql } from './support/sql.js';
 // not the relay's work for events committed by this file or by suites running alongside.
 const gateway = useGateway({ EVENT_RELAY: 'off', EVENT_POLL_MS: '3600000' }, { ownDatabase: true });
 
-const createContact = (tenant: Tenant, email: string) => http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email } });
+const createContact = (tenant: Tenant, email: string) =>
+  http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email } });
 const createInvoice = (tenant: Tenant) =>
   http(gateway.url, 'POST', '/api/v1/invoices', {
     key: tenant.apiKey,
-    body: { customer: 'Acme', issuedDate: '2026-11-22', paymentTermsDays: 30, items: [{ description: 'Work', quantity: 2, price: 10, taxRate: 10 }] },
+    body: {
+      customer: 'Acme',
+      issuedDate: '2026-11-22',
+      paymentTermsDays: 30,
+      items: [{ description: 'Work', quantity: 2, price: 10, taxRate: 10 }],
+    },
   });
 
 /** A tenant with five events: contact created, invoice created, contact updated, invoice issued, contact deleted. */
@@ -19,10 +25,16 @@ async function tenantWithHistory() {
   const tenant = await createTenant(gateway.app);
   const contact = await createContact(tenant, 'history@example.com');
   const invoice = await createInvoice(tenant);
-  await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${contact.body.contactId}`, { key: tenant.apiKey, body: { firstName: 'Hal' } });
+  await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${contact.body.contactId}`, {
+    key: tenant.apiKey,
+    body: { firstName: 'Hal' },
+  });
   await http(gateway.url, 'POST', `/api/v1/invoices/${invoice.body.invoiceId}/issue`, { key: tenant.apiKey });
   await http(gateway.url, 'DELETE', `/api/v1/contacts/contacts/${contact.body.contactId}`, { key: tenant.apiKey });
-  const log = await gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId }, orderBy: { tenantSequence: 'asc' } });
+  const log = await gateway.app.services.prisma.event.findMany({
+    where: { tenantId: tenant.tenantId },
+    orderBy: { tenantSequence: 'asc' },
+  });
   expect(log).toHaveLength(5);
   return { tenant, log, contact: contact.body, invoice: invoice.body };
 }
@@ -48,7 +60,8 @@ describe('GET /api/v1/events', () => {
 
   test('after, types (exact and wildcard), limit and cursor select the same log', async () => {
     const { tenant, log } = await tenantWithHistory();
-    const get = async (query: string) => (await http(gateway.url, 'GET', `/api/v1/events?${query}`, { key: tenant.apiKey })).body;
+    const get = async (query: string) =>
+      (await http(gateway.url, 'GET', `/api/v1/events?${query}`, { key: tenant.apiKey })).body;
     const sequences = (body: any) => body.items.map((e: any) => e.tenantSequence);
 
     expect(sequences(await get(`after=${log[1]!.id}`))).toEqual([3, 4, 5]);
@@ -62,12 +75,16 @@ describe('GET /api/v1/events', () => {
     expect(third).toMatchObject({ count: 1, nextCursor: null });
   });
 
-  test('only the features\' events are listed; asking for another feature\'s is 403', async () => {
+  test("only the features' events are listed; asking for another feature's is 403", async () => {
     const tenant = await createTenant(gateway.app, ['accounting']);
     await createInvoice(tenant);
     const all = await http(gateway.url, 'GET', '/api/v1/events', { key: tenant.apiKey });
     expect(all.body.items.map((e: any) => e.type)).toEqual(['accounting.invoice.created']);
-    expectProblem(await http(gateway.url, 'GET', '/api/v1/events?types=communication.*', { key: tenant.apiKey }), 403, 'feature_not_enabled');
+    expectProblem(
+      await http(gateway.url, 'GET', '/api/v1/events?types=communication.*', { key: tenant.apiKey }),
+      403,
+      'feature_not_enabled',
+    );
   });
 
   test('rejections: no key, malformed or foreign after, unknown type, bad limit, unknown parameter, after with cursor', async () => {
@@ -81,8 +98,16 @@ describe('GET /api/v1/events', () => {
     expectProblem(await get('?limit=0'), 400, 'validation_failed');
     expectProblem(await get('?limit=abc'), 400, 'validation_failed');
     expectProblem(await get('?since=yesterday'), 400, 'validation_failed');
-    expectProblem(await get(`?after=${log[0]!.id}&cursor=${Buffer.from(log[1]!.id).toString('base64url')}`), 400, 'validation_failed');
-    expectProblem(await http(gateway.url, 'POST', '/api/v1/events', { key: tenant.apiKey, body: {} }), 405, 'method_not_allowed');
+    expectProblem(
+      await get(`?after=${log[0]!.id}&cursor=${Buffer.from(log[1]!.id).toString('base64url')}`),
+      400,
+      'validation_failed',
+    );
+    expectProblem(
+      await http(gateway.url, 'POST', '/api/v1/events', { key: tenant.apiKey, body: {} }),
+      405,
+      'method_not_allowed',
+    );
   });
 });
 
@@ -100,8 +125,17 @@ describe('events query', () => {
     expect(first.errors).toBeUndefined();
     const edges = first.data.events.edges;
     expect(edges.map((e: any) => e.cursor)).toEqual([log[0]!.id, log[1]!.id]);
-    expect(edges[0].node).toMatchObject({ type: 'communication.contact.created', data: { __typename: 'DeletedResource', id: contact.contactId }, snapshot: contact });
-    expect(edges[1].node.data).toEqual({ __typename: 'Invoice', number: invoice.invoiceNumber, status: 'issued', items: [{ description: 'Work' }] });
+    expect(edges[0].node).toMatchObject({
+      type: 'communication.contact.created',
+      data: { __typename: 'DeletedResource', id: contact.contactId },
+      snapshot: contact,
+    });
+    expect(edges[1].node.data).toEqual({
+      __typename: 'Invoice',
+      number: invoice.invoiceNumber,
+      status: 'issued',
+      items: [{ description: 'Work' }],
+    });
     expect(edges[1].node.snapshot.status).toBe('draft');
     expect(first.data.events.pageInfo).toMatchObject({ hasNextPage: true, endCursor: log[1]!.id });
 
@@ -110,7 +144,10 @@ describe('events query', () => {
     const tail = await graphql(gateway.url, tenant.apiKey, EVENTS, { last: 2 });
     expect(tail.data.events.edges.map((e: any) => e.node.tenantSequence)).toEqual([4, 5]);
     const filtered = await graphql(gateway.url, tenant.apiKey, EVENTS, { types: ['accounting.invoice.*'] });
-    expect(filtered.data.events.edges.map((e: any) => e.node.type)).toEqual(['accounting.invoice.created', 'accounting.invoice.issued']);
+    expect(filtered.data.events.edges.map((e: any) => e.node.type)).toEqual([
+      'accounting.invoice.created',
+      'accounting.invoice.issued',
+    ]);
   });
 
   test('a page costs the same number of statements for 2 events as for 12: no N+1 through data or snapshot', async () => {
@@ -139,7 +176,8 @@ describe('events query', () => {
   test('errors carry the REST codes', async () => {
     const { tenant } = await tenantWithHistory();
     const other = await tenantWithHistory();
-    const code = async (variables: Record<string, unknown>) => (await graphql(gateway.url, tenant.apiKey, EVENTS, variables)).errors?.[0]?.extensions.code;
+    const code = async (variables: Record<string, unknown>) =>
+      (await graphql(gateway.url, tenant.apiKey, EVENTS, variables)).errors?.[0]?.extensions.code;
     expect(await code({ after: 'evt_nope' })).toBe('invalid_id');
     expect(await code({ after: other.log[0]!.id })).toBe('not_found');
     expect(await code({ types: ['nope'] })).toBe('validation_failed');

@@ -55,7 +55,11 @@ beforeAll(async () => {
   url = await app.start();
   tenant = await createTenant(app);
   ws = connectWs(url, { authorization: `Bearer ${tenant.apiKey}` });
-  subscription = await subscribeLive(ws, url, 'subscription { events(types: ["communication.*"]) { tenantSequence resourceId } }');
+  subscription = await subscribeLive(
+    ws,
+    url,
+    'subscription { events(types: ["communication.*"]) { tenantSequence resourceId } }',
+  );
   [listener, observer] = [new Redis(redis.url), new Redis(redis.url)];
   for (const client of [listener, observer]) client.on('error', () => {}); // reconnects by itself while the tests stop Redis
   listener.on('message', (_channel, message: string) => heard.push(JSON.parse(message).resourceId));
@@ -74,7 +78,10 @@ afterAll(async () => {
 
 /** Creates a contact through REST; its id. */
 async function createContact(label: string): Promise<string> {
-  const res = await http(url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: `${label}-${created.length}@example.com` } });
+  const res = await http(url, 'POST', '/api/v1/contacts/contacts', {
+    key: tenant.apiKey,
+    body: { email: `${label}-${created.length}@example.com` },
+  });
   expect(res.status, res.text).toBe(201);
   created.push(res.body.contactId);
   return res.body.contactId;
@@ -104,7 +111,9 @@ async function expectAlive() {
 async function timed<T>(what: string, limitMs: number, request: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limitMs} ms`)), limitMs)));
+  const limit = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limitMs} ms`)), limitMs)),
+  );
   try {
     const result = await Promise.race([request(), limit]);
     return { result, ms: performance.now() - started };
@@ -113,7 +122,13 @@ async function timed<T>(what: string, limitMs: number, request: () => Promise<T>
   }
 }
 
-const readyState = { status: 'ready', checks: { database: { status: 'up', latencyMs: expect.any(Number) }, redis: { status: 'up', latencyMs: expect.any(Number) } } };
+const readyState = {
+  status: 'ready',
+  checks: {
+    database: { status: 'up', latencyMs: expect.any(Number) },
+    redis: { status: 'up', latencyMs: expect.any(Number) },
+  },
+};
 
 describe('Redis', () => {
   test('is followed live while it runs', async () => {
@@ -128,7 +143,10 @@ describe('Redis', () => {
 
     const degraded = await ready();
     expect(degraded.status).toBe(200);
-    expect(degraded.body).toEqual({ status: 'degraded', checks: { database: readyState.checks.database, redis: { status: 'down', error: expect.any(String) } } });
+    expect(degraded.body).toEqual({
+      status: 'degraded',
+      checks: { database: readyState.checks.database, redis: { status: 'down', error: expect.any(String) } },
+    });
 
     // A subscription opened while Redis is away (this used to crash the process a little later).
     const other = await createTenant(app);
@@ -139,7 +157,10 @@ describe('Redis', () => {
       await createContact('refused');
       await expectAllReceived();
 
-      const res = await http(url, 'POST', '/api/v1/contacts/contacts', { key: other.apiKey, body: { email: 'other@example.com' } });
+      const res = await http(url, 'POST', '/api/v1/contacts/contacts', {
+        key: other.apiKey,
+        body: { email: 'other@example.com' },
+      });
       expect(res.status).toBe(201);
       expect(eventsIn(await otherSubscription.waitFor(1))).toEqual([{ resourceId: res.body.contactId }]);
     } finally {
@@ -163,15 +184,22 @@ describe('Redis', () => {
     redis.freeze();
     try {
       for (let i = 0; i < 3; i++) {
-        const hello = await timed('GET /api/v1/hello', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, () => http(url, 'GET', '/api/v1/hello', { key: tenant.apiKey }));
+        const hello = await timed('GET /api/v1/hello', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, () =>
+          http(url, 'GET', '/api/v1/hello', { key: tenant.apiKey }),
+        );
         expect(hello.result.status).toBe(200);
-        const list = await timed('a GraphQL query', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, () => graphql(url, tenant.apiKey, '{ contacts(first: 1) { edges { node { id } } } }'));
+        const list = await timed('a GraphQL query', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, () =>
+          graphql(url, tenant.apiKey, '{ contacts(first: 1) { edges { node { id } } } }'),
+        );
         expect(list.result.errors).toBeUndefined();
         await timed('POST a contact', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, () => createContact('frozen'));
       }
       const degraded = await timed('/ready', REDIS_COMMAND_TIMEOUT_MS + SLACK_MS, ready);
       expect(degraded.result.status).toBe(200);
-      expect(degraded.result.body).toMatchObject({ status: 'degraded', checks: { database: { status: 'up' }, redis: { status: 'down' } } });
+      expect(degraded.result.body).toMatchObject({
+        status: 'degraded',
+        checks: { database: { status: 'up' }, redis: { status: 'down' } },
+      });
       await expectAllReceived();
       await expectAlive();
     } finally {
@@ -187,7 +215,10 @@ describe('Redis', () => {
 describe('PostgreSQL', () => {
   test('down: 503 service_unavailable with Retry-After on REST and GraphQL, /ready 503; everything recovers by itself', async () => {
     const receiver = await startReceiver();
-    const endpoint = await http(url, 'POST', '/api/v1/webhooks/endpoints', { key: tenant.apiKey, body: { url: receiver.url, eventTypes: ['communication.*'] } });
+    const endpoint = await http(url, 'POST', '/api/v1/webhooks/endpoints', {
+      key: tenant.apiKey,
+      body: { url: receiver.url, eventTypes: ['communication.*'] },
+    });
     expect(endpoint.status, endpoint.text).toBe(201);
     // A key never used yet: authenticating it needs the database too (the other one is cached).
     const fresh = await createTenant(app);
@@ -200,17 +231,28 @@ describe('PostgreSQL', () => {
       expect(list.headers.get('retry-after')).toBe('5');
       const write = await http(url, 'POST', '/api/v1/contacts/contacts', { key, body: { email: 'down@example.com' } });
       expectProblem(write, 503, 'service_unavailable');
-      const idempotent = await http(url, 'POST', '/api/v1/contacts/contacts', { key, body: { email: 'down@example.com' }, headers: { 'idempotency-key': `down-${key}` } });
+      const idempotent = await http(url, 'POST', '/api/v1/contacts/contacts', {
+        key,
+        body: { email: 'down@example.com' },
+        headers: { 'idempotency-key': `down-${key}` },
+      });
       expectProblem(idempotent, 503, 'service_unavailable');
       const query = await graphql(url, key, '{ contacts(first: 1) { edges { node { id } } } }');
       expect(query.errors?.[0]?.extensions).toMatchObject({ code: 'service_unavailable', status: 503 });
     }
-    const mutation = await graphql(url, tenant.apiKey, 'mutation { createContact(input: { email: "down@example.com" }) { id } }');
+    const mutation = await graphql(
+      url,
+      tenant.apiKey,
+      'mutation { createContact(input: { email: "down@example.com" }) { id } }',
+    );
     expect(mutation.errors?.[0]?.extensions).toMatchObject({ code: 'service_unavailable', status: 503 });
 
     const unavailable = await ready();
     expect(unavailable.status).toBe(503);
-    expect(unavailable.body).toMatchObject({ status: 'unavailable', checks: { database: { status: 'down', error: expect.any(String) }, redis: { status: 'up' } } });
+    expect(unavailable.body).toMatchObject({
+      status: 'unavailable',
+      checks: { database: { status: 'down', error: expect.any(String) }, redis: { status: 'up' } },
+    });
     await expectAlive();
 
     await postgres.start();
@@ -221,13 +263,20 @@ describe('PostgreSQL', () => {
     await expectAllReceived();
     await receiver.waitFor(1, 15_000);
     expect(receiver.events().map((event) => event.data.contactId)).toContain(after);
-    const job = await http(url, 'POST', '/api/v1/contacts/contacts/import', { key: tenant.apiKey, body: { contacts: [{ email: 'imported@example.com' }] } });
+    const job = await http(url, 'POST', '/api/v1/contacts/contacts/import', {
+      key: tenant.apiKey,
+      body: { contacts: [{ email: 'imported@example.com' }] },
+    });
     expect(job.status, job.text).toBe(202);
     expect((await settledJob(url, tenant.apiKey, job.body.jobId, 20_000)).status).toBe('succeeded');
     const fine = await http(url, 'GET', '/api/v1/contacts/contacts', { key: fresh.apiKey });
     expect(fine.status).toBe(200);
     // The 503 kept no claim on its Idempotency-Key: the retry runs.
-    const retried = await http(url, 'POST', '/api/v1/contacts/contacts', { key: fresh.apiKey, body: { email: 'down@example.com' }, headers: { 'idempotency-key': `down-${fresh.apiKey}` } });
+    const retried = await http(url, 'POST', '/api/v1/contacts/contacts', {
+      key: fresh.apiKey,
+      body: { email: 'down@example.com' },
+      headers: { 'idempotency-key': `down-${fresh.apiKey}` },
+    });
     expect(retried.status, retried.text).toBe(201);
   }, 60_000);
 
@@ -237,8 +286,12 @@ describe('PostgreSQL', () => {
     try {
       const answers = await Promise.all([
         timed('GET contacts', bound, () => http(url, 'GET', '/api/v1/contacts/contacts', { key: tenant.apiKey })),
-        timed('POST a contact', bound, () => http(url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: 'frozen@example.com' } })),
-        timed('a GraphQL query', bound, () => graphql(url, tenant.apiKey, '{ contacts(first: 1) { edges { node { id } } } }')),
+        timed('POST a contact', bound, () =>
+          http(url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email: 'frozen@example.com' } }),
+        ),
+        timed('a GraphQL query', bound, () =>
+          graphql(url, tenant.apiKey, '{ contacts(first: 1) { edges { node { id } } } }'),
+        ),
       ]);
       expectProblem(answers[0].result, 503, 'service_unavailable');
       expectProblem(answers[1].result, 503, 'service_unavailable');
@@ -261,7 +314,9 @@ async function listeningSessions(): Promise<number> {
   const client = new pg.Client({ connectionString: postgres.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ count: string }>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+    const { rows } = await client.query<{ count: string }>(
+      "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+    );
     return Number(rows[0]!.count);
   } finally {
     await client.end();

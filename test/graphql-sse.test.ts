@@ -12,7 +12,8 @@ const gateway = useGateway();
 const clients: Client[] = [];
 afterAll(() => clients.forEach((client) => client.dispose()));
 
-const EVENTS = 'subscription($after: ID) { events(types: ["communication.*"], after: $after) { id type tenantSequence resourceId } }';
+const EVENTS =
+  'subscription($after: ID) { events(types: ["communication.*"], after: $after) { id type tenantSequence resourceId } }';
 
 function client(tenant: Tenant, singleConnection: boolean): Client {
   const created = createClient({
@@ -29,7 +30,10 @@ function client(tenant: Tenant, singleConnection: boolean): Client {
 function subscribe(sse: Client, variables: Record<string, unknown> = {}) {
   const results: any[] = [];
   let failure: unknown;
-  const stop = sse.subscribe({ query: EVENTS, variables }, { next: (r) => void results.push(r), error: (e) => void (failure = e), complete: () => {} });
+  const stop = sse.subscribe(
+    { query: EVENTS, variables },
+    { next: (r) => void results.push(r), error: (e) => void (failure = e), complete: () => {} },
+  );
   return {
     results,
     stop,
@@ -97,16 +101,33 @@ describe('single-connection mode over plain HTTP', () => {
     expect(token).toMatch(/^[0-9a-f-]{36}$/);
 
     const operation = { query: EVENTS, extensions: { operationId: 'op1' } };
-    const foreign = await http(gateway.url, 'POST', '/graphql', { key: other.apiKey, body: operation, headers: { 'x-graphql-event-stream-token': token } });
+    const foreign = await http(gateway.url, 'POST', '/graphql', {
+      key: other.apiKey,
+      body: operation,
+      headers: { 'x-graphql-event-stream-token': token },
+    });
     expect(foreign.status).toBe(404);
-    const keyless = await http(gateway.url, 'POST', '/graphql', { body: operation, headers: { 'x-graphql-event-stream-token': token } });
+    const keyless = await http(gateway.url, 'POST', '/graphql', {
+      body: operation,
+      headers: { 'x-graphql-event-stream-token': token },
+    });
     expect(keyless.status).toBe(404);
-    const streamOfOther = await http(gateway.url, 'GET', `/graphql?token=${token}`, { key: other.apiKey, headers: { accept: 'text/event-stream' } });
+    const streamOfOther = await http(gateway.url, 'GET', `/graphql?token=${token}`, {
+      key: other.apiKey,
+      headers: { accept: 'text/event-stream' },
+    });
     expect(streamOfOther.status).toBe(404);
 
-    const accepted = await http(gateway.url, 'POST', '/graphql', { key: owner.apiKey, body: operation, headers: { 'x-graphql-event-stream-token': token } });
+    const accepted = await http(gateway.url, 'POST', '/graphql', {
+      key: owner.apiKey,
+      body: operation,
+      headers: { 'x-graphql-event-stream-token': token },
+    });
     expect(accepted.status).toBe(202);
-    const stopped = await http(gateway.url, 'DELETE', '/graphql?operationId=op1', { key: owner.apiKey, headers: { 'x-graphql-event-stream-token': token } });
+    const stopped = await http(gateway.url, 'DELETE', '/graphql?operationId=op1', {
+      key: owner.apiKey,
+      headers: { 'x-graphql-event-stream-token': token },
+    });
     expect(stopped.status).toBe(200);
   });
 
@@ -114,7 +135,9 @@ describe('single-connection mode over plain HTTP', () => {
     const tenant = await createTenant(gateway.app);
     const sse = client(tenant, true);
     const firstResult = (query: string) =>
-      new Promise<any>((resolve) => sse.subscribe({ query }, { next: resolve, error: (e) => resolve({ errors: [e] }), complete: () => {} }));
+      new Promise<any>((resolve) =>
+        sse.subscribe({ query }, { next: resolve, error: (e) => resolve({ errors: [e] }), complete: () => {} }),
+      );
     const invalid = await firstResult('subscription { events(first: 1) { id } }');
     expect(invalid.errors).toHaveLength(1);
     expect(invalid.errors[0].message).toMatch(/Unknown argument "first"/);
@@ -128,12 +151,26 @@ describe('single-connection mode over plain HTTP', () => {
 
 test('stopping a gateway ends its open single-connection streams', async () => {
   const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
-  const app = await buildApp(loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...(dataDir ? { DATA_DIR: dataDir } : {}) }));
+  const app = await buildApp(
+    loadConfig({
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    }),
+  );
   try {
     const url = await app.start();
     const tenant = await createTenant(app);
     const token = (await http(url, 'PUT', '/graphql', { key: tenant.apiKey })).text;
-    const stream = await fetch(`${url}/graphql`, { headers: { authorization: `Bearer ${tenant.apiKey}`, accept: 'text/event-stream', 'x-graphql-event-stream-token': token } });
+    const stream = await fetch(`${url}/graphql`, {
+      headers: {
+        authorization: `Bearer ${tenant.apiKey}`,
+        accept: 'text/event-stream',
+        'x-graphql-event-stream-token': token,
+      },
+    });
     expect(stream.status).toBe(200);
     const reader = stream.body!.getReader();
     await reader.read(); // the stream's first comment: it is open

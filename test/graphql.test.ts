@@ -50,7 +50,9 @@ function expectInvoiceAgrees(g: any, r: any) {
     expect(g[field], field).toBe(String(r[field]));
   }
   const numeric = (line: Record<string, unknown>) =>
-    Object.fromEntries(Object.entries(line).map(([k, v]) => [k, (DECIMALS as readonly string[]).includes(k) ? Number(v) : v]));
+    Object.fromEntries(
+      Object.entries(line).map(([k, v]) => [k, (DECIMALS as readonly string[]).includes(k) ? Number(v) : v]),
+    );
   expect({
     invoiceId: id,
     invoiceNumber: number,
@@ -69,7 +71,13 @@ async function eventCount(tenantId: string) {
 }
 
 /** The mutation left exactly one event, of this type, about this resource, from this request. */
-async function expectOneNewEvent(tenantId: string, before: number, type: string, resourceId: string, correlationId: string | null) {
+async function expectOneNewEvent(
+  tenantId: string,
+  before: number,
+  type: string,
+  resourceId: string,
+  correlationId: string | null,
+) {
   const events = await eventsOf(gw.app, tenantId);
   expect(events.map((e) => e.type).slice(before)).toEqual([type]);
   const event = events.at(-1)!;
@@ -111,7 +119,8 @@ const UPDATE_CONTACT = `mutation ($id: ID!, $input: UpdateContactInput!) { updat
 const DELETE_CONTACT = `mutation ($id: ID!) { deleteContact(id: $id) { deletedContactId } }`;
 const CREATE_INVOICE = `mutation ($input: CreateInvoiceInput!) { createInvoice(input: $input) { ...InvoiceFields } } ${INVOICE_FIELDS}`;
 const GET_INVOICE = `query ($id: ID!) { invoice(id: $id) { ...InvoiceFields } } ${INVOICE_FIELDS}`;
-const TRANSITION = (action: string) => `mutation ($id: ID!) { ${action}Invoice(id: $id) { ...InvoiceFields } } ${INVOICE_FIELDS}`;
+const TRANSITION = (action: string) =>
+  `mutation ($id: ID!) { ${action}Invoice(id: $id) { ...InvoiceFields } } ${INVOICE_FIELDS}`;
 
 const simpleInvoice = (customer: string) => ({
   customer,
@@ -138,7 +147,10 @@ beforeAll(async () => {
 
 describe('viewer', () => {
   test('resolves the key to its application and tenant', async () => {
-    const { tenantId } = await gw.app.services.admin.createTenant({ name: 'Viewer GmbH', features: ['communication', 'accounting'] });
+    const { tenantId } = await gw.app.services.admin.createTenant({
+      name: 'Viewer GmbH',
+      features: ['communication', 'accounting'],
+    });
     const app = await gw.app.services.admin.createApplication({ tenantId, name: 'Viewer app' });
     const data = ok(await gql(app.apiKey, '{ viewer { application { id name } tenant { id name features } } }'));
     expect(data).toStrictEqual({
@@ -159,9 +171,17 @@ describe('viewer', () => {
 
   test('a feature the tenant lacks is feature_not_enabled', async () => {
     const accountingOnly = await createTenant(gw.app, ['accounting']);
-    failed(await gql(accountingOnly.apiKey, '{ contacts(first: 1) { edges { node { id } } } }'), 'feature_not_enabled', 'contacts');
+    failed(
+      await gql(accountingOnly.apiKey, '{ contacts(first: 1) { edges { node { id } } } }'),
+      'feature_not_enabled',
+      'contacts',
+    );
     const communicationOnly = await createTenant(gw.app, ['communication']);
-    failed(await gql(communicationOnly.apiKey, '{ invoices(first: 1) { edges { node { id } } } }'), 'feature_not_enabled', 'invoices');
+    failed(
+      await gql(communicationOnly.apiKey, '{ invoices(first: 1) { edges { node { id } } } }'),
+      'feature_not_enabled',
+      'invoices',
+    );
   });
 });
 
@@ -188,7 +208,13 @@ describe('contacts', () => {
     expect(contactAsRest(read)).toStrictEqual(r.body);
     lastRest = r.body;
 
-    const event = await expectOneNewEvent(t.tenantId, before, 'communication.contact.created', contactId, created.correlationId);
+    const event = await expectOneNewEvent(
+      t.tenantId,
+      before,
+      'communication.contact.created',
+      contactId,
+      created.correlationId,
+    );
     expect(event.resourceType).toBe('contact');
     expect(event.data).toStrictEqual(r.body);
   });
@@ -214,7 +240,13 @@ describe('contacts', () => {
     expect(contactAsRest(ok(await gql(t.apiKey, GET_CONTACT, { id: contactId })).contact)).toStrictEqual(r.body);
     lastRest = r.body;
 
-    const event = await expectOneNewEvent(t.tenantId, before, 'communication.contact.updated', contactId, updated.correlationId);
+    const event = await expectOneNewEvent(
+      t.tenantId,
+      before,
+      'communication.contact.updated',
+      contactId,
+      updated.correlationId,
+    );
     expect(event.data).toStrictEqual(r.body);
   });
 
@@ -227,7 +259,13 @@ describe('contacts', () => {
     failed(await gql(t.apiKey, GET_CONTACT, { id: contactId }), 'not_found', 'contact');
     failed(await gql(t.apiKey, DELETE_CONTACT, { id: contactId }), 'not_found', 'deleteContact');
 
-    const event = await expectOneNewEvent(t.tenantId, before, 'communication.contact.deleted', contactId, deleted.correlationId);
+    const event = await expectOneNewEvent(
+      t.tenantId,
+      before,
+      'communication.contact.deleted',
+      contactId,
+      deleted.correlationId,
+    );
     expect(event.data).toStrictEqual(lastRest);
   });
 
@@ -235,7 +273,9 @@ describe('contacts', () => {
     const pager = await createTenant(gw.app, ['communication']);
     const created: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const c = ok(await gql(pager.apiKey, CREATE_CONTACT, { input: { firstName: `P${i}`, email: `p${i}@example.com` } })).createContact;
+      const c = ok(
+        await gql(pager.apiKey, CREATE_CONTACT, { input: { firstName: `P${i}`, email: `p${i}@example.com` } }),
+      ).createContact;
       created.push(c.id);
     }
     const PAGE = `query ($after: String) {
@@ -272,7 +312,9 @@ describe('contacts', () => {
     });
 
     // The whole list in one page is the same list, and REST lists the same ids in the same order.
-    const all = ok(await gql(pager.apiKey, '{ contacts(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }'));
+    const all = ok(
+      await gql(pager.apiKey, '{ contacts(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }'),
+    );
     expect(all.contacts.edges.map((e: any) => e.node.id)).toEqual(created);
     expect(all.contacts.pageInfo.hasNextPage).toBe(false);
     const r = await rest('GET', '/api/v1/contacts/contacts', pager.apiKey);
@@ -296,11 +338,16 @@ describe('contacts', () => {
     const columns = [...read.slice(0, read.indexOf(' FROM ')).matchAll(/"Contact"\."(\w+)"/g)].map((m) => m[1]);
     expect(columns.sort()).toEqual(['customData', 'email', 'firstName', 'id', 'lastName']);
     expect(page.contacts.edges).toStrictEqual([
-      { cursor: expect.any(String), node: { mail: stored.email, fullName: stored.fullName, customData: stored.customData } },
+      {
+        cursor: expect.any(String),
+        node: { mail: stored.email, fullName: stored.fullName, customData: stored.customData },
+      },
     ]);
 
     // Every field selected: every column read, equal to REST.
-    const full = ok(await gql(reader.apiKey, `{ contacts(first: 10) { edges { node { ...ContactFields } } } } ${CONTACT_FIELDS}`));
+    const full = ok(
+      await gql(reader.apiKey, `{ contacts(first: 10) { edges { node { ...ContactFields } } } } ${CONTACT_FIELDS}`),
+    );
     expect(full.contacts.edges.map((edge: any) => contactAsRest(edge.node))).toStrictEqual([stored]);
   });
 
@@ -336,7 +383,8 @@ describe('invoices', () => {
   };
 
   test('createInvoice computes exact decimals, returned as strings equal to REST numbers', async () => {
-    contactId = ok(await gql(t.apiKey, CREATE_CONTACT, { input: { firstName: 'Invoice', lastName: 'Customer' } })).createContact.id;
+    contactId = ok(await gql(t.apiKey, CREATE_CONTACT, { input: { firstName: 'Invoice', lastName: 'Customer' } }))
+      .createContact.id;
     const before = await eventCount(t.tenantId);
     const created = await gql(t.apiKey, CREATE_INVOICE, { input: { ...AWKWARD, customerContactId: contactId } });
     const inv = ok(created).createInvoice;
@@ -360,9 +408,33 @@ describe('invoices', () => {
     expect(inv.items).toStrictEqual([
       { description: 'a tenth', quantity: '1', price: '0.1', taxRate: '0', net: '0.1', tax: '0', gross: '0.1' },
       { description: 'two tenths', quantity: '1', price: '0.2', taxRate: '0', net: '0.2', tax: '0', gross: '0.2' },
-      { description: 'three at 19.99, 8.5%', quantity: '3', price: '19.99', taxRate: '8.5', net: '59.97', tax: '5.1', gross: '65.07' },
-      { description: 'two and a half at 10.005, 8.5%', quantity: '2.5', price: '10.005', taxRate: '8.5', net: '25.01', tax: '2.13', gross: '27.14' },
-      { description: 'half a cent of tax', quantity: '1', price: '1', taxRate: '0.5', net: '1', tax: '0.01', gross: '1.01' },
+      {
+        description: 'three at 19.99, 8.5%',
+        quantity: '3',
+        price: '19.99',
+        taxRate: '8.5',
+        net: '59.97',
+        tax: '5.1',
+        gross: '65.07',
+      },
+      {
+        description: 'two and a half at 10.005, 8.5%',
+        quantity: '2.5',
+        price: '10.005',
+        taxRate: '8.5',
+        net: '25.01',
+        tax: '2.13',
+        gross: '27.14',
+      },
+      {
+        description: 'half a cent of tax',
+        quantity: '1',
+        price: '1',
+        taxRate: '0.5',
+        net: '1',
+        tax: '0.01',
+        gross: '1.01',
+      },
     ]);
 
     const r = await rest('GET', `/api/v1/invoices/${invoiceId}`, t.apiKey);
@@ -370,14 +442,24 @@ describe('invoices', () => {
     expect(r.body).toMatchObject({ netTotal: 86.28, taxTotal: 7.24, grossTotal: 93.52 });
     expectInvoiceAgrees(inv, r.body);
 
-    const event = await expectOneNewEvent(t.tenantId, before, 'accounting.invoice.created', invoiceId, created.correlationId);
+    const event = await expectOneNewEvent(
+      t.tenantId,
+      before,
+      'accounting.invoice.created',
+      invoiceId,
+      created.correlationId,
+    );
     expect(event.resourceType).toBe('invoice');
     expect(event.data).toStrictEqual(r.body);
   });
 
   test('invoice(id) with items and application equals REST', async () => {
     const data = ok(
-      await gql(t.apiKey, `query ($id: ID!) { invoice(id: $id) { id items { description quantity price taxRate net tax gross } application { name } } }`, { id: invoiceId }),
+      await gql(
+        t.apiKey,
+        `query ($id: ID!) { invoice(id: $id) { id items { description quantity price taxRate net tax gross } application { name } } }`,
+        { id: invoiceId },
+      ),
     );
     const r = await rest('GET', `/api/v1/invoices/${invoiceId}`, t.apiKey);
     expect(data.invoice.id).toBe(invoiceId);
@@ -450,7 +532,8 @@ describe('invoices', () => {
   test('invoices(first:) pages through every invoice exactly once', async () => {
     const pager = await createTenant(gw.app, ['accounting']);
     const created: string[] = [];
-    for (let i = 0; i < 5; i++) created.push(ok(await gql(pager.apiKey, CREATE_INVOICE, { input: simpleInvoice(`C${i}`) })).createInvoice.id);
+    for (let i = 0; i < 5; i++)
+      created.push(ok(await gql(pager.apiKey, CREATE_INVOICE, { input: simpleInvoice(`C${i}`) })).createInvoice.id);
     const PAGE = `query ($after: String) {
       invoices(first: 3, after: $after) { edges { cursor node { id number customer } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
     }`;
@@ -458,9 +541,20 @@ describe('invoices', () => {
     const second = ok(await gql(pager.apiKey, PAGE, { after: first.pageInfo.endCursor })).invoices;
     expect(first.edges.map((e: any) => e.node.id)).toEqual(created.slice(0, 3));
     expect(second.edges.map((e: any) => e.node.id)).toEqual(created.slice(3));
-    expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false, startCursor: first.edges[0].cursor, endCursor: first.edges[2].cursor });
-    expect(second.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true, endCursor: second.edges[1].cursor });
-    expect([...first.edges, ...second.edges].map((e: any) => e.node.number)).toEqual([1, 2, 3, 4, 5].map((n) => `INV-2026-0000${n}`));
+    expect(first.pageInfo).toMatchObject({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: first.edges[0].cursor,
+      endCursor: first.edges[2].cursor,
+    });
+    expect(second.pageInfo).toMatchObject({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      endCursor: second.edges[1].cursor,
+    });
+    expect([...first.edges, ...second.edges].map((e: any) => e.node.number)).toEqual(
+      [1, 2, 3, 4, 5].map((n) => `INV-2026-0000${n}`),
+    );
     expect([...first.edges, ...second.edges].map((e: any) => e.node.customer)).toEqual(['C0', 'C1', 'C2', 'C3', 'C4']);
   });
 });
@@ -488,9 +582,13 @@ describe('errors', () => {
     const notDecimal = await gql(t.apiKey, CREATE_INVOICE, {
       input: { ...simpleInvoice('Bad'), items: [{ description: 'x', quantity: '1,5', price: 1, taxRate: 0 }] },
     });
-    expect(failed(notDecimal, 'validation_failed', 'createInvoice').extensions.errors.map((e: any) => e.path)).toEqual(['items[0].quantity']);
+    expect(failed(notDecimal, 'validation_failed', 'createInvoice').extensions.errors.map((e: any) => e.path)).toEqual([
+      'items[0].quantity',
+    ]);
 
-    const badDate = await gql(t.apiKey, CREATE_INVOICE, { input: { ...simpleInvoice('Bad'), issuedDate: '2026-02-30' } });
+    const badDate = await gql(t.apiKey, CREATE_INVOICE, {
+      input: { ...simpleInvoice('Bad'), issuedDate: '2026-02-30' },
+    });
     expect(failed(badDate, 'validation_failed', 'createInvoice').extensions.errors).toStrictEqual([
       { path: 'issuedDate', message: 'must be an ISO-8601 date (YYYY-MM-DD)' },
     ]);
@@ -507,10 +605,14 @@ describe('errors', () => {
 
     const c = ok(await gql(t.apiKey, CREATE_CONTACT, { input: { firstName: 'Valid' } })).createContact;
     const badUpdate = await gql(t.apiKey, UPDATE_CONTACT, { id: c.id, input: { preferredLanguage: 'english please' } });
-    expect(failed(badUpdate, 'validation_failed', 'updateContact').extensions.errors.map((e: any) => e.path)).toEqual(['preferredLanguage']);
+    expect(failed(badUpdate, 'validation_failed', 'updateContact').extensions.errors.map((e: any) => e.path)).toEqual([
+      'preferredLanguage',
+    ]);
 
     // Only the one valid createContact left an event.
-    expect((await eventsOf(gw.app, t.tenantId)).slice(before).map((e) => e.type)).toEqual(['communication.contact.created']);
+    expect((await eventsOf(gw.app, t.tenantId)).slice(before).map((e) => e.type)).toEqual([
+      'communication.contact.created',
+    ]);
   });
 
   test('a duplicate email is email_taken on the email field', async () => {
@@ -536,7 +638,9 @@ describe('errors', () => {
       expect(error.extensions.status).toBe(400);
       expect(error.extensions.errors[0].path).toBe('id');
     }
-    const badRef = await gql(t.apiKey, CREATE_INVOICE, { input: { ...simpleInvoice('X'), customerContactId: 'contact_abc123' } });
+    const badRef = await gql(t.apiKey, CREATE_INVOICE, {
+      input: { ...simpleInvoice('X'), customerContactId: 'contact_abc123' },
+    });
     expect(failed(badRef, 'invalid_id', 'createInvoice').extensions.errors[0].path).toBe('customerContactId');
     expect(await eventCount(t.tenantId)).toBe(before);
   });
@@ -556,7 +660,9 @@ describe('errors', () => {
       const error = failed(await gql(t.apiKey, query, variables), 'not_found', field);
       expect(error.extensions.status).toBe(404);
     }
-    const ref = await gql(t.apiKey, CREATE_INVOICE, { input: { ...simpleInvoice('X'), customerContactId: otherContactId } });
+    const ref = await gql(t.apiKey, CREATE_INVOICE, {
+      input: { ...simpleInvoice('X'), customerContactId: otherContactId },
+    });
     expect(failed(ref, 'customer_contact_not_found', 'createInvoice').extensions.errors).toStrictEqual([
       { path: 'customerContactId', message: 'names no contact of this tenant' },
     ]);
@@ -577,7 +683,13 @@ describe('errors', () => {
 
     const before = await eventCount(t.tenantId);
     const created = await gql(t.apiKey, CREATE_CONTACT, { input: { firstName: 'Traced' } }, headers);
-    await expectOneNewEvent(t.tenantId, before, 'communication.contact.created', ok(created).createContact.id, 'gql-test.corr:42');
+    await expectOneNewEvent(
+      t.tenantId,
+      before,
+      'communication.contact.created',
+      ok(created).createContact.id,
+      'gql-test.corr:42',
+    );
   });
 
   test('queries the schema rejects are invalid_request, every error with the correlation id', async () => {
@@ -596,7 +708,10 @@ describe('errors', () => {
     expect(parse.errors![0].extensions).toMatchObject({ code: 'invalid_request', correlationId: parse.correlationId });
     const variable = await gql(t.apiKey, GET_CONTACT, {});
     expect(variable.errors).toHaveLength(1);
-    expect(variable.errors![0].extensions).toMatchObject({ code: 'invalid_request', correlationId: variable.correlationId });
+    expect(variable.errors![0].extensions).toMatchObject({
+      code: 'invalid_request',
+      correlationId: variable.correlationId,
+    });
   });
 });
 
@@ -608,7 +723,8 @@ describe('query counts', () => {
 
   test('contacts and 20 invoices with items and application: no N+1', async () => {
     const n1 = await createTenant(gw.app);
-    for (let i = 0; i < 5; i++) ok(await gql(n1.apiKey, CREATE_CONTACT, { input: { firstName: `N${i}`, customData: { i } } }));
+    for (let i = 0; i < 5; i++)
+      ok(await gql(n1.apiKey, CREATE_CONTACT, { input: { firstName: `N${i}`, customData: { i } } }));
     for (let i = 0; i < 20; i++) {
       const items = [1, 2, 3].map((q) => ({ description: `line ${q}`, quantity: q, price: '9.99', taxRate: 7 }));
       const r = await rest('POST', '/api/v1/invoices', n1.apiKey, { ...simpleInvoice(`N+1 ${i}`), items });
@@ -640,7 +756,9 @@ describe('query counts', () => {
     expect(small.statements.length, 'the measurement saw no SQL at all').toBeGreaterThan(0);
     // The statement count does not grow with the number of invoices, and no table is read twice.
     expect(big.statements.length, big.statements.join('\n')).toBe(small.statements.length);
-    console.log(`GraphQL contacts + 20 invoices: ${big.statements.length} SQL statements (tables: ${tablesRead(big.statements).join(', ')})`);
+    console.log(
+      `GraphQL contacts + 20 invoices: ${big.statements.length} SQL statements (tables: ${tablesRead(big.statements).join(', ')})`,
+    );
     // At most: the key, its application and tenant (auth), contacts, invoices, their lines, their applications.
     expect(big.statements.length).toBeLessThanOrEqual(7);
     const linesRead = big.statements.filter((sql) => /FROM "(public"\.")?InvoiceLine"/.test(sql));

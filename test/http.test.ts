@@ -7,7 +7,12 @@ import { expectGraphQLRequestError, expectProblem, UUID } from './support/proble
 
 const gw = useGateway();
 
-const INVOICE = { customer: 'Acme', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }] };
+const INVOICE = {
+  customer: 'Acme',
+  issuedDate: '2026-05-30',
+  paymentTermsDays: 30,
+  items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }],
+};
 const CONTACTS = '/api/v1/contacts/contacts';
 const MISSING_CONTACT = `${CONTACTS}/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ`;
 
@@ -25,21 +30,40 @@ function bodyOfSize(bytes: number, field = 'note'): string {
 }
 
 function sortedAllow(res: HttpResult): string[] {
-  return (res.headers.get('allow') ?? '').split(',').map((m) => m.trim()).sort();
+  return (res.headers.get('allow') ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .sort();
 }
 
 describe('request bodies', () => {
   test('invalid JSON with Content-Type application/json → 400 invalid_request', async () => {
     for (const body of ['{not json', '{"firstName": "A",}', 'nul', '{"a":']) {
-      const res = await http(gw.url, 'POST', CONTACTS, { key: tenant.apiKey, body, headers: { 'content-type': 'application/json' } });
-      expectProblem(res, 400, 'invalid_request', { title: 'Invalid request', detail: 'The request body is not valid JSON.' });
+      const res = await http(gw.url, 'POST', CONTACTS, {
+        key: tenant.apiKey,
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expectProblem(res, 400, 'invalid_request', {
+        title: 'Invalid request',
+        detail: 'The request body is not valid JSON.',
+      });
     }
     expect(await eventsOf(gw.app, tenant.tenantId)).toEqual([]);
   });
 
   test('JSON that is not an object → 400 validation_failed', async () => {
-    for (const [body, got] of [['null', 'null'], ['[]', 'array'], ['"text"', 'string'], ['42', 'number']]) {
-      const res = await http(gw.url, 'POST', CONTACTS, { key: tenant.apiKey, body, headers: { 'content-type': 'application/json' } });
+    for (const [body, got] of [
+      ['null', 'null'],
+      ['[]', 'array'],
+      ['"text"', 'string'],
+      ['42', 'number'],
+    ]) {
+      const res = await http(gw.url, 'POST', CONTACTS, {
+        key: tenant.apiKey,
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expectProblem(res, 400, 'validation_failed', {
         detail: `Invalid input: expected object, received ${got}`,
         errors: [{ path: '', message: `Invalid input: expected object, received ${got}` }],
@@ -77,13 +101,27 @@ describe('request bodies', () => {
     ['PATCH', MISSING_CONTACT, 'text/plain', '{}'],
     ['POST', '/api/v1/invoices', 'text/csv', 'a,b'],
   ])('%s %s with %s → 415 unsupported_media_type', async (method, path, contentType, body) => {
-    const res = await http(gw.url, method, path, { key: tenant.apiKey, body, headers: { 'content-type': contentType } });
-    expectProblem(res, 415, 'unsupported_media_type', { title: 'Unsupported media type', detail: 'Send the request body as application/json.' });
+    const res = await http(gw.url, method, path, {
+      key: tenant.apiKey,
+      body,
+      headers: { 'content-type': contentType },
+    });
+    expectProblem(res, 415, 'unsupported_media_type', {
+      title: 'Unsupported media type',
+      detail: 'Send the request body as application/json.',
+    });
   });
 
   test('POST /graphql with text/plain → 415 as problem details: not a GraphQL request, so not a GraphQL error body', async () => {
-    const res = await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: '{"query":"{ __typename }"}', headers: { 'content-type': 'text/plain' } });
-    expectProblem(res, 415, 'unsupported_media_type', { title: 'Unsupported media type', detail: 'Send the request body as application/json.' });
+    const res = await http(gw.url, 'POST', '/graphql', {
+      key: tenant.apiKey,
+      body: '{"query":"{ __typename }"}',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expectProblem(res, 415, 'unsupported_media_type', {
+      title: 'Unsupported media type',
+      detail: 'Send the request body as application/json.',
+    });
   });
 
   test('nothing was written by the refused bodies', async () => {
@@ -97,16 +135,26 @@ describe('request bodies', () => {
     expectProblem(atLimit, 400, 'validation_failed', { errors: [{ path: 'note', message: expect.any(String) }] });
 
     const over = await http(gw.url, 'POST', CONTACTS, { key: tenant.apiKey, body: bodyOfSize(1_048_577) });
-    expectProblem(over, 413, 'payload_too_large', { title: 'Payload too large', detail: 'The request body is larger than this endpoint accepts.' });
+    expectProblem(over, 413, 'payload_too_large', {
+      title: 'Payload too large',
+      detail: 'The request body is larger than this endpoint accepts.',
+    });
   });
 
   test('the body limit applies to every endpoint, GraphQL included', async () => {
     const big = bodyOfSize(1_100_000, 'query');
-    for (const [method, path] of [['POST', '/api/v1/invoices'], ['PATCH', MISSING_CONTACT]]) {
+    for (const [method, path] of [
+      ['POST', '/api/v1/invoices'],
+      ['PATCH', MISSING_CONTACT],
+    ]) {
       const res = await http(gw.url, method!, path!, { key: tenant.apiKey, body: big });
       expectProblem(res, 413, 'payload_too_large');
     }
-    expectGraphQLRequestError(await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: big }), 413, 'payload_too_large');
+    expectGraphQLRequestError(
+      await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: big }),
+      413,
+      'payload_too_large',
+    );
   });
 });
 
@@ -128,7 +176,10 @@ describe('invoice actions and DELETE without a body', () => {
     expect(empty.status, empty.text).toBe(200);
     expect(empty.body).toMatchObject({ invoiceId: second.body.invoiceId, status: 'void' });
 
-    const emptyObject = await http(gw.url, 'POST', `/api/v1/invoices/${first.body.invoiceId}/pay`, { key: tenant.apiKey, body: {} });
+    const emptyObject = await http(gw.url, 'POST', `/api/v1/invoices/${first.body.invoiceId}/pay`, {
+      key: tenant.apiKey,
+      body: {},
+    });
     expect(emptyObject.status, emptyObject.text).toBe(200);
     expect(emptyObject.body.status).toBe('paid');
   });
@@ -182,7 +233,10 @@ describe('routing errors', () => {
     ['PATCH', '/graphql', ['DELETE', 'GET', 'OPTIONS', 'POST', 'PUT']],
   ])('%s %s → 405 with Allow', async (method, path, allowed) => {
     for (const key of [undefined, tenant.apiKey]) {
-      const res = await http(gw.url, method, path, { key, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+      const res = await http(gw.url, method, path, {
+        key,
+        body: method === 'GET' || method === 'DELETE' ? undefined : {},
+      });
       expectProblem(res, 405, 'method_not_allowed', { title: 'Method not allowed' });
       expect(sortedAllow(res)).toEqual(allowed);
       expect(res.body.detail).toBe(`${method} is not allowed here; use ${res.headers.get('allow')}.`);
@@ -192,17 +246,31 @@ describe('routing errors', () => {
 
 describe('X-Correlation-Id', () => {
   test('echoed on success and on problems, and used in the problem body', async () => {
-    const ok = await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey, headers: { 'x-correlation-id': 'corr-ok-1' } });
+    const ok = await http(gw.url, 'GET', '/api/v1/hello', {
+      key: tenant.apiKey,
+      headers: { 'x-correlation-id': 'corr-ok-1' },
+    });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('x-correlation-id')).toBe('corr-ok-1');
 
-    for (const [method, path, status] of [['GET', '/nope', 404], ['DELETE', '/api/v1/hello', 405], ['GET', `${CONTACTS}/bad`, 400]] as const) {
-      const res = await http(gw.url, method, path, { key: tenant.apiKey, headers: { 'x-correlation-id': 'trace:abc.123@svc_x-1' } });
+    for (const [method, path, status] of [
+      ['GET', '/nope', 404],
+      ['DELETE', '/api/v1/hello', 405],
+      ['GET', `${CONTACTS}/bad`, 400],
+    ] as const) {
+      const res = await http(gw.url, method, path, {
+        key: tenant.apiKey,
+        headers: { 'x-correlation-id': 'trace:abc.123@svc_x-1' },
+      });
       expect(res.status).toBe(status);
       expect(res.headers.get('x-correlation-id')).toBe('trace:abc.123@svc_x-1');
       expect(res.body.correlationId).toBe('trace:abc.123@svc_x-1');
     }
-    const tooLarge = await http(gw.url, 'POST', CONTACTS, { key: tenant.apiKey, body: bodyOfSize(1_048_577), headers: { 'x-correlation-id': 'corr-413' } });
+    const tooLarge = await http(gw.url, 'POST', CONTACTS, {
+      key: tenant.apiKey,
+      body: bodyOfSize(1_048_577),
+      headers: { 'x-correlation-id': 'corr-413' },
+    });
     expectProblem(tooLarge, 413, 'payload_too_large');
     expect(tooLarge.body.correlationId).toBe('corr-413');
   });
@@ -217,7 +285,7 @@ describe('X-Correlation-Id', () => {
   });
 
   test('exactly 128 allowed characters are kept', async () => {
-    const id = 'a'.repeat(127) + 'Z';
+    const id = `${'a'.repeat(127)}Z`;
     const res = await http(gw.url, 'GET', '/nope', { headers: { 'x-correlation-id': id } });
     expect(res.headers.get('x-correlation-id')).toBe(id);
     expect(res.body.correlationId).toBe(id);
@@ -239,9 +307,15 @@ describe('X-Correlation-Id', () => {
 
   test('written into the event envelope and GraphQL error extensions', async () => {
     const t = await createTenant(gw.app);
-    const created = await http(gw.url, 'POST', CONTACTS, { key: t.apiKey, body: { firstName: 'Traced' }, headers: { 'x-correlation-id': 'corr-event-1' } });
+    const created = await http(gw.url, 'POST', CONTACTS, {
+      key: t.apiKey,
+      body: { firstName: 'Traced' },
+      headers: { 'x-correlation-id': 'corr-event-1' },
+    });
     expect(created.status).toBe(201);
-    expect((await eventsOf(gw.app, t.tenantId)).map((e) => [e.type, e.correlationId])).toEqual([['communication.contact.created', 'corr-event-1']]);
+    expect((await eventsOf(gw.app, t.tenantId)).map((e) => [e.type, e.correlationId])).toEqual([
+      ['communication.contact.created', 'corr-event-1'],
+    ]);
 
     const gql = await http(gw.url, 'POST', '/graphql', {
       key: t.apiKey,
@@ -262,7 +336,10 @@ describe('operational endpoints', () => {
     expect(ready.status).toBe(200);
     const up = { status: 'up', latencyMs: expect.any(Number) };
     // Without REDIS_URL the process needs no Redis: its check says so and the process is ready.
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: up, redis: process.env.REDIS_URL ? up : { status: 'not_configured' } } });
+    expect(ready.body).toEqual({
+      status: 'ready',
+      checks: { database: up, redis: process.env.REDIS_URL ? up : { status: 'not_configured' } },
+    });
     expect(ready.headers.get('x-correlation-id')).toMatch(UUID);
   });
 
@@ -280,7 +357,9 @@ describe('operational endpoints', () => {
     const res = await fetch(`${gw.url}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/contacts\/contacts\/:contactId",status="404"\} [1-9]/m);
+    expect(text).toMatch(
+      /^http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/contacts\/contacts\/:contactId",status="404"\} [1-9]/m,
+    );
     expect(text).not.toContain('contact_01HZZZZZZZZZZZZZZZZZZZZZZZ');
     expect(text).toContain('process_cpu_seconds_total');
   });
@@ -295,7 +374,11 @@ describe('operational endpoints', () => {
 
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .filter(([path]) => path.startsWith('/api/v1/'))
-      .flatMap(([path, item]) => Object.keys(item).filter((k) => k !== 'parameters').map((method) => `${method.toUpperCase()} ${path}`));
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((k) => k !== 'parameters')
+          .map((method) => `${method.toUpperCase()} ${path}`),
+      );
     expect(operations).toEqual(
       expect.arrayContaining([
         'GET /api/v1/hello',
@@ -316,7 +399,9 @@ describe('operational endpoints', () => {
     expect(Object.keys(doc.paths)).not.toContain('/health');
     expect(Object.keys(doc.paths)).not.toContain('/openapi.json');
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer', 'runnerKey']);
-    expect(doc.paths['/api/v1/contacts/contacts'].post.requestBody.content['application/json'].schema).toMatchObject({ type: 'object' });
+    expect(doc.paths['/api/v1/contacts/contacts'].post.requestBody.content['application/json'].schema).toMatchObject({
+      type: 'object',
+    });
   });
 });
 
@@ -334,19 +419,40 @@ describe('odd requests never answer 500', () => {
     ['GET', `${CONTACTS}?unknown=1`, 400, 'validation_failed', undefined],
     ['POST', CONTACTS, 400, 'validation_failed', { customData: 'not an object' }],
     ['POST', CONTACTS, 400, 'validation_failed', { firstName: 'A', unknownField: 1 }],
-    ['POST', CONTACTS, 400, 'validation_failed', { email: 'x'.repeat(300) + '@a.test' }],
+    ['POST', CONTACTS, 400, 'validation_failed', { email: `${'x'.repeat(300)}@a.test` }],
     ['POST', '/api/v1/invoices', 400, 'validation_failed', { ...INVOICE, issuedDate: '2026-02-30' }],
-    ['POST', '/api/v1/invoices', 400, 'validation_failed', { ...INVOICE, items: [{ description: 'x', quantity: 1e300, price: 1e300, taxRate: 0 }] }],
-    ['POST', '/api/v1/invoices', 400, 'validation_failed', { ...INVOICE, items: [{ description: 'x', quantity: 'NaN', price: 1, taxRate: 0 }] }],
+    [
+      'POST',
+      '/api/v1/invoices',
+      400,
+      'validation_failed',
+      { ...INVOICE, items: [{ description: 'x', quantity: 1e300, price: 1e300, taxRate: 0 }] },
+    ],
+    [
+      'POST',
+      '/api/v1/invoices',
+      400,
+      'validation_failed',
+      { ...INVOICE, items: [{ description: 'x', quantity: 'NaN', price: 1, taxRate: 0 }] },
+    ],
     ['POST', '/api/v1/invoices', 400, 'invalid_id', { ...INVOICE, customerContactId: 'nope' }],
     ['POST', '/api/v1/invoices/inv_bad/issue', 400, 'invalid_id', undefined],
   ])('%s %s → %i %s', async (method, path, status, code, body) => {
     const res = await http(gw.url, method, path, { key: tenant.apiKey, body });
-    expectProblem(res, status, code, code === 'validation_failed' || code === 'invalid_id' ? { errors: expect.any(Array) } : {});
+    expectProblem(
+      res,
+      status,
+      code,
+      code === 'validation_failed' || code === 'invalid_id' ? { errors: expect.any(Array) } : {},
+    );
   });
 
   test('a /graphql body that is not JSON → 400 invalid_request as a GraphQL error body', async () => {
-    expectGraphQLRequestError(await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: '{' }), 400, 'invalid_request');
+    expectGraphQLRequestError(
+      await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: '{' }),
+      400,
+      'invalid_request',
+    );
   });
 
   test('malformed GraphQL requests answer GraphQL errors, not 500', async () => {
@@ -375,8 +481,16 @@ describe('BODY_LIMIT_BYTES override', () => {
     const atLimit = await http(small.url, 'POST', CONTACTS, { key: t.apiKey, body: bodyOfSize(2048) });
     expect(atLimit.status, atLimit.text).toBe(201);
 
-    expectProblem(await http(small.url, 'POST', CONTACTS, { key: t.apiKey, body: bodyOfSize(2049) }), 413, 'payload_too_large');
-    expectGraphQLRequestError(await http(small.url, 'POST', '/graphql', { key: t.apiKey, body: bodyOfSize(2049) }), 413, 'payload_too_large');
+    expectProblem(
+      await http(small.url, 'POST', CONTACTS, { key: t.apiKey, body: bodyOfSize(2049) }),
+      413,
+      'payload_too_large',
+    );
+    expectGraphQLRequestError(
+      await http(small.url, 'POST', '/graphql', { key: t.apiKey, body: bodyOfSize(2049) }),
+      413,
+      'payload_too_large',
+    );
     expect(await small.app.services.prisma.contact.count({ where: { tenantId: t.tenantId } })).toBe(1);
   });
 });

@@ -8,7 +8,12 @@ import { expectGraphQLRequestError, expectProblem, PROBLEM_JSON } from './suppor
 
 const gw = useGateway();
 
-const INVOICE = { customer: 'Acme', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }] };
+const INVOICE = {
+  customer: 'Acme',
+  issuedDate: '2026-05-30',
+  paymentTermsDays: 30,
+  items: [{ description: 'Roses', quantity: 2, price: 10, taxRate: 0 }],
+};
 const CREATE_CONTACT = 'mutation ($input: CreateContactInput!) { createContact(input: $input) { id firstName email } }';
 
 let tenant: Tenant;
@@ -18,8 +23,19 @@ beforeAll(async () => {
 
 const newKey = () => `test-${randomUUID()}`;
 
-function send(t: Tenant, method: string, path: string, key: string | undefined, body?: unknown, headers: Record<string, string> = {}) {
-  return http(gw.url, method, path, { key: t.apiKey, body, headers: key === undefined ? headers : { ...headers, 'idempotency-key': key } });
+function send(
+  t: Tenant,
+  method: string,
+  path: string,
+  key: string | undefined,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  return http(gw.url, method, path, {
+    key: t.apiKey,
+    body,
+    headers: key === undefined ? headers : { ...headers, 'idempotency-key': key },
+  });
 }
 
 function gqlSend(t: Tenant, key: string | undefined, query: string, variables?: Record<string, unknown>) {
@@ -50,7 +66,11 @@ describe('REST create', () => {
     const body = { firstName: 'Jane', lastName: 'Doe', email: 'jane@acme.test', customData: { erpId: 'E-1' } };
     const first = await send(t, 'POST', '/api/v1/contacts/contacts', key, body);
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ contactId: expect.stringMatching(/^contact_/), fullName: 'Jane Doe', email: 'jane@acme.test' });
+    expect(first.body).toMatchObject({
+      contactId: expect.stringMatching(/^contact_/),
+      fullName: 'Jane Doe',
+      email: 'jane@acme.test',
+    });
 
     const second = await send(t, 'POST', '/api/v1/contacts/contacts', key, body);
     expectReplay(first, second);
@@ -106,7 +126,11 @@ describe('REST create', () => {
     expect((await send(a, 'POST', '/api/v1/contacts/contacts', 'shared-key-0002', body)).status).toBe(201);
 
     const secondApp = await gw.app.services.admin.createApplication({ tenantId: a.tenantId, name: 'Second' });
-    const fromA2 = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: secondApp.apiKey, body, headers: { 'idempotency-key': key } });
+    const fromA2 = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: secondApp.apiKey,
+      body,
+      headers: { 'idempotency-key': key },
+    });
     expect(fromA2.status).toBe(201);
     expect(fromA2.headers.get('idempotent-replayed')).toBeNull();
     expect(fromA2.body.contactId).not.toBe(fromA.body.contactId);
@@ -119,7 +143,9 @@ describe('REST create', () => {
     const t = await createTenant(gw.app);
     const key = newKey();
     const body = { firstName: 'Racer', email: 'racer@acme.test' };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => send(t, 'POST', '/api/v1/contacts/contacts', key, body)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => send(t, 'POST', '/api/v1/contacts/contacts', key, body)),
+    );
 
     const originals = answers.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
     expect(originals).toHaveLength(1);
@@ -174,9 +200,13 @@ describe('replayed errors', () => {
     const key = newKey();
     const body = { firstName: 'Dup', email: 'DUP@acme.test' };
     const first = await send(t, 'POST', '/api/v1/contacts/contacts', key, body);
-    expectProblem(first, 409, 'email_taken', { errors: [{ path: 'email', message: 'is already used by another contact' }] });
+    expectProblem(first, 409, 'email_taken', {
+      errors: [{ path: 'email', message: 'is already used by another contact' }],
+    });
 
-    expect((await send(t, 'DELETE', `/api/v1/contacts/contacts/${existing.body.contactId}`, undefined)).status).toBe(204);
+    expect((await send(t, 'DELETE', `/api/v1/contacts/contacts/${existing.body.contactId}`, undefined)).status).toBe(
+      204,
+    );
 
     const second = await send(t, 'POST', '/api/v1/contacts/contacts', key, body);
     expectReplay(first, second);
@@ -256,7 +286,10 @@ describe('PATCH, DELETE and invoice actions', () => {
 
     // Without the key, the contact is simply gone.
     expectProblem(await send(t, 'DELETE', path, undefined), 404, 'not_found');
-    expect(await eventTypes(t, created.body.contactId)).toEqual(['communication.contact.created', 'communication.contact.deleted']);
+    expect(await eventTypes(t, created.body.contactId)).toEqual([
+      'communication.contact.created',
+      'communication.contact.deleted',
+    ]);
   });
 
   test.each(['issue', 'void'])('POST /invoices/{id}/%s replays and transitions once', async (action) => {
@@ -285,7 +318,11 @@ describe('PATCH, DELETE and invoice actions', () => {
     const invoice = await send(t, 'POST', '/api/v1/invoices', undefined, INVOICE);
     const key = newKey();
     expect((await send(t, 'POST', `/api/v1/invoices/${invoice.body.invoiceId}/issue`, key)).status).toBe(200);
-    expectProblem(await send(t, 'POST', `/api/v1/invoices/${invoice.body.invoiceId}/pay`, key), 409, 'idempotency_key_reused');
+    expectProblem(
+      await send(t, 'POST', `/api/v1/invoices/${invoice.body.invoiceId}/pay`, key),
+      409,
+      'idempotency_key_reused',
+    );
     expect((await send(t, 'GET', `/api/v1/invoices/${invoice.body.invoiceId}`, undefined)).body.status).toBe('issued');
   });
 });
@@ -297,7 +334,10 @@ describe('GraphQL mutations', () => {
     const variables = { input: { firstName: 'Gina', email: 'gina@acme.test' } };
     const first = await gqlSend(t, key, CREATE_CONTACT, variables);
     expect(first.status).toBe(200);
-    expect(first.body).toEqual({ data: { createContact: { id: expect.stringMatching(/^contact_/), firstName: 'Gina', email: 'gina@acme.test' } }, extensions: { cost: expect.any(Object) } });
+    expect(first.body).toEqual({
+      data: { createContact: { id: expect.stringMatching(/^contact_/), firstName: 'Gina', email: 'gina@acme.test' } },
+      extensions: { cost: expect.any(Object) },
+    });
 
     const second = await gqlSend(t, key, CREATE_CONTACT, variables);
     expectReplay(first, second);
@@ -316,7 +356,10 @@ describe('GraphQL mutations', () => {
 
     const after = await gqlSend(t, key, query);
     expect(after.headers.get('idempotent-replayed')).toBeNull();
-    expect(after.body).toEqual({ data: { contacts: { edges: [{ node: { firstName: 'Fresh' } }] } }, extensions: { cost: expect.any(Object) } });
+    expect(after.body).toEqual({
+      data: { contacts: { edges: [{ node: { firstName: 'Fresh' } }] } },
+      extensions: { cost: expect.any(Object) },
+    });
     // The key was never claimed, so a mutation may still use it.
     const mutation = await gqlSend(t, key, CREATE_CONTACT, { input: { firstName: 'Later' } });
     expect(mutation.body.data.createContact.firstName).toBe('Later');
@@ -352,7 +395,11 @@ describe('GraphQL mutations', () => {
     const t = await createTenant(gw.app);
     const key = newKey();
     expect((await gqlSend(t, key, CREATE_CONTACT, { input: { firstName: 'Gus' } })).status).toBe(200);
-    expectProblem(await send(t, 'POST', '/api/v1/contacts/contacts', key, { firstName: 'Gus' }), 409, 'idempotency_key_reused');
+    expectProblem(
+      await send(t, 'POST', '/api/v1/contacts/contacts', key, { firstName: 'Gus' }),
+      409,
+      'idempotency_key_reused',
+    );
     // A different GraphQL document under the same key is also a different request.
     const res = await gqlSend(t, key, CREATE_CONTACT, { input: { firstName: 'Gustav' } });
     expectGraphQLRequestError(res, 409, 'idempotency_key_reused');
@@ -364,7 +411,9 @@ describe('invalid keys', () => {
   test('a key over 255 characters → 400 invalid_request, nothing written', async () => {
     const t = await createTenant(gw.app);
     const res = await send(t, 'POST', '/api/v1/contacts/contacts', 'k'.repeat(256), { firstName: 'Long' });
-    expectProblem(res, 400, 'invalid_request', { detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' });
+    expectProblem(res, 400, 'invalid_request', {
+      detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+    });
     expect(await countContacts(t)).toBe(0);
 
     // 255 is the longest accepted.
@@ -379,9 +428,16 @@ describe('invalid keys', () => {
     const t = await createTenant(gw.app);
     for (const key of ['has space', 'tab\there']) {
       const res = await send(t, 'POST', '/api/v1/contacts/contacts', key, { firstName: 'X' });
-      expectProblem(res, 400, 'invalid_request', { detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' });
+      expectProblem(res, 400, 'invalid_request', {
+        detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+      });
     }
-    const del = await send(t, 'DELETE', '/api/v1/contacts/contacts/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ', 'x'.repeat(300));
+    const del = await send(
+      t,
+      'DELETE',
+      '/api/v1/contacts/contacts/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ',
+      'x'.repeat(300),
+    );
     expectProblem(del, 400, 'invalid_request');
     expect(await countContacts(t)).toBe(0);
   });

@@ -10,7 +10,8 @@ import { expectProblem, sleep } from './support/problem.js';
 
 const gw = useGateway();
 
-const api = (tenant: Tenant | undefined, method: string, path: string, body?: unknown) => http(gw.url, method, `/api/v1${path}`, { key: tenant?.apiKey, body });
+const api = (tenant: Tenant | undefined, method: string, path: string, body?: unknown) =>
+  http(gw.url, method, `/api/v1${path}`, { key: tenant?.apiKey, body });
 
 const detailed = {
   customer: 'Acme Floral Supplies',
@@ -28,13 +29,17 @@ const detailed = {
   ],
 };
 
-async function createInvoice(tenant: Tenant, body: Record<string, unknown> = detailed): Promise<{ invoiceId: string; invoiceNumber: string }> {
+async function createInvoice(
+  tenant: Tenant,
+  body: Record<string, unknown> = detailed,
+): Promise<{ invoiceId: string; invoiceNumber: string }> {
   const res = await api(tenant, 'POST', '/invoices', body);
   expect(res.status, res.text).toBe(201);
   return res.body;
 }
 
-const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) => settledJob(gw.url, tenant.apiKey, jobId, timeoutMs);
+const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) =>
+  settledJob(gw.url, tenant.apiKey, jobId, timeoutMs);
 
 /** POST …/pdf, expecting the documented 202, and waits for the job to succeed. */
 async function render(tenant: Tenant, invoiceId: string) {
@@ -47,7 +52,9 @@ async function render(tenant: Tenant, invoiceId: string) {
 
 /** GET …/pdf as bytes (the shared helper reads bodies as text, which would mangle binary). */
 async function download(tenant: Tenant, invoiceId: string) {
-  const response = await fetch(`${gw.url}/api/v1/invoices/${invoiceId}/pdf`, { headers: { authorization: `Bearer ${tenant.apiKey}` } });
+  const response = await fetch(`${gw.url}/api/v1/invoices/${invoiceId}/pdf`, {
+    headers: { authorization: `Bearer ${tenant.apiKey}` },
+  });
   return { status: response.status, headers: response.headers, bytes: new Uint8Array(await response.arrayBuffer()) };
 }
 
@@ -66,7 +73,9 @@ function pageText(page: PDFPage): string {
       return Buffer.from(decodePDFRawStream(stream).decode()).toString('latin1');
     })
     .join('\n');
-  return [...operators.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g)].map((match) => Buffer.from(match[1]!, 'hex').toString('latin1')).join('\n');
+  return [...operators.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g)]
+    .map((match) => Buffer.from(match[1]!, 'hex').toString('latin1'))
+    .join('\n');
 }
 
 async function parsePdf(bytes: Uint8Array) {
@@ -82,7 +91,12 @@ describe('REST', () => {
 
     const res = await api(tenant, 'POST', `/invoices/${invoiceId}/pdf`);
     expect(res.status, res.text).toBe(202);
-    expect(res.body).toEqual({ jobId: expect.stringMatching(/^job_[0-9A-Z]{26}$/), status: 'queued', resourceType: 'invoices.pdf', pollPath: `/api/v1/jobs/${res.body.jobId}` });
+    expect(res.body).toEqual({
+      jobId: expect.stringMatching(/^job_[0-9A-Z]{26}$/),
+      status: 'queued',
+      resourceType: 'invoices.pdf',
+      pollPath: `/api/v1/jobs/${res.body.jobId}`,
+    });
     expect(res.headers.get('location')).toBe(res.body.pollPath);
 
     const job = await settled(tenant, res.body.jobId);
@@ -90,7 +104,12 @@ describe('REST', () => {
       status: 'succeeded',
       attempts: 1,
       error: null,
-      result: { invoiceId, documentId: expect.stringMatching(/^invdoc_[0-9A-Z]{26}$/), pdfPath: `/api/v1/invoices/${invoiceId}/pdf`, bytes: expect.any(Number) },
+      result: {
+        invoiceId,
+        documentId: expect.stringMatching(/^invdoc_[0-9A-Z]{26}$/),
+        pdfPath: `/api/v1/invoices/${invoiceId}/pdf`,
+        bytes: expect.any(Number),
+      },
     });
 
     const pdf = await download(tenant, invoiceId);
@@ -105,19 +124,41 @@ describe('REST', () => {
     const lines = pages[0]!.split('\n');
     // Every field the invoice has, amounts exactly as stored (money with cents).
     for (const text of [
-      invoiceNumber, 'Draft', '2026-05-30', '2026-06-29 (30 days)', 'PO-45678',
-      'Acme Floral Supplies', 'Acme Floral Supplies LLC', '123 Garden Lane', 'Portland, OR 97201', 'VAT ID: US-987654321',
-      'Premium rose stems (500 count)', '2', '149.99', '8.5', '299.98', '25.50', '325.48',
-      'Delivery fee', '1', '25.00', '0', '0.00',
-      '324.98', '350.48',
-      'Payment instructions', 'Net 30 via bank transfer to IBAN CH93 0076 2011 6238 5295 7', 'Note', 'Seasonal bulk order',
+      invoiceNumber,
+      'Draft',
+      '2026-05-30',
+      '2026-06-29 (30 days)',
+      'PO-45678',
+      'Acme Floral Supplies',
+      'Acme Floral Supplies LLC',
+      '123 Garden Lane',
+      'Portland, OR 97201',
+      'VAT ID: US-987654321',
+      'Premium rose stems (500 count)',
+      '2',
+      '149.99',
+      '8.5',
+      '299.98',
+      '25.50',
+      '325.48',
+      'Delivery fee',
+      '1',
+      '25.00',
+      '0',
+      '0.00',
+      '324.98',
+      '350.48',
+      'Payment instructions',
+      'Net 30 via bank transfer to IBAN CH93 0076 2011 6238 5295 7',
+      'Note',
+      'Seasonal bulk order',
       `${invoiceNumber} - page 1 of 1`,
     ]) {
       expect(lines, text).toContain(text);
     }
   });
 
-  test('the jobs.job.* events of the job: queued → running → progress → succeeded, with the request\'s correlation id', async () => {
+  test("the jobs.job.* events of the job: queued → running → progress → succeeded, with the request's correlation id", async () => {
     const tenant = await createTenant(gw.app);
     const { invoiceId } = await createInvoice(tenant);
     const { res, job } = await render(tenant, invoiceId);
@@ -125,7 +166,11 @@ describe('REST', () => {
     const events = await api(tenant, 'GET', '/events?types=jobs.*&limit=100');
     expect(events.status, events.text).toBe(200);
     const ofJob = (
-      events.body.items as { type: string; correlationId: string; data: { jobId: string; status: string; result: unknown; progress: { completed: number | null } } }[]
+      events.body.items as {
+        type: string;
+        correlationId: string;
+        data: { jobId: string; status: string; result: unknown; progress: { completed: number | null } };
+      }[]
     ).filter((event) => event.data.jobId === job.jobId);
     expect(ofJob.map((event) => [event.type, event.data.status, event.data.progress.completed])).toEqual([
       ['jobs.job.queued', 'queued', 0],
@@ -152,8 +197,18 @@ describe('REST', () => {
 
   test('many lines continue on further pages, each with the table header; text outside WinAnsi does not fail the job', async () => {
     const tenant = await createTenant(gw.app);
-    const items = Array.from({ length: 120 }, (_, i) => ({ description: `Line ${i + 1}`, quantity: 1, price: 1, taxRate: 0 }));
-    const { invoiceId, invoiceNumber } = await createInvoice(tenant, { customer: 'Zoë Ünal 東京', issuedDate: '2026-01-15', paymentTermsDays: 0, items });
+    const items = Array.from({ length: 120 }, (_, i) => ({
+      description: `Line ${i + 1}`,
+      quantity: 1,
+      price: 1,
+      taxRate: 0,
+    }));
+    const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+      customer: 'Zoë Ünal 東京',
+      issuedDate: '2026-01-15',
+      paymentTermsDays: 0,
+      items,
+    });
     await render(tenant, invoiceId);
 
     const { pdf, pages } = await parsePdf((await download(tenant, invoiceId)).bytes);
@@ -171,11 +226,24 @@ describe('REST', () => {
 
   test('an invoice gone before the job runs fails the job at once, without retries', async () => {
     const tenant = await createTenant(gw.app);
-    const auth = { tenantId: tenant.tenantId, applicationId: tenant.applicationId, applicationName: 'Test app', features: ['accounting'], correlationId: crypto.randomUUID() };
+    const auth = {
+      tenantId: tenant.tenantId,
+      applicationId: tenant.applicationId,
+      applicationName: 'Test app',
+      features: ['accounting'],
+      correlationId: crypto.randomUUID(),
+    };
     // Queued as start() would have, for an invoice that no longer exists.
-    const queued = await gw.app.services.jobs.enqueue(auth, { resourceType: 'invoices.pdf', input: { invoiceId: `inv_${ulid()}` } });
+    const queued = await gw.app.services.jobs.enqueue(auth, {
+      resourceType: 'invoices.pdf',
+      input: { invoiceId: `inv_${ulid()}` },
+    });
     const job = await settled(tenant, queued.id);
-    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'invoice_not_found', message: expect.stringContaining('no longer exists') } });
+    expect(job).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'invoice_not_found', message: expect.stringContaining('no longer exists') },
+    });
   });
 
   describe('refusals', () => {
@@ -183,10 +251,12 @@ describe('REST', () => {
       const tenant = await createTenant(gw.app);
       const { invoiceId, invoiceNumber } = await createInvoice(tenant);
       const res = await api(tenant, 'GET', `/invoices/${invoiceId}/pdf`);
-      expectProblem(res, 404, 'pdf_not_rendered', { detail: `Invoice ${invoiceNumber} has no PDF yet: POST /api/v1/invoices/${invoiceId}/pdf to render one.` });
+      expectProblem(res, 404, 'pdf_not_rendered', {
+        detail: `Invoice ${invoiceNumber} has no PDF yet: POST /api/v1/invoices/${invoiceId}/pdf to render one.`,
+      });
     });
 
-    test('another tenant\'s invoice, rendered or not, and an unknown id are 404 not_found', async () => {
+    test("another tenant's invoice, rendered or not, and an unknown id are 404 not_found", async () => {
       const owner = await createTenant(gw.app);
       const other = await createTenant(gw.app);
       const { invoiceId } = await createInvoice(owner);
@@ -221,7 +291,8 @@ describe('REST', () => {
 });
 
 describe('GraphQL', () => {
-  const gql = (tenant: Tenant | undefined, query: string, variables?: Record<string, unknown>) => graphql(gw.url, tenant?.apiKey, query, variables);
+  const gql = (tenant: Tenant | undefined, query: string, variables?: Record<string, unknown>) =>
+    graphql(gw.url, tenant?.apiKey, query, variables);
   const RENDER = 'mutation($id: ID!) { renderInvoicePdf(id: $id) { id status resourceType pollPath } }';
 
   test('renderInvoicePdf queues the job; job(id) follows it; pdfPath appears on the invoice, in lists too', async () => {
@@ -232,10 +303,16 @@ describe('GraphQL', () => {
     const started = await gql(tenant, RENDER, { id: invoiceId });
     expect(started.errors).toBeUndefined();
     const jobId = started.data.renderInvoicePdf.id;
-    expect(started.data.renderInvoicePdf).toEqual({ id: expect.stringMatching(/^job_/), status: 'queued', resourceType: 'invoices.pdf', pollPath: `/api/v1/jobs/${jobId}` });
+    expect(started.data.renderInvoicePdf).toEqual({
+      id: expect.stringMatching(/^job_/),
+      status: 'queued',
+      resourceType: 'invoices.pdf',
+      pollPath: `/api/v1/jobs/${jobId}`,
+    });
 
     const pdfPath = `/api/v1/invoices/${invoiceId}/pdf`;
-    const poll = async () => (await gql(tenant, 'query($id: ID!) { job(id: $id) { status result } }', { id: jobId })).data.job;
+    const poll = async () =>
+      (await gql(tenant, 'query($id: ID!) { job(id: $id) { status result } }', { id: jobId })).data.job;
     const deadline = Date.now() + 30_000;
     let job = await poll();
     while (job.status === 'queued' || job.status === 'running') {
@@ -243,10 +320,16 @@ describe('GraphQL', () => {
       await sleep(50);
       job = await poll();
     }
-    expect(job).toEqual({ status: 'succeeded', result: { invoiceId, documentId: expect.stringMatching(/^invdoc_/), pdfPath, bytes: expect.any(Number) } });
+    expect(job).toEqual({
+      status: 'succeeded',
+      result: { invoiceId, documentId: expect.stringMatching(/^invdoc_/), pdfPath, bytes: expect.any(Number) },
+    });
 
     const one = await gql(tenant, 'query($id: ID!) { invoice(id: $id) { number pdfPath } }', { id: invoiceId });
-    expect(one).toEqual({ data: { invoice: { number: invoiceNumber, pdfPath } }, extensions: { cost: expect.any(Object) } });
+    expect(one).toEqual({
+      data: { invoice: { number: invoiceNumber, pdfPath } },
+      extensions: { cost: expect.any(Object) },
+    });
     const list = await gql(tenant, '{ invoices(first: 10) { edges { node { id pdfPath } } } }');
     expect(list.data.invoices.edges.map((edge: { node: unknown }) => edge.node)).toEqual([
       { id: invoiceId, pdfPath },
@@ -263,7 +346,8 @@ describe('GraphQL', () => {
     const other = await createTenant(gw.app);
     const withoutAccounting = await createTenant(gw.app, ['communication']);
     const { invoiceId } = await createInvoice(owner);
-    const code = async (tenant: Tenant | undefined, id: string) => (await gql(tenant, RENDER, { id })).errors?.[0]?.extensions.code;
+    const code = async (tenant: Tenant | undefined, id: string) =>
+      (await gql(tenant, RENDER, { id })).errors?.[0]?.extensions.code;
     expect(await code(other, invoiceId)).toBe('not_found');
     expect(await code(owner, 'not-an-id')).toBe('invalid_id');
     expect(await code(withoutAccounting, invoiceId)).toBe('feature_not_enabled');

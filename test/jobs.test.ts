@@ -5,16 +5,32 @@ import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
 
-const gateway = useGateway({ JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' }, { ownDatabase: true });
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const gateway = useGateway(
+  { JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' },
+  { ownDatabase: true },
+);
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
-const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) => settledJob(gateway.url, tenant.apiKey, jobId, timeoutMs);
+const settled = (tenant: Tenant, jobId: string, timeoutMs?: number) =>
+  settledJob(gateway.url, tenant.apiKey, jobId, timeoutMs);
 
 /** `count` contacts; every 100th row is bad in a different way. */
 function importRows(count: number, prefix: string) {
   return Array.from({ length: count }, (_, i) => {
-    if (i % 100 === 7) return [{ email: `not-an-email-${i}` }, { firstName: 'x'.repeat(300) }, { note: 'no identifying field' }, { email: `${prefix}${i}@example.com`, unknownField: 1 }][Math.floor(i / 100) % 4];
-    return { email: `${prefix}${i}@example.com`, firstName: `First${i}`, externalId: i % 2 ? `${prefix}-ext-${i}` : undefined, customData: { row: i, tags: ['a', 'b'] } };
+    if (i % 100 === 7)
+      return [
+        { email: `not-an-email-${i}` },
+        { firstName: 'x'.repeat(300) },
+        { note: 'no identifying field' },
+        { email: `${prefix}${i}@example.com`, unknownField: 1 },
+      ][Math.floor(i / 100) % 4];
+    return {
+      email: `${prefix}${i}@example.com`,
+      firstName: `First${i}`,
+      externalId: i % 2 ? `${prefix}-ext-${i}` : undefined,
+      customData: { row: i, tags: ['a', 'b'] },
+    };
   });
 }
 
@@ -24,7 +40,12 @@ describe('contacts.import', () => {
     const rows = importRows(10_000, 'imp');
     const started = await api(tenant, 'POST', '/contacts/contacts/import', { contacts: rows });
     expect(started.status).toBe(202);
-    expect(started.body).toEqual({ jobId: expect.stringMatching(/^job_/), status: 'queued', resourceType: 'contacts.import', pollPath: `/api/v1/jobs/${started.body.jobId}` });
+    expect(started.body).toEqual({
+      jobId: expect.stringMatching(/^job_/),
+      status: 'queued',
+      resourceType: 'contacts.import',
+      pollPath: `/api/v1/jobs/${started.body.jobId}`,
+    });
     expect(started.headers.get('location')).toBe(started.body.pollPath);
 
     const job = await settled(tenant, started.body.jobId);
@@ -32,7 +53,8 @@ describe('contacts.import', () => {
     expect(job.result).toMatchObject({ created: 9_900, updated: 0, unchanged: 0, failed: 100 });
     const badIndexes = rows.map((_, i) => i).filter((i) => i % 100 === 7);
     expect([...new Set(job.result.errors.map((e: any) => e.index))]).toEqual(badIndexes);
-    const fieldsOf = (index: number) => job.result.errors.filter((e: any) => e.index === index).map((e: any) => e.field);
+    const fieldsOf = (index: number) =>
+      job.result.errors.filter((e: any) => e.index === index).map((e: any) => e.field);
     expect(fieldsOf(7)).toEqual(['email']);
     expect(fieldsOf(107)).toEqual(['firstName']);
     expect(fieldsOf(207)).toEqual(['']);
@@ -40,21 +62,35 @@ describe('contacts.import', () => {
 
     const prisma = gateway.app.services.prisma;
     expect(await prisma.contact.count({ where: { tenantId: tenant.tenantId } })).toBe(9_900);
-    const sample = await prisma.contact.findFirst({ where: { tenantId: tenant.tenantId, emailNormalized: 'imp4321@example.com' } });
-    expect(sample).toMatchObject({ firstName: 'First4321', externalId: 'imp-ext-4321', customData: { row: 4321, tags: ['a', 'b'] } });
-    const eventsAfterFirst = await prisma.event.count({ where: { tenantId: tenant.tenantId, type: { startsWith: 'communication.' } } });
+    const sample = await prisma.contact.findFirst({
+      where: { tenantId: tenant.tenantId, emailNormalized: 'imp4321@example.com' },
+    });
+    expect(sample).toMatchObject({
+      firstName: 'First4321',
+      externalId: 'imp-ext-4321',
+      customData: { row: 4321, tags: ['a', 'b'] },
+    });
+    const eventsAfterFirst = await prisma.event.count({
+      where: { tenantId: tenant.tenantId, type: { startsWith: 'communication.' } },
+    });
     expect(eventsAfterFirst).toBe(9_900);
 
     const again = await api(tenant, 'POST', '/contacts/contacts/import', { contacts: rows });
     const rerun = await settled(tenant, again.body.jobId);
     expect(rerun.result).toMatchObject({ created: 0, updated: 0, unchanged: 9_900, failed: 100 });
     expect(await prisma.contact.count({ where: { tenantId: tenant.tenantId } })).toBe(9_900);
-    expect(await prisma.event.count({ where: { tenantId: tenant.tenantId, type: { startsWith: 'communication.' } } })).toBe(eventsAfterFirst);
+    expect(
+      await prisma.event.count({ where: { tenantId: tenant.tenantId, type: { startsWith: 'communication.' } } }),
+    ).toBe(eventsAfterFirst);
   }, 180_000);
 
   test('matches by externalId first, then by email; changed rows are updated once each', async () => {
     const tenant = await createTenant(gateway.app);
-    const existing = await api(tenant, 'POST', '/contacts/contacts', { email: 'old@example.com', firstName: 'Old', externalId: 'crm-1' });
+    const existing = await api(tenant, 'POST', '/contacts/contacts', {
+      email: 'old@example.com',
+      firstName: 'Old',
+      externalId: 'crm-1',
+    });
     const byEmail = await api(tenant, 'POST', '/contacts/contacts', { email: 'mail@example.com', firstName: 'Mail' });
     const started = await api(tenant, 'POST', '/contacts/contacts/import', {
       contacts: [
@@ -71,7 +107,10 @@ describe('contacts.import', () => {
     const second = await api(tenant, 'GET', `/contacts/contacts/${byEmail.body.contactId}`);
     expect(second.body).toMatchObject({ email: 'MAIL@example.com', firstName: 'Mail', lastName: 'Matched' });
     const list = (await api(tenant, 'GET', '/contacts/contacts')).body.items;
-    expect(list.find((c: any) => c.email === 'fresh@example.com')).toMatchObject({ externalId: 'crm-2', firstName: 'Twice' });
+    expect(list.find((c: any) => c.email === 'fresh@example.com')).toMatchObject({
+      externalId: 'crm-2',
+      firstName: 'Twice',
+    });
   });
 
   test('events queued → running → progress → succeeded reach a subscriber and a webhook receiver under one job id', async () => {
@@ -85,15 +124,32 @@ describe('contacts.import', () => {
     const [anchor] = (await api(tenant, 'GET', '/events?types=jobs.*')).body.items;
     const started = await api(tenant, 'POST', '/contacts/contacts/import', { contacts: importRows(1200, 'ev') });
     const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-    const sub = ws.subscribe('subscription($id: ID!, $after: ID) { jobUpdated(id: $id, after: $after) { id type resourceId data { ... on Job { id } } } }', {
-      id: started.body.jobId,
-      after: anchor.id,
-    });
+    const sub = ws.subscribe(
+      'subscription($id: ID!, $after: ID) { jobUpdated(id: $id, after: $after) { id type resourceId data { ... on Job { id } } } }',
+      {
+        id: started.body.jobId,
+        after: anchor.id,
+      },
+    );
     await settled(tenant, started.body.jobId);
 
     const log = (await api(tenant, 'GET', `/events?types=jobs.*&after=${anchor.id}`)).body.items;
-    expect(log.map((e: any) => e.type)).toEqual(['jobs.job.queued', 'jobs.job.running', 'jobs.job.progress', 'jobs.job.progress', 'jobs.job.progress', 'jobs.job.succeeded']);
-    expect(log.map((e: any) => [e.data.progress.completed, e.data.progress.total])).toEqual([[0, 1200], [0, 1200], [500, 1200], [1000, 1200], [1200, 1200], [1200, 1200]]);
+    expect(log.map((e: any) => e.type)).toEqual([
+      'jobs.job.queued',
+      'jobs.job.running',
+      'jobs.job.progress',
+      'jobs.job.progress',
+      'jobs.job.progress',
+      'jobs.job.succeeded',
+    ]);
+    expect(log.map((e: any) => [e.data.progress.completed, e.data.progress.total])).toEqual([
+      [0, 1200],
+      [0, 1200],
+      [500, 1200],
+      [1000, 1200],
+      [1200, 1200],
+      [1200, 1200],
+    ]);
     expect(log.every((e: any) => e.data.jobId === started.body.jobId)).toBe(true);
 
     const streamed = eventsIn(await sub.waitFor(log.length), 'jobUpdated');
@@ -119,7 +175,11 @@ describe('cancel', () => {
     expect(queued.status).toBe(202);
     const canceled = await api(tenant, 'POST', `/jobs/${queued.body.jobId}/cancel`);
     expect(canceled.status).toBe(200);
-    expect(canceled.body).toMatchObject({ jobId: queued.body.jobId, status: 'canceled', finishedAt: expect.any(String) });
+    expect(canceled.body).toMatchObject({
+      jobId: queued.body.jobId,
+      status: 'canceled',
+      finishedAt: expect.any(String),
+    });
     expectProblem(await api(tenant, 'POST', `/jobs/${queued.body.jobId}/cancel`), 409, 'job_finished');
     const types = (await api(tenant, 'GET', '/events?types=jobs.*')).body.items.map((e: any) => e.type);
     expect(types).toEqual(['jobs.job.queued', 'jobs.job.canceled']);
@@ -129,9 +189,16 @@ describe('cancel', () => {
     const tenant = await createTenant(gateway.app);
     const started = await api(tenant, 'POST', '/contacts/contacts/import', { contacts: importRows(20_000, 'cx') });
     const deadline = Date.now() + 30_000;
-    while ((await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body.progress.completed < 500 && Date.now() < deadline) await sleep(20);
+    while (
+      (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body.progress.completed < 500 &&
+      Date.now() < deadline
+    )
+      await sleep(20);
     const canceled = await api(tenant, 'POST', `/jobs/${started.body.jobId}/cancel`);
-    expect(canceled.body.status, JSON.stringify([canceled.body, (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body])).toBe('canceled');
+    expect(
+      canceled.body.status,
+      JSON.stringify([canceled.body, (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body]),
+    ).toBe('canceled');
     await sleep(1500);
     const job = (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body;
     expect(job).toMatchObject({ status: 'canceled', result: null });
@@ -150,47 +217,113 @@ describe('cancel', () => {
 describe('GraphQL', () => {
   test('importContacts → job(id) → succeeded; jobs connection; createJob and cancelJob', async () => {
     const tenant = await createTenant(gateway.app);
-    const started = await graphql(gateway.url, tenant.apiKey, 'mutation($c: [JSONObject!]!) { importContacts(contacts: $c) { id status resourceType pollPath } }', {
-      c: [{ email: 'g1@example.com' }, { email: 'g2@example.com' }],
-    });
+    const started = await graphql(
+      gateway.url,
+      tenant.apiKey,
+      'mutation($c: [JSONObject!]!) { importContacts(contacts: $c) { id status resourceType pollPath } }',
+      {
+        c: [{ email: 'g1@example.com' }, { email: 'g2@example.com' }],
+      },
+    );
     expect(started.errors).toBeUndefined();
     const { id } = started.data.importContacts;
-    expect(started.data.importContacts).toEqual({ id, status: 'queued', resourceType: 'contacts.import', pollPath: `/api/v1/jobs/${id}` });
+    expect(started.data.importContacts).toEqual({
+      id,
+      status: 'queued',
+      resourceType: 'contacts.import',
+      pollPath: `/api/v1/jobs/${id}`,
+    });
     await settled(tenant, id);
-    const job = await graphql(gateway.url, tenant.apiKey, 'query($id: ID!) { job(id: $id) { status attempts result progress { completed total } } }', { id });
-    expect(job.data.job).toEqual({ status: 'succeeded', attempts: 1, result: { created: 2, updated: 0, unchanged: 0, failed: 0, errors: [] }, progress: { completed: 2, total: 2 } });
+    const job = await graphql(
+      gateway.url,
+      tenant.apiKey,
+      'query($id: ID!) { job(id: $id) { status attempts result progress { completed total } } }',
+      { id },
+    );
+    expect(job.data.job).toEqual({
+      status: 'succeeded',
+      attempts: 1,
+      result: { created: 2, updated: 0, unchanged: 0, failed: 0, errors: [] },
+      progress: { completed: 2, total: 2 },
+    });
     const rest = (await api(tenant, 'GET', `/jobs/${id}`)).body;
     expect(rest.result).toEqual(job.data.job.result);
 
-    const created = await graphql(gateway.url, tenant.apiKey, 'mutation { createJob(input: { resourceType: "documents.ocr", input: { page: 1 } }) { id status input } }');
+    const created = await graphql(
+      gateway.url,
+      tenant.apiKey,
+      'mutation { createJob(input: { resourceType: "documents.ocr", input: { page: 1 } }) { id status input } }',
+    );
     expect(created.data.createJob).toMatchObject({ status: 'queued', input: { page: 1 } });
-    const canceled = await graphql(gateway.url, tenant.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: created.data.createJob.id });
+    const canceled = await graphql(gateway.url, tenant.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', {
+      id: created.data.createJob.id,
+    });
     expect(canceled.data.cancelJob.status).toBe('canceled');
-    const list = await graphql(gateway.url, tenant.apiKey, '{ jobs(first: 10, status: canceled) { edges { node { id resourceType } } } }');
+    const list = await graphql(
+      gateway.url,
+      tenant.apiKey,
+      '{ jobs(first: 10, status: canceled) { edges { node { id resourceType } } } }',
+    );
     expect(list.data.jobs.edges.map((e: any) => e.node.id)).toEqual([created.data.createJob.id]);
-    const again = await graphql(gateway.url, tenant.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', { id: created.data.createJob.id });
+    const again = await graphql(gateway.url, tenant.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { status } }', {
+      id: created.data.createJob.id,
+    });
     expect(again.errors?.[0]?.extensions.code).toBe('job_finished');
   });
 });
 
 describe('rejections', () => {
-  test('another tenant\'s jobs are not found; bad input is a problem and queues nothing', async () => {
+  test("another tenant's jobs are not found; bad input is a problem and queues nothing", async () => {
     const [owner, other] = await Promise.all([createTenant(gateway.app), createTenant(gateway.app)]);
     const accountingOnly = await createTenant(gateway.app, ['accounting']);
     const job = (await api(owner, 'POST', '/jobs', { resourceType: 'documents.ocr' })).body;
     expectProblem(await api(other, 'GET', `/jobs/${job.jobId}`), 404, 'not_found');
     expectProblem(await api(other, 'POST', `/jobs/${job.jobId}/cancel`), 404, 'not_found');
     expect((await api(other, 'GET', '/jobs')).body.count).toBe(0);
-    expect((await graphql(gateway.url, other.apiKey, 'query($id: ID!) { job(id: $id) { id } }', { id: job.jobId })).errors?.[0]?.extensions.code).toBe('not_found');
+    expect(
+      (await graphql(gateway.url, other.apiKey, 'query($id: ID!) { job(id: $id) { id } }', { id: job.jobId }))
+        .errors?.[0]?.extensions.code,
+    ).toBe('not_found');
     expect((await api(owner, 'GET', `/jobs/${job.jobId}`)).body.status).toBe('queued');
 
     const cases: [Tenant, string, string, unknown, number, string, string?][] = [
       [owner, 'POST', '/contacts/contacts/import', { contacts: [] }, 400, 'validation_failed', 'contacts'],
       [owner, 'POST', '/contacts/contacts/import', { contacts: 'all of them' }, 400, 'validation_failed', 'contacts'],
-      [owner, 'POST', '/contacts/contacts/import', { contacts: [{}], dryRun: true }, 400, 'validation_failed', 'dryRun'],
-      [owner, 'POST', '/contacts/contacts/import', { contacts: Array.from({ length: 100_001 }, () => ({})) }, 400, 'validation_failed', 'contacts'],
-      [accountingOnly, 'POST', '/contacts/contacts/import', { contacts: [{ email: 'x@example.com' }] }, 403, 'feature_not_enabled'],
-      [owner, 'POST', '/jobs', { resourceType: 'contacts.import', input: {} }, 400, 'validation_failed', 'resourceType'],
+      [
+        owner,
+        'POST',
+        '/contacts/contacts/import',
+        { contacts: [{}], dryRun: true },
+        400,
+        'validation_failed',
+        'dryRun',
+      ],
+      [
+        owner,
+        'POST',
+        '/contacts/contacts/import',
+        { contacts: Array.from({ length: 100_001 }, () => ({})) },
+        400,
+        'validation_failed',
+        'contacts',
+      ],
+      [
+        accountingOnly,
+        'POST',
+        '/contacts/contacts/import',
+        { contacts: [{ email: 'x@example.com' }] },
+        403,
+        'feature_not_enabled',
+      ],
+      [
+        owner,
+        'POST',
+        '/jobs',
+        { resourceType: 'contacts.import', input: {} },
+        400,
+        'validation_failed',
+        'resourceType',
+      ],
       [owner, 'POST', '/jobs', { resourceType: 'Not A Type' }, 400, 'validation_failed', 'resourceType'],
       [owner, 'POST', '/jobs', { resourceType: 'documents.ocr', input: 'text' }, 400, 'validation_failed', 'input'],
       [owner, 'GET', '/jobs/job_123', undefined, 400, 'invalid_id'],
@@ -199,7 +332,11 @@ describe('rejections', () => {
     for (const [tenant, method, path, body, status, code, field] of cases) {
       const res = await api(tenant, method, path, body);
       expectProblem(res, status, code);
-      if (field) expect(res.body.errors.map((e: any) => e.path), `${method} ${path}`).toContain(field);
+      if (field)
+        expect(
+          res.body.errors.map((e: any) => e.path),
+          `${method} ${path}`,
+        ).toContain(field);
     }
     expectProblem(await http(gateway.url, 'GET', '/api/v1/jobs'), 401, 'unauthorized');
     expect((await api(owner, 'GET', '/jobs')).body.count).toBe(1);

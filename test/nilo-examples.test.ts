@@ -46,7 +46,9 @@ function documentedJson(marker: string, from = 0): any {
 
 const EXAMPLES = curlExamples(SPEC);
 const example = (method: string, pathPattern: RegExp) => {
-  const found = EXAMPLES.filter((c) => (/-X (\w+)/.exec(c)?.[1] ?? 'GET') === method && pathPattern.test(c.split('\n')[0]!));
+  const found = EXAMPLES.filter(
+    (c) => (/-X (\w+)/.exec(c)?.[1] ?? 'GET') === method && pathPattern.test(c.split('\n')[0]!),
+  );
   expect(found, `one documented ${method} example matching ${pathPattern}`).toHaveLength(1);
   return found[0]!;
 };
@@ -69,8 +71,13 @@ async function curl(command: string, replacements: [string, string][]): Promise<
   const bodyFile = path.join(scratch, `body-${n}`);
   const headerFile = path.join(scratch, `headers-${n}`);
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile('/bin/sh', ['-c', `${text} --silent --show-error --output '${bodyFile}' --dump-header '${headerFile}' --write-out '%{http_code}'`], (error, out, err) =>
-      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    execFile(
+      '/bin/sh',
+      [
+        '-c',
+        `${text} --silent --show-error --output '${bodyFile}' --dump-header '${headerFile}' --write-out '%{http_code}'`,
+      ],
+      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
     ),
   );
   const headers = readFileSync(headerFile, 'utf8');
@@ -98,7 +105,9 @@ beforeAll(async () => {
 
 test('the document has the examples this file runs', () => {
   expect(EXAMPLES).toHaveLength(7);
-  expect(EXAMPLES.map((c) => `${/-X (\w+)/.exec(c)?.[1] ?? 'GET'} ${/\S+nilo-assistant\.com(\S+)/.exec(c)![1]}`)).toEqual([
+  expect(
+    EXAMPLES.map((c) => `${/-X (\w+)/.exec(c)?.[1] ?? 'GET'} ${/\S+nilo-assistant\.com(\S+)/.exec(c)![1]}`),
+  ).toEqual([
     'GET /api/v1/hello',
     'POST /api/v1/invoices',
     'POST /api/v1/contacts/contacts',
@@ -135,7 +144,10 @@ describe('contacts, in the order of the document', () => {
 
   // The request of the create example; its documented 201 body adds customData the request does not send.
   const createdFields = () => {
-    const documented = documentedJson('Returns 201 Created on success:', SPEC.indexOf('POST /api/v1/contacts/contacts'));
+    const documented = documentedJson(
+      'Returns 201 Created on success:',
+      SPEC.indexOf('POST /api/v1/contacts/contacts'),
+    );
     const { contactId: _id, updatedAt: _u, customData: _c, ...fields } = documented;
     return { documented, fields };
   };
@@ -177,7 +189,11 @@ describe('contacts, in the order of the document', () => {
   });
 
   test('get contact: 200 with the contact', async () => {
-    const res = await curl(example('GET', /\/api\/v1\/contacts\/contacts\/contact_/), [[DOC_HOST, gw.url], keyOf(), [DOC_CONTACT_ID, contactId]]);
+    const res = await curl(example('GET', /\/api\/v1\/contacts\/contacts\/contact_/), [
+      [DOC_HOST, gw.url],
+      keyOf(),
+      [DOC_CONTACT_ID, contactId],
+    ]);
     expect(res.status).toBe(200);
     expect(res.contentType).toMatch(/^application\/json/);
     expect(res.body).toStrictEqual(created);
@@ -196,7 +212,13 @@ describe('contacts, in the order of the document', () => {
       fullName: 'Janet Doe',
       updatedAt: res.body.updatedAt,
     });
-    expect(res.body).toMatchObject({ firstName: 'Janet', phone: '+1-555-9999', tag: 'customer', formality: 'formal', salutation: 'Dear' });
+    expect(res.body).toMatchObject({
+      firstName: 'Janet',
+      phone: '+1-555-9999',
+      tag: 'customer',
+      formality: 'formal',
+      salutation: 'Dear',
+    });
     expect(Date.parse(res.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
     created = res.body;
   });
@@ -219,7 +241,9 @@ describe('contacts, in the order of the document', () => {
     });
     expect(res.body.applicationName).toBe('ERP Sync');
 
-    const invoice = await fetch(`${gw.url}/api/v1/invoices/${res.body.invoiceId}`, { headers: { authorization: `Bearer ${erp.apiKey}` } });
+    const invoice = await fetch(`${gw.url}/api/v1/invoices/${res.body.invoiceId}`, {
+      headers: { authorization: `Bearer ${erp.apiKey}` },
+    });
     expect(await invoice.json()).toMatchObject({
       customer: 'Acme Floral Supplies',
       customerContactId: contactId,
@@ -230,7 +254,15 @@ describe('contacts, in the order of the document', () => {
       taxTotal: 25.5,
       grossTotal: 350.48,
       items: [
-        { description: 'Premium rose stems (500 count)', quantity: 2, price: 149.99, taxRate: 8.5, net: 299.98, tax: 25.5, gross: 325.48 },
+        {
+          description: 'Premium rose stems (500 count)',
+          quantity: 2,
+          price: 149.99,
+          taxRate: 8.5,
+          net: 299.98,
+          tax: 25.5,
+          gross: 325.48,
+        },
         { description: 'Delivery fee', quantity: 1, price: 25, taxRate: 0, net: 25, tax: 0, gross: 25 },
       ],
     });
@@ -281,7 +313,9 @@ describe('create invoice naming no contact of the tenant', () => {
       correlationId: expect.stringMatching(/\S/),
       errors: [{ path: 'customerContactId', message: 'names no contact of this tenant' }],
     });
-    const list = await fetch(`${gw.url}/api/v1/invoices`, { headers: { authorization: `Bearer ${stranger.apiKey}` } }).then((r) => r.json());
+    const list = await fetch(`${gw.url}/api/v1/invoices`, {
+      headers: { authorization: `Bearer ${stranger.apiKey}` },
+    }).then((r) => r.json());
     expect(list.items).toEqual([]);
   });
 
@@ -294,6 +328,8 @@ describe('create invoice naming no contact of the tenant', () => {
     ]);
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('customer_contact_not_found');
-    expect(res.body.detail).toBe('customerContactId contact_01ARZ3NDEKTSV4RRFFQ69G5FAV names no contact of this tenant.');
+    expect(res.body.detail).toBe(
+      'customerContactId contact_01ARZ3NDEKTSV4RRFFQ69G5FAV names no contact of this tenant.',
+    );
   });
 });

@@ -23,8 +23,10 @@ const gateway = useGateway(
   { ownDatabase: true },
 );
 
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
-const runnerApi = (runnerKey: string, path: string, body?: unknown) => http(gateway.url, 'POST', `/api/v1/runner${path}`, { key: runnerKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const runnerApi = (runnerKey: string, path: string, body?: unknown) =>
+  http(gateway.url, 'POST', `/api/v1/runner${path}`, { key: runnerKey, body });
 
 /** The samples of /metrics, by series name with labels as written (`nilo_jobs_queued{type="a.b"}`). */
 async function scrape(): Promise<Map<string, number>> {
@@ -43,13 +45,17 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, t
   for (;;) {
     const value = await read();
     if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`);
+    if (Date.now() > deadline)
+      throw new Error(`still ${JSON.stringify(value, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`);
     await sleep(50);
   }
 }
 
 /** A raw GET (Node's fetch would inflate the body): status, headers and the bytes as sent. */
-function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function rawGet(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     httpRequest(`${gateway.url}${path}`, { headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -66,7 +72,8 @@ describe('the first page', () => {
     const page = await http(gateway.url, 'GET', '/', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    for (const href of ['/graphql', '/docs', '/openapi.json', '/metrics']) expect(page.text).toContain(`href="${href}"`);
+    for (const href of ['/graphql', '/docs', '/openapi.json', '/metrics'])
+      expect(page.text).toContain(`href="${href}"`);
     expect(page.text).toContain(`curl ${gateway.url}/api/v1/hello`);
   });
 
@@ -110,7 +117,12 @@ describe('compression', () => {
     const controller = new AbortController();
     const response = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', accept: 'text/event-stream', 'accept-encoding': 'gzip, br' },
+      headers: {
+        authorization: `Bearer ${tenant.apiKey}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        'accept-encoding': 'gzip, br',
+      },
       body: JSON.stringify({ query: 'subscription { events { tenantSequence resourceId } }' }),
       signal: controller.signal,
     });
@@ -118,7 +130,10 @@ describe('compression', () => {
     // graphql-yoga marks the stream "Content-Encoding: none" itself, so proxies leave it alone too.
     expect(response.headers.get('content-encoding') ?? 'none').toBe('none');
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    await until(() => liveStreams(gateway.url), (streams) => streams > streamsBefore);
+    await until(
+      () => liveStreams(gateway.url),
+      (streams) => streams > streamsBefore,
+    );
     const created = await api(tenant, 'POST', '/contacts/contacts', { email: 'sse@example.com' });
     let text = '';
     while (!text.includes(created.body.contactId)) {
@@ -134,7 +149,9 @@ describe('compression', () => {
 describe('/ready', () => {
   test('answers 503 "starting" until the start-up work is done, then 200', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'nilo-ready-'));
-    const app = await buildApp(loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir }));
+    const app = await buildApp(
+      loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir }),
+    );
     let finishStartUp!: () => void;
     const startUp = new Promise<void>((resolve) => (finishStartUp = resolve));
     let url = '';
@@ -173,7 +190,8 @@ describe('queue metrics', () => {
     expect(before.get('nilo_webhook_oldest_due_age_seconds')).toBe(0);
     if (process.env.REDIS_URL) expect(before.get('nilo_redis_up')).toBe(1);
     else expect(before.has('nilo_redis_up')).toBe(false);
-    const counted = (samples: Map<string, number>, outcome: string) => samples.get(`nilo_webhook_attempts_total{outcome="${outcome}"}`) ?? 0;
+    const counted = (samples: Map<string, number>, outcome: string) =>
+      samples.get(`nilo_webhook_attempts_total{outcome="${outcome}"}`) ?? 0;
 
     // One receiver answers 500: its delivery fails once and waits an hour (WEBHOOK_RETRY_SCHEDULE).
     const failing = await startReceiver(() => ({ status: 500 }));
@@ -185,7 +203,10 @@ describe('queue metrics', () => {
     // Attempts are counted when answered and recorded just after (with others): wait for both.
     const after = await until(
       scrape,
-      (s) => counted(s, 'failed') > counted(before, 'failed') && counted(s, 'succeeded') > counted(before, 'succeeded') && s.get('nilo_webhook_deliveries_pending') === 1,
+      (s) =>
+        counted(s, 'failed') > counted(before, 'failed') &&
+        counted(s, 'succeeded') > counted(before, 'succeeded') &&
+        s.get('nilo_webhook_deliveries_pending') === 1,
     );
     expect(after.get('nilo_webhook_oldest_due_age_seconds')).toBe(0); // the pending one is due in an hour
     expect(after.get('nilo_relay_lag_seconds_count')).toBeGreaterThan(before.get('nilo_relay_lag_seconds_count')!);
@@ -208,12 +229,15 @@ describe('queue metrics', () => {
     expect((await runnerApi(runner.runnerKey, '/register', { resourceTypes: ['metrics.slow'] })).status).toBe(200);
     const expiriesBefore = (await scrape()).get('nilo_job_lease_expiries_total')!;
 
-    for (let i = 0; i < 2; i++) expect((await api(tenant, 'POST', '/jobs', { resourceType: 'metrics.slow' })).status).toBe(202);
+    for (let i = 0; i < 2; i++)
+      expect((await api(tenant, 'POST', '/jobs', { resourceType: 'metrics.slow' })).status).toBe(202);
     const queued = await scrape();
     expect(queued.get('nilo_jobs_queued{type="metrics.slow"}')).toBe(2);
     expect(queued.get('nilo_jobs_oldest_queued_age_seconds{type="metrics.slow"}')).toBeGreaterThanOrEqual(0);
     await sleep(300);
-    expect((await scrape()).get('nilo_jobs_oldest_queued_age_seconds{type="metrics.slow"}')).toBeGreaterThanOrEqual(0.3);
+    expect((await scrape()).get('nilo_jobs_oldest_queued_age_seconds{type="metrics.slow"}')).toBeGreaterThanOrEqual(
+      0.3,
+    );
 
     // The runner takes one and never reports: its 2 s lease lapses and the job goes back to the queue.
     const claimed = await runnerApi(runner.runnerKey, '/claim');
@@ -237,25 +261,49 @@ describe('jobs no runner handles', () => {
     const handled = await api(tenant, 'POST', '/jobs', { resourceType: 'hint.handled' });
     const orphanState = await api(tenant, 'GET', `/jobs/${orphan.body.jobId}`);
     expect(orphanState.body).toMatchObject({ status: 'queued', waitingFor: 'no_runner' });
-    expect((await api(tenant, 'GET', `/jobs/${handled.body.jobId}`)).body).toMatchObject({ status: 'queued', waitingFor: null });
+    expect((await api(tenant, 'GET', `/jobs/${handled.body.jobId}`)).body).toMatchObject({
+      status: 'queued',
+      waitingFor: null,
+    });
     const graphql = await http(gateway.url, 'POST', '/graphql', {
       key: tenant.apiKey,
-      body: { query: 'query($a: ID!, $b: ID!) { a: job(id: $a) { waitingFor } b: job(id: $b) { waitingFor } }', variables: { a: orphan.body.jobId, b: handled.body.jobId } },
+      body: {
+        query: 'query($a: ID!, $b: ID!) { a: job(id: $a) { waitingFor } b: job(id: $b) { waitingFor } }',
+        variables: { a: orphan.body.jobId, b: handled.body.jobId },
+      },
     });
     expect(graphql.body.data).toEqual({ a: { waitingFor: 'no_runner' }, b: { waitingFor: null } });
     const listed = await api(tenant, 'GET', '/jobs?status=queued');
-    expect(Object.fromEntries(listed.body.items.map((job: any) => [job.resourceType, job.waitingFor]))).toEqual({ 'hint.orphan': 'no_runner', 'hint.handled': null });
+    expect(Object.fromEntries(listed.body.items.map((job: any) => [job.resourceType, job.waitingFor]))).toEqual({
+      'hint.orphan': 'no_runner',
+      'hint.handled': null,
+    });
 
     // After JOB_NO_RUNNER_TIMEOUT (3 s) the orphan fails; the handled job still waits for its runner.
-    const failed = await until(() => api(tenant, 'GET', `/jobs/${orphan.body.jobId}`), (res) => res.body.status !== 'queued');
-    expect(failed.body).toMatchObject({ status: 'failed', waitingFor: null, error: { code: 'no_runner' }, finishedAt: expect.any(String) });
-    expect((await api(tenant, 'GET', `/jobs/${handled.body.jobId}`)).body).toMatchObject({ status: 'queued', waitingFor: null });
+    const failed = await until(
+      () => api(tenant, 'GET', `/jobs/${orphan.body.jobId}`),
+      (res) => res.body.status !== 'queued',
+    );
+    expect(failed.body).toMatchObject({
+      status: 'failed',
+      waitingFor: null,
+      error: { code: 'no_runner' },
+      finishedAt: expect.any(String),
+    });
+    expect((await api(tenant, 'GET', `/jobs/${handled.body.jobId}`)).body).toMatchObject({
+      status: 'queued',
+      waitingFor: null,
+    });
     const events = await until(
       () => api(tenant, 'GET', '/events?limit=100'),
       (res) => res.body.items.some((event: any) => event.type === 'jobs.job.failed'),
     );
     const failedEvent = events.body.items.find((event: any) => event.type === 'jobs.job.failed');
-    expect(failedEvent.data).toMatchObject({ jobId: orphan.body.jobId, status: 'failed', error: { code: 'no_runner' } });
+    expect(failedEvent.data).toMatchObject({
+      jobId: orphan.body.jobId,
+      status: 'failed',
+      error: { code: 'no_runner' },
+    });
 
     // A runner registering the type later takes such jobs in time.
     await runnerApi(runner.runnerKey, '/register', { resourceTypes: ['hint.handled', 'hint.late'] });

@@ -17,10 +17,20 @@ import { createTenant, http, useGateway, type Tenant } from './support/gateway.j
 
 type Header = { $ref?: string; required?: boolean };
 type Answer = { description: string; headers?: Record<string, Header>; content?: Record<string, unknown> };
-type Operation = { operationId?: string; summary?: string; security?: unknown[]; responses: Record<string, Answer>; parameters?: { in: string; name: string }[] };
+type Operation = {
+  operationId?: string;
+  summary?: string;
+  security?: unknown[];
+  responses: Record<string, Answer>;
+  parameters?: { in: string; name: string }[];
+};
 
 const gw = useGateway();
-let doc: { paths: Record<string, Record<string, Operation>>; components: Record<string, Record<string, unknown>>; servers?: unknown[] };
+let doc: {
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, unknown>>;
+  servers?: unknown[];
+};
 let source: string;
 let tenant: Tenant;
 
@@ -33,7 +43,9 @@ beforeAll(async () => {
 });
 
 const operations = () =>
-  Object.entries(doc.paths).flatMap(([route, item]) => Object.entries(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${route}`, method, route, op })));
+  Object.entries(doc.paths).flatMap(([route, item]) =>
+    Object.entries(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${route}`, method, route, op })),
+  );
 
 describe('/openapi.json', () => {
   test('is a valid OpenAPI 3.1 document (@seriousme/openapi-schema-validator)', async () => {
@@ -51,7 +63,11 @@ describe('/openapi.json', () => {
   test('every $ref resolves inside the document', () => {
     const refs = [...source.matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(0);
-    const missing = refs.filter((ref) => ref.split('/').reduce<any>((node, key) => node?.[key.replaceAll('~1', '/').replaceAll('~0', '~')], doc) === undefined);
+    const missing = refs.filter(
+      (ref) =>
+        ref.split('/').reduce<any>((node, key) => node?.[key.replaceAll('~1', '/').replaceAll('~0', '~')], doc) ===
+        undefined,
+    );
     expect(missing).toEqual([]);
   });
 
@@ -74,7 +90,11 @@ describe('/openapi.json', () => {
     expect(ids.filter((id) => !id)).toEqual([]);
     expect(new Set(ids).size).toBe(ids.length);
     expect(all.filter((o) => !o.op.summary).map((o) => o.name)).toEqual([]);
-    expect(all.filter((o) => Object.values(o.op.responses).some((a) => a.description === 'Default Response')).map((o) => o.name)).toEqual([]);
+    expect(
+      all
+        .filter((o) => Object.values(o.op.responses).some((a) => a.description === 'Default Response'))
+        .map((o) => o.name),
+    ).toEqual([]);
   });
 
   test('every answer carries X-Correlation-Id; every error is a problem; every 201/202 has Location; 429 and 503 have Retry-After', () => {
@@ -84,16 +104,22 @@ describe('/openapi.json', () => {
         const headers = Object.keys(answer.headers ?? {});
         const code = Number(status);
         if (!headers.includes('X-Correlation-Id')) wrong.push(`${name} ${status}: no X-Correlation-Id`);
-        if (code >= 400 && Object.keys(answer.content ?? {}).join() !== 'application/problem+json') wrong.push(`${name} ${status}: not a problem`);
-        if ((code === 201 || code === 202) && answer.headers?.Location?.$ref !== '#/components/headers/Location') wrong.push(`${name} ${status}: no Location`);
-        if ((code === 429 || code === 503) && !headers.includes('Retry-After')) wrong.push(`${name} ${status}: no Retry-After`);
+        if (code >= 400 && Object.keys(answer.content ?? {}).join() !== 'application/problem+json')
+          wrong.push(`${name} ${status}: not a problem`);
+        if ((code === 201 || code === 202) && answer.headers?.Location?.$ref !== '#/components/headers/Location')
+          wrong.push(`${name} ${status}: no Location`);
+        if ((code === 429 || code === 503) && !headers.includes('Retry-After'))
+          wrong.push(`${name} ${status}: no Retry-After`);
         if (code < 300 && !headers.includes('RateLimit')) wrong.push(`${name} ${status}: no RateLimit`);
         if (code === 204 && answer.content) wrong.push(`${name} 204 has content`);
       }
-      if (!op.responses['401'] || !op.responses['429'] || !op.responses['500']) wrong.push(`${name}: 401, 429 or 500 missing`);
+      if (!op.responses['401'] || !op.responses['429'] || !op.responses['500'])
+        wrong.push(`${name}: 401, 429 or 500 missing`);
     }
     expect(wrong).toEqual([]);
-    expect(doc.components.schemas!.Problem).toMatchObject({ required: expect.arrayContaining(['type', 'title', 'status', 'detail', 'code', 'correlationId']) });
+    expect(doc.components.schemas!.Problem).toMatchObject({
+      required: expect.arrayContaining(['type', 'title', 'status', 'detail', 'code', 'correlationId']),
+    });
   });
 
   test('side-effecting API-key operations take Idempotency-Key; every operation takes X-Correlation-Id', () => {
@@ -102,14 +128,27 @@ describe('/openapi.json', () => {
       const headers = (op.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
       if (!headers.includes('x-correlation-id')) wrong.push(`${name}: no X-Correlation-Id`);
       const mutates = method !== 'get' && !route.endsWith('/search') && !route.startsWith('/api/v1/runner/');
-      if (mutates !== headers.includes('idempotency-key')) wrong.push(`${name}: Idempotency-Key ${mutates ? 'missing' : 'unexpected'}`);
+      if (mutates !== headers.includes('idempotency-key'))
+        wrong.push(`${name}: Idempotency-Key ${mutates ? 'missing' : 'unexpected'}`);
     }
     expect(wrong).toEqual([]);
   });
 
   test('the Problem code enumerates the codes in use', () => {
-    const codes = (doc.components.schemas!.Problem as { properties: { code: { enum: string[] } } }).properties.code.enum;
-    expect(codes).toEqual(expect.arrayContaining(['validation_failed', 'unauthorized', 'feature_not_enabled', 'not_found', 'rate_limited', 'idempotency_key_reused', 'invalid_transition', 'service_unavailable']));
+    const codes = (doc.components.schemas!.Problem as { properties: { code: { enum: string[] } } }).properties.code
+      .enum;
+    expect(codes).toEqual(
+      expect.arrayContaining([
+        'validation_failed',
+        'unauthorized',
+        'feature_not_enabled',
+        'not_found',
+        'rate_limited',
+        'idempotency_key_reused',
+        'invalid_transition',
+        'service_unavailable',
+      ]),
+    );
   });
 });
 
@@ -133,11 +172,22 @@ describe('request bodies say what the server enforces', () => {
     ['/api/v1/webhooks/endpoints', 'post', { url: 'not a url' }],
     ['/api/v1/webhooks/endpoints', 'post', { url: 'ftp://example.com/hook' }],
     ['/api/v1/webhooks/endpoints/{endpointId}', 'patch', { url: 'example.com' }],
-    ['/api/v1/invoices', 'post', { customer: 'A', issuedDate: '30.05.2026', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }] }],
+    [
+      '/api/v1/invoices',
+      'post',
+      {
+        customer: 'A',
+        issuedDate: '30.05.2026',
+        paymentTermsDays: 30,
+        items: [{ description: 'x', quantity: 1, price: 1, taxRate: 0 }],
+      },
+    ],
     ['/api/v1/invoices', 'post', { customer: 'A', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [] }],
   ])('%s %s refuses %j, like the server', async (route, method, body) => {
     expect(await documentAccepts(route, method, body)).toBe(false);
-    const concrete = route.replace('{contactId}', 'contact_01HZZZZZZZZZZZZZZZZZZZZZZZ').replace('{endpointId}', 'whep_01HZZZZZZZZZZZZZZZZZZZZZZZ');
+    const concrete = route
+      .replace('{contactId}', 'contact_01HZZZZZZZZZZZZZZZZZZZZZZZ')
+      .replace('{endpointId}', 'whep_01HZZZZZZZZZZZZZZZZZZZZZZZ');
     const res = await http(gw.url, method.toUpperCase(), concrete, { key: tenant.apiKey, body });
     expect(res.status).toBe(400);
   });
@@ -145,14 +195,21 @@ describe('request bodies say what the server enforces', () => {
   test.each([
     ['/api/v1/contacts/contacts', 201],
     ['/api/v1/invoices', 201],
-  ])('the Nilo document\'s example for POST %s is in the document, valid there, and answered %i', async (route, status) => {
-    const media = (doc.paths[route]!.post as unknown as { requestBody: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } }).requestBody.content['application/json']!;
-    const example = media.examples?.nilo?.value;
-    expect(example).toBeDefined();
-    expect(await documentAccepts(route, 'post', example)).toBe(true);
-    const res = await http(gw.url, 'POST', route, { key: tenant.apiKey, body: example });
-    expect(res.status, res.text).toBe(status);
-  });
+  ])(
+    "the Nilo document's example for POST %s is in the document, valid there, and answered %i",
+    async (route, status) => {
+      const media = (
+        doc.paths[route]!.post as unknown as {
+          requestBody: { content: Record<string, { examples?: Record<string, { value: unknown }> }> };
+        }
+      ).requestBody.content['application/json']!;
+      const example = media.examples?.nilo?.value;
+      expect(example).toBeDefined();
+      expect(await documentAccepts(route, 'post', example)).toBe(true);
+      const res = await http(gw.url, 'POST', route, { key: tenant.apiKey, body: example });
+      expect(res.status, res.text).toBe(status);
+    },
+  );
 });
 
 describe('a generated client', () => {
@@ -178,7 +235,23 @@ describe('a generated client', () => {
     `;
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     const check = (file: string) =>
-      promisify(execFile)(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', file], { cwd: dir });
+      promisify(execFile)(
+        process.execPath,
+        [
+          tsc,
+          '--noEmit',
+          '--strict',
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--skipLibCheck',
+          file,
+        ],
+        { cwd: dir },
+      );
     writeFileSync(path.join(dir, 'use.ts'), use('email'));
     await check('use.ts');
     writeFileSync(path.join(dir, 'wrong.ts'), use('noSuchField'));
@@ -197,8 +270,11 @@ describe('headers the README promises', () => {
     expect(remaining(second)).toBe(remaining(first) - 1);
   });
 
-  test('a created contact\'s Location is where GET finds it', async () => {
-    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { firstName: 'Located' } });
+  test("a created contact's Location is where GET finds it", async () => {
+    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: tenant.apiKey,
+      body: { firstName: 'Located' },
+    });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`/api/v1/contacts/contacts/${created.body.contactId}`);
     const fetched = await http(gw.url, 'GET', created.headers.get('location')!, { key: tenant.apiKey });
@@ -208,41 +284,93 @@ describe('headers the README promises', () => {
 
 describe('the contract check every test answer goes through', () => {
   const problemHeaders = (more: Record<string, string> = {}) =>
-    new Headers({ 'content-type': 'application/problem+json; charset=utf-8', 'x-correlation-id': 'c-1', ratelimit: '"default";r=5;t=60', 'ratelimit-policy': '"default";q=10;w=60', ...more });
-  const notFound = JSON.stringify({ type: 'https://nilo-assistant.com/problems/not-found', title: 'Not found', status: 404, detail: 'No such contact.', code: 'not_found', correlationId: 'c-1' });
+    new Headers({
+      'content-type': 'application/problem+json; charset=utf-8',
+      'x-correlation-id': 'c-1',
+      ratelimit: '"default";r=5;t=60',
+      'ratelimit-policy': '"default";q=10;w=60',
+      ...more,
+    });
+  const notFound = JSON.stringify({
+    type: 'https://nilo-assistant.com/problems/not-found',
+    title: 'Not found',
+    status: 404,
+    detail: 'No such contact.',
+    code: 'not_found',
+    correlationId: 'c-1',
+  });
 
   test('passes a documented answer, and says what is wrong with each undocumented one', async () => {
     const contract = compileContract(doc as never);
     const path = '/api/v1/contacts/contacts/contact_01HZZZZZZZZZZZZZZZZZZZZZZZ';
     expect(contract.check('GET', path, 404, problemHeaders(), notFound)).toEqual([]);
-    expect(contract.check('GET', path, 418, problemHeaders(), notFound)).toEqual([expect.stringContaining('status 418 is not documented')]);
-    expect(contract.check('GET', path, 404, problemHeaders(), JSON.stringify({ ...JSON.parse(notFound), extra: 1 }))).toEqual([expect.stringContaining('additional properties')]);
-    expect(contract.check('GET', path, 404, problemHeaders(), JSON.stringify({ ...JSON.parse(notFound), code: 'no_such_code' }))).toEqual([expect.stringContaining('allowed values')]);
-    expect(contract.check('GET', path, 404, problemHeaders({ 'content-type': 'application/json' }), notFound)).toEqual([expect.stringContaining('content type application/json is not documented')]);
+    expect(contract.check('GET', path, 418, problemHeaders(), notFound)).toEqual([
+      expect.stringContaining('status 418 is not documented'),
+    ]);
+    expect(
+      contract.check('GET', path, 404, problemHeaders(), JSON.stringify({ ...JSON.parse(notFound), extra: 1 })),
+    ).toEqual([expect.stringContaining('additional properties')]);
+    expect(
+      contract.check(
+        'GET',
+        path,
+        404,
+        problemHeaders(),
+        JSON.stringify({ ...JSON.parse(notFound), code: 'no_such_code' }),
+      ),
+    ).toEqual([expect.stringContaining('allowed values')]);
+    expect(contract.check('GET', path, 404, problemHeaders({ 'content-type': 'application/json' }), notFound)).toEqual([
+      expect.stringContaining('content type application/json is not documented'),
+    ]);
     const withoutBudget = problemHeaders();
     withoutBudget.delete('ratelimit');
-    expect(contract.check('GET', path, 404, withoutBudget, notFound)).toEqual([expect.stringContaining('required header RateLimit is missing')]);
-    expect(contract.check('GET', path, 404, problemHeaders({ ratelimit: 'lots' }), notFound)).toEqual([expect.stringContaining('header RateLimit')]);
-    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { firstName: 'Checked' } });
+    expect(contract.check('GET', path, 404, withoutBudget, notFound)).toEqual([
+      expect.stringContaining('required header RateLimit is missing'),
+    ]);
+    expect(contract.check('GET', path, 404, problemHeaders({ ratelimit: 'lots' }), notFound)).toEqual([
+      expect.stringContaining('header RateLimit'),
+    ]);
+    const created = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: tenant.apiKey,
+      body: { firstName: 'Checked' },
+    });
     const withoutLocation = new Headers(created.headers);
     withoutLocation.delete('location');
-    expect(contract.check('POST', '/api/v1/contacts/contacts', 201, withoutLocation, created.text)).toEqual([expect.stringContaining('required header Location is missing')]);
-    const deleted = await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, { key: tenant.apiKey });
-    expect(contract.check('DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, 204, deleted.headers, '{}')).toEqual([expect.stringContaining('without a body')]);
+    expect(contract.check('POST', '/api/v1/contacts/contacts', 201, withoutLocation, created.text)).toEqual([
+      expect.stringContaining('required header Location is missing'),
+    ]);
+    const deleted = await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, {
+      key: tenant.apiKey,
+    });
+    expect(
+      contract.check('DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, 204, deleted.headers, '{}'),
+    ).toEqual([expect.stringContaining('without a body')]);
   });
 
   test('a test calling fetch itself gets the check too: an answer the document does not describe rejects the fetch', async () => {
     // A stand-in server with the gateway's document, whose /hello answers a field the document lacks.
     const server = createServer((request, response) => {
-      if (request.url === '/openapi.json') return void response.writeHead(200, { 'content-type': 'application/json' }).end(source);
-      const headers = { 'content-type': 'application/json', 'x-correlation-id': 'c-1', ratelimit: '"default";r=5;t=60', 'ratelimit-policy': '"default";q=10;w=60' };
-      response.writeHead(200, headers).end(JSON.stringify({ status: 'ok', applicationId: 'app_1', applicationName: 'A', undocumented: true }));
+      if (request.url === '/openapi.json')
+        return void response.writeHead(200, { 'content-type': 'application/json' }).end(source);
+      const headers = {
+        'content-type': 'application/json',
+        'x-correlation-id': 'c-1',
+        ratelimit: '"default";r=5;t=60',
+        'ratelimit-policy': '"default";q=10;w=60',
+      };
+      response
+        .writeHead(200, headers)
+        .end(JSON.stringify({ status: 'ok', applicationId: 'app_1', applicationName: 'A', undocumented: true }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = server.address() as AddressInfo;
-      await expect(fetch(`http://127.0.0.1:${port}/api/v1/hello`)).rejects.toThrow(/does not match \/openapi.json[\s\S]*additional properties/);
-      expect((await fetch(`${gw.url}/api/v1/hello`, { headers: { authorization: `Bearer ${tenant.apiKey}` } })).status).toBe(200);
+      await expect(fetch(`http://127.0.0.1:${port}/api/v1/hello`)).rejects.toThrow(
+        /does not match \/openapi.json[\s\S]*additional properties/,
+      );
+      expect(
+        (await fetch(`${gw.url}/api/v1/hello`, { headers: { authorization: `Bearer ${tenant.apiKey}` } })).status,
+      ).toBe(200);
     } finally {
       server.close();
     }

@@ -38,7 +38,17 @@ describe('graceful shutdown (SIGTERM)', () => {
     const { port } = new URL(gateway.url);
     const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/contacts/contacts', headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/v1/contacts/contacts',
+          headers: {
+            authorization: `Bearer ${tenant.apiKey}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
         (res) => {
           let text = '';
           res.on('data', (chunk) => (text += chunk));
@@ -84,7 +94,7 @@ describe('several processes', () => {
   }
 
   if (PG) {
-    test('a key revoked by another process (the admin CLI\'s path) closes the gateway\'s open socket with 4403 within 5 s', async () => {
+    test("a key revoked by another process (the admin CLI's path) closes the gateway's open socket with 4403 within 5 s", async () => {
       const env = environment();
       const tenant = await createTenantIn(env);
       const gateway = await startGateway(env);
@@ -92,7 +102,9 @@ describe('several processes', () => {
         const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
         await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
         const revokedAt = Date.now();
-        await withDatabase(env, ({ prisma }) => createServices(prisma, loadConfig(env)).admin.revokeKeys(tenant.applicationId));
+        await withDatabase(env, ({ prisma }) =>
+          createServices(prisma, loadConfig(env)).admin.revokeKeys(tenant.applicationId),
+        );
         expect(await ws.closed).toMatchObject({ code: 4403 });
         expect(Date.now() - revokedAt).toBeLessThan(5000);
         await ws.dispose();
@@ -112,7 +124,8 @@ describe('several processes', () => {
     expect(created.every((c) => c.status === 201)).toBe(true);
     await killGateway(writer);
 
-    const cursor = () => withDatabase(env, ({ prisma }) => prisma.relayCursor.findUniqueOrThrow({ where: { tenantId: tenant.tenantId } }));
+    const cursor = () =>
+      withDatabase(env, ({ prisma }) => prisma.relayCursor.findUniqueOrThrow({ where: { tenantId: tenant.tenantId } }));
     expect((await cursor()).publishedSequence).toBe(0);
 
     // On Redis, watch the channel the relay publishes to, as every gateway process does.
@@ -146,13 +159,19 @@ describe('jobs across a crash', () => {
     const env = environment({ JOB_LEASE: '1s', EVENT_POLL_MS: '200' });
     const tenant = await createTenantIn(env);
     const first = await startGateway(env);
-    const contacts = Array.from({ length: 6_000 }, (_, i) => ({ email: `crash${i}@example.com`, externalId: `c-${i}` }));
+    const contacts = Array.from({ length: 6_000 }, (_, i) => ({
+      email: `crash${i}@example.com`,
+      externalId: `c-${i}`,
+    }));
     const started = await fetch(`${first.url}/api/v1/contacts/contacts/import`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ contacts }),
     }).then((res) => res.json());
-    const job = (url: string) => fetch(`${url}/api/v1/jobs/${started.jobId}`, { headers: { authorization: `Bearer ${tenant.apiKey}` } }).then((res) => res.json());
+    const job = (url: string) =>
+      fetch(`${url}/api/v1/jobs/${started.jobId}`, { headers: { authorization: `Bearer ${tenant.apiKey}` } }).then(
+        (res) => res.json(),
+      );
 
     const deadline = Date.now() + 60_000;
     while (((await job(first.url)).progress.completed ?? 0) < 1000 && Date.now() < deadline) await sleep(20);
@@ -172,7 +191,9 @@ describe('jobs across a crash', () => {
       // The rows the first attempt wrote are unchanged the second time: each contact exists once.
       expect(finished.result.created + finished.result.unchanged).toBe(6_000);
       expect(finished.result.unchanged).toBeGreaterThanOrEqual(1000);
-      const events = await fetch(`${second.url}/api/v1/events?types=jobs.*&limit=500`, { headers: { authorization: `Bearer ${tenant.apiKey}` } }).then((res) => res.json());
+      const events = await fetch(`${second.url}/api/v1/events?types=jobs.*&limit=500`, {
+        headers: { authorization: `Bearer ${tenant.apiKey}` },
+      }).then((res) => res.json());
       const types = events.items.filter((e: any) => e.data.jobId === started.jobId).map((e: any) => e.type);
       expect(types.filter((t: string) => t === 'jobs.job.succeeded')).toHaveLength(1);
       expect(types.filter((t: string) => t === 'jobs.job.running')).toHaveLength(2);
@@ -180,7 +201,9 @@ describe('jobs across a crash', () => {
     } finally {
       await stopGateway(second);
     }
-    const stored = await withDatabase(env, ({ prisma }) => prisma.contact.count({ where: { tenantId: tenant.tenantId } }));
+    const stored = await withDatabase(env, ({ prisma }) =>
+      prisma.contact.count({ where: { tenantId: tenant.tenantId } }),
+    );
     expect(stored).toBe(6_000);
   }, 180_000);
 });

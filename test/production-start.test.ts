@@ -18,12 +18,22 @@ afterAll(() => {
 /** Each test starts a gateway process, on a fresh embedded folder (initdb) in the first: slow on a busy machine. */
 const START_TIMEOUT_MS = 150_000;
 
-type NpmStart = { npm: ChildProcess; url: string; output: () => string; exited: Promise<number | null>; readyOutput: string };
+type NpmStart = {
+  npm: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+  readyOutput: string;
+};
 
 /** `npm start` on a free port; resolves once /ready answers 200, with what had been printed by then. */
 async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
   const port = await freePort();
-  const npm = spawn('npm', ['start'], { cwd: projectRoot, env: { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const npm = spawn('npm', ['start'], {
+    cwd: projectRoot,
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.add(npm);
   let output = '';
   npm.stdout!.on('data', (d) => (output += d));
@@ -33,7 +43,10 @@ async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
   const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
   for (;;) {
     if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output}`);
-    const ready = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { npm, url, output: () => output, exited, readyOutput: output };
     if (Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output}`);
     await sleep(50);
@@ -62,46 +75,63 @@ const alive = (pid: number) => {
 };
 
 describe('npm start', () => {
-  test('runs the built JavaScript, says where everything is, and is ready only after its first-run work', async () => {
-    const env = environment({ NODE_ENV: 'development', LOG_LEVEL: 'info' });
-    const gateway = await npmStart(env);
-    const pid = gatewayPid(gateway.readyOutput);
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(-1)).toEqual(['dist/main.js']);
+  test(
+    'runs the built JavaScript, says where everything is, and is ready only after its first-run work',
+    async () => {
+      const env = environment({ NODE_ENV: 'development', LOG_LEVEL: 'info' });
+      const gateway = await npmStart(env);
+      const pid = gatewayPid(gateway.readyOutput);
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(-1)).toEqual([
+        'dist/main.js',
+      ]);
 
-    const announced = logLines(gateway.readyOutput).find((line) => line.msg === `Nilo gateway ready at ${gateway.url}`);
-    expect(announced).toMatchObject({
-      mode: `${env.DATABASE_URL ? 'postgresql' : 'pglite'}+${env.REDIS_URL ? 'redis' : 'in-process'}`,
-      graphiql: `${gateway.url}/graphql`,
-      docs: `${gateway.url}/docs`,
-      openapi: `${gateway.url}/openapi.json`,
-      metrics: `${gateway.url}/metrics`,
-    });
-    expect(announced.database).toContain(env.DATABASE_URL ? 'PostgreSQL' : env.DATA_DIR);
-    // Embedded development creates the demo tenant; an empty server database says how to create one. Both before /ready.
-    if (env.DATABASE_URL) expect(logLines(gateway.readyOutput).find((line) => line.msg?.includes('no tenant yet'))).toBeDefined();
-    else expect(gateway.readyOutput).toMatch(/shown only this once:\s+nilo_ak_/);
-    // One log line per request.
-    await fetch(`${gateway.url}/api/v1/hello`);
-    await sleep(100);
-    expect(logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello')).toMatchObject([{ res: { statusCode: 401 }, responseTime: expect.any(Number) }]);
+      const announced = logLines(gateway.readyOutput).find(
+        (line) => line.msg === `Nilo gateway ready at ${gateway.url}`,
+      );
+      expect(announced).toMatchObject({
+        mode: `${env.DATABASE_URL ? 'postgresql' : 'pglite'}+${env.REDIS_URL ? 'redis' : 'in-process'}`,
+        graphiql: `${gateway.url}/graphql`,
+        docs: `${gateway.url}/docs`,
+        openapi: `${gateway.url}/openapi.json`,
+        metrics: `${gateway.url}/metrics`,
+      });
+      expect(announced.database).toContain(env.DATABASE_URL ? 'PostgreSQL' : env.DATA_DIR);
+      // Embedded development creates the demo tenant; an empty server database says how to create one. Both before /ready.
+      if (env.DATABASE_URL)
+        expect(logLines(gateway.readyOutput).find((line) => line.msg?.includes('no tenant yet'))).toBeDefined();
+      else expect(gateway.readyOutput).toMatch(/shown only this once:\s+nilo_ak_/);
+      // One log line per request.
+      await fetch(`${gateway.url}/api/v1/hello`);
+      await sleep(100);
+      expect(logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello')).toMatchObject([
+        { res: { statusCode: 401 }, responseTime: expect.any(Number) },
+      ]);
 
-    gateway.npm.kill('SIGINT');
-    expect(await gateway.exited, gateway.output()).toBe(0);
-    expect(alive(pid)).toBe(false);
-  }, START_TIMEOUT_MS);
+      gateway.npm.kill('SIGINT');
+      expect(await gateway.exited, gateway.output()).toBe(0);
+      expect(alive(pid)).toBe(false);
+    },
+    START_TIMEOUT_MS,
+  );
 
-  test('SIGTERM to npm closes websockets with 1001 and the gateway exits 0, leaving no process behind', async () => {
-    const env = environment({ LOG_LEVEL: 'info' });
-    const tenant = await createTenantIn(env);
-    const gateway = await npmStart(env);
-    const pid = gatewayPid(gateway.readyOutput);
-    const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
-    await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
+  test(
+    'SIGTERM to npm closes websockets with 1001 and the gateway exits 0, leaving no process behind',
+    async () => {
+      const env = environment({ LOG_LEVEL: 'info' });
+      const tenant = await createTenantIn(env);
+      const gateway = await npmStart(env);
+      const pid = gatewayPid(gateway.readyOutput);
+      const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
+      await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
 
-    gateway.npm.kill('SIGTERM');
-    expect((await ws.closed).code).toBe(1001);
-    expect(await gateway.exited, gateway.output()).toBe(0);
-    expect(alive(pid)).toBe(false);
-    expect(logLines(gateway.output()).find((line) => line.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
-  }, START_TIMEOUT_MS);
+      gateway.npm.kill('SIGTERM');
+      expect((await ws.closed).code).toBe(1001);
+      expect(await gateway.exited, gateway.output()).toBe(0);
+      expect(alive(pid)).toBe(false);
+      expect(logLines(gateway.output()).find((line) => line.msg === 'shutting down')).toMatchObject({
+        signal: 'SIGTERM',
+      });
+    },
+    START_TIMEOUT_MS,
+  );
 });

@@ -17,7 +17,10 @@ describe('rate limits', () => {
       expect(res.headers.get('ratelimit-policy')).toBe('"default";q=5;w=60');
       expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${5 - used};t=([1-9]|[1-5][0-9]|60)$`));
     }
-    const refused = await http(gw.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { firstName: 'Late' } });
+    const refused = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: tenant.apiKey,
+      body: { firstName: 'Late' },
+    });
     expectProblem(refused, 429, 'rate_limited', { title: 'Too many requests' });
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -26,7 +29,10 @@ describe('rate limits', () => {
     // Refused before anything ran: no contact was written.
     expect(await gw.app.services.prisma.contact.count({ where: { tenantId: tenant.tenantId } })).toBe(0);
     // GraphQL shares the budget and answers in its own error shape.
-    const gql = await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: { query: '{ viewer { application { id } } }' } });
+    const gql = await http(gw.url, 'POST', '/graphql', {
+      key: tenant.apiKey,
+      body: { query: '{ viewer { application { id } } }' },
+    });
     expectGraphQLRequestError(gql, 429, 'rate_limited');
   });
 
@@ -52,8 +58,10 @@ if (process.env.REDIS_URL) {
 
     test('requests to two gateways count against one budget', async () => {
       const tenant = await createTenant(gw.app);
-      for (let i = 0; i < 3; i++) expect((await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
-      for (let i = 0; i < 2; i++) expect((await http(second.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
+      for (let i = 0; i < 2; i++)
+        expect((await http(second.url, 'GET', '/api/v1/hello', { key: tenant.apiKey })).status).toBe(200);
       expectProblem(await http(second.url, 'GET', '/api/v1/hello', { key: tenant.apiKey }), 429, 'rate_limited');
       expectProblem(await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey }), 429, 'rate_limited');
     });
@@ -63,11 +71,17 @@ if (process.env.REDIS_URL) {
 describe('GraphQL operations are charged their cost', () => {
   test('1 + ⌊cost / 100⌋ points: an operation costing 500 takes 6 points and is refused (429) by a budget of 5', async () => {
     const tenant = await createTenant(gw.app);
-    const cheap = await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: { query: '{ contacts(first: 199) { edges { cursor } } }' } });
+    const cheap = await http(gw.url, 'POST', '/graphql', {
+      key: tenant.apiKey,
+      body: { query: '{ contacts(first: 199) { edges { cursor } } }' },
+    });
     expect(cheap.body.extensions.cost).toEqual({ requested: 199, charged: 2, remaining: 3 });
     expect(cheap.headers.get('ratelimit')).toMatch(/^"default";r=3;t=\d+$/);
 
-    const costly = await http(gw.url, 'POST', '/graphql', { key: tenant.apiKey, body: { query: '{ contacts(first: 500) { edges { cursor } } }' } });
+    const costly = await http(gw.url, 'POST', '/graphql', {
+      key: tenant.apiKey,
+      body: { query: '{ contacts(first: 500) { edges { cursor } } }' },
+    });
     expectGraphQLRequestError(costly, 429, 'rate_limited');
     expect(Number(costly.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(costly.headers.get('ratelimit')).toBe(`"default";r=0;t=${costly.headers.get('retry-after')}`);
@@ -79,7 +93,10 @@ describe('GraphQL operations are charged their cost', () => {
     try {
       for (let i = 0; i < 5; i++) await subscribeLive(connection, gw.url, 'subscription { events { id } }');
       const refused = connection.subscribe('subscription { events { id } }');
-      const errors = await refused.done.then(() => [], (e: unknown) => e as { extensions: Record<string, unknown> }[]);
+      const errors = await refused.done.then(
+        () => [],
+        (e: unknown) => e as { extensions: Record<string, unknown> }[],
+      );
       expect(errors.map((e) => e.extensions.code)).toEqual(['rate_limited']);
       expectProblem(await http(gw.url, 'GET', '/api/v1/hello', { key: tenant.apiKey }), 429, 'rate_limited');
     } finally {
@@ -100,7 +117,13 @@ describe('budgets when Redis is frozen or away (a private Redis)', () => {
     await redis?.stop();
   });
   const limiter = () => {
-    const created = createRateLimiter({ perMinute: 5, runnerPerMinute: 5, authFailuresPerMinute: 5, redisUrl: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    const created = createRateLimiter({
+      perMinute: 5,
+      runnerPerMinute: 5,
+      authFailuresPerMinute: 5,
+      redisUrl: redis.url,
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    });
     limiters.push(created);
     return created;
   };

@@ -20,7 +20,10 @@ afterAll(() => children.forEach((child) => child.kill()));
 
 beforeAll(async () => {
   // The README's walk-through shows the first start's demo application.
-  const { tenantId } = await gateway.app.services.admin.createTenant({ name: 'Demo', features: ['accounting', 'communication'] });
+  const { tenantId } = await gateway.app.services.admin.createTenant({
+    name: 'Demo',
+    features: ['accounting', 'communication'],
+  });
   const { apiKey } = await gateway.app.services.admin.createApplication({ tenantId, name: 'Demo app' });
   Object.assign(env, { ...process.env, BASE: gateway.url, KEY: apiKey });
 });
@@ -34,7 +37,7 @@ function section(heading: string): string {
 }
 
 function codeBlocks(text: string, language: string): string[] {
-  return [...text.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]!);
+  return [...text.matchAll(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((match) => match[1]!);
 }
 
 type Example = { command: string; expected: string | null };
@@ -46,7 +49,8 @@ function curlExamples(block: string): Example[] {
   for (let i = 0; i < lines.length; i++) {
     if (!lines[i]!.startsWith('curl ')) continue;
     let command = lines[i]!;
-    while ((command.endsWith('\\') || (command.match(/'/g)?.length ?? 0) % 2 === 1) && i + 1 < lines.length) command += '\n' + lines[++i];
+    while ((command.endsWith('\\') || (command.match(/'/g)?.length ?? 0) % 2 === 1) && i + 1 < lines.length)
+      command += `\n${lines[++i]}`;
     const comments: string[] = [];
     while (lines[i + 1]?.startsWith('#')) comments.push(lines[++i]!.replace(/^#\s?/, ''));
     examples.push({ command, expected: comments.length ? comments.join('\n') : null });
@@ -74,16 +78,26 @@ function parseExpectation(text: string): { status: number | null; body: unknown 
 function expectMatch(actual: unknown, expected: unknown, at = 'body'): void {
   if (expected === ELIDED_ARRAY) return void expect(Array.isArray(actual), at).toBe(true);
   if (typeof expected === 'string' && expected.includes('…')) {
-    const pattern = new RegExp('^' + expected.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
+    const pattern = new RegExp(
+      '^' +
+        expected
+          .split('…')
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*') +
+        '$',
+      's',
+    );
     return void expect(actual, at).toMatch(pattern);
   }
   if (Array.isArray(expected)) {
     expect(actual, at).toHaveLength(expected.length);
-    return expected.forEach((item, index) => expectMatch((actual as unknown[])[index], item, `${at}[${index}]`));
+    for (const [index, item] of expected.entries()) expectMatch((actual as unknown[])[index], item, `${at}[${index}]`);
+    return;
   }
   if (expected && typeof expected === 'object') {
     expect(actual, at).toBeTypeOf('object');
-    for (const [key, value] of Object.entries(expected)) expectMatch((actual as Record<string, unknown>)[key], value, `${at}.${key}`);
+    for (const [key, value] of Object.entries(expected))
+      expectMatch((actual as Record<string, unknown>)[key], value, `${at}.${key}`);
     return;
   }
   expect(actual, at).toEqual(expected);
@@ -94,11 +108,19 @@ const ids: Record<string, string> = {};
 /** Runs one README curl command with bash, the elided ids filled in; answers its status and body. */
 async function run(command: string) {
   const filled = command.replace(/\b(contact|inv|job)_…/g, (elided, prefix: string) => ids[prefix] ?? elided);
-  const { stdout } = await promisify(execFile)('bash', ['-c', filled.replace(/^curl /, `curl -sS -w '\\n%{http_code}' `)], { env });
+  const { stdout } = await promisify(execFile)(
+    'bash',
+    ['-c', filled.replace(/^curl /, `curl -sS -w '\\n%{http_code}' `)],
+    { env },
+  );
   const status = Number(stdout.slice(stdout.lastIndexOf('\n') + 1));
   const text = stdout.slice(0, stdout.lastIndexOf('\n'));
   const body = text ? JSON.parse(text) : undefined;
-  for (const [prefix, key] of [['contact', 'contactId'], ['inv', 'invoiceId'], ['job', 'jobId']] as const) {
+  for (const [prefix, key] of [
+    ['contact', 'contactId'],
+    ['inv', 'invoiceId'],
+    ['job', 'jobId'],
+  ] as const) {
     if (typeof body?.[key] === 'string') ids[prefix] = body[key];
   }
   return { status, body, text };
@@ -170,7 +192,11 @@ async function until(condition: () => Promise<boolean>) {
 }
 
 const writeWithKey = (path: string, body: unknown) =>
-  fetch(gateway.url + path, { method: 'POST', headers: { authorization: `Bearer ${env.KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (res) => {
+  fetch(gateway.url + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then(async (res) => {
     expect(res.status).toBe(201);
     return res.json();
   });
@@ -187,7 +213,9 @@ test('the SSE example with curl receives an event', async () => {
   const lines = curl.output().split('\n');
   expect(lines).toContain(eventLine);
   const data = lines.find((line) => line.startsWith('data: ') && line.includes(contact.contactId))!;
-  const promised = parseExpectation(dataLine!.slice('data: '.length)).body as { data: { events: { tenantSequence: number } } };
+  const promised = parseExpectation(dataLine!.slice('data: '.length)).body as {
+    data: { events: { tenantSequence: number } };
+  };
   // The README shows a fresh tenant's first event; this tenant has had others.
   promised.data.events.tenantSequence = JSON.parse(data.slice(6)).data.events.tenantSequence;
   expectMatch(JSON.parse(data.slice('data: '.length)), promised);
@@ -202,13 +230,20 @@ test('the graphql-ws snippet runs on this Node, receives an event and resumes af
     const before = await liveSubscriptions(gateway.url);
     const live = start(process.execPath, [file]);
     await until(async () => (await liveSubscriptions(gateway.url)) > before);
-    const invoice = await writeWithKey('/api/v1/invoices', { customer: 'Snippet', issuedDate: '2026-05-30', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 5, taxRate: 0 }] });
+    const invoice = await writeWithKey('/api/v1/invoices', {
+      customer: 'Snippet',
+      issuedDate: '2026-05-30',
+      paymentTermsDays: 30,
+      items: [{ description: 'x', quantity: 1, price: 5, taxRate: 0 }],
+    });
     await live.waitFor("type: 'accounting.invoice.created'");
     expect(live.output()).toContain(invoice.invoiceNumber);
     live.stop();
 
     // AFTER resumes: the events after it arrive from the log.
-    const events = await fetch(`${gateway.url}/api/v1/events?types=accounting.*&limit=500`, { headers: { authorization: `Bearer ${env.KEY}` } }).then((res) => res.json());
+    const events = await fetch(`${gateway.url}/api/v1/events?types=accounting.*&limit=500`, {
+      headers: { authorization: `Bearer ${env.KEY}` },
+    }).then((res) => res.json());
     const [first, ...later] = events.items as { id: string }[];
     expect(later.length).toBeGreaterThan(0);
     const resumed = start(process.execPath, [file], { ...env, AFTER: first!.id });

@@ -1,6 +1,14 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
-import { createTenant, eventsOf, expectOneNewEvent, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import {
+  createTenant,
+  eventsOf,
+  expectOneNewEvent,
+  http,
+  useGateway,
+  type HttpResult,
+  type Tenant,
+} from './support/gateway.js';
 import { errorPaths, expectProblem, expectTimestampWithin, sleep } from './support/problem.js';
 
 // REST contacts, end to end over real HTTP: shape, pagination, partial update, delete,
@@ -151,12 +159,23 @@ describe('POST /contacts/contacts', () => {
     expect(last.body.fullName).toBe('Doe');
     expect(none.body.fullName).toBeNull();
     expect(both.body.fullName).toBe('Ana María de la Cruz');
-    expect(none.body).toEqual({ ...sparse({ company: 'Acme Inc' }), contactId: none.body.contactId, createdAt: none.body.createdAt, updatedAt: none.body.updatedAt });
+    expect(none.body).toEqual({
+      ...sparse({ company: 'Acme Inc' }),
+      contactId: none.body.contactId,
+      createdAt: none.body.createdAt,
+      updatedAt: none.body.updatedAt,
+    });
   });
 
   test('lower-cases preferredLanguage and keeps explicit nulls as null', async () => {
     const t = await createTenant(gw.app);
-    const res = await create(t, { firstName: 'Luis', preferredLanguage: 'ES-419', email: null, customData: null, note: null });
+    const res = await create(t, {
+      firstName: 'Luis',
+      preferredLanguage: 'ES-419',
+      email: null,
+      customData: null,
+      note: null,
+    });
     expect(res.status, res.text).toBe(201);
     expect(res.body.preferredLanguage).toBe('es-419');
     expect(res.body.email).toBeNull();
@@ -299,11 +318,22 @@ describe('PATCH /contacts/contacts/{id}', () => {
     await sleep(5);
 
     const before = Date.now();
-    const res = await patch(t, created.contactId, { firstName: 'Janet', tag: 'customer' }, { 'x-correlation-id': 'patch-partial-1' });
+    const res = await patch(
+      t,
+      created.contactId,
+      { firstName: 'Janet', tag: 'customer' },
+      { 'x-correlation-id': 'patch-partial-1' },
+    );
     const after = Date.now();
     expect(res.status, res.text).toBe(200);
     expect(res.headers.get('x-correlation-id')).toBe('patch-partial-1');
-    expect(res.body).toEqual({ ...created, firstName: 'Janet', fullName: 'Janet Doe', tag: 'customer', updatedAt: res.body.updatedAt });
+    expect(res.body).toEqual({
+      ...created,
+      firstName: 'Janet',
+      fullName: 'Janet Doe',
+      tag: 'customer',
+      updatedAt: res.body.updatedAt,
+    });
     expect(res.body.createdAt).toBe(created.createdAt);
     expectTimestampWithin(res.body.updatedAt, before, after);
     expect((await get(t, created.contactId)).body).toStrictEqual(res.body);
@@ -333,12 +363,23 @@ describe('PATCH /contacts/contacts/{id}', () => {
 
     const cleared = await patch(t, created.contactId, { phone: null, lastName: null, note: null });
     expect(cleared.status, cleared.text).toBe(200);
-    expect(cleared.body).toEqual({ ...created, phone: null, lastName: null, note: null, fullName: 'Jane', updatedAt: cleared.body.updatedAt });
+    expect(cleared.body).toEqual({
+      ...created,
+      phone: null,
+      lastName: null,
+      note: null,
+      fullName: 'Jane',
+      updatedAt: cleared.body.updatedAt,
+    });
 
     const replaced = await patch(t, created.contactId, { customData: { onlyKey: [1, { two: 2 }] } });
     expect(replaced.status).toBe(200);
     expect(replaced.body.customData).toStrictEqual({ onlyKey: [1, { two: 2 }] });
-    expect(replaced.body).toEqual({ ...cleared.body, customData: { onlyKey: [1, { two: 2 }] }, updatedAt: replaced.body.updatedAt });
+    expect(replaced.body).toEqual({
+      ...cleared.body,
+      customData: { onlyKey: [1, { two: 2 }] },
+      updatedAt: replaced.body.updatedAt,
+    });
 
     const nulled = await patch(t, created.contactId, { customData: null });
     expect(nulled.status).toBe(200);
@@ -478,7 +519,9 @@ describe('email uniqueness (case-insensitive, per tenant)', () => {
   test('concurrent creates with the same email: exactly one wins', async () => {
     const t = await createTenant(gw.app);
     const results = await Promise.all(
-      ['race@example.com', 'RACE@example.com', 'Race@Example.com', 'race@EXAMPLE.com'].map((email) => create(t, { email })),
+      ['race@example.com', 'RACE@example.com', 'Race@Example.com', 'race@EXAMPLE.com'].map((email) =>
+        create(t, { email }),
+      ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
     for (const r of results.filter((r) => r.status === 409)) expectProblem(r, 409, 'email_taken');
@@ -515,7 +558,11 @@ describe('validation', () => {
     ['preferredLanguage not a tag', { preferredLanguage: 'english' }, 'preferredLanguage'],
     ['preferredLanguage with underscore', { preferredLanguage: 'en_US' }, 'preferredLanguage'],
     ['preferredLanguage empty', { preferredLanguage: '' }, 'preferredLanguage'],
-    ['preferredLanguage too long', { preferredLanguage: 'en-aaaaaaaa-bbbbbbbb-cccccccc-dddddddd' }, 'preferredLanguage'],
+    [
+      'preferredLanguage too long',
+      { preferredLanguage: 'en-aaaaaaaa-bbbbbbbb-cccccccc-dddddddd' },
+      'preferredLanguage',
+    ],
     ['preferredLanguage as number', { preferredLanguage: 5 }, 'preferredLanguage'],
   ];
 
@@ -530,15 +577,18 @@ describe('validation', () => {
     expect(await eventCount(t)).toBe(0);
   });
 
-  test.each(cases)('PATCH with %s is 400 validation_failed naming the field and changes nothing', async (_name, bad, path) => {
-    const t = await createTenant(gw.app);
-    const created = (await create(t, FULL_INPUT)).body;
-    const res = await patch(t, created.contactId, { city: 'Changed', ...bad });
-    expectProblem(res, 400, 'validation_failed');
-    expect(new Set(errorPaths(res))).toEqual(new Set([path]));
-    expect((await get(t, created.contactId)).body).toStrictEqual(created);
-    expect(await eventCount(t)).toBe(1);
-  });
+  test.each(cases)(
+    'PATCH with %s is 400 validation_failed naming the field and changes nothing',
+    async (_name, bad, path) => {
+      const t = await createTenant(gw.app);
+      const created = (await create(t, FULL_INPUT)).body;
+      const res = await patch(t, created.contactId, { city: 'Changed', ...bad });
+      expectProblem(res, 400, 'validation_failed');
+      expect(new Set(errorPaths(res))).toEqual(new Set([path]));
+      expect((await get(t, created.contactId)).body).toStrictEqual(created);
+      expect(await eventCount(t)).toBe(1);
+    },
+  );
 
   test('every bad field of one request is named', async () => {
     const t = await createTenant(gw.app);
@@ -551,7 +601,9 @@ describe('validation', () => {
       foo: 1,
     });
     expectProblem(res, 400, 'validation_failed');
-    expect(new Set(errorPaths(res))).toEqual(new Set(['email', 'firstName', 'lastName', 'customData', 'preferredLanguage', 'foo']));
+    expect(new Set(errorPaths(res))).toEqual(
+      new Set(['email', 'firstName', 'lastName', 'customData', 'preferredLanguage', 'foo']),
+    );
     expect(await countContacts(t)).toBe(0);
   });
 
@@ -623,7 +675,12 @@ describe('events', () => {
     const events = await eventsOf(gw.app, t.tenantId);
     expect(events.map((e) => e.tenantSequence)).toEqual([1, 2, 3, 4]);
     expect(events.map((e) => ({ type: e.type, data: e.data, correlationId: e.correlationId }))).toEqual(expected);
-    expect(events.map((e) => e.resourceId)).toEqual([a.body.contactId, b.body.contactId, a.body.contactId, b.body.contactId]);
+    expect(events.map((e) => e.resourceId)).toEqual([
+      a.body.contactId,
+      b.body.contactId,
+      a.body.contactId,
+      b.body.contactId,
+    ]);
     expect(new Set(expected.map((e) => e.correlationId)).size).toBe(4);
   });
 

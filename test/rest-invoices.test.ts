@@ -1,6 +1,6 @@
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
-import { createTenant, eventsOf, expectOneNewEvent, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
+import { createTenant, eventsOf, expectOneNewEvent, http, useGateway, type Tenant } from './support/gateway.js';
 import { errorPaths, expectProblem, expectTimestampWithin, ISO_TIMESTAMP, sleep } from './support/problem.js';
 
 // REST invoices, end to end over real HTTP: the documented create, the full invoice,
@@ -13,7 +13,12 @@ const INVOICE_ID = /^inv_[0-9A-Z]{26}$/;
 
 type Item = { description: string; quantity: number; price: number; taxRate: number };
 
-const item = (quantity: number, price: number, taxRate: number, description = 'Item'): Item => ({ description, quantity, price, taxRate });
+const item = (quantity: number, price: number, taxRate: number, description = 'Item'): Item => ({
+  description,
+  quantity,
+  price,
+  taxRate,
+});
 
 /** The documented create example; customerContactId must name a real contact of the tenant. */
 function documentedExample(customerContactId: string | null) {
@@ -37,7 +42,13 @@ function documentedExample(customerContactId: string | null) {
 
 /** A minimal valid invoice body. */
 function minimal(overrides: Record<string, unknown> = {}) {
-  return { customer: 'Customer', issuedDate: '2026-03-15', paymentTermsDays: 14, items: [item(1, 10, 0)], ...overrides };
+  return {
+    customer: 'Customer',
+    issuedDate: '2026-03-15',
+    paymentTermsDays: 14,
+    items: [item(1, 10, 0)],
+    ...overrides,
+  };
 }
 
 function create(t: Tenant, body: unknown, headers?: Record<string, string>) {
@@ -81,7 +92,13 @@ describe('POST /invoices', () => {
     expect(res.status, res.text).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('x-correlation-id')).toBe('invoice-create-doc');
-    expect(Object.keys(res.body).sort()).toEqual(['applicationId', 'applicationName', 'invoiceId', 'invoiceNumber', 'status']);
+    expect(Object.keys(res.body).sort()).toEqual([
+      'applicationId',
+      'applicationName',
+      'invoiceId',
+      'invoiceNumber',
+      'status',
+    ]);
     expect(res.body.invoiceId).toMatch(INVOICE_ID);
     expect(res.body).toEqual({
       invoiceId: res.body.invoiceId,
@@ -120,7 +137,15 @@ describe('POST /invoices', () => {
       dueDate: '2026-06-29',
       items: [
         // 2 × 149.99 = 299.98; 8.5 % = 25.4983 → 25.50 (half-up at cents)
-        { description: 'Premium rose stems (500 count)', quantity: 2, price: 149.99, taxRate: 8.5, net: 299.98, tax: 25.5, gross: 325.48 },
+        {
+          description: 'Premium rose stems (500 count)',
+          quantity: 2,
+          price: 149.99,
+          taxRate: 8.5,
+          net: 299.98,
+          tax: 25.5,
+          gross: 325.48,
+        },
         { description: 'Delivery fee', quantity: 1, price: 25, taxRate: 0, net: 25, tax: 0, gross: 25 },
       ],
       netTotal: 324.98,
@@ -143,7 +168,15 @@ describe('POST /invoices', () => {
   test('optional fields may be omitted or null, and come back null', async () => {
     const t = await createTenant(gw.app);
     const full = await createAndGet(t, minimal({ customerContactId: null, customerVatId: null }));
-    for (const key of ['customerContactId', 'customerCompany', 'customerAddress', 'customerVatId', 'reference', 'paymentInstructions', 'note']) {
+    for (const key of [
+      'customerContactId',
+      'customerCompany',
+      'customerAddress',
+      'customerVatId',
+      'reference',
+      'paymentInstructions',
+      'note',
+    ]) {
       expect(full[key], key).toBeNull();
     }
     expect(full.customer).toBe('Customer');
@@ -188,7 +221,11 @@ describe('due dates', () => {
   test('the first and last representable years work; the due date may be 9999-12-31 but not later', async () => {
     const t = await createTenant(gw.app);
     const first = await createAndGet(t, minimal({ issuedDate: '1000-01-01', paymentTermsDays: 0 }));
-    expect([first.invoiceNumber, first.issuedDate, first.dueDate]).toEqual(['INV-1000-00001', '1000-01-01', '1000-01-01']);
+    expect([first.invoiceNumber, first.issuedDate, first.dueDate]).toEqual([
+      'INV-1000-00001',
+      '1000-01-01',
+      '1000-01-01',
+    ]);
     const last = await createAndGet(t, minimal({ issuedDate: '9999-12-01', paymentTermsDays: 30 }));
     expect([last.invoiceNumber, last.issuedDate, last.dueDate]).toEqual(['INV-9999-00001', '9999-12-01', '9999-12-31']);
 
@@ -237,7 +274,15 @@ describe('decimal arithmetic', () => {
   test('8.5 % of 149.99 × 2 is 25.50', async () => {
     const t = await createTenant(gw.app);
     const full = await createAndGet(t, minimal({ items: [item(2, 149.99, 8.5)] }));
-    expect(full.items[0]).toEqual({ description: 'Item', quantity: 2, price: 149.99, taxRate: 8.5, net: 299.98, tax: 25.5, gross: 325.48 });
+    expect(full.items[0]).toEqual({
+      description: 'Item',
+      quantity: 2,
+      price: 149.99,
+      taxRate: 8.5,
+      net: 299.98,
+      tax: 25.5,
+      gross: 325.48,
+    });
     expect([full.netTotal, full.taxTotal, full.grossTotal]).toEqual([299.98, 25.5, 325.48]);
   });
 
@@ -267,7 +312,10 @@ describe('decimal arithmetic', () => {
 
   test('line nets are rounded half-up to cents', async () => {
     const t = await createTenant(gw.app);
-    const full = await createAndGet(t, minimal({ items: [item(3, 0.3333, 0), item(1.5, 0.01, 0), item(0.5, 0.01, 10), item(0.0001, 0.0001, 0)] }));
+    const full = await createAndGet(
+      t,
+      minimal({ items: [item(3, 0.3333, 0), item(1.5, 0.01, 0), item(0.5, 0.01, 10), item(0.0001, 0.0001, 0)] }),
+    );
     expect(full.items.map((l: any) => [l.quantity, l.price, l.net, l.tax, l.gross])).toEqual([
       [3, 0.3333, 1, 0, 1],
       [1.5, 0.01, 0.02, 0, 0.02],
@@ -279,7 +327,10 @@ describe('decimal arithmetic', () => {
 
   test('large quantities and prices are exact', async () => {
     const t = await createTenant(gw.app);
-    const full = await createAndGet(t, minimal({ items: [item(1_000_000, 1234.5678, 19), item(123456789, 9876.5432, 21)] }));
+    const full = await createAndGet(
+      t,
+      minimal({ items: [item(1_000_000, 1234.5678, 19), item(123456789, 9876.5432, 21)] }),
+    );
     expect(full.items.map((l: any) => [l.quantity, l.price, l.taxRate, l.net, l.tax, l.gross])).toEqual([
       [1_000_000, 1234.5678, 19, 1234567800, 234567882, 1469135682],
       [123456789, 9876.5432, 21, 1219326309891.78, 256058525077.27, 1475384834969.05],
@@ -293,7 +344,15 @@ describe('decimal arithmetic', () => {
     const t = await createTenant(gw.app);
     const full = await createAndGet(t, minimal({ items: [item(1.2345, 6.789, 7.1234)] }));
     // 1.2345 × 6.789 = 8.3810205 → 8.38; 8.38 × 7.1234 % = 0.59694... → 0.60
-    expect(full.items[0]).toEqual({ description: 'Item', quantity: 1.2345, price: 6.789, taxRate: 7.1234, net: 8.38, tax: 0.6, gross: 8.98 });
+    expect(full.items[0]).toEqual({
+      description: 'Item',
+      quantity: 1.2345,
+      price: 6.789,
+      taxRate: 7.1234,
+      net: 8.38,
+      tax: 0.6,
+      gross: 8.98,
+    });
   });
 
   test('the largest total is accepted; one cent more is 422 amount_out_of_range and writes nothing', async () => {
@@ -422,11 +481,19 @@ describe('numbering', () => {
     const foreignContact = await createContact(other);
     expect((await create(t, minimal())).body.invoiceNumber).toBe('INV-2026-00001');
 
-    expectProblem(await create(t, minimal({ customerContactId: `contact_${ulid()}` })), 422, 'customer_contact_not_found');
+    expectProblem(
+      await create(t, minimal({ customerContactId: `contact_${ulid()}` })),
+      422,
+      'customer_contact_not_found',
+    );
     expectProblem(await create(t, minimal({ customerContactId: foreignContact })), 422, 'customer_contact_not_found');
     expectProblem(await create(t, minimal({ customerContactId: 'contact_abc123' })), 400, 'invalid_id');
     expectProblem(await create(t, minimal({ items: [item(0, 1, 0)] })), 400, 'validation_failed');
-    expectProblem(await create(t, minimal({ items: [item(1_000_000_000, 1_000_000_000_000, 0)] })), 422, 'amount_out_of_range');
+    expectProblem(
+      await create(t, minimal({ items: [item(1_000_000_000, 1_000_000_000_000, 0)] })),
+      422,
+      'amount_out_of_range',
+    );
 
     expect((await create(t, minimal())).body.invoiceNumber).toBe('INV-2026-00002');
     expect(await countInvoices(t)).toBe(2);
@@ -435,18 +502,17 @@ describe('numbering', () => {
 });
 
 describe('customerContactId', () => {
-  test.each([
-    ['contact_abc123'],
-    [`inv_${ulid()}`],
-    ['not an id'],
-  ])('malformed %s is 400 invalid_id naming customerContactId', async (customerContactId) => {
-    const t = await createTenant(gw.app);
-    const res = await create(t, minimal({ customerContactId }));
-    expectProblem(res, 400, 'invalid_id');
-    expect(errorPaths(res)).toEqual(['customerContactId']);
-    expect(await countInvoices(t)).toBe(0);
-    expect(await eventCount(t)).toBe(0);
-  });
+  test.each([['contact_abc123'], [`inv_${ulid()}`], ['not an id']])(
+    'malformed %s is 400 invalid_id naming customerContactId',
+    async (customerContactId) => {
+      const t = await createTenant(gw.app);
+      const res = await create(t, minimal({ customerContactId }));
+      expectProblem(res, 400, 'invalid_id');
+      expect(errorPaths(res)).toEqual(['customerContactId']);
+      expect(await countInvoices(t)).toBe(0);
+      expect(await eventCount(t)).toBe(0);
+    },
+  );
 
   test('an unknown contact is 422 customer_contact_not_found with a clear detail', async () => {
     const t = await createTenant(gw.app);
@@ -474,7 +540,9 @@ describe('customerContactId', () => {
   test('a deleted contact is 422 customer_contact_not_found', async () => {
     const t = await createTenant(gw.app);
     const contactId = await createContact(t);
-    expect((await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey })).status).toBe(204);
+    expect((await http(gw.url, 'DELETE', `/api/v1/contacts/contacts/${contactId}`, { key: t.apiKey })).status).toBe(
+      204,
+    );
     expectProblem(await create(t, minimal({ customerContactId: contactId })), 422, 'customer_contact_not_found');
   });
 
@@ -492,8 +560,13 @@ describe('customerContactId', () => {
         else expectProblem(r, 422, 'customer_contact_not_found');
       }
     }
-    const invoices = await gw.app.services.prisma.invoice.findMany({ where: { tenantId: t.tenantId }, orderBy: { number: 'asc' } });
-    expect(invoices.map((i) => i.number)).toEqual(Array.from({ length: created }, (_, i) => `INV-2026-${String(i + 1).padStart(5, '0')}`));
+    const invoices = await gw.app.services.prisma.invoice.findMany({
+      where: { tenantId: t.tenantId },
+      orderBy: { number: 'asc' },
+    });
+    expect(invoices.map((i) => i.number)).toEqual(
+      Array.from({ length: created }, (_, i) => `INV-2026-${String(i + 1).padStart(5, '0')}`),
+    );
     // The contacts are gone, so no invoice still points at one.
     expect(invoices.every((i) => i.customerContactId === null)).toBe(true);
   });
@@ -517,7 +590,12 @@ describe('lifecycle', () => {
     let after = Date.now();
     expect(issued.status, issued.text).toBe(200);
     expect(issued.headers.get('x-correlation-id')).toBe('issue-1');
-    expect(issued.body).toEqual({ ...draft, status: 'issued', issuedAt: issued.body.issuedAt, updatedAt: issued.body.updatedAt });
+    expect(issued.body).toEqual({
+      ...draft,
+      status: 'issued',
+      issuedAt: issued.body.issuedAt,
+      updatedAt: issued.body.updatedAt,
+    });
     expectTimestampWithin(issued.body.issuedAt, before, after);
     expectTimestampWithin(issued.body.updatedAt, before, after);
     expect(issued.body.paidAt).toBeNull();
@@ -530,7 +608,12 @@ describe('lifecycle', () => {
     const paid = await act(t, draft.invoiceId, 'pay');
     after = Date.now();
     expect(paid.status, paid.text).toBe(200);
-    expect(paid.body).toEqual({ ...issued.body, status: 'paid', paidAt: paid.body.paidAt, updatedAt: paid.body.updatedAt });
+    expect(paid.body).toEqual({
+      ...issued.body,
+      status: 'paid',
+      paidAt: paid.body.paidAt,
+      updatedAt: paid.body.updatedAt,
+    });
     expectTimestampWithin(paid.body.paidAt, before, after);
     expectTimestampWithin(paid.body.updatedAt, before, after);
     expect(paid.body.issuedAt).toBe(issued.body.issuedAt);
@@ -545,9 +628,22 @@ describe('lifecycle', () => {
     const voided = await act(t, draft.invoiceId, 'void');
     const after = Date.now();
     expect(voided.status, voided.text).toBe(200);
-    expect(voided.body).toEqual({ ...draft, status: 'void', voidedAt: voided.body.voidedAt, updatedAt: voided.body.updatedAt });
+    expect(voided.body).toEqual({
+      ...draft,
+      status: 'void',
+      voidedAt: voided.body.voidedAt,
+      updatedAt: voided.body.updatedAt,
+    });
     expectTimestampWithin(voided.body.voidedAt, before, after);
-    await expectOneNewEvent(gw.app, t, 1, voided, 'accounting.invoice.voided', draft.invoiceId, (await get(t, draft.invoiceId)).body);
+    await expectOneNewEvent(
+      gw.app,
+      t,
+      1,
+      voided,
+      'accounting.invoice.voided',
+      draft.invoiceId,
+      (await get(t, draft.invoiceId)).body,
+    );
 
     const other = await createAndGet(t, minimal());
     const issued = await act(t, other.invoiceId, 'issue');
@@ -557,7 +653,15 @@ describe('lifecycle', () => {
     expect(voided2.body.issuedAt).toBe(issued.body.issuedAt);
     expect(voided2.body.voidedAt).toMatch(ISO_TIMESTAMP);
     expect(voided2.body.paidAt).toBeNull();
-    await expectOneNewEvent(gw.app, t, 4, voided2, 'accounting.invoice.voided', other.invoiceId, (await get(t, other.invoiceId)).body);
+    await expectOneNewEvent(
+      gw.app,
+      t,
+      4,
+      voided2,
+      'accounting.invoice.voided',
+      other.invoiceId,
+      (await get(t, other.invoiceId)).body,
+    );
   });
 
   test.each([
@@ -655,7 +759,8 @@ describe('ids and tenant isolation', () => {
     const issued = issuedRes.body;
 
     expectProblem(await get(other, draft.invoiceId), 404, 'not_found');
-    for (const action of ['issue', 'pay', 'void']) expectProblem(await act(other, draft.invoiceId, action), 404, 'not_found');
+    for (const action of ['issue', 'pay', 'void'])
+      expectProblem(await act(other, draft.invoiceId, action), 404, 'not_found');
 
     expect((await get(owner, draft.invoiceId)).body).toStrictEqual(issued);
     expect(await eventCount(owner)).toBe(2);
@@ -669,7 +774,9 @@ describe('GET /invoices (list)', () => {
     const t = await createTenant(gw.app);
     const created: any[] = [];
     for (let i = 0; i < 5; i++) created.push(await createAndGet(t, minimal({ customer: `C${i}` })));
-    expect(created.map((c) => c.invoiceNumber)).toEqual(['00001', '00002', '00003', '00004', '00005'].map((n) => `INV-2026-${n}`));
+    expect(created.map((c) => c.invoiceNumber)).toEqual(
+      ['00001', '00002', '00003', '00004', '00005'].map((n) => `INV-2026-${n}`),
+    );
 
     const pages: any[] = [];
     let cursor: string | null = null;
@@ -700,12 +807,15 @@ describe('GET /invoices (list)', () => {
     expect(errorPaths(res)).toContain('limit');
   });
 
-  test.each(['garbage!', Buffer.from('nonsense').toString('base64url'), `inv_${ulid()}`])('cursor %s is 400', async (cursor) => {
-    const t = await createTenant(gw.app);
-    const res = await list(t, `?cursor=${encodeURIComponent(cursor)}`);
-    expectProblem(res, 400, 'validation_failed');
-    expect(errorPaths(res)).toContain('cursor');
-  });
+  test.each(['garbage!', Buffer.from('nonsense').toString('base64url'), `inv_${ulid()}`])(
+    'cursor %s is 400',
+    async (cursor) => {
+      const t = await createTenant(gw.app);
+      const res = await list(t, `?cursor=${encodeURIComponent(cursor)}`);
+      expectProblem(res, 400, 'validation_failed');
+      expect(errorPaths(res)).toContain('cursor');
+    },
+  );
 });
 
 describe('events', () => {
@@ -714,9 +824,19 @@ describe('events', () => {
     const expected: { type: string; resourceId: string; data: unknown; correlationId: string | null }[] = [];
 
     const a = await create(t, minimal({ customer: 'A' }));
-    expected.push({ type: 'accounting.invoice.created', resourceId: a.body.invoiceId, data: (await get(t, a.body.invoiceId)).body, correlationId: a.headers.get('x-correlation-id') });
+    expected.push({
+      type: 'accounting.invoice.created',
+      resourceId: a.body.invoiceId,
+      data: (await get(t, a.body.invoiceId)).body,
+      correlationId: a.headers.get('x-correlation-id'),
+    });
     const b = await create(t, minimal({ customer: 'B' }));
-    expected.push({ type: 'accounting.invoice.created', resourceId: b.body.invoiceId, data: (await get(t, b.body.invoiceId)).body, correlationId: b.headers.get('x-correlation-id') });
+    expected.push({
+      type: 'accounting.invoice.created',
+      resourceId: b.body.invoiceId,
+      data: (await get(t, b.body.invoiceId)).body,
+      correlationId: b.headers.get('x-correlation-id'),
+    });
 
     expect((await act(t, a.body.invoiceId, 'pay')).status).toBe(422);
     expect((await create(t, minimal({ items: [] }))).status).toBe(400);
@@ -728,13 +848,20 @@ describe('events', () => {
     ] as const) {
       const res = await act(t, id, action);
       expect(res.status).toBe(200);
-      expected.push({ type, resourceId: id, data: (await get(t, id)).body, correlationId: res.headers.get('x-correlation-id') });
+      expected.push({
+        type,
+        resourceId: id,
+        data: (await get(t, id)).body,
+        correlationId: res.headers.get('x-correlation-id'),
+      });
     }
     expect((await act(t, b.body.invoiceId, 'issue')).status).toBe(422);
 
     const events = await eventsOf(gw.app, t.tenantId);
     expect(events.map((e) => e.tenantSequence)).toEqual([1, 2, 3, 4, 5]);
-    expect(events.map((e) => ({ type: e.type, resourceId: e.resourceId, data: e.data, correlationId: e.correlationId }))).toEqual(expected);
+    expect(
+      events.map((e) => ({ type: e.type, resourceId: e.resourceId, data: e.data, correlationId: e.correlationId })),
+    ).toEqual(expected);
     expect(events.every((e) => e.resourceType === 'invoice')).toBe(true);
   });
 });

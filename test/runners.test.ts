@@ -8,7 +8,8 @@ import { errorPaths, expectProblem, ISO_TIMESTAMP, sleep } from './support/probl
 
 const gateway = useGateway({ JOB_LEASE: '1s', EVENT_POLL_MS: '100' }, { ownDatabase: true });
 
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 const runnerApi = (key: string | undefined, path: string, body?: unknown, headers?: Record<string, string>) =>
   http(gateway.url, 'POST', `/api/v1/runner${path}`, { key, body, headers });
 
@@ -46,7 +47,9 @@ describe('the runner loop', () => {
     const tenant = await createTenant(gateway.app);
     const runner = await newRunner(tenant);
 
-    const registered = await runnerApi(runner.runnerKey, '/register', { resourceTypes: ['demo.echo', 'documents.ocr', 'demo.echo'] });
+    const registered = await runnerApi(runner.runnerKey, '/register', {
+      resourceTypes: ['demo.echo', 'documents.ocr', 'demo.echo'],
+    });
     expect(registered.status, registered.text).toBe(200);
     expect(registered.body).toStrictEqual({
       runnerId: runner.runnerId,
@@ -65,11 +68,25 @@ describe('the runner loop', () => {
     const jobId = await queue(tenant, 'demo.echo', { message: 'hi' });
     const claimed = await runnerApi(runner.runnerKey, '/claim');
     expect(claimed.status, claimed.text).toBe(200);
-    expect(claimed.body.job).toMatchObject({ jobId, status: 'running', resourceType: 'demo.echo', input: { message: 'hi' }, attempts: 1, runnerId: runner.runnerId });
+    expect(claimed.body.job).toMatchObject({
+      jobId,
+      status: 'running',
+      resourceType: 'demo.echo',
+      input: { message: 'hi' },
+      attempts: 1,
+      runnerId: runner.runnerId,
+    });
     expect(claimed.body.job.leaseExpiresAt).toMatch(ISO_TIMESTAMP);
-    expect(await getJob(tenant, jobId)).toMatchObject({ status: 'running', runnerId: runner.runnerId, attempts: 1, startedAt: expect.stringMatching(ISO_TIMESTAMP) });
+    expect(await getJob(tenant, jobId)).toMatchObject({
+      status: 'running',
+      runnerId: runner.runnerId,
+      attempts: 1,
+      startedAt: expect.stringMatching(ISO_TIMESTAMP),
+    });
 
-    const beat = await runnerApi(runner.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 1, total: 2, message: 'half way' } });
+    const beat = await runnerApi(runner.runnerKey, `/jobs/${jobId}/heartbeat`, {
+      progress: { completed: 1, total: 2, message: 'half way' },
+    });
     expect(beat.status, beat.text).toBe(200);
     expect(beat.body).toStrictEqual({ canceled: false, leaseExpiresAt: expect.stringMatching(ISO_TIMESTAMP) });
     expect(Date.parse(beat.body.leaseExpiresAt)).toBeGreaterThanOrEqual(Date.parse(claimed.body.job.leaseExpiresAt));
@@ -92,9 +109,13 @@ describe('the runner loop', () => {
       error: null,
       finishedAt: expect.stringMatching(ISO_TIMESTAMP),
     });
-    expectProblem(await runnerApi(runner.runnerKey, `/jobs/${jobId}/complete`, { result: {} }), 409, 'job_not_held', { detail: 'The job has already succeeded.' });
+    expectProblem(await runnerApi(runner.runnerKey, `/jobs/${jobId}/complete`, { result: {} }), 409, 'job_not_held', {
+      detail: 'The job has already succeeded.',
+    });
 
-    const jobEvents = (await eventsOf(gateway.app, tenant.tenantId)).filter((e) => e.resourceId === jobId).map((e) => e.type);
+    const jobEvents = (await eventsOf(gateway.app, tenant.tenantId))
+      .filter((e) => e.resourceId === jobId)
+      .map((e) => e.type);
     expect(jobEvents).toEqual(['jobs.job.queued', 'jobs.job.running', 'jobs.job.progress', 'jobs.job.succeeded']);
 
     // API-key clients see the tenant's runners: fingerprints and status, never keys.
@@ -110,19 +131,47 @@ describe('the runner loop', () => {
     const [first, second] = [await newRunner(tenant, ['demo.echo']), await newRunner(tenant, ['demo.echo'])];
     const jobId = await queue(tenant, 'demo.echo', { message: 'again' });
 
-    expect((await runnerApi(first.runnerKey, '/claim')).body.job).toMatchObject({ jobId, attempts: 1, runnerId: first.runnerId });
+    expect((await runnerApi(first.runnerKey, '/claim')).body.job).toMatchObject({
+      jobId,
+      attempts: 1,
+      runnerId: first.runnerId,
+    });
     expect((await runnerApi(second.runnerKey, '/claim')).status, 'a held job is not handed out twice').toBe(204);
 
     // The first runner goes silent: its lease (1 s) lapses, the worker requeues the job (1 s backoff).
     const reclaimed = await claimWithin(second, 15_000);
-    expect(reclaimed).toMatchObject({ jobId, status: 'running', attempts: 2, runnerId: second.runnerId, input: { message: 'again' } });
+    expect(reclaimed).toMatchObject({
+      jobId,
+      status: 'running',
+      attempts: 2,
+      runnerId: second.runnerId,
+      input: { message: 'again' },
+    });
 
-    expectProblem(await runnerApi(first.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 1 } }), 409, 'job_not_held');
-    expectProblem(await runnerApi(first.runnerKey, `/jobs/${jobId}/complete`, { result: { from: 'first' } }), 409, 'job_not_held');
+    expectProblem(
+      await runnerApi(first.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 1 } }),
+      409,
+      'job_not_held',
+    );
+    expectProblem(
+      await runnerApi(first.runnerKey, `/jobs/${jobId}/complete`, { result: { from: 'first' } }),
+      409,
+      'job_not_held',
+    );
 
-    expect((await runnerApi(second.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 1, total: 1 } })).body.canceled).toBe(false);
-    expect((await runnerApi(second.runnerKey, `/jobs/${jobId}/complete`, { result: { from: 'second' } })).status).toBe(200);
-    expect(await getJob(tenant, jobId)).toMatchObject({ status: 'succeeded', attempts: 2, runnerId: second.runnerId, result: { from: 'second' } });
+    expect(
+      (await runnerApi(second.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 1, total: 1 } })).body
+        .canceled,
+    ).toBe(false);
+    expect((await runnerApi(second.runnerKey, `/jobs/${jobId}/complete`, { result: { from: 'second' } })).status).toBe(
+      200,
+    );
+    expect(await getJob(tenant, jobId)).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      runnerId: second.runnerId,
+      result: { from: 'second' },
+    });
   });
 
   test('canceled while running: the next heartbeat says so, and complete is refused', async () => {
@@ -134,17 +183,32 @@ describe('the runner loop', () => {
     const canceled = await api(tenant, 'POST', `/jobs/${jobId}/cancel`);
     expect(canceled.body).toMatchObject({ jobId, status: 'canceled' });
 
-    const beat = await runnerApi(runner.runnerKey, `/jobs/${jobId}/heartbeat`, { progress: { completed: 2, total: 3 } });
+    const beat = await runnerApi(runner.runnerKey, `/jobs/${jobId}/heartbeat`, {
+      progress: { completed: 2, total: 3 },
+    });
     expect(beat.status, beat.text).toBe(200);
     expect(beat.body).toStrictEqual({ canceled: true, leaseExpiresAt: null });
     // Only the runner that held it is told; to another runner it is simply not held.
     expectProblem(await runnerApi(other.runnerKey, `/jobs/${jobId}/heartbeat`), 409, 'job_not_held');
 
-    expectProblem(await runnerApi(runner.runnerKey, `/jobs/${jobId}/complete`, { result: { late: true } }), 409, 'job_not_held', {
-      detail: 'The job was canceled; stop working on it.',
+    expectProblem(
+      await runnerApi(runner.runnerKey, `/jobs/${jobId}/complete`, { result: { late: true } }),
+      409,
+      'job_not_held',
+      {
+        detail: 'The job was canceled; stop working on it.',
+      },
+    );
+    expectProblem(
+      await runnerApi(runner.runnerKey, `/jobs/${jobId}/fail`, { error: { code: 'x', message: 'y' } }),
+      409,
+      'job_not_held',
+    );
+    expect(await getJob(tenant, jobId)).toMatchObject({
+      status: 'canceled',
+      result: null,
+      progress: { completed: null, total: null },
     });
-    expectProblem(await runnerApi(runner.runnerKey, `/jobs/${jobId}/fail`, { error: { code: 'x', message: 'y' } }), 409, 'job_not_held');
-    expect(await getJob(tenant, jobId)).toMatchObject({ status: 'canceled', result: null, progress: { completed: null, total: null } });
   });
 
   test('fail with retry requeues the job, which is claimed again; fail without retry fails it with the error', async () => {
@@ -165,7 +229,12 @@ describe('the runner loop', () => {
     const broken = { code: 'bad_scan', message: 'The document cannot be read.' };
     const failed = await runnerApi(runner.runnerKey, `/jobs/${jobId}/fail`, { error: broken });
     expect(failed.status, failed.text).toBe(200);
-    expect(await getJob(tenant, jobId)).toMatchObject({ status: 'failed', error: broken, attempts: 2, finishedAt: expect.stringMatching(ISO_TIMESTAMP) });
+    expect(await getJob(tenant, jobId)).toMatchObject({
+      status: 'failed',
+      error: broken,
+      attempts: 2,
+      finishedAt: expect.stringMatching(ISO_TIMESTAMP),
+    });
     expect((await runnerApi(runner.runnerKey, '/claim')).status).toBe(204);
   });
 });
@@ -190,7 +259,11 @@ describe('tenants', () => {
 
     expectProblem(await runnerApi(runnerB.runnerKey, `/jobs/${jobId}/heartbeat`), 404, 'not_found');
     expectProblem(await runnerApi(runnerB.runnerKey, `/jobs/${jobId}/complete`, { result: {} }), 404, 'not_found');
-    expectProblem(await runnerApi(runnerB.runnerKey, `/jobs/${jobId}/fail`, { error: { code: 'x', message: 'y' } }), 404, 'not_found');
+    expectProblem(
+      await runnerApi(runnerB.runnerKey, `/jobs/${jobId}/fail`, { error: { code: 'x', message: 'y' } }),
+      404,
+      'not_found',
+    );
     // Even canceled, A's job tells B's runner nothing.
     await api(a, 'POST', `/jobs/${jobId}/cancel`);
     expectProblem(await runnerApi(runnerB.runnerKey, `/jobs/${jobId}/heartbeat`), 404, 'not_found');
@@ -201,7 +274,10 @@ describe('refusals', () => {
   test('a missing, malformed, unknown or revoked runner key, or an API key, is 401; a runner key is no API key', async () => {
     const tenant = await createTenant(gateway.app);
     const revoked = await newRunner(tenant, ['demo.echo']);
-    expect(await gateway.app.services.runners.revokeRunner(revoked.runnerId)).toStrictEqual({ runnerId: revoked.runnerId, status: 'revoked' });
+    expect(await gateway.app.services.runners.revokeRunner(revoked.runnerId)).toStrictEqual({
+      runnerId: revoked.runnerId,
+      status: 'revoked',
+    });
     const live = await newRunner(tenant, ['demo.echo']);
 
     const keys = [undefined, 'nilo_rk_short', generateKey(RUNNER_KEY_PREFIX).key, revoked.runnerKey, tenant.apiKey];
@@ -226,10 +302,14 @@ describe('refusals', () => {
     const notAList = await runnerApi(key, '/register', { resourceTypes: 'demo.echo' });
     expectProblem(notAList, 400, 'validation_failed');
     expect(errorPaths(notAList)).toEqual(['resourceTypes']);
-    const builtIn = await runnerApi(key, '/register', { resourceTypes: ['demo.echo', 'contacts.import', 'invoices.pdf'] });
+    const builtIn = await runnerApi(key, '/register', {
+      resourceTypes: ['demo.echo', 'contacts.import', 'invoices.pdf'],
+    });
     expectProblem(builtIn, 400, 'validation_failed');
     expect(errorPaths(builtIn)).toEqual(['resourceTypes[1]', 'resourceTypes[2]']);
-    expect(errorPaths(await runnerApi(key, '/register', { resourceTypes: ['Not A Type'] }))).toEqual(['resourceTypes[0]']);
+    expect(errorPaths(await runnerApi(key, '/register', { resourceTypes: ['Not A Type'] }))).toEqual([
+      'resourceTypes[0]',
+    ]);
     expect(errorPaths(await runnerApi(key, '/register', { resourceTypes: [] }))).toEqual(['resourceTypes']);
     expect(errorPaths(await runnerApi(key, '/register', { types: ['demo.echo'] }))).toEqual(['resourceTypes', 'types']);
     expectProblem(await runnerApi(key, '/register', '{"resourceTypes": ['), 400, 'invalid_request');
@@ -238,10 +318,16 @@ describe('refusals', () => {
     expectProblem(await runnerApi(key, '/jobs/job_nope/heartbeat'), 400, 'invalid_id');
     const jobId = await queue(tenant);
     expect((await runnerApi(key, '/claim')).body.job.jobId).toBe(jobId);
-    expect(errorPaths(await runnerApi(key, `/jobs/${jobId}/heartbeat`, { progress: { completed: -1, total: 'all' } }))).toEqual(['progress.completed', 'progress.total']);
+    expect(
+      errorPaths(await runnerApi(key, `/jobs/${jobId}/heartbeat`, { progress: { completed: -1, total: 'all' } })),
+    ).toEqual(['progress.completed', 'progress.total']);
     expect(errorPaths(await runnerApi(key, `/jobs/${jobId}/complete`, {}))).toEqual(['result']);
     expect(errorPaths(await runnerApi(key, `/jobs/${jobId}/complete`, { result: 'done' }))).toEqual(['result']);
-    expect(errorPaths(await runnerApi(key, `/jobs/${jobId}/fail`, { error: { code: '' }, retry: 'yes' }))).toEqual(['error.code', 'error.message', 'retry']);
+    expect(errorPaths(await runnerApi(key, `/jobs/${jobId}/fail`, { error: { code: '' }, retry: 'yes' }))).toEqual([
+      'error.code',
+      'error.message',
+      'retry',
+    ]);
     // None of that touched the job (whose 1 s lease may lapse meanwhile on a slow machine).
     const job = await getJob(tenant, jobId);
     expect(job).toMatchObject({ progress: { completed: null, total: null }, result: null });

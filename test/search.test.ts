@@ -35,28 +35,86 @@ beforeAll(async () => {
   a = await createTenant(gw.app);
   other = await createTenant(gw.app);
   const contact = (body: unknown) => created(post(a, CONTACTS, body), 'contactId');
-  c[1] = await contact({ firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', company: 'Analytical', city: 'London', country: 'GB', tag: 'vip', preferredLanguage: 'en-GB' });
-  c[2] = await contact({ firstName: 'Alan', lastName: 'Turing', email: 'alan@bletchley.org', company: 'Bletchley', city: 'London', country: 'GB', tag: 'lead' });
-  c[3] = await contact({ firstName: 'Grace', lastName: 'Hopper', email: 'grace@navy.mil', company: 'Navy', city: 'Arlington', state: 'VA', country: 'US', tag: 'vip', preferredLanguage: 'en-US' });
+  c[1] = await contact({
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    email: 'ada@example.com',
+    company: 'Analytical',
+    city: 'London',
+    country: 'GB',
+    tag: 'vip',
+    preferredLanguage: 'en-GB',
+  });
+  c[2] = await contact({
+    firstName: 'Alan',
+    lastName: 'Turing',
+    email: 'alan@bletchley.org',
+    company: 'Bletchley',
+    city: 'London',
+    country: 'GB',
+    tag: 'lead',
+  });
+  c[3] = await contact({
+    firstName: 'Grace',
+    lastName: 'Hopper',
+    email: 'grace@navy.mil',
+    company: 'Navy',
+    city: 'Arlington',
+    state: 'VA',
+    country: 'US',
+    tag: 'vip',
+    preferredLanguage: 'en-US',
+  });
   await sleep(25);
   between = new Date().toISOString();
   await sleep(25);
   c[4] = await contact({ firstName: 'Linus', email: 'linus@kernel.org', city: 'Portland', state: 'OR', country: 'US' });
   c[5] = await contact({ lastName: 'Anonymous', company: 'Acme' });
   // The other tenant has look-alike rows that must never show up.
-  otherContact = await created(post(other, CONTACTS, { firstName: 'Ada', email: 'ada@example.com', city: 'London', tag: 'vip' }), 'contactId');
+  otherContact = await created(
+    post(other, CONTACTS, { firstName: 'Ada', email: 'ada@example.com', city: 'London', tag: 'vip' }),
+    'contactId',
+  );
 
   const invoice = (body: Record<string, unknown>, price: number) =>
-    created(post(a, INVOICES, { ...body, items: [{ description: 'Item', quantity: 1, price, taxRate: 0 }] }), 'invoiceId');
-  inv[1] = await invoice({ customer: 'Acme Floral', customerContactId: c[1], reference: 'PO-1', issuedDate: '2026-01-10', paymentTermsDays: 30 }, 100);
+    created(
+      post(a, INVOICES, { ...body, items: [{ description: 'Item', quantity: 1, price, taxRate: 0 }] }),
+      'invoiceId',
+    );
+  inv[1] = await invoice(
+    {
+      customer: 'Acme Floral',
+      customerContactId: c[1],
+      reference: 'PO-1',
+      issuedDate: '2026-01-10',
+      paymentTermsDays: 30,
+    },
+    100,
+  );
   inv[2] = await invoice({ customer: 'Bloom & Co', issuedDate: '2026-02-01', paymentTermsDays: 14 }, 250.5);
-  inv[3] = await invoice({ customer: 'acme industrial', reference: 'po-3', issuedDate: '2026-03-05', paymentTermsDays: 0 }, 100);
+  inv[3] = await invoice(
+    { customer: 'acme industrial', reference: 'po-3', issuedDate: '2026-03-05', paymentTermsDays: 0 },
+    100,
+  );
   inv[4] = await invoice({ customer: 'Zeta', issuedDate: '2025-12-31', paymentTermsDays: 30 }, 10);
-  for (const [id, action] of [[inv[2], 'issue'], [inv[3], 'issue'], [inv[3], 'pay'], [inv[4], 'void']] as const) {
+  for (const [id, action] of [
+    [inv[2], 'issue'],
+    [inv[3], 'issue'],
+    [inv[3], 'pay'],
+    [inv[4], 'void'],
+  ] as const) {
     const res = await post(a, `${INVOICES}/${id}/${action}`, undefined);
     expect(res.status, res.text).toBe(200);
   }
-  await created(post(other, INVOICES, { customer: 'Acme Floral', issuedDate: '2026-01-10', paymentTermsDays: 30, items: [{ description: 'x', quantity: 1, price: 100, taxRate: 0 }] }), 'invoiceId');
+  await created(
+    post(other, INVOICES, {
+      customer: 'Acme Floral',
+      issuedDate: '2026-01-10',
+      paymentTermsDays: 30,
+      items: [{ description: 'x', quantity: 1, price: 100, taxRate: 0 }],
+    }),
+    'invoiceId',
+  );
 });
 
 async function contactIds(body: unknown): Promise<string[]> {
@@ -91,7 +149,11 @@ describe('POST /contacts/contacts/search', () => {
     ['contains (ignores case)', where('email', 'contains', 'EXAMPLE'), [1]],
     ['contains on firstName', where('firstName', 'contains', 'a'), [1, 2, 3]],
     ['is_any_of', where('country', 'is_any_of', ['us', 'GB']), [1, 2, 3, 4]],
-    ['includes_any_of (a scalar field: the same as is_any_of)', where('tag', 'includes_any_of', ['lead', 'vip']), [1, 2, 3]],
+    [
+      'includes_any_of (a scalar field: the same as is_any_of)',
+      where('tag', 'includes_any_of', ['lead', 'vip']),
+      [1, 2, 3],
+    ],
     ['is_any_of on state', where('state', 'is_any_of', ['OR']), [4]],
     ['lastName is', where('lastName', 'is', 'turing'), [2]],
     ['company contains', where('company', 'contains', 'na'), [1, 3]],
@@ -108,7 +170,12 @@ describe('POST /contacts/contacts/search', () => {
   });
 
   test('filters combine with AND', async () => {
-    const body = { filters: [{ field: 'tag', operator: 'is', value: 'vip' }, { field: 'country', operator: 'is', value: 'US' }] };
+    const body = {
+      filters: [
+        { field: 'tag', operator: 'is', value: 'vip' },
+        { field: 'country', operator: 'is', value: 'US' },
+      ],
+    };
     expect(await contactIds(body)).toEqual([c[3]]);
   });
 
@@ -116,10 +183,17 @@ describe('POST /contacts/contacts/search', () => {
     expect(await contactIds({ sort: [{ field: 'city', direction: 'asc' }] })).toEqual([c[3], c[1], c[2], c[4], c[5]]);
     expect(await contactIds({ sort: [{ field: 'city', direction: 'desc' }] })).toEqual([c[4], c[1], c[2], c[3], c[5]]);
     expect(await contactIds({ sort: [{ field: 'city' }] })).toEqual([c[3], c[1], c[2], c[4], c[5]]); // asc by default
-    expect(await contactIds({ sort: [{ field: 'country', direction: 'asc' }, { field: 'firstName', direction: 'desc' }] })).toEqual([
-      c[2], c[1], c[4], c[3], c[5],
-    ]);
-    expect(await contactIds({ sort: [{ field: 'createdAt', direction: 'desc' }], ...where('tag', 'is', 'vip') })).toEqual([c[3], c[1]]);
+    expect(
+      await contactIds({
+        sort: [
+          { field: 'country', direction: 'asc' },
+          { field: 'firstName', direction: 'desc' },
+        ],
+      }),
+    ).toEqual([c[2], c[1], c[4], c[3], c[5]]);
+    expect(
+      await contactIds({ sort: [{ field: 'createdAt', direction: 'desc' }], ...where('tag', 'is', 'vip') }),
+    ).toEqual([c[3], c[1]]);
   });
 
   test('pages through every result exactly once with the cursor', async () => {
@@ -152,7 +226,7 @@ describe('POST /contacts/contacts/search', () => {
     }
   });
 
-  test('never shows another tenant\'s contacts', async () => {
+  test("never shows another tenant's contacts", async () => {
     expect(await contactIds(where('email', 'is', 'ada@example.com'))).toEqual([c[1]]);
     const res = await searchContacts(other, {});
     expect(res.body.items.map((i: any) => i.contactId)).toEqual([otherContact]);
@@ -215,14 +289,38 @@ describe('POST /invoices/search', () => {
   });
 
   test('sorts by grossTotal asc and desc with the tie broken by id; by dates', async () => {
-    expect(await invoiceIds({ sort: [{ field: 'grossTotal', direction: 'asc' }] })).toEqual([inv[4], inv[1], inv[3], inv[2]]);
-    expect(await invoiceIds({ sort: [{ field: 'grossTotal', direction: 'desc' }] })).toEqual([inv[2], inv[1], inv[3], inv[4]]);
-    expect(await invoiceIds({ sort: [{ field: 'issuedDate', direction: 'desc' }] })).toEqual([inv[3], inv[2], inv[1], inv[4]]);
-    expect(await invoiceIds({ sort: [{ field: 'invoiceNumber', direction: 'asc' }] })).toEqual([inv[4], inv[1], inv[2], inv[3]]);
+    expect(await invoiceIds({ sort: [{ field: 'grossTotal', direction: 'asc' }] })).toEqual([
+      inv[4],
+      inv[1],
+      inv[3],
+      inv[2],
+    ]);
+    expect(await invoiceIds({ sort: [{ field: 'grossTotal', direction: 'desc' }] })).toEqual([
+      inv[2],
+      inv[1],
+      inv[3],
+      inv[4],
+    ]);
+    expect(await invoiceIds({ sort: [{ field: 'issuedDate', direction: 'desc' }] })).toEqual([
+      inv[3],
+      inv[2],
+      inv[1],
+      inv[4],
+    ]);
+    expect(await invoiceIds({ sort: [{ field: 'invoiceNumber', direction: 'asc' }] })).toEqual([
+      inv[4],
+      inv[1],
+      inv[2],
+      inv[3],
+    ]);
   });
 
   test('pages through filtered, sorted results exactly once', async () => {
-    const body = { ...where('status', 'is_not', 'void'), sort: [{ field: 'grossTotal', direction: 'desc' }], pageSize: 1 };
+    const body = {
+      ...where('status', 'is_not', 'void'),
+      sort: [{ field: 'grossTotal', direction: 'desc' }],
+      pageSize: 1,
+    };
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -235,7 +333,7 @@ describe('POST /invoices/search', () => {
     expect(seen).toEqual([inv[2], inv[1], inv[3]]);
   });
 
-  test('never shows another tenant\'s invoices', async () => {
+  test("never shows another tenant's invoices", async () => {
     expect(await invoiceIds(where('customer', 'is', 'Acme Floral'))).toEqual([inv[1]]);
     const res = await searchInvoices(other, {});
     expect(res.body.count).toBe(1);
@@ -252,7 +350,12 @@ describe('text values are literal: % _ and \\ are no wildcards', () => {
   let t: Tenant;
   beforeAll(async () => {
     t = await createTenant(gw.app);
-    for (const [name, company] of [['percent', '100% Organic'], ['underscore', 'snake_case ltd'], ['backslash', 'Back\\slash'], ['plain', '100 Organic']]) {
+    for (const [name, company] of [
+      ['percent', '100% Organic'],
+      ['underscore', 'snake_case ltd'],
+      ['backslash', 'Back\\slash'],
+      ['plain', '100 Organic'],
+    ]) {
       await created(post(t, CONTACTS, { firstName: name, company }), 'contactId');
     }
   });
@@ -294,20 +397,61 @@ describe('search validation', () => {
   }
 
   test('an unknown field names it and the allowed fields', async () => {
-    const body = { filters: [{ field: 'city', operator: 'is', value: 'London' }, { field: 'phone', operator: 'is', value: '1' }] };
+    const body = {
+      filters: [
+        { field: 'city', operator: 'is', value: 'London' },
+        { field: 'phone', operator: 'is', value: '1' },
+      ],
+    };
     await bad(searchContacts, body, 'filters[1].field', '"phone"', 'email', 'preferredLanguage', 'updatedAt');
-    await bad(searchInvoices, where('number', 'is', 'INV'), 'filters[0].field', '"number"', 'invoiceNumber', 'grossTotal');
+    await bad(
+      searchInvoices,
+      where('number', 'is', 'INV'),
+      'filters[0].field',
+      '"number"',
+      'invoiceNumber',
+      'grossTotal',
+    );
     await bad(searchContacts, { sort: [{ field: 'phone' }] }, 'sort[0].field', '"phone"', 'email');
   });
 
   test('an unknown operator names it and the allowed operators', async () => {
-    await bad(searchContacts, where('city', 'like', 'x'), 'filters[0].operator', '"like"', 'is_any_of', 'includes_any_of', 'is_after');
+    await bad(
+      searchContacts,
+      where('city', 'like', 'x'),
+      'filters[0].operator',
+      '"like"',
+      'is_any_of',
+      'includes_any_of',
+      'is_after',
+    );
   });
 
   test('an operator not valid for the field names both and the allowed ones', async () => {
-    await bad(searchContacts, where('createdAt', 'contains', '2026'), 'filters[0].operator', '"contains"', '"createdAt"', 'is_before');
-    await bad(searchContacts, where('city', 'is_before', 'x'), 'filters[0].operator', '"is_before"', '"city"', 'contains');
-    await bad(searchInvoices, where('status', 'contains', 'pa'), 'filters[0].operator', '"contains"', '"status"', 'is_any_of');
+    await bad(
+      searchContacts,
+      where('createdAt', 'contains', '2026'),
+      'filters[0].operator',
+      '"contains"',
+      '"createdAt"',
+      'is_before',
+    );
+    await bad(
+      searchContacts,
+      where('city', 'is_before', 'x'),
+      'filters[0].operator',
+      '"is_before"',
+      '"city"',
+      'contains',
+    );
+    await bad(
+      searchInvoices,
+      where('status', 'contains', 'pa'),
+      'filters[0].operator',
+      '"contains"',
+      '"status"',
+      'is_any_of',
+    );
   });
 
   test('a value of the wrong type names it', async () => {
@@ -327,7 +471,12 @@ describe('search validation', () => {
 
   test('unknown body keys, a bad direction and a bad pageSize', async () => {
     await bad(searchContacts, { limit: 10 }, 'limit', 'not a known field');
-    await bad(searchContacts, { filters: [{ field: 'city', operator: 'is', value: 'x', extra: 1 }] }, 'filters[0].extra', 'not a known field');
+    await bad(
+      searchContacts,
+      { filters: [{ field: 'city', operator: 'is', value: 'x', extra: 1 }] },
+      'filters[0].extra',
+      'not a known field',
+    );
     await bad(searchContacts, { sort: [{ field: 'city', direction: 'up' }] }, 'sort[0].direction', 'asc');
     await bad(searchContacts, { pageSize: 0 }, 'pageSize', '500');
     await bad(searchInvoices, { pageSize: 501 }, 'pageSize', '500');
@@ -343,7 +492,10 @@ describe('OpenAPI', () => {
     const doc = (await http(gw.url, 'GET', '/openapi.json')).body;
     for (const path of ['/api/v1/contacts/contacts/search', '/api/v1/invoices/search']) {
       const schema = doc.paths[path].post.requestBody.content['application/json'].schema;
-      expect(schema).toMatchObject({ type: 'object', properties: { filters: expect.any(Object), sort: expect.any(Object), pageSize: expect.any(Object) } });
+      expect(schema).toMatchObject({
+        type: 'object',
+        properties: { filters: expect.any(Object), sort: expect.any(Object), pageSize: expect.any(Object) },
+      });
     }
   });
 });

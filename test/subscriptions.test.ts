@@ -2,7 +2,14 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
-import { connectWs, eventsIn, liveStreams, subscribeLive, type Subscription, type WsConnection } from './support/subscriptions.js';
+import {
+  connectWs,
+  eventsIn,
+  liveStreams,
+  subscribeLive,
+  type Subscription,
+  type WsConnection,
+} from './support/subscriptions.js';
 
 const gateway = useGateway();
 const connections: WsConnection[] = [];
@@ -10,17 +17,26 @@ afterAll(async () => {
   await Promise.all(connections.map((c) => c.dispose()));
 });
 
-function connect(tenant: Tenant | undefined, params: Record<string, unknown> | undefined = tenant ? { authorization: `Bearer ${tenant.apiKey}` } : undefined) {
+function connect(
+  tenant: Tenant | undefined,
+  params: Record<string, unknown> | undefined = tenant ? { authorization: `Bearer ${tenant.apiKey}` } : undefined,
+) {
   const connection = connectWs(gateway.url, params);
   connections.push(connection);
   return connection;
 }
 
-const createContact = (tenant: Tenant, email: string) => http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email } });
+const createContact = (tenant: Tenant, email: string) =>
+  http(gateway.url, 'POST', '/api/v1/contacts/contacts', { key: tenant.apiKey, body: { email } });
 const createInvoice = (tenant: Tenant) =>
   http(gateway.url, 'POST', '/api/v1/invoices', {
     key: tenant.apiKey,
-    body: { customer: 'Acme', issuedDate: '2026-11-22', paymentTermsDays: 30, items: [{ description: 'Work', quantity: 1, price: 100, taxRate: 20 }] },
+    body: {
+      customer: 'Acme',
+      issuedDate: '2026-11-22',
+      paymentTermsDays: 30,
+      items: [{ description: 'Work', quantity: 1, price: 100, taxRate: 20 }],
+    },
   });
 
 const EVENTS = `subscription($types: [String!], $after: ID) {
@@ -29,7 +45,8 @@ const EVENTS = `subscription($types: [String!], $after: ID) {
 const SEQUENCES = `subscription($types: [String!], $after: ID) { events(types: $types, after: $after) { id type tenantSequence resourceId } }`;
 
 /** Subscribes and waits until the gateway has the stream live. */
-const subscribed = (connection: WsConnection, query: string, variables?: Record<string, unknown>) => subscribeLive(connection, gateway.url, query, variables);
+const subscribed = (connection: WsConnection, query: string, variables?: Record<string, unknown>) =>
+  subscribeLive(connection, gateway.url, query, variables);
 
 /** A subscription refused when it starts: one result with the errors, then completion. */
 async function refusal(subscription: Subscription) {
@@ -40,7 +57,10 @@ async function refusal(subscription: Subscription) {
 }
 
 async function storedEvents(tenant: Tenant) {
-  return gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId }, orderBy: { tenantSequence: 'asc' } });
+  return gateway.app.services.prisma.event.findMany({
+    where: { tenantId: tenant.tenantId },
+    orderBy: { tenantSequence: 'asc' },
+  });
 }
 
 describe('events subscription', () => {
@@ -68,10 +88,17 @@ describe('events subscription', () => {
     const tenant = await createTenant(gateway.app);
     const sub = await subscribed(connect(tenant), EVENTS);
     const created = await createContact(tenant, 'gone@example.com');
-    expect((await http(gateway.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, { key: tenant.apiKey })).status).toBe(204);
+    expect(
+      (await http(gateway.url, 'DELETE', `/api/v1/contacts/contacts/${created.body.contactId}`, { key: tenant.apiKey }))
+        .status,
+    ).toBe(204);
     const events = eventsIn(await sub.waitFor(2));
     expect(events.map((e) => e.type)).toEqual(['communication.contact.created', 'communication.contact.deleted']);
-    expect(events[1].data).toEqual({ __typename: 'DeletedResource', id: created.body.contactId, resourceType: 'contact' });
+    expect(events[1].data).toEqual({
+      __typename: 'DeletedResource',
+      id: created.body.contactId,
+      resourceType: 'contact',
+    });
     expect(events[1].snapshot.email).toBe('gone@example.com');
     // Replayed after the deletion, the created event's data is gone too, while its snapshot stays.
     const replay = await subscribed(connect(tenant), EVENTS, { after: null });
@@ -79,13 +106,20 @@ describe('events subscription', () => {
     const resumed = await subscribed(connect(tenant), EVENTS, { after: log[0]!.id });
     await createContact(tenant, 'next@example.com');
     const [deleted] = eventsIn(await resumed.waitFor(1));
-    expect(deleted).toMatchObject({ type: 'communication.contact.deleted', data: { __typename: 'DeletedResource' }, snapshot: { email: 'gone@example.com' } });
+    expect(deleted).toMatchObject({
+      type: 'communication.contact.deleted',
+      data: { __typename: 'DeletedResource' },
+      snapshot: { email: 'gone@example.com' },
+    });
     expect(eventsIn(await replay.waitFor(1))[0].snapshot.email).toBe('next@example.com');
   });
 
   test('data is read once: its fields do not read the row again (which fails once it is deleted)', async () => {
     const tenant = await createTenant(gateway.app);
-    const sub = await subscribed(connect(tenant), 'subscription { events { data { ... on Contact { id email fullName } } } }');
+    const sub = await subscribed(
+      connect(tenant),
+      'subscription { events { data { ... on Contact { id email fullName } } } }',
+    );
     const { contact } = gateway.app.services.prisma;
     const reads = vi.spyOn(contact, 'findUnique');
     const rereads = vi.spyOn(contact, 'findUniqueOrThrow');
@@ -105,10 +139,17 @@ describe('events subscription', () => {
     const invoicesOnly = await subscribed(ws, EVENTS, { types: ['accounting.*'] });
     const contactsCreated = await subscribed(ws, EVENTS, { types: ['communication.contact.created'] });
     const contact = await createContact(tenant, 'filter@example.com');
-    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${contact.body.contactId}`, { key: tenant.apiKey, body: { firstName: 'Ann' } });
+    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${contact.body.contactId}`, {
+      key: tenant.apiKey,
+      body: { firstName: 'Ann' },
+    });
     const invoice = await createInvoice(tenant);
     const [invoiceEvent] = eventsIn(await invoicesOnly.waitFor(1));
-    expect(invoiceEvent).toMatchObject({ type: 'accounting.invoice.created', tenantSequence: 3, data: { __typename: 'Invoice', id: invoice.body.invoiceId, number: invoice.body.invoiceNumber } });
+    expect(invoiceEvent).toMatchObject({
+      type: 'accounting.invoice.created',
+      tenantSequence: 3,
+      data: { __typename: 'Invoice', id: invoice.body.invoiceId, number: invoice.body.invoiceNumber },
+    });
     expect(eventsIn(await contactsCreated.waitFor(1)).map((e) => e.tenantSequence)).toEqual([1]);
     await sleep(300);
     expect(invoicesOnly.results).toHaveLength(1);
@@ -166,7 +207,7 @@ describe('events subscription', () => {
     expect(resumed.results).toHaveLength(total - 1);
   });
 
-  test('a subscriber never sees another tenant\'s events', async () => {
+  test("a subscriber never sees another tenant's events", async () => {
     const [mine, theirs] = await Promise.all([createTenant(gateway.app), createTenant(gateway.app)]);
     const sub = await subscribed(connect(mine), SEQUENCES);
     await createContact(theirs, 'other@example.com');
@@ -178,7 +219,7 @@ describe('events subscription', () => {
     expect(events[0]).toMatchObject({ tenantSequence: 1, resourceId: own.body.contactId });
   });
 
-  test('another tenant\'s event id as `after` answers not_found; a malformed one invalid_id; an unknown type validation_failed', async () => {
+  test("another tenant's event id as `after` answers not_found; a malformed one invalid_id; an unknown type validation_failed", async () => {
     const [mine, theirs] = await Promise.all([createTenant(gateway.app), createTenant(gateway.app)]);
     await createContact(theirs, 'x@example.com');
     const [foreign] = await storedEvents(theirs);
@@ -197,21 +238,36 @@ describe('events subscription', () => {
     const tenant = await createTenant(gateway.app);
     const [a, b] = [await createContact(tenant, 'a@example.com'), await createContact(tenant, 'b@example.com')];
     const ws = connect(tenant);
-    const onlyA = await subscribed(ws, 'subscription($id: ID) { contactChanged(id: $id) { type resourceId data { ... on Contact { firstName } } } }', { id: a.body.contactId });
+    const onlyA = await subscribed(
+      ws,
+      'subscription($id: ID) { contactChanged(id: $id) { type resourceId data { ... on Contact { firstName } } } }',
+      { id: a.body.contactId },
+    );
     const invoices = await subscribed(ws, 'subscription { invoiceChanged { type resourceId } }');
-    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${b.body.contactId}`, { key: tenant.apiKey, body: { firstName: 'Bea' } });
-    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${a.body.contactId}`, { key: tenant.apiKey, body: { firstName: 'Ada' } });
+    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${b.body.contactId}`, {
+      key: tenant.apiKey,
+      body: { firstName: 'Bea' },
+    });
+    await http(gateway.url, 'PATCH', `/api/v1/contacts/contacts/${a.body.contactId}`, {
+      key: tenant.apiKey,
+      body: { firstName: 'Ada' },
+    });
     const invoice = await createInvoice(tenant);
     await http(gateway.url, 'POST', `/api/v1/invoices/${invoice.body.invoiceId}/issue`, { key: tenant.apiKey });
     expect(eventsIn(await onlyA.waitFor(1), 'contactChanged')).toEqual([
       { type: 'communication.contact.updated', resourceId: a.body.contactId, data: { firstName: 'Ada' } },
     ]);
-    expect(eventsIn(await invoices.waitFor(2), 'invoiceChanged').map((e) => e.type)).toEqual(['accounting.invoice.created', 'accounting.invoice.issued']);
+    expect(eventsIn(await invoices.waitFor(2), 'invoiceChanged').map((e) => e.type)).toEqual([
+      'accounting.invoice.created',
+      'accounting.invoice.issued',
+    ]);
     await sleep(300);
     expect(onlyA.results).toHaveLength(1);
 
     const other = await createTenant(gateway.app);
-    const foreign = connect(other).subscribe('subscription($id: ID) { contactChanged(id: $id) { type } }', { id: a.body.contactId });
+    const foreign = connect(other).subscribe('subscription($id: ID) { contactChanged(id: $id) { type } }', {
+      id: a.body.contactId,
+    });
     expect((await refusal(foreign))[0]!.extensions?.code).toBe('not_found');
   });
 
@@ -231,7 +287,8 @@ describe('events subscription', () => {
     };
     const streamsBefore = await liveStreams(gateway.url);
     const same = [];
-    for (let i = 0; i < SUBSCRIBERS; i++) same.push(await subscribed(connect(tenant), 'subscription { events { data { ... on Contact { email } } } }'));
+    for (let i = 0; i < SUBSCRIBERS; i++)
+      same.push(await subscribed(connect(tenant), 'subscription { events { data { ... on Contact { email } } } }'));
     expect(await liveStreams(gateway.url)).toBe(streamsBefore + 1);
     const sharedReads = await readsWhileDelivering(same, 'shared@example.com');
 
@@ -245,7 +302,10 @@ describe('events subscription', () => {
 
     // Each alias makes another operation, executed for itself.
     const different = [];
-    for (let i = 0; i < SUBSCRIBERS; i++) different.push(await subscribed(connect(tenant), `subscription { events { data { ... on Contact { email${i}: email } } } }`));
+    for (let i = 0; i < SUBSCRIBERS; i++)
+      different.push(
+        await subscribed(connect(tenant), `subscription { events { data { ... on Contact { email${i}: email } } } }`),
+      );
     expect(await liveStreams(gateway.url)).toBe(streamsBefore + SUBSCRIBERS);
     const ownReads = await readsWhileDelivering(different, 'own@example.com');
     reads.mockRestore();
@@ -273,7 +333,8 @@ describe('stream lifetime', () => {
   async function streamsDropTo(count: number) {
     const deadline = Date.now() + 5_000;
     while ((await liveStreams(gateway.url)) > count) {
-      if (Date.now() > deadline) throw new Error(`still ${await liveStreams(gateway.url)} live streams, expected ${count}`);
+      if (Date.now() > deadline)
+        throw new Error(`still ${await liveStreams(gateway.url)} live streams, expected ${count}`);
       await sleep(20);
     }
   }
@@ -314,7 +375,10 @@ describe('feature gates', () => {
       ['subscription { contactChanged { type } }', undefined],
       [SEQUENCES, { types: ['communication.*'] }],
     ] as const) {
-      expect((await refusal(ws.subscribe(query, variables)))[0]!.extensions).toMatchObject({ code: 'feature_not_enabled', status: 403 });
+      expect((await refusal(ws.subscribe(query, variables)))[0]!.extensions).toMatchObject({
+        code: 'feature_not_enabled',
+        status: 403,
+      });
     }
     // Without types: only what the features allow.
     const all = await subscribed(ws, SEQUENCES);
@@ -356,22 +420,26 @@ describe('websocket authentication and protocol', () => {
     expect(eventsIn(await sub.waitFor(1))).toHaveLength(1);
   });
 
-  test.each(['revoke', 'rotate'] as const)('%s of the key closes its open socket with 4403 within 5 seconds', async (change) => {
-    const tenant = await createTenant(gateway.app);
-    const ws = connect(tenant);
-    const sub = await subscribed(ws, SEQUENCES);
-    const changedAt = Date.now();
-    if (change === 'revoke') await gateway.app.services.admin.revokeKeys(tenant.applicationId);
-    else await gateway.app.services.admin.rotateKey(tenant.applicationId);
-    expect(await ws.closed).toMatchObject({ code: 4403 });
-    expect(Date.now() - changedAt).toBeLessThan(5000);
-    await expect(sub.done).rejects.toBeTruthy();
-  });
+  test.each(['revoke', 'rotate'] as const)(
+    '%s of the key closes its open socket with 4403 within 5 seconds',
+    async (change) => {
+      const tenant = await createTenant(gateway.app);
+      const ws = connect(tenant);
+      const sub = await subscribed(ws, SEQUENCES);
+      const changedAt = Date.now();
+      if (change === 'revoke') await gateway.app.services.admin.revokeKeys(tenant.applicationId);
+      else await gateway.app.services.admin.rotateKey(tenant.applicationId);
+      expect(await ws.closed).toMatchObject({ code: 4403 });
+      expect(Date.now() - changedAt).toBeLessThan(5000);
+      await expect(sub.done).rejects.toBeTruthy();
+    },
+  );
 
   test('protocol misuse closes with graphql-ws codes: invalid message 4400, subscribe before ack 4401, reused id 4409; other paths 404', async () => {
     const tenant = await createTenant(gateway.app);
     const url = `${gateway.url.replace(/^http/, 'ws')}/graphql`;
-    const closeOf = (socket: WebSocket) => new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    const closeOf = (socket: WebSocket) =>
+      new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
 
     const garbage = new WebSocket(url, 'graphql-transport-ws');
     garbage.on('open', () => garbage.send('{not json'));
@@ -382,7 +450,9 @@ describe('websocket authentication and protocol', () => {
     expect(await closeOf(early)).toBe(4401);
 
     const duplicateId = new WebSocket(url, 'graphql-transport-ws');
-    duplicateId.on('open', () => duplicateId.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: tenant.apiKey } })));
+    duplicateId.on('open', () =>
+      duplicateId.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: tenant.apiKey } })),
+    );
     duplicateId.on('message', (message) => {
       if (JSON.parse(String(message)).type !== 'connection_ack') return;
       const subscribe = JSON.stringify({ id: 'same', type: 'subscribe', payload: { query: SEQUENCES } });
@@ -392,11 +462,13 @@ describe('websocket authentication and protocol', () => {
     expect(await closeOf(duplicateId)).toBe(4409);
 
     const elsewhere = new WebSocket(`${gateway.url.replace(/^http/, 'ws')}/api/v1/events`);
-    const status = await new Promise<number>((resolve) => elsewhere.on('unexpected-response', (_req, res) => resolve(res.statusCode!)));
+    const status = await new Promise<number>((resolve) =>
+      elsewhere.on('unexpected-response', (_req, res) => resolve(res.statusCode!)),
+    );
     expect(status).toBe(404);
   });
 
-  test('queries and mutations also run over the socket, with the socket\'s tenant', async () => {
+  test("queries and mutations also run over the socket, with the socket's tenant", async () => {
     const tenant = await createTenant(gateway.app);
     const ws = connect(tenant);
     const result = ws.subscribe('mutation { createContact(input: { email: "ws@example.com" }) { id email } }');
@@ -408,13 +480,15 @@ describe('websocket authentication and protocol', () => {
 });
 
 describe('GraphQL limits over the socket', () => {
-  test('an operation past GraphQL Armor\'s limits gets an error; the socket and its other subscriptions stay open', async () => {
+  test("an operation past GraphQL Armor's limits gets an error; the socket and its other subscriptions stay open", async () => {
     const tenant = await createTenant(gateway.app);
     const ws = connect(tenant);
     const live = await subscribed(ws, SEQUENCES);
     const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: id`).join(' ');
     const refused = ws.subscribe(`subscription { events { ${aliases} } }`);
-    await expect(refused.done).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/Aliases limit of 30 exceeded/) })]);
+    await expect(refused.done).rejects.toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/Aliases limit of 30 exceeded/) }),
+    ]);
     const created = await createContact(tenant, 'still-open@example.com');
     expect(eventsIn(await live.waitFor(1))[0]).toMatchObject({ tenantSequence: 1, resourceId: created.body.contactId });
   });
@@ -427,7 +501,11 @@ describe('events over server-sent events', () => {
     const controller = new AbortController();
     const response = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: {
+        authorization: `Bearer ${tenant.apiKey}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
       body: JSON.stringify({ query: SEQUENCES }),
       signal: controller.signal,
     });
@@ -443,7 +521,10 @@ describe('events over server-sent events', () => {
       text += value;
     }
     const data = text.split('\n').find((line) => line.startsWith('data:') && line.includes('tenantSequence'));
-    expect(JSON.parse(data!.slice(5)).data.events).toMatchObject({ tenantSequence: 1, resourceId: created.body.contactId });
+    expect(JSON.parse(data!.slice(5)).data.events).toMatchObject({
+      tenantSequence: 1,
+      resourceId: created.body.contactId,
+    });
     controller.abort();
   });
 });

@@ -23,7 +23,8 @@ const gateway = useGateway(
 const gql = graphqlClient(() => gateway.url);
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
 async function endpointFor(tenant: Tenant, receiver: Receiver, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await api(tenant, 'POST', '/webhooks/endpoints', { url: receiver.url, ...extra });
@@ -33,7 +34,8 @@ async function endpointFor(tenant: Tenant, receiver: Receiver, extra: Record<str
 }
 
 async function createContacts(tenant: Tenant, count: number, prefix: string): Promise<void> {
-  for (let i = 0; i < count; i++) expect((await api(tenant, 'POST', '/contacts/contacts', { email: `${prefix}${i}@example.com` })).status).toBe(201);
+  for (let i = 0; i < count; i++)
+    expect((await api(tenant, 'POST', '/contacts/contacts', { email: `${prefix}${i}@example.com` })).status).toBe(201);
 }
 
 async function deliveriesOf(tenant: Tenant, endpointId: string): Promise<any[]> {
@@ -45,7 +47,8 @@ async function deliveriesOf(tenant: Tenant, endpointId: string): Promise<any[]> 
 /** POSTs the receiver got per webhook-id. */
 function postsById(receiver: Receiver): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const r of receiver.received) counts.set(String(r.headers['webhook-id']), (counts.get(String(r.headers['webhook-id'])) ?? 0) + 1);
+  for (const r of receiver.received)
+    counts.set(String(r.headers['webhook-id']), (counts.get(String(r.headers['webhook-id'])) ?? 0) + 1);
   return counts;
 }
 
@@ -64,7 +67,10 @@ test('attemptCount is the number of POSTs the receiver got, each one logged: ret
   await waitUntil('the receiver got 3 POSTs', () => receiver.received.length >= 3);
   await createContacts(tenant, 1, 'counted-b');
 
-  await waitUntil('both deliveries settled', async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status !== 'pending').length === 2);
+  await waitUntil(
+    'both deliveries settled',
+    async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status !== 'pending').length === 2,
+  );
   const deliveries = await deliveriesOf(tenant, endpointId);
   expect(deliveries.map((d) => d.status).sort()).toEqual(['failed', 'succeeded']);
   const posts = postsById(receiver);
@@ -84,7 +90,11 @@ test('a claimed delivery that cannot start within its claim is handed back unsen
   const endpointId = await endpointFor(tenant, receiver);
   await createContacts(tenant, 2, 'handed-back');
 
-  await waitUntil('both deliveries succeeded', async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status === 'succeeded').length === 2, 30_000);
+  await waitUntil(
+    'both deliveries succeeded',
+    async () => (await deliveriesOf(tenant, endpointId)).filter((d) => d.status === 'succeeded').length === 2,
+    30_000,
+  );
   const posts = postsById(receiver);
   for (const delivery of await deliveriesOf(tenant, endpointId)) {
     // Not one attempt for being claimed: one per POST.
@@ -109,7 +119,10 @@ test("a healthy endpoint receives promptly while another tenant's slow and faili
   const BUSY_EVENTS = 20;
   await createContacts(busy, BUSY_EVENTS, 'busy');
   // Both have their deliveries due, and the slow one is being sent to.
-  await waitUntil('the busy endpoints have every delivery and the slow one a POST', async () => (await deliveriesOf(busy, slowEndpoint)).length === BUSY_EVENTS && slow.received.length >= 1);
+  await waitUntil(
+    'the busy endpoints have every delivery and the slow one a POST',
+    async () => (await deliveriesOf(busy, slowEndpoint)).length === BUSY_EVENTS && slow.received.length >= 1,
+  );
 
   const quiet = await createTenant(gateway.app);
   const healthy = await startReceiver();
@@ -126,8 +139,13 @@ test("a healthy endpoint receives promptly while another tenant's slow and faili
   const starts = slow.received.map((r) => r.receivedAt);
   for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(SLOW_MS - 100);
   expect(failing.received.length).toBeGreaterThan(0);
-  await waitUntil('the healthy endpoint received every event', async () => (await deliveriesOf(quiet, healthyEndpoint)).filter((d) => d.status === 'succeeded').length === QUIET_EVENTS);
-  for (const delivery of await deliveriesOf(quiet, healthyEndpoint)) expect(delivery).toMatchObject({ status: 'succeeded', attemptCount: 1 });
+  await waitUntil(
+    'the healthy endpoint received every event',
+    async () =>
+      (await deliveriesOf(quiet, healthyEndpoint)).filter((d) => d.status === 'succeeded').length === QUIET_EVENTS,
+  );
+  for (const delivery of await deliveriesOf(quiet, healthyEndpoint))
+    expect(delivery).toMatchObject({ status: 'succeeded', attemptCount: 1 });
   expect(healthy.received.every((r) => r.verifiedBy === 0)).toBe(true);
 
   // Out of the way of the next tests.
@@ -143,23 +161,43 @@ test('recover with since delivers the events an endpoint missed while disabled (
   await createContacts(tenant, 1, 'delivered');
   await receiver.waitFor(1);
 
-  expect((await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: false })).body).toMatchObject({ enabled: false, disabledReason: 'manual' });
+  expect((await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: false })).body).toMatchObject({
+    enabled: false,
+    disabledReason: 'manual',
+  });
   const disabledAt = new Date().toISOString();
   await createContacts(tenant, 2, 'missed');
-  expect((await api(tenant, 'POST', '/invoices', { customer: 'Acme', issuedDate: '2026-11-22', paymentTermsDays: 14, items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }] })).status).toBe(201);
+  expect(
+    (
+      await api(tenant, 'POST', '/invoices', {
+        customer: 'Acme',
+        issuedDate: '2026-11-22',
+        paymentTermsDays: 14,
+        items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }],
+      })
+    ).status,
+  ).toBe(201);
   await sleep(500); // the relay has passed these events by: no deliveries for a disabled endpoint
   expect(await deliveriesOf(tenant, endpointId)).toHaveLength(1);
 
-  expect((await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: true })).body).toMatchObject({ enabled: true, disabledReason: null });
+  expect((await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: true })).body).toMatchObject({
+    enabled: true,
+    disabledReason: null,
+  });
   await createContacts(tenant, 1, 'after');
   await receiver.waitFor(2);
 
   const recovered = await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: disabledAt });
   expect(recovered).toMatchObject({ status: 202, body: { recovered: 2 } });
   await receiver.waitFor(4);
-  await waitUntil('every delivery succeeded', async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
+  await waitUntil('every delivery succeeded', async () =>
+    (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'),
+  );
 
-  const events = await gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId, type: 'communication.contact.created' }, orderBy: { tenantSequence: 'asc' } });
+  const events = await gateway.app.services.prisma.event.findMany({
+    where: { tenantId: tenant.tenantId, type: 'communication.contact.created' },
+    orderBy: { tenantSequence: 'asc' },
+  });
   const received = receiver.events().map((e) => e.id);
   expect(received.slice(0, 2)).toEqual([events[1]!.id, events[4]!.id]);
   expect(received.slice(2).sort()).toEqual([events[2]!.id, events[3]!.id].sort());
@@ -167,8 +205,12 @@ test('recover with since delivers the events an endpoint missed while disabled (
 
   // Again, or from before the endpoint existed: nothing more (one delivery per event, the invoice
   // is not a type it wants, the first contact predates it).
-  expect((await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: disabledAt })).body).toEqual({ recovered: 0 });
-  expect((await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: '2020-01-01T00:00:00Z' })).body).toEqual({ recovered: 0 });
+  expect((await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: disabledAt })).body).toEqual({
+    recovered: 0,
+  });
+  expect(
+    (await api(tenant, 'POST', `/webhooks/endpoints/${endpointId}/recover`, { since: '2020-01-01T00:00:00Z' })).body,
+  ).toEqual({ recovered: 0 });
   await sleep(300);
   expect(receiver.received).toHaveLength(4);
 });
@@ -190,14 +232,23 @@ test('recoverWebhookDeliveries(since) in GraphQL: missed events are queued while
   await api(tenant, 'PATCH', `/webhooks/endpoints/${endpointId}`, { enabled: true });
   await receiver.waitFor(2);
   expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpointId, since }))).toEqual({ recoverWebhookDeliveries: 0 });
-  await waitUntil('every delivery succeeded', async () => (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'));
+  await waitUntil('every delivery succeeded', async () =>
+    (await deliveriesOf(tenant, endpointId)).every((d) => d.status === 'succeeded'),
+  );
   expect(receiver.received).toHaveLength(2);
 });
 
 test('the allowed range admits its addresses; every other non-public form stays refused', async () => {
   const tenant = await createTenant(gateway.app);
   expect((await api(tenant, 'POST', '/webhooks/endpoints', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201);
-  for (const url of ['http://127.0.0.2/hook', 'http://[::127.0.0.1]/hook', 'http://[64:ff9b::127.0.0.1]/hook', 'http://[2002:7f00:1::1]/hook', 'http://[fd00::1]/hook', 'http://100.64.0.1/hook']) {
+  for (const url of [
+    'http://127.0.0.2/hook',
+    'http://[::127.0.0.1]/hook',
+    'http://[64:ff9b::127.0.0.1]/hook',
+    'http://[2002:7f00:1::1]/hook',
+    'http://[fd00::1]/hook',
+    'http://100.64.0.1/hook',
+  ]) {
     const res = await api(tenant, 'POST', '/webhooks/endpoints', { url });
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.errors, url).toEqual([{ path: 'url', message: expect.stringMatching(/not a public address/) }]);

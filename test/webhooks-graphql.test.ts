@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
-import { failed, graphqlClient, ok, type GqlError, type GqlResult } from './support/graphql.js';
+import { failed, graphqlClient, ok, type GqlResult } from './support/graphql.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver, type Received } from './support/receiver.js';
 
@@ -16,14 +15,20 @@ import { startReceiver, type Received } from './support/receiver.js';
 // and this gateway would send deliveries that earlier runs left pending to 127.0.0.1 ports that
 // may by now belong to this file's receivers.
 const gateway = useGateway(
-  { WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32,::1/128', WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms', WEBHOOK_TIMEOUT: '1s', EVENT_POLL_MS: '200' },
+  {
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32,::1/128',
+    WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms',
+    WEBHOOK_TIMEOUT: '1s',
+    EVENT_POLL_MS: '200',
+  },
   { ownDatabase: true },
 );
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 const gql = graphqlClient(() => gateway.url);
 
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
 async function createContact(tenant: Tenant, email: string): Promise<string> {
   const res = await api(tenant, 'POST', '/contacts/contacts', { email });
@@ -32,13 +37,19 @@ async function createContact(tenant: Tenant, email: string): Promise<string> {
 }
 
 async function createInvoice(tenant: Tenant): Promise<string> {
-  const res = await api(tenant, 'POST', '/invoices', { customer: 'Acme', issuedDate: '2026-11-22', paymentTermsDays: 14, items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }] });
+  const res = await api(tenant, 'POST', '/invoices', {
+    customer: 'Acme',
+    issuedDate: '2026-11-22',
+    paymentTermsDays: 14,
+    items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }],
+  });
   expect(res.status, res.text).toBe(201);
   return res.body.invoiceId;
 }
 
 const ENDPOINT = 'id url description eventTypes enabled disabledReason createdAt updatedAt';
-const DELIVERY = 'id eventId eventType status attemptCount nextAttemptAt lastAttemptAt createdAt attempts { attemptedAt durationMs statusCode responseHeaders responseBody error }';
+const DELIVERY =
+  'id eventId eventType status attemptCount nextAttemptAt lastAttemptAt createdAt attempts { attemptedAt durationMs statusCode responseHeaders responseBody error }';
 const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
 
 const CREATE = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { ${ENDPOINT} } } }`;
@@ -49,7 +60,9 @@ const DELIVERIES = `query($id: ID!, $first: Int, $after: String, $status: Webhoo
 
 /** Creates an endpoint for the receiver through GraphQL; the receiver then accepts its secret. */
 async function endpointFor(tenant: Tenant, receiver: Receiver, input: Record<string, unknown> = {}) {
-  const created = ok(await gql(tenant.apiKey, CREATE, { input: { url: receiver.url, ...input } })).createWebhookEndpoint;
+  const created = ok(
+    await gql(tenant.apiKey, CREATE, { input: { url: receiver.url, ...input } }),
+  ).createWebhookEndpoint;
   receiver.secrets.push(created.secret);
   return created as { secret: string; endpoint: Record<string, any> & { id: string } };
 }
@@ -58,10 +71,18 @@ async function endpointFor(tenant: Tenant, receiver: Receiver, input: Record<str
 const endpointAsRest = ({ id, ...fields }: Record<string, unknown>) => ({ endpointId: id, ...fields });
 
 /** The GraphQL delivery in REST's shape. */
-const deliveryAsRest = (endpointId: string, { id, ...fields }: Record<string, unknown>) => ({ deliveryId: id, endpointId, ...fields });
+const deliveryAsRest = (endpointId: string, { id, ...fields }: Record<string, unknown>) => ({
+  deliveryId: id,
+  endpointId,
+  ...fields,
+});
 
 /** One page of an endpoint's deliveries through GraphQL. */
-async function gqlDeliveries(tenant: Tenant, endpointId: string, args: { first?: number; after?: string; status?: string; eventType?: string } = {}) {
+async function gqlDeliveries(
+  tenant: Tenant,
+  endpointId: string,
+  args: { first?: number; after?: string; status?: string; eventType?: string } = {},
+) {
   return ok(await gql(tenant.apiKey, DELIVERIES, { id: endpointId, ...args })).webhookEndpoint.deliveries as {
     edges: { cursor: string; node: Record<string, any> & { id: string } }[];
     pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
@@ -83,7 +104,11 @@ async function restDeliveries(tenant: Tenant, endpointId: string, filter: Record
 }
 
 /** Asserts GraphQL and REST list the same deliveries, field for field, for the same filter. */
-async function expectSurfacesAgree(tenant: Tenant, endpointId: string, filter: { status?: string; eventType?: string } = {}) {
+async function expectSurfacesAgree(
+  tenant: Tenant,
+  endpointId: string,
+  filter: { status?: string; eventType?: string } = {},
+) {
   const viaGraphQL = await gqlDeliveries(tenant, endpointId, { first: 500, ...filter });
   const viaRest = await restDeliveries(tenant, endpointId, filter);
   expect(viaGraphQL.edges.map((e) => deliveryAsRest(endpointId, e.node))).toEqual(viaRest);
@@ -95,7 +120,10 @@ async function expectSurfacesAgree(tenant: Tenant, endpointId: string, filter: {
 function verifies(secret: string, received: Received): boolean {
   let payload: unknown;
   try {
-    payload = new Webhook(secret).verify(received.body, Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)])));
+    payload = new Webhook(secret).verify(
+      received.body,
+      Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)])),
+    );
   } catch {
     return false;
   }
@@ -110,7 +138,9 @@ describe('endpoints', () => {
   test('createWebhookEndpoint answers the endpoint and a whsec_ secret; a delivery then arrives verified, and REST agrees', async () => {
     const tenant = await createTenant(gateway.app);
     const receiver = await startReceiver();
-    const created = ok(await gql(tenant.apiKey, CREATE, { input: { url: receiver.url, description: 'GraphQL receiver' } })).createWebhookEndpoint;
+    const created = ok(
+      await gql(tenant.apiKey, CREATE, { input: { url: receiver.url, description: 'GraphQL receiver' } }),
+    ).createWebhookEndpoint;
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(created.endpoint).toEqual({
       id: expect.stringMatching(/^whep_[0-9A-Z]{26}$/),
@@ -138,7 +168,13 @@ describe('endpoints', () => {
 
     await waitUntil(async () => (await restDeliveries(tenant, created.endpoint.id))[0]?.status === 'succeeded');
     const [delivery] = await expectSurfacesAgree(tenant, created.endpoint.id);
-    expect(delivery).toMatchObject({ eventId: event.id, eventType: 'communication.contact.created', status: 'succeeded', attemptCount: 1, nextAttemptAt: null });
+    expect(delivery).toMatchObject({
+      eventId: event.id,
+      eventType: 'communication.contact.created',
+      status: 'succeeded',
+      attemptCount: 1,
+      nextAttemptAt: null,
+    });
     expect(delivery.attempts).toEqual([expect.objectContaining({ statusCode: 204, error: null })]);
   });
 
@@ -146,24 +182,42 @@ describe('endpoints', () => {
     const tenant = await createTenant(gateway.app);
     const receiver = await startReceiver();
     const made = [];
-    for (const eventTypes of [['*'], ['accounting.*'], ['communication.contact.created', 'communication.contact.deleted']]) {
+    for (const eventTypes of [
+      ['*'],
+      ['accounting.*'],
+      ['communication.contact.created', 'communication.contact.deleted'],
+    ]) {
       made.push((await endpointFor(tenant, receiver, { eventTypes, description: eventTypes.join(' ') })).endpoint);
     }
     const LIST = `query($first: Int, $after: String) { webhookEndpoints(first: $first, after: $after) { edges { cursor node { ${ENDPOINT} } } ${PAGE_INFO} } }`;
     const first = ok(await gql(tenant.apiKey, LIST, { first: 2 })).webhookEndpoints;
     expect(first.edges.map((e: any) => e.node)).toEqual(made.slice(0, 2));
     expect(first.edges.map((e: any) => e.cursor)).toEqual(made.slice(0, 2).map((e) => e.id));
-    expect(first.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: made[0]!.id, endCursor: made[1]!.id });
+    expect(first.pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: made[0]!.id,
+      endCursor: made[1]!.id,
+    });
     const second = ok(await gql(tenant.apiKey, LIST, { first: 2, after: first.pageInfo.endCursor })).webhookEndpoints;
     expect(second.edges.map((e: any) => e.node)).toEqual(made.slice(2));
-    expect(second.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: false, startCursor: made[2]!.id, endCursor: made[2]!.id });
+    expect(second.pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: false,
+      startCursor: made[2]!.id,
+      endCursor: made[2]!.id,
+    });
     const all = ok(await gql(tenant.apiKey, LIST, {})).webhookEndpoints;
     expect(all.edges.map((e: any) => e.node)).toEqual(made);
 
     const viaRest = await api(tenant, 'GET', '/webhooks/endpoints');
     expect(viaRest.body).toEqual({ items: made.map(endpointAsRest), nextCursor: null, count: 3 });
     for (const endpoint of made) {
-      expect(ok(await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id })).webhookEndpoint).toEqual(endpoint);
+      expect(
+        ok(
+          await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id }),
+        ).webhookEndpoint,
+      ).toEqual(endpoint);
     }
   });
 
@@ -176,16 +230,28 @@ describe('endpoints', () => {
     await endpointFor(tenant, witness);
     const { endpoint } = await endpointFor(tenant, receiver, { description: 'narrowed' });
 
-    const narrowed = ok(await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: { eventTypes: ['accounting.*'] } })).updateWebhookEndpoint;
-    expect(narrowed).toMatchObject({ id: endpoint.id, url: receiver.url, description: 'narrowed', eventTypes: ['accounting.*'], enabled: true });
+    const narrowed = ok(
+      await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: { eventTypes: ['accounting.*'] } }),
+    ).updateWebhookEndpoint;
+    expect(narrowed).toMatchObject({
+      id: endpoint.id,
+      url: receiver.url,
+      description: 'narrowed',
+      eventTypes: ['accounting.*'],
+      enabled: true,
+    });
     await createContact(tenant, 'narrow@example.com');
     const invoice1 = await createInvoice(tenant);
     await witness.waitFor(2);
     await receiver.waitFor(1);
-    expect(receiver.events().map((e) => [e.type, e.data.invoiceId])).toEqual([['accounting.invoice.created', invoice1]]);
+    expect(receiver.events().map((e) => [e.type, e.data.invoiceId])).toEqual([
+      ['accounting.invoice.created', invoice1],
+    ]);
     expect((await restDeliveries(tenant, endpoint.id)).map((d) => d.eventType)).toEqual(['accounting.invoice.created']);
 
-    const disabled = ok(await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: { enabled: false } })).updateWebhookEndpoint;
+    const disabled = ok(
+      await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: { enabled: false } }),
+    ).updateWebhookEndpoint;
     expect(disabled).toMatchObject({ eventTypes: ['accounting.*'], enabled: false, disabledReason: 'manual' });
     expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}`)).body).toEqual(endpointAsRest(disabled));
     const invoice2 = await createInvoice(tenant);
@@ -194,8 +260,19 @@ describe('endpoints', () => {
     expect(receiver.received).toHaveLength(1);
 
     // Explicit nulls leave fields unchanged, except description, which null clears.
-    const enabled = ok(await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: { enabled: true, url: null, eventTypes: null, description: null } })).updateWebhookEndpoint;
-    expect(enabled).toMatchObject({ url: receiver.url, description: null, eventTypes: ['accounting.*'], enabled: true, disabledReason: null });
+    const enabled = ok(
+      await gql(tenant.apiKey, UPDATE, {
+        id: endpoint.id,
+        input: { enabled: true, url: null, eventTypes: null, description: null },
+      }),
+    ).updateWebhookEndpoint;
+    expect(enabled).toMatchObject({
+      url: receiver.url,
+      description: null,
+      eventTypes: ['accounting.*'],
+      enabled: true,
+      disabledReason: null,
+    });
     const invoice3 = await createInvoice(tenant);
     await receiver.waitFor(2);
     await witness.waitFor(4);
@@ -206,7 +283,9 @@ describe('endpoints', () => {
     await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 2);
     const deliveries = await expectSurfacesAgree(tenant, endpoint.id);
     expect(deliveries.map((d) => d.eventId)).toEqual(idsOf(receiver));
-    const final = ok(await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id })).webhookEndpoint;
+    const final = ok(
+      await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id }),
+    ).webhookEndpoint;
     // updatedAt is left out here: every delivery attempt moves it (see the updatedAt test below).
     expect({ ...final, updatedAt: undefined }).toEqual({ ...enabled, updatedAt: undefined });
     expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}`)).body).toEqual(endpointAsRest(final));
@@ -243,12 +322,24 @@ describe('endpoints', () => {
     // The attempt recorded first: a delete racing the recording is the next test.
     await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
 
-    expect(ok(await gql(tenant.apiKey, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id }))).toEqual({ deleteWebhookEndpoint: endpoint.id });
-    failed(await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { id } }`, { id: endpoint.id }), 'not_found', 'webhookEndpoint');
-    failed(await gql(tenant.apiKey, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id }), 'not_found', 'deleteWebhookEndpoint');
+    expect(
+      ok(await gql(tenant.apiKey, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id })),
+    ).toEqual({ deleteWebhookEndpoint: endpoint.id });
+    failed(
+      await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { id } }`, { id: endpoint.id }),
+      'not_found',
+      'webhookEndpoint',
+    );
+    failed(
+      await gql(tenant.apiKey, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id }),
+      'not_found',
+      'deleteWebhookEndpoint',
+    );
     expectProblem(await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}`), 404, 'not_found');
     expectProblem(await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}/deliveries`), 404, 'not_found');
-    const listed = ok(await gql(tenant.apiKey, '{ webhookEndpoints { edges { node { id } } } }')).webhookEndpoints.edges.map((e: any) => e.node.id);
+    const listed = ok(
+      await gql(tenant.apiKey, '{ webhookEndpoints { edges { node { id } } } }'),
+    ).webhookEndpoints.edges.map((e: any) => e.node.id);
     expect(listed).not.toContain(endpoint.id);
     expect((await api(tenant, 'GET', '/webhooks/endpoints')).body.items.map((e: any) => e.endpointId)).toEqual(listed);
 
@@ -292,7 +383,9 @@ describe('deliveries', () => {
   test('endpoint.deliveries lists attempts, filters by status and eventType, pages with first/after, exactly as REST', async () => {
     const tenant = await createTenant(gateway.app);
     // Contact events fail (500 on each of the 3 scheduled attempts), invoice events succeed.
-    const receiver = await startReceiver((r) => (bodyOf(r).type.startsWith('communication.') ? { status: 500, body: 'nope' } : { status: 200, body: 'ok' }));
+    const receiver = await startReceiver((r) =>
+      bodyOf(r).type.startsWith('communication.') ? { status: 500, body: 'nope' } : { status: 200, body: 'ok' },
+    );
     const { endpoint } = await endpointFor(tenant, receiver);
     await createContact(tenant, 'd1@example.com');
     await createInvoice(tenant);
@@ -314,7 +407,11 @@ describe('deliveries', () => {
       const failing = delivery.status === 'failed';
       expect(delivery.attempts).toHaveLength(failing ? 3 : 1);
       for (const attempt of delivery.attempts) {
-        expect(attempt).toMatchObject({ statusCode: failing ? 500 : 200, responseBody: failing ? 'nope' : 'ok', error: null });
+        expect(attempt).toMatchObject({
+          statusCode: failing ? 500 : 200,
+          responseBody: failing ? 'nope' : 'ok',
+          error: null,
+        });
         expect(attempt.durationMs).toBeGreaterThanOrEqual(0);
       }
       expect(delivery.lastAttemptAt).toBe(delivery.attempts.at(-1).attemptedAt);
@@ -324,7 +421,8 @@ describe('deliveries', () => {
     expect(idsOf(receiver).sort()).toEqual(all.flatMap((d) => Array(d.attemptCount).fill(d.eventId)).sort());
     expect(receiver.received.every((r) => r.verifiedBy === 0)).toBe(true);
 
-    const idsFor = async (filter: { status?: string; eventType?: string }) => (await gqlDeliveries(tenant, endpoint.id, filter)).edges.map((e) => e.node.id);
+    const idsFor = async (filter: { status?: string; eventType?: string }) =>
+      (await gqlDeliveries(tenant, endpoint.id, filter)).edges.map((e) => e.node.id);
     const [c1, i1, c2, i2] = all.map((d) => d.deliveryId);
     for (const [filter, expected] of [
       [{ status: 'failed' }, [c1, c2]],
@@ -347,7 +445,11 @@ describe('deliveries', () => {
       const page = await gqlDeliveries(tenant, endpoint.id, { first: 1, after });
       expect(page.edges).toHaveLength(1);
       visited.push(page.edges[0]!.node.id);
-      expect(page.pageInfo).toMatchObject({ hasPreviousPage: false, startCursor: page.edges[0]!.cursor, endCursor: page.edges[0]!.cursor });
+      expect(page.pageInfo).toMatchObject({
+        hasPreviousPage: false,
+        startCursor: page.edges[0]!.cursor,
+        endCursor: page.edges[0]!.cursor,
+      });
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor!;
     }
@@ -359,7 +461,11 @@ describe('deliveries', () => {
     const filtered = await gqlDeliveries(tenant, endpoint.id, { status: 'failed', first: 1 });
     expect(filtered.edges.map((e) => e.node.id)).toEqual([c1]);
     expect(filtered.pageInfo.hasNextPage).toBe(true);
-    const filteredNext = await gqlDeliveries(tenant, endpoint.id, { status: 'failed', first: 1, after: filtered.pageInfo.endCursor! });
+    const filteredNext = await gqlDeliveries(tenant, endpoint.id, {
+      status: 'failed',
+      first: 1,
+      after: filtered.pageInfo.endCursor!,
+    });
     expect(filteredNext.edges.map((e) => e.node.id)).toEqual([c2]);
     expect(filteredNext.pageInfo.hasNextPage).toBe(false);
   });
@@ -377,9 +483,17 @@ describe('deliveries', () => {
 
     healthy = true;
     const retried = ok(
-      await gql(tenant.apiKey, `mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { ${DELIVERY} } }`, { e: endpoint.id, d: failedDelivery.deliveryId }),
+      await gql(
+        tenant.apiKey,
+        `mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { ${DELIVERY} } }`,
+        { e: endpoint.id, d: failedDelivery.deliveryId },
+      ),
     ).retryWebhookDelivery;
-    expect(retried).toMatchObject({ id: failedDelivery.deliveryId, eventId: failedDelivery.eventId, eventType: 'communication.contact.created' });
+    expect(retried).toMatchObject({
+      id: failedDelivery.deliveryId,
+      eventId: failedDelivery.eventId,
+      eventType: 'communication.contact.created',
+    });
     expect(['pending', 'succeeded']).toContain(retried.status);
     const requests = await receiver.waitFor(4);
     await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
@@ -418,7 +532,9 @@ describe('deliveries', () => {
     expect(resent.map((r) => r.headers['webhook-id']).sort()).toEqual([new1.eventId, new2.eventId].sort());
     expect(resent.every((r) => r.verifiedBy === 0)).toBe(true);
     for (const request of resent) {
-      const earlier = receiver.received.slice(0, 9).filter((r) => r.headers['webhook-id'] === request.headers['webhook-id']);
+      const earlier = receiver.received
+        .slice(0, 9)
+        .filter((r) => r.headers['webhook-id'] === request.headers['webhook-id']);
       expect(earlier).toHaveLength(3);
       expect(earlier.every((r) => r.body === request.body)).toBe(true);
     }
@@ -428,11 +544,17 @@ describe('deliveries', () => {
       [new1.deliveryId, 'succeeded', 4],
       [new2.deliveryId, 'succeeded', 4],
     ]);
-    expect((await gqlDeliveries(tenant, endpoint.id, { status: 'failed' })).edges.map((e) => e.node.id)).toEqual([old.deliveryId]);
+    expect((await gqlDeliveries(tenant, endpoint.id, { status: 'failed' })).edges.map((e) => e.node.id)).toEqual([
+      old.deliveryId,
+    ]);
 
     // Nothing failed since then any more; an earlier `since` takes the old one too.
-    expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: new1.createdAt }))).toEqual({ recoverWebhookDeliveries: 0 });
-    expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: old.createdAt }))).toEqual({ recoverWebhookDeliveries: 1 });
+    expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: new1.createdAt }))).toEqual({
+      recoverWebhookDeliveries: 0,
+    });
+    expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: old.createdAt }))).toEqual({
+      recoverWebhookDeliveries: 1,
+    });
     await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 3);
     expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(old.eventId);
   });
@@ -441,8 +563,16 @@ describe('deliveries', () => {
     const tenant = await createTenant(gateway.app);
     const receiver = await startReceiver();
     const { endpoint } = await endpointFor(tenant, receiver);
-    const sent = ok(await gql(tenant.apiKey, `mutation($e: ID!) { sendTestWebhook(endpointId: $e) { ${DELIVERY} } }`, { e: endpoint.id })).sendTestWebhook;
-    expect(sent).toMatchObject({ id: expect.stringMatching(/^whdel_/), eventId: expect.stringMatching(/^evt_[0-9A-Z]{26}$/), eventType: 'webhooks.endpoint.test' });
+    const sent = ok(
+      await gql(tenant.apiKey, `mutation($e: ID!) { sendTestWebhook(endpointId: $e) { ${DELIVERY} } }`, {
+        e: endpoint.id,
+      }),
+    ).sendTestWebhook;
+    expect(sent).toMatchObject({
+      id: expect.stringMatching(/^whdel_/),
+      eventId: expect.stringMatching(/^evt_[0-9A-Z]{26}$/),
+      eventType: 'webhooks.endpoint.test',
+    });
     expect(['pending', 'succeeded']).toContain(sent.status);
 
     const [request] = await receiver.waitFor(1);
@@ -460,7 +590,12 @@ describe('deliveries', () => {
     expect((await api(tenant, 'GET', '/events')).body.count).toBe(0);
     await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
     const [delivery] = await expectSurfacesAgree(tenant, endpoint.id, { eventType: 'webhooks.endpoint.test' });
-    expect(delivery).toMatchObject({ deliveryId: sent.id, eventId: sent.eventId, status: 'succeeded', attemptCount: 1 });
+    expect(delivery).toMatchObject({
+      deliveryId: sent.id,
+      eventId: sent.eventId,
+      status: 'succeeded',
+      attemptCount: 1,
+    });
     expect(receiver.received).toHaveLength(1);
   });
 
@@ -472,7 +607,13 @@ describe('deliveries', () => {
     const [before] = await receiver.waitFor(1);
     expect(String(before!.headers['webhook-signature']).split(' ')).toHaveLength(1);
 
-    const rotated = ok(await gql(tenant.apiKey, `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { ${ENDPOINT} } } }`, { id: endpoint.id })).rotateWebhookSecret;
+    const rotated = ok(
+      await gql(
+        tenant.apiKey,
+        `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { ${ENDPOINT} } } }`,
+        { id: endpoint.id },
+      ),
+    ).rotateWebhookSecret;
     expect(rotated.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(rotated.secret).not.toBe(oldSecret);
     expect(rotated.endpoint).toMatchObject({ id: endpoint.id, url: endpoint.url, enabled: true });
@@ -489,7 +630,8 @@ describe('deliveries', () => {
     expect(verifies(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, after!)).toBe(false);
     // Each signature is the one its secret makes for this id, timestamp and body.
     const { 'webhook-id': id, 'webhook-timestamp': timestamp } = after!.headers;
-    const signedBy = (secret: string) => new Webhook(secret).sign(String(id), new Date(Number(timestamp) * 1000), after!.body);
+    const signedBy = (secret: string) =>
+      new Webhook(secret).sign(String(id), new Date(Number(timestamp) * 1000), after!.body);
     expect(new Set(signatures)).toEqual(new Set([signedBy(oldSecret), signedBy(rotated.secret)]));
     expect(verifies(rotated.secret, before!)).toBe(false);
   });
@@ -510,19 +652,28 @@ describe('errors carry the REST codes', () => {
     for (const [input, field] of cases) {
       const error = failed(await gql(tenant.apiKey, CREATE, { input }), 'validation_failed', 'createWebhookEndpoint');
       expect(error.extensions.status).toBe(400);
-      expect(error.extensions.errors.map((e: any) => e.path), JSON.stringify(input)).toContain(field);
+      expect(
+        error.extensions.errors.map((e: any) => e.path),
+        JSON.stringify(input),
+      ).toContain(field);
       const viaRest = await api(tenant, 'POST', '/webhooks/endpoints', input);
       expectProblem(viaRest, 400, 'validation_failed');
       expect(error.extensions.errors).toEqual(viaRest.body.errors);
 
       const { url: _url, ...update } = input;
       const patch = field === 'url' ? input : update;
-      const updateError = failed(await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: patch }), 'validation_failed', 'updateWebhookEndpoint');
+      const updateError = failed(
+        await gql(tenant.apiKey, UPDATE, { id: endpoint.id, input: patch }),
+        'validation_failed',
+        'updateWebhookEndpoint',
+      );
       const patchViaRest = await api(tenant, 'PATCH', `/webhooks/endpoints/${endpoint.id}`, patch);
       expectProblem(patchViaRest, 400, 'validation_failed');
       expect(updateError.extensions.errors).toEqual(patchViaRest.body.errors);
     }
-    const listed = ok(await gql(tenant.apiKey, `{ webhookEndpoints { edges { node { ${ENDPOINT} } } } }`)).webhookEndpoints.edges.map((e: any) => e.node);
+    const listed = ok(
+      await gql(tenant.apiKey, `{ webhookEndpoints { edges { node { ${ENDPOINT} } } } }`),
+    ).webhookEndpoints.edges.map((e: any) => e.node);
     expect(listed).toEqual([endpoint]);
   });
 
@@ -533,13 +684,28 @@ describe('errors carry the REST codes', () => {
     const since = new Date().toISOString();
     const cases: [string, string, Record<string, unknown>, string][] = [
       ['query($id: ID!) { webhookEndpoint(id: $id) { id } }', 'webhookEndpoint', { id: 'whep_123' }, 'id'],
-      ['query($id: ID!) { webhookEndpoint(id: $id) { id } }', 'webhookEndpoint', { id: 'contact_01J0000000000000000000000' }, 'id'],
+      [
+        'query($id: ID!) { webhookEndpoint(id: $id) { id } }',
+        'webhookEndpoint',
+        { id: 'contact_01J0000000000000000000000' },
+        'id',
+      ],
       [UPDATE, 'updateWebhookEndpoint', { id: 'nope', input: { enabled: false } }, 'id'],
       ['mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', 'deleteWebhookEndpoint', { id: 'whep_' }, 'id'],
       ['mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }', 'rotateWebhookSecret', { id: 'x' }, 'id'],
       ['mutation($e: ID!) { sendTestWebhook(endpointId: $e) { id } }', 'sendTestWebhook', { e: 'whep_nope' }, 'id'],
-      ['mutation($e: ID!, $s: DateTime!) { recoverWebhookDeliveries(endpointId: $e, since: $s) }', 'recoverWebhookDeliveries', { e: 'whep_nope', s: since }, 'id'],
-      ['mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }', 'retryWebhookDelivery', { e: endpoint.id, d: 'whdel_nope' }, 'deliveryId'],
+      [
+        'mutation($e: ID!, $s: DateTime!) { recoverWebhookDeliveries(endpointId: $e, since: $s) }',
+        'recoverWebhookDeliveries',
+        { e: 'whep_nope', s: since },
+        'id',
+      ],
+      [
+        'mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }',
+        'retryWebhookDelivery',
+        { e: endpoint.id, d: 'whdel_nope' },
+        'deliveryId',
+      ],
     ];
     for (const [query, field, variables, path] of cases) {
       const error = failed(await gql(tenant.apiKey, query, variables), 'invalid_id', field);
@@ -547,13 +713,20 @@ describe('errors carry the REST codes', () => {
       expect(error.extensions.errors.map((e: any) => e.path)).toEqual([path]);
     }
     expectProblem(await api(tenant, 'GET', '/webhooks/endpoints/whep_123'), 400, 'invalid_id');
-    expectProblem(await api(tenant, 'POST', `/webhooks/endpoints/${endpoint.id}/deliveries/whdel_nope/retry`), 400, 'invalid_id');
+    expectProblem(
+      await api(tenant, 'POST', `/webhooks/endpoints/${endpoint.id}/deliveries/whdel_nope/retry`),
+      400,
+      'invalid_id',
+    );
     // Nothing happened to the real endpoint.
-    expect(ok(await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id })).webhookEndpoint).toEqual(endpoint);
+    expect(
+      ok(await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`, { id: endpoint.id }))
+        .webhookEndpoint,
+    ).toEqual(endpoint);
     expect(receiver.received).toHaveLength(0);
   });
 
-  test('not_found for another tenant\'s endpoint or delivery, which stays untouched', async () => {
+  test("not_found for another tenant's endpoint or delivery, which stays untouched", async () => {
     const [owner, other] = await Promise.all([createTenant(gateway.app), createTenant(gateway.app)]);
     const receiver = await startReceiver();
     const { endpoint } = await endpointFor(owner, receiver);
@@ -573,18 +746,36 @@ describe('errors carry the REST codes', () => {
       ['mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', 'deleteWebhookEndpoint', { id: endpoint.id }],
       ['mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }', 'rotateWebhookSecret', { id: endpoint.id }],
       ['mutation($e: ID!) { sendTestWebhook(endpointId: $e) { id } }', 'sendTestWebhook', { e: endpoint.id }],
-      ['mutation($e: ID!, $s: DateTime!) { recoverWebhookDeliveries(endpointId: $e, since: $s) }', 'recoverWebhookDeliveries', { e: endpoint.id, s: since }],
-      ['mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }', 'retryWebhookDelivery', { e: endpoint.id, d: delivery.deliveryId }],
+      [
+        'mutation($e: ID!, $s: DateTime!) { recoverWebhookDeliveries(endpointId: $e, since: $s) }',
+        'recoverWebhookDeliveries',
+        { e: endpoint.id, s: since },
+      ],
+      [
+        'mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }',
+        'retryWebhookDelivery',
+        { e: endpoint.id, d: delivery.deliveryId },
+      ],
       // The other tenant's own endpoint with the owner's delivery id.
-      ['mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }', 'retryWebhookDelivery', { e: otherEndpoint.id, d: delivery.deliveryId }],
+      [
+        'mutation($e: ID!, $d: ID!) { retryWebhookDelivery(endpointId: $e, deliveryId: $d) { id } }',
+        'retryWebhookDelivery',
+        { e: otherEndpoint.id, d: delivery.deliveryId },
+      ],
     ];
     for (const [query, field, variables] of cases) {
       const error = failed(await gql(other.apiKey, query, variables), 'not_found', field);
       expect(error.extensions.status).toBe(404);
     }
     expectProblem(await api(other, 'GET', `/webhooks/endpoints/${endpoint.id}`), 404, 'not_found');
-    expectProblem(await api(other, 'GET', `/webhooks/endpoints/${otherEndpoint.id}/deliveries/${delivery.deliveryId}`), 404, 'not_found');
-    const listed = ok(await gql(other.apiKey, '{ webhookEndpoints { edges { node { id } } } }')).webhookEndpoints.edges.map((e: any) => e.node.id);
+    expectProblem(
+      await api(other, 'GET', `/webhooks/endpoints/${otherEndpoint.id}/deliveries/${delivery.deliveryId}`),
+      404,
+      'not_found',
+    );
+    const listed = ok(
+      await gql(other.apiKey, '{ webhookEndpoints { edges { node { id } } } }'),
+    ).webhookEndpoints.edges.map((e: any) => e.node.id);
     expect(listed).toEqual([otherEndpoint.id]);
     expect((await gqlDeliveries(other, otherEndpoint.id)).edges).toEqual([]);
 
@@ -608,13 +799,27 @@ describe('errors carry the REST codes', () => {
     const { endpoint } = await endpointFor(tenant, receiver);
     for (const key of [undefined, 'nilo_ak_not-a-real-key']) {
       failed(await gql(key, '{ webhookEndpoints { edges { node { id } } } }'), 'unauthorized', 'webhookEndpoints');
-      failed(await gql(key, `query($id: ID!) { webhookEndpoint(id: $id) { id } }`, { id: endpoint.id }), 'unauthorized', 'webhookEndpoint');
+      failed(
+        await gql(key, `query($id: ID!) { webhookEndpoint(id: $id) { id } }`, { id: endpoint.id }),
+        'unauthorized',
+        'webhookEndpoint',
+      );
       failed(await gql(key, CREATE, { input: { url: receiver.url } }), 'unauthorized', 'createWebhookEndpoint');
-      failed(await gql(key, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id }), 'unauthorized', 'deleteWebhookEndpoint');
-      failed(await gql(key, `mutation($e: ID!) { sendTestWebhook(endpointId: $e) { id } }`, { e: endpoint.id }), 'unauthorized', 'sendTestWebhook');
+      failed(
+        await gql(key, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id }),
+        'unauthorized',
+        'deleteWebhookEndpoint',
+      );
+      failed(
+        await gql(key, `mutation($e: ID!) { sendTestWebhook(endpointId: $e) { id } }`, { e: endpoint.id }),
+        'unauthorized',
+        'sendTestWebhook',
+      );
     }
     expectProblem(await http(gateway.url, 'GET', '/api/v1/webhooks/endpoints'), 401, 'unauthorized');
-    expect((await api(tenant, 'GET', '/webhooks/endpoints')).body.items.map((e: any) => e.endpointId)).toEqual([endpoint.id]);
+    expect((await api(tenant, 'GET', '/webhooks/endpoints')).body.items.map((e: any) => e.endpointId)).toEqual([
+      endpoint.id,
+    ]);
     await sleep(300);
     expect(receiver.received).toHaveLength(0);
   });
@@ -624,11 +829,23 @@ describe('errors carry the REST codes', () => {
     const receiver = await startReceiver();
     const { endpoint } = await endpointFor(tenant, receiver);
     for (const args of ['last: 1', `before: "${endpoint.id}"`, `first: 1, before: "${endpoint.id}"`]) {
-      const error = failed(await gql(tenant.apiKey, `{ webhookEndpoints(${args}) { edges { node { id } } } }`), 'invalid_request', 'webhookEndpoints');
+      const error = failed(
+        await gql(tenant.apiKey, `{ webhookEndpoints(${args}) { edges { node { id } } } }`),
+        'invalid_request',
+        'webhookEndpoints',
+      );
       expect(error.extensions.status).toBe(400);
-      const nested = await gql(tenant.apiKey, `query($id: ID!) { webhookEndpoint(id: $id) { id deliveries(${args}) { edges { node { id } } } } }`, { id: endpoint.id });
+      const nested = await gql(
+        tenant.apiKey,
+        `query($id: ID!) { webhookEndpoint(id: $id) { id deliveries(${args}) { edges { node { id } } } } }`,
+        { id: endpoint.id },
+      );
       expect(nested.errors, JSON.stringify(nested)).toHaveLength(1);
-      expect(nested.errors![0]!.extensions).toMatchObject({ code: 'invalid_request', status: 400, correlationId: nested.correlationId });
+      expect(nested.errors![0]!.extensions).toMatchObject({
+        code: 'invalid_request',
+        status: 400,
+        correlationId: nested.correlationId,
+      });
       expect(nested.errors![0]!.path).toEqual(['webhookEndpoint', 'deliveries']);
     }
   });
@@ -643,10 +860,24 @@ describe('errors carry the REST codes', () => {
     await endpointFor(tenant, receiver);
     expectProblem(await api(tenant, 'GET', '/webhooks/endpoints?cursor=garbage'), 400, 'validation_failed');
     for (const after of ['garbage', 'zzz', 'whep_']) {
-      const listed = await gql(tenant.apiKey, 'query($after: String) { webhookEndpoints(first: 1, after: $after) { edges { node { id } } } }', { after });
-      expect(listed.errors?.[0]?.extensions, `webhookEndpoints(after: "${after}") answered ${JSON.stringify(listed.data)}`).toMatchObject({ code: expect.stringMatching(/^invalid_(id|request)$/), status: 400 });
-      const deliveries = await gql(tenant.apiKey, 'query($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(after: $after) { edges { node { id } } } } }', { id: endpoint.id, after });
-      expect(deliveries.errors?.[0]?.extensions, `deliveries(after: "${after}") answered ${JSON.stringify(deliveries.data)}`).toMatchObject({ code: expect.stringMatching(/^invalid_(id|request)$/), status: 400 });
+      const listed = await gql(
+        tenant.apiKey,
+        'query($after: String) { webhookEndpoints(first: 1, after: $after) { edges { node { id } } } }',
+        { after },
+      );
+      expect(
+        listed.errors?.[0]?.extensions,
+        `webhookEndpoints(after: "${after}") answered ${JSON.stringify(listed.data)}`,
+      ).toMatchObject({ code: expect.stringMatching(/^invalid_(id|request)$/), status: 400 });
+      const deliveries = await gql(
+        tenant.apiKey,
+        'query($id: ID!, $after: String) { webhookEndpoint(id: $id) { deliveries(after: $after) { edges { node { id } } } } }',
+        { id: endpoint.id, after },
+      );
+      expect(
+        deliveries.errors?.[0]?.extensions,
+        `deliveries(after: "${after}") answered ${JSON.stringify(deliveries.data)}`,
+      ).toMatchObject({ code: expect.stringMatching(/^invalid_(id|request)$/), status: 400 });
     }
   });
 });

@@ -5,9 +5,17 @@ import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 
 // No WEBHOOK_ALLOWED_CIDRS: only public addresses may receive webhooks.
-const gateway = useGateway({ WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_DISABLE_AFTER: '300ms', EVENT_POLL_MS: '200' }, { ownDatabase: true });
+const gateway = useGateway(
+  {
+    WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms',
+    WEBHOOK_DISABLE_AFTER: '300ms',
+    EVENT_POLL_MS: '200',
+  },
+  { ownDatabase: true },
+);
 
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
 test.each([
   ['loopback', 'http://127.0.0.1/hook'],
@@ -41,10 +49,19 @@ test.each([
 
 test('a public address is accepted, and changing it to a private one is refused', async () => {
   const tenant = await createTenant(gateway.app);
-  const created = await api(tenant, 'POST', '/webhooks/endpoints', { url: 'https://93.184.216.34/hook', eventTypes: ['accounting.invoice.voided'] });
+  const created = await api(tenant, 'POST', '/webhooks/endpoints', {
+    url: 'https://93.184.216.34/hook',
+    eventTypes: ['accounting.invoice.voided'],
+  });
   expect(created.status).toBe(201);
-  expectProblem(await api(tenant, 'PATCH', `/webhooks/endpoints/${created.body.endpointId}`, { url: 'http://192.168.1.1/hook' }), 400, 'validation_failed');
-  expect((await api(tenant, 'GET', `/webhooks/endpoints/${created.body.endpointId}`)).body.url).toBe('https://93.184.216.34/hook');
+  expectProblem(
+    await api(tenant, 'PATCH', `/webhooks/endpoints/${created.body.endpointId}`, { url: 'http://192.168.1.1/hook' }),
+    400,
+    'validation_failed',
+  );
+  expect((await api(tenant, 'GET', `/webhooks/endpoints/${created.body.endpointId}`)).body.url).toBe(
+    'https://93.184.216.34/hook',
+  );
   await api(tenant, 'DELETE', `/webhooks/endpoints/${created.body.endpointId}`);
 });
 
@@ -56,7 +73,15 @@ test('at connect time a target that now resolves to a private address is refused
   const endpoints = [];
   for (const url of [`http://localhost:${port}/hook`, `http://127.0.0.1:${port}/hook`]) {
     const { endpointId } = await gateway.app.services.prisma.webhookEndpoint
-      .create({ data: { id: newId('whep'), tenantId: tenant.tenantId, url, eventTypes: ['*'], secrets: { create: { id: newId('whsk'), secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' } } } })
+      .create({
+        data: {
+          id: newId('whep'),
+          tenantId: tenant.tenantId,
+          url,
+          eventTypes: ['*'],
+          secrets: { create: { id: newId('whsk'), secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' } },
+        },
+      })
       .then((e) => ({ endpointId: e.id }));
     endpoints.push(endpointId);
   }
@@ -64,16 +89,21 @@ test('at connect time a target that now resolves to a private address is refused
 
   for (const endpointId of endpoints) {
     const deadline = Date.now() + 10_000;
-    let endpoint;
+    let endpoint: { enabled: boolean; disabledReason?: string } | undefined;
     while (Date.now() < deadline) {
-      endpoint = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}`)).body;
-      if (!endpoint.enabled) break;
+      const current: { enabled: boolean } = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}`)).body;
+      endpoint = current;
+      if (!current.enabled) break;
       await sleep(50);
     }
     expect(endpoint).toMatchObject({ enabled: false, disabledReason: 'failing' });
     const [delivery] = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries`)).body.items;
     expect(delivery.attempts.length).toBeGreaterThanOrEqual(2);
-    for (const attempt of delivery.attempts) expect(attempt).toMatchObject({ statusCode: null, error: expect.stringMatching(/^blocked: .*not a public address/) });
+    for (const attempt of delivery.attempts)
+      expect(attempt).toMatchObject({
+        statusCode: null,
+        error: expect.stringMatching(/^blocked: .*not a public address/),
+      });
   }
   expect(receiver.received).toHaveLength(0);
 });

@@ -7,12 +7,30 @@ import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 
 // Receivers run on 127.0.0.1, which this gateway's operator allows; the SSRF suite runs without it.
-const gateway = useGateway({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms', WEBHOOK_TIMEOUT: '1s', EVENT_POLL_MS: '200', WEBHOOK_SECRET_OVERLAP: '2s' }, { ownDatabase: true });
+const gateway = useGateway(
+  {
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
+    WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms',
+    WEBHOOK_TIMEOUT: '1s',
+    EVENT_POLL_MS: '200',
+    WEBHOOK_SECRET_OVERLAP: '2s',
+  },
+  { ownDatabase: true },
+);
 
-const api = (tenant: Tenant, method: string, path: string, body?: unknown) => http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
+const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
+  http(gateway.url, method, `/api/v1${path}`, { key: tenant.apiKey, body });
 
-async function endpointFor(tenant: Tenant, receiver: Awaited<ReturnType<typeof startReceiver>>, extra: Record<string, unknown> = {}) {
-  const res = await api(tenant, 'POST', '/webhooks/endpoints', { url: receiver.url, description: 'test receiver', ...extra });
+async function endpointFor(
+  tenant: Tenant,
+  receiver: Awaited<ReturnType<typeof startReceiver>>,
+  extra: Record<string, unknown> = {},
+) {
+  const res = await api(tenant, 'POST', '/webhooks/endpoints', {
+    url: receiver.url,
+    description: 'test receiver',
+    ...extra,
+  });
   expect(res.status, res.text).toBe(201);
   receiver.secrets.push(res.body.secret);
   return res.body;
@@ -20,14 +38,25 @@ async function endpointFor(tenant: Tenant, receiver: Awaited<ReturnType<typeof s
 
 const createContact = (tenant: Tenant, email: string) => api(tenant, 'POST', '/contacts/contacts', { email });
 const createInvoice = (tenant: Tenant) =>
-  api(tenant, 'POST', '/invoices', { customer: 'Acme', issuedDate: '2026-11-22', paymentTermsDays: 14, items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }] });
+  api(tenant, 'POST', '/invoices', {
+    customer: 'Acme',
+    issuedDate: '2026-11-22',
+    paymentTermsDays: 14,
+    items: [{ description: 'Work', quantity: 1, price: 50, taxRate: 0 }],
+  });
 
 describe('deliveries', () => {
   test('every event type arrives signed, with webhook-id equal to the event id subscriptions see', async () => {
     const tenant = await createTenant(gateway.app);
     const receiver = await startReceiver();
     const endpoint = await endpointFor(tenant, receiver);
-    expect(endpoint).toMatchObject({ endpointId: expect.stringMatching(/^whep_/), url: receiver.url, eventTypes: ['*'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
+    expect(endpoint).toMatchObject({
+      endpointId: expect.stringMatching(/^whep_/),
+      url: receiver.url,
+      eventTypes: ['*'],
+      enabled: true,
+      secret: expect.stringMatching(/^whsec_/),
+    });
 
     const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
     const sub = await subscribeLive(ws, gateway.url, 'subscription { events { id type tenantSequence } }');
@@ -45,25 +74,42 @@ describe('deliveries', () => {
     await receiver.waitFor(8);
     await ws.dispose();
     const byId = new Map(receiver.received.map((r) => [r.headers['webhook-id'], r]));
-    expect(new Set(subscribed.map((e) => e.type))).toEqual(new Set([
-      'communication.contact.created', 'communication.contact.updated', 'communication.contact.deleted',
-      'accounting.invoice.created', 'accounting.invoice.issued', 'accounting.invoice.paid', 'accounting.invoice.voided',
-    ]));
-    const log = await gateway.app.services.prisma.event.findMany({ where: { tenantId: tenant.tenantId }, orderBy: { tenantSequence: 'asc' } });
+    expect(new Set(subscribed.map((e) => e.type))).toEqual(
+      new Set([
+        'communication.contact.created',
+        'communication.contact.updated',
+        'communication.contact.deleted',
+        'accounting.invoice.created',
+        'accounting.invoice.issued',
+        'accounting.invoice.paid',
+        'accounting.invoice.voided',
+      ]),
+    );
+    const log = await gateway.app.services.prisma.event.findMany({
+      where: { tenantId: tenant.tenantId },
+      orderBy: { tenantSequence: 'asc' },
+    });
     for (const event of subscribed) {
       const delivery = byId.get(event.id);
       expect(delivery, `delivery of ${event.id}`).toBeDefined();
       expect(delivery!.verifiedBy).toBe(0);
       const body = JSON.parse(delivery!.body);
       const stored = log.find((e) => e.id === event.id)!;
-      expect(body).toEqual({ id: event.id, type: event.type, tenantSequence: event.tenantSequence, occurredAt: stored.occurredAt.toISOString(), correlationId: stored.correlationId, data: stored.data });
+      expect(body).toEqual({
+        id: event.id,
+        type: event.type,
+        tenantSequence: event.tenantSequence,
+        occurredAt: stored.occurredAt.toISOString(),
+        correlationId: stored.correlationId,
+        data: stored.data,
+      });
       expect(delivery!.headers['x-correlation-id']).toBe(stored.correlationId);
       expect(delivery!.headers['content-type']).toBe('application/json');
     }
     expect(receiver.received).toHaveLength(8);
   });
 
-  test('event type filters and the tenant\'s features decide what an endpoint receives', async () => {
+  test("event type filters and the tenant's features decide what an endpoint receives", async () => {
     const tenant = await createTenant(gateway.app, ['accounting']);
     const invoicesOnly = await startReceiver();
     await endpointFor(tenant, invoicesOnly, { eventTypes: ['accounting.invoice.paid', 'accounting.invoice.voided'] });
@@ -86,10 +132,14 @@ describe('deliveries', () => {
     const endpointId = created.body.endpointId;
     await createContact(tenant, 'retry@example.com');
 
-    const deliveries = async () => (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries`)).body.items;
+    const deliveries = async () =>
+      (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries`)).body.items;
     // Nothing listens yet: connection refused, attempt after attempt.
     await waitUntil(async () => (await deliveries())[0]?.attempts.length >= 2);
-    const receiver = await startReceiver((_r, count) => (count <= 2 ? { status: 500, body: 'broken' } : { status: 200, body: 'ok' }), port);
+    const receiver = await startReceiver(
+      (_r, count) => (count <= 2 ? { status: 500, body: 'broken' } : { status: 200, body: 'ok' }),
+      port,
+    );
     receiver.secrets.push(created.body.secret);
     await receiver.waitFor(3);
     await waitUntil(async () => (await deliveries())[0]?.status === 'succeeded');
@@ -103,7 +153,11 @@ describe('deliveries', () => {
     const refused = attempts.filter((a: any) => a.statusCode === null);
     expect(refused.length).toBeGreaterThanOrEqual(2);
     for (const attempt of refused) expect(attempt.error).toMatch(/ECONNREFUSED/);
-    expect(attempts.slice(refused.length).map((a: any) => [a.statusCode, a.responseBody])).toEqual([[500, 'broken'], [500, 'broken'], [200, 'ok']]);
+    expect(attempts.slice(refused.length).map((a: any) => [a.statusCode, a.responseBody])).toEqual([
+      [500, 'broken'],
+      [500, 'broken'],
+      [200, 'ok'],
+    ]);
     expect(delivery).toMatchObject({ status: 'succeeded', attemptCount: attempts.length, nextAttemptAt: null });
     for (const attempt of attempts) expect(attempt.durationMs).toBeGreaterThanOrEqual(0);
   });
@@ -121,8 +175,13 @@ describe('outcomes', () => {
     const endpoint = await endpointFor(tenant, receiver);
     await createContact(tenant, 'gone1@example.com');
     await receiver.waitFor(1);
-    await waitUntil(async () => (await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.endpointId}`)).body.enabled === false);
-    expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.endpointId}`)).body).toMatchObject({ enabled: false, disabledReason: 'gone' });
+    await waitUntil(
+      async () => (await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.endpointId}`)).body.enabled === false,
+    );
+    expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.endpointId}`)).body).toMatchObject({
+      enabled: false,
+      disabledReason: 'gone',
+    });
     expect(await deliveryOf(tenant, endpoint.endpointId)).toMatchObject({ status: 'failed', attemptCount: 1 });
 
     await createContact(tenant, 'gone2@example.com');
@@ -152,7 +211,9 @@ describe('outcomes', () => {
 
   test('a receiver slower than the timeout fails the attempt with a timeout', async () => {
     const tenant = await createTenant(gateway.app);
-    const receiver = await startReceiver((_r, count) => (count === 1 ? { status: 200, delayMs: 3000 } : { status: 200 }));
+    const receiver = await startReceiver((_r, count) =>
+      count === 1 ? { status: 200, delayMs: 3000 } : { status: 200 },
+    );
     const endpoint = await endpointFor(tenant, receiver);
     await createContact(tenant, 'slow@example.com');
     await waitUntil(async () => (await deliveryOf(tenant, endpoint.endpointId))?.status === 'succeeded');
@@ -195,7 +256,9 @@ describe('outcomes', () => {
 
   test('Retry-After postpones the next attempt', async () => {
     const tenant = await createTenant(gateway.app);
-    const receiver = await startReceiver((_r, count) => (count === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const receiver = await startReceiver((_r, count) =>
+      count === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     const endpoint = await endpointFor(tenant, receiver);
     await createContact(tenant, 'later@example.com');
     await receiver.waitFor(2);
@@ -239,12 +302,19 @@ describe('operations', () => {
     await createContact(tenant, 'op1@example.com');
     await createInvoice(tenant);
     // 10 attempts each, 100 ms apart: both end failed.
-    await waitUntil(async () => (await api(tenant, 'GET', `${base}/deliveries?status=failed`)).body.count === 2, 15_000);
+    await waitUntil(
+      async () => (await api(tenant, 'GET', `${base}/deliveries?status=failed`)).body.count === 2,
+      15_000,
+    );
     const failed = (await api(tenant, 'GET', `${base}/deliveries?status=failed`)).body.items;
     expect(failed.map((d: any) => d.attemptCount)).toEqual([10, 10]);
-    expect(failed.every((d: any) => d.attempts.length === 10 && d.attempts.every((a: any) => a.statusCode === 500))).toBe(true);
+    expect(
+      failed.every((d: any) => d.attempts.length === 10 && d.attempts.every((a: any) => a.statusCode === 500)),
+    ).toBe(true);
 
-    expect((await api(tenant, 'GET', `${base}/deliveries?eventType=accounting.*`)).body.items.map((d: any) => d.eventType)).toEqual(['accounting.invoice.created']);
+    expect(
+      (await api(tenant, 'GET', `${base}/deliveries?eventType=accounting.*`)).body.items.map((d: any) => d.eventType),
+    ).toEqual(['accounting.invoice.created']);
     expect((await api(tenant, 'GET', `${base}/deliveries?eventType=communication.contact.created`)).body.count).toBe(1);
     const first = (await api(tenant, 'GET', `${base}/deliveries?limit=1`)).body;
     expect(first).toMatchObject({ count: 1, nextCursor: expect.any(String) });
@@ -257,10 +327,15 @@ describe('operations', () => {
     const retried = await api(tenant, 'POST', `${base}/deliveries/${first.items[0].deliveryId}/retry`);
     expect(retried.status).toBe(202);
     await receiver.waitFor(before + 1);
-    await waitUntil(async () => (await api(tenant, 'GET', `${base}/deliveries/${first.items[0].deliveryId}`)).body.status === 'succeeded');
+    await waitUntil(
+      async () =>
+        (await api(tenant, 'GET', `${base}/deliveries/${first.items[0].deliveryId}`)).body.status === 'succeeded',
+    );
     expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(first.items[0].eventId);
 
-    const recovered = await api(tenant, 'POST', `${base}/recover`, { since: new Date(Date.now() - 60_000).toISOString() });
+    const recovered = await api(tenant, 'POST', `${base}/recover`, {
+      since: new Date(Date.now() - 60_000).toISOString(),
+    });
     expect(recovered).toMatchObject({ status: 202, body: { recovered: 1 } });
     await waitUntil(async () => (await api(tenant, 'GET', `${base}/deliveries?status=succeeded`)).body.count === 2);
 
@@ -270,7 +345,11 @@ describe('operations', () => {
     await waitUntil(async () => receiver.events().some((e) => e.type === 'webhooks.endpoint.test'));
     const testEvent = receiver.received.find((r) => JSON.parse(r.body).type === 'webhooks.endpoint.test')!;
     expect(testEvent.verifiedBy).toBe(0);
-    expect(JSON.parse(testEvent.body)).toMatchObject({ id: test.body.eventId, tenantSequence: null, data: { endpointId: endpoint.endpointId } });
+    expect(JSON.parse(testEvent.body)).toMatchObject({
+      id: test.body.eventId,
+      tenantSequence: null,
+      data: { endpointId: endpoint.endpointId },
+    });
   });
 
   test('endpoints: get, list, patch, delete', async () => {
@@ -280,10 +359,23 @@ describe('operations', () => {
     const b = await endpointFor(tenant, receiver);
     const { secret: _secret, ...shown } = a;
     expect((await api(tenant, 'GET', `/webhooks/endpoints/${a.endpointId}`)).body).toEqual(shown);
-    expect((await api(tenant, 'GET', '/webhooks/endpoints')).body).toMatchObject({ count: 2, nextCursor: null, items: [{ endpointId: a.endpointId }, { endpointId: b.endpointId }] });
+    expect((await api(tenant, 'GET', '/webhooks/endpoints')).body).toMatchObject({
+      count: 2,
+      nextCursor: null,
+      items: [{ endpointId: a.endpointId }, { endpointId: b.endpointId }],
+    });
     expect(JSON.stringify((await api(tenant, 'GET', '/webhooks/endpoints')).body)).not.toContain('whsec_');
-    const patched = await api(tenant, 'PATCH', `/webhooks/endpoints/${a.endpointId}`, { description: null, eventTypes: ['communication.contact.created'], enabled: false });
-    expect(patched.body).toMatchObject({ description: null, eventTypes: ['communication.contact.created'], enabled: false, disabledReason: 'manual' });
+    const patched = await api(tenant, 'PATCH', `/webhooks/endpoints/${a.endpointId}`, {
+      description: null,
+      eventTypes: ['communication.contact.created'],
+      enabled: false,
+    });
+    expect(patched.body).toMatchObject({
+      description: null,
+      eventTypes: ['communication.contact.created'],
+      enabled: false,
+      disabledReason: 'manual',
+    });
     expect((await api(tenant, 'DELETE', `/webhooks/endpoints/${a.endpointId}`)).status).toBe(204);
     expectProblem(await api(tenant, 'GET', `/webhooks/endpoints/${a.endpointId}`), 404, 'not_found');
     expect((await api(tenant, 'GET', '/webhooks/endpoints')).body.count).toBe(1);
@@ -325,7 +417,14 @@ describe('rejections', () => {
       ['POST', '/webhooks/endpoints', { url: 'ftp://example.com/hook' }, 400, 'validation_failed', 'url'],
       ['POST', '/webhooks/endpoints', { url: 'not a url' }, 400, 'validation_failed', 'url'],
       ['POST', '/webhooks/endpoints', { url: 'http://user:pw@127.0.0.1/hook' }, 400, 'validation_failed', 'url'],
-      ['POST', '/webhooks/endpoints', { url: receiver.url, eventTypes: ['accounting.invoice.exploded'] }, 400, 'validation_failed', 'eventTypes[0]'],
+      [
+        'POST',
+        '/webhooks/endpoints',
+        { url: receiver.url, eventTypes: ['accounting.invoice.exploded'] },
+        400,
+        'validation_failed',
+        'eventTypes[0]',
+      ],
       ['POST', '/webhooks/endpoints', { url: receiver.url, eventTypes: [] }, 400, 'validation_failed', 'eventTypes'],
       ['POST', '/webhooks/endpoints', { url: receiver.url, secret: 'whsec_mine' }, 400, 'validation_failed', 'secret'],
       ['POST', '/webhooks/endpoints', { url: 42 }, 400, 'validation_failed', 'url'],
@@ -333,16 +432,49 @@ describe('rejections', () => {
       ['PATCH', `/webhooks/endpoints/${endpoint.endpointId}`, { enabled: 'yes' }, 400, 'validation_failed', 'enabled'],
       ['GET', '/webhooks/endpoints/whep_123', undefined, 400, 'invalid_id'],
       ['GET', `/webhooks/endpoints/${endpoint.endpointId}/deliveries/whdel_nope`, undefined, 400, 'invalid_id'],
-      ['GET', `/webhooks/endpoints/${endpoint.endpointId}/deliveries?status=lost`, undefined, 400, 'validation_failed', 'status'],
-      ['POST', `/webhooks/endpoints/${endpoint.endpointId}/recover`, { since: 'yesterday' }, 400, 'validation_failed', 'since'],
+      [
+        'GET',
+        `/webhooks/endpoints/${endpoint.endpointId}/deliveries?status=lost`,
+        undefined,
+        400,
+        'validation_failed',
+        'status',
+      ],
+      [
+        'POST',
+        `/webhooks/endpoints/${endpoint.endpointId}/recover`,
+        { since: 'yesterday' },
+        400,
+        'validation_failed',
+        'since',
+      ],
     ];
     for (const [method, path, body, status, code, field] of cases) {
       const res = await api(tenant, method, path, body);
       expectProblem(res, status, code);
-      if (field) expect(res.body.errors.map((e: any) => e.path), `${method} ${path}`).toContain(field);
+      if (field)
+        expect(
+          res.body.errors.map((e: any) => e.path),
+          `${method} ${path}`,
+        ).toContain(field);
     }
-    expectProblem(await http(gateway.url, 'POST', '/api/v1/webhooks/endpoints', { key: tenant.apiKey, body: '{"url":', headers: { 'content-type': 'application/json' } }), 400, 'invalid_request');
-    expectProblem(await http(gateway.url, 'POST', '/api/v1/webhooks/endpoints', { key: tenant.apiKey, body: JSON.stringify({ url: receiver.url, description: 'x'.repeat(2_000_000) }) }), 413, 'payload_too_large');
+    expectProblem(
+      await http(gateway.url, 'POST', '/api/v1/webhooks/endpoints', {
+        key: tenant.apiKey,
+        body: '{"url":',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await http(gateway.url, 'POST', '/api/v1/webhooks/endpoints', {
+        key: tenant.apiKey,
+        body: JSON.stringify({ url: receiver.url, description: 'x'.repeat(2_000_000) }),
+      }),
+      413,
+      'payload_too_large',
+    );
     expectProblem(await http(gateway.url, 'GET', '/api/v1/webhooks/endpoints'), 401, 'unauthorized');
     expect((await api(tenant, 'GET', '/webhooks/endpoints')).body.count).toBe(1);
   });
@@ -350,7 +482,10 @@ describe('rejections', () => {
 
 function verifies(secret: string, received: { body: string; headers: Record<string, unknown> }): boolean {
   try {
-    new Webhook(secret).verify(received.body, Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)])));
+    new Webhook(secret).verify(
+      received.body,
+      Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)])),
+    );
     return true;
   } catch {
     return false;

@@ -10,7 +10,11 @@ export const HARNESS_APPLICATION_NAME = 'bench-harness';
  * shows whether the pool's sessions are executing, waiting on locks, or sitting "idle in
  * transaction" (waiting for the Node process between statements of an open transaction).
  */
-export function sampleActivity(sql: pg.Pool, _databaseUrl: string, intervalMs = 100): { stop(): Promise<ActivitySummary> } {
+export function sampleActivity(
+  sql: pg.Pool,
+  _databaseUrl: string,
+  intervalMs = 100,
+): { stop(): Promise<ActivitySummary> } {
   const totals = new Map<string, number>();
   let samples = 0;
   let stopped = false;
@@ -24,7 +28,11 @@ export function sampleActivity(sql: pg.Pool, _databaseUrl: string, intervalMs = 
       samples++;
       for (const row of rows) {
         const key =
-          row.state === 'active' ? (row.wait && !row.wait.startsWith('Client') ? `waiting ${row.wait}` : 'executing') : (row.state ?? 'unknown');
+          row.state === 'active'
+            ? row.wait && !row.wait.startsWith('Client')
+              ? `waiting ${row.wait}`
+              : 'executing'
+            : (row.state ?? 'unknown');
         totals.set(key, (totals.get(key) ?? 0) + 1);
       }
       await new Promise((r) => setTimeout(r, intervalMs));
@@ -35,7 +43,9 @@ export function sampleActivity(sql: pg.Pool, _databaseUrl: string, intervalMs = 
       stopped = true;
       await loop;
       const meanSessions = Object.fromEntries(
-        [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, Math.round((n / Math.max(samples, 1)) * 100) / 100]),
+        [...totals.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => [k, Math.round((n / Math.max(samples, 1)) * 100) / 100]),
       );
       return { samples, meanSessions };
     },

@@ -21,7 +21,13 @@ export type Child = {
  * Starts `node --import tsx <script>` from the project root (no npx: one process, one pid).
  * `ipc`: with a message channel (child.process.send / 'message').
  */
-export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = [], options: { ipc?: boolean } = {}): Child {
+export function startNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  options: { ipc?: boolean } = {},
+): Child {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
@@ -82,7 +88,9 @@ export async function waitForHealthy(child: Child, url: string, timeoutMs = 60_0
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.process.exitCode !== null || child.process.signalCode !== null) {
-      throw new Error(`${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before it was healthy:\n${child.output()}`);
+      throw new Error(
+        `${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before it was healthy:\n${child.output()}`,
+      );
     }
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });

@@ -13,7 +13,10 @@ export function withDatabase(url: string, database: string): string {
  * Creates a throw-away database for one run on the server of `serverUrl`: the gateway migrates it,
  * the baseline gets its own schema in it, and dropping it cleans everything up.
  */
-export async function createBenchDatabase(serverUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(
+  serverUrl: string,
+  name: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name ${name}`);
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

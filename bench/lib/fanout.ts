@@ -33,7 +33,13 @@ export type Subscribers = {
  * connected and subscribed. Their own processes, so that receiving (parsing 1,000 frames per
  * event) neither delays the driver's view of the mutation's response nor shares its event loop.
  */
-export async function startSubscribers(options: { kind: SubscriberKind; url: string; apiKey: string; count: number; processes: number }): Promise<Subscribers> {
+export async function startSubscribers(options: {
+  kind: SubscriberKind;
+  url: string;
+  apiKey: string;
+  count: number;
+  processes: number;
+}): Promise<Subscribers> {
   const processes = Math.min(options.processes, options.count);
   /** Per event, the receipt times reported by each process so far. */
   const reports = new Map<string, number[][]>();
@@ -45,7 +51,12 @@ export async function startSubscribers(options: { kind: SubscriberKind; url: str
     return startNode(
       `subscribers ${i + 1}/${processes}`,
       'bench/fanout-subscribers.ts',
-      { BENCH_SUBSCRIBER_KIND: options.kind, BENCH_SUBSCRIBER_URL: options.url, BENCH_SUBSCRIBER_API_KEY: options.apiKey, BENCH_SUBSCRIBER_COUNT: String(count) },
+      {
+        BENCH_SUBSCRIBER_KIND: options.kind,
+        BENCH_SUBSCRIBER_URL: options.url,
+        BENCH_SUBSCRIBER_API_KEY: options.apiKey,
+        BENCH_SUBSCRIBER_COUNT: String(count),
+      },
       [],
       { ipc: true },
     );

@@ -28,7 +28,11 @@ export async function measureHttp(baseUrl: string, load: HttpLoad, options: Load
   const vary = load.vary;
   if (vary) {
     request.setupRequest = (req) => {
-      const varied = vary({ path: req.path ?? load.path, headers: { ...(req.headers as Record<string, string>) }, body: req.body?.toString() });
+      const varied = vary({
+        path: req.path ?? load.path,
+        headers: { ...(req.headers as Record<string, string>) },
+        body: req.body?.toString(),
+      });
       return { ...req, ...varied, headers: { ...(req.headers as Record<string, string>), ...varied.headers } };
     };
   }

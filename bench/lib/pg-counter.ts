@@ -8,7 +8,9 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  */
 export type SqlCounts = { roundTrips: number; statements: number; byStatement: Map<string, number> };
 
-export async function startPgCounter(upstreamUrl: string): Promise<{ url: string; counts: SqlCounts; reset(): void; close(): Promise<void> }> {
+export async function startPgCounter(
+  upstreamUrl: string,
+): Promise<{ url: string; counts: SqlCounts; reset(): void; close(): Promise<void> }> {
   const upstream = new URL(upstreamUrl);
   const counts: SqlCounts = { roundTrips: 0, statements: 0, byStatement: new Map() };
   const sockets = new Set<Socket>();

@@ -77,7 +77,7 @@ function areaOf(node: ProfileNode): string {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
   const src = url.indexOf('/src/');
   if (src !== -1) {
     const rel = url.slice(src + 1);

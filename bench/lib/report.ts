@@ -19,7 +19,9 @@ export function scenarioResult(scenario: Scenario<any>, gateway: Measurement, ba
     return { ...result, ratio, meetsTarget: ratio >= target.minRatio };
   }
   if (target.kind === 'limits') {
-    const ratio = Math.max(...Object.entries(target.max).map(([name, limit]) => (gateway.figures?.[name] ?? Infinity) / limit));
+    const ratio = Math.max(
+      ...Object.entries(target.max).map(([name, limit]) => (gateway.figures?.[name] ?? Infinity) / limit),
+    );
     return { ...result, ratio, meetsTarget: ratio <= 1 };
   }
   const ratio = baseline.p99 > 0 ? gateway.p99 / baseline.p99 : Infinity;
@@ -27,8 +29,13 @@ export function scenarioResult(scenario: Scenario<any>, gateway: Measurement, ba
 }
 
 export function formatTarget(target: Target): string {
-  if (target.kind === 'limits') return Object.entries(target.max).map(([name, limit]) => `${name} <=${limit}`).join(', ');
-  return target.kind === 'throughput' ? `>=${target.minRatio.toFixed(2)}x` : `<=${target.maxRatio.toFixed(2)}x, <=${target.maxMs} ms`;
+  if (target.kind === 'limits')
+    return Object.entries(target.max)
+      .map(([name, limit]) => `${name} <=${limit}`)
+      .join(', ');
+  return target.kind === 'throughput'
+    ? `>=${target.minRatio.toFixed(2)}x`
+    : `<=${target.maxRatio.toFixed(2)}x, <=${target.maxMs} ms`;
 }
 
 /**
@@ -42,7 +49,21 @@ export function formatTable(results: ScenarioResult[]): string {
   if (byThroughput.length) {
     tables.push(
       table(
-        ['scenario', 'gateway req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'p50 ms', 'p99 ms', 'ratio', 'target', 'status', 'non-2xx/err gw|base', 'app cpu ms/req gw|base', 'pg cpu ms/req gw|base'],
+        [
+          'scenario',
+          'gateway req/s',
+          'p50 ms',
+          'p99 ms',
+          'baseline req/s',
+          'p50 ms',
+          'p99 ms',
+          'ratio',
+          'target',
+          'status',
+          'non-2xx/err gw|base',
+          'app cpu ms/req gw|base',
+          'pg cpu ms/req gw|base',
+        ],
         byThroughput.map((r) => [
           r.id,
           r.gateway.throughput.toFixed(0),
@@ -62,7 +83,20 @@ export function formatTable(results: ScenarioResult[]): string {
   if (byP99.length) {
     tables.push(
       table(
-        ['scenario', 'gateway p50 ms', 'p99 ms', 'baseline p50 ms', 'p99 ms', 'p99 ratio', 'target', 'status', 'failed/err gw|base', 'KiB/subscriber gw|base', 'app cpu ms/event gw|base', 'pg cpu ms/event gw|base'],
+        [
+          'scenario',
+          'gateway p50 ms',
+          'p99 ms',
+          'baseline p50 ms',
+          'p99 ms',
+          'p99 ratio',
+          'target',
+          'status',
+          'failed/err gw|base',
+          'KiB/subscriber gw|base',
+          'app cpu ms/event gw|base',
+          'pg cpu ms/event gw|base',
+        ],
         byP99.map((r) => [
           r.id,
           ms(r.gateway.p50),
@@ -86,7 +120,14 @@ export function formatTable(results: ScenarioResult[]): string {
         byLimits.flatMap((r) =>
           Object.entries((r.target as Extract<Target, { kind: 'limits' }>).max).map(([name, limit]) => {
             const value = r.gateway.figures?.[name];
-            return [r.id, name, figure(value), figure(r.baseline.figures?.[name]), String(limit), value !== undefined && value <= limit ? 'ok' : 'ABOVE LIMIT'];
+            return [
+              r.id,
+              name,
+              figure(value),
+              figure(r.baseline.figures?.[name]),
+              String(limit),
+              value !== undefined && value <= limit ? 'ok' : 'ABOVE LIMIT',
+            ];
           }),
         ),
       ),
@@ -95,7 +136,10 @@ export function formatTable(results: ScenarioResult[]): string {
   const notes = results.flatMap((r) =>
     (['gateway', 'baseline'] as const).flatMap((side) => {
       const busy = r[side].backgroundCpuBusy;
-      const noisy = busy != null && busy >= 0.25 ? [`note: ${r.id} ${side} ran while other work kept the machine ${(busy * 100).toFixed(0)}% busy`] : [];
+      const noisy =
+        busy != null && busy >= 0.25
+          ? [`note: ${r.id} ${side} ran while other work kept the machine ${(busy * 100).toFixed(0)}% busy`]
+          : [];
       return [...(r[side].notes ?? []).map((note) => `note: ${r.id} ${side}: ${note}`), ...noisy];
     }),
   );
@@ -111,7 +155,11 @@ function comparison(r: ScenarioResult): string[] {
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const left = new Set([0, header.indexOf('status')]);
-  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -21,7 +21,7 @@ export type SetupContext = {
 };
 
 /** What a scenario sees once one side's server is up and healthy. */
-export type SideContext = SetupContext & { side: Side; baseUrl: string; /** The server's process id. */ pid: number };
+export type SideContext = SetupContext & { side: Side; baseUrl: string /** The server's process id. */; pid: number };
 
 /** An HTTP load described for autocannon: one request template and optional per-request variation. */
 export type HttpLoad = {

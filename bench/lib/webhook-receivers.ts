@@ -39,7 +39,10 @@ export function deliveryKey(receiver: number, eventId: string): string {
   return `${receiver} ${eventId}`;
 }
 
-export async function startReceivers(count: number, behaviour: (receiver: number) => Behaviour = () => ({ status: 204 })): Promise<Receivers> {
+export async function startReceivers(
+  count: number,
+  behaviour: (receiver: number) => Behaviour = () => ({ status: 204 }),
+): Promise<Receivers> {
   let verifiers: (Webhook | undefined)[] = [];
   const received = new Map<string, number>();
   const bodies = new Map<string, string>();

@@ -41,7 +41,12 @@ export async function ensureBaselineContacts(sql: pg.Pool, schema: string): Prom
  * The baseline's contacts.import write: up to a chunk of contacts in one multi-row INSERT … ON
  * CONFLICT (upsert by tenant and email).
  */
-export async function upsertBaselineContacts(pool: pg.Pool, schema: string, tenantId: string, contacts: ContactFixture[]): Promise<void> {
+export async function upsertBaselineContacts(
+  pool: pg.Pool,
+  schema: string,
+  tenantId: string,
+  contacts: ContactFixture[],
+): Promise<void> {
   await pool.query(
     `INSERT INTO "${schema}".contacts (id, tenant_id, email, email_normalized, first_name, last_name, custom_data)
      SELECT 'contact_' || gen_random_uuid(), $1, c.email, lower(c.email), c."firstName", c."lastName", c."customData"

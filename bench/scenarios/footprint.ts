@@ -27,7 +27,16 @@ type Started = { url: string; readyMs: number; pid: number; stop(): Promise<void
 export const footprint = defineScenario({
   id: 'footprint',
   title: 'start time, idle memory and admin CLI calls of node dist/main.js',
-  target: { kind: 'limits', max: { 'server idle RSS MB': 150, 'embedded idle RSS MB': 300, 'server warm ready ms': 2000, 'admin CLI direct ms': 1000, 'admin CLI --url ms': 1000 } },
+  target: {
+    kind: 'limits',
+    max: {
+      'server idle RSS MB': 150,
+      'embedded idle RSS MB': 300,
+      'server warm ready ms': 2000,
+      'admin CLI direct ms': 1000,
+      'admin CLI --url ms': 1000,
+    },
+  },
 
   async setup() {
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: projectRoot, encoding: 'utf8' });
@@ -59,7 +68,10 @@ export const footprint = defineScenario({
             figures['server idle RSS MB'] = server.rssMb;
             figures['server warm ready ms'] = server.readyMs;
             figures['admin CLI direct ms'] = await medianMs(['dist/cli/admin.js', 'list-tenants', '--json'], serverEnv);
-            figures['admin CLI --url ms'] = await medianMs(['dist/cli/admin.js', 'list-tenants', '--json', '--url', server.url], serverEnv);
+            figures['admin CLI --url ms'] = await medianMs(
+              ['dist/cli/admin.js', 'list-tenants', '--json', '--url', server.url],
+              serverEnv,
+            );
           } finally {
             await server.stop();
           }
@@ -72,7 +84,11 @@ export const footprint = defineScenario({
         return {
           ...customMeasurement({ ok: 1, durationSeconds: (performance.now() - began) / 1000, latenciesMs: [] }),
           figures,
-          notes: [Object.entries(figures).map(([name, value]) => `${name} ${value.toFixed(0)}`).join(', ')],
+          notes: [
+            Object.entries(figures)
+              .map(([name, value]) => `${name} ${value.toFixed(0)}`)
+              .join(', '),
+          ],
         };
       },
     };
@@ -82,7 +98,11 @@ export const footprint = defineScenario({
 const BARE_SERVER = `require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), process.env.HOST)`;
 
 /** Starts `node <args>` on a free port, times it until `readyPath` answers 200, lets it settle and reads its RSS (it keeps running). */
-async function startAndSettle(args: string[], env: Record<string, string>, readyPath = '/ready'): Promise<Started & { rssMb: number }> {
+async function startAndSettle(
+  args: string[],
+  env: Record<string, string>,
+  readyPath = '/ready',
+): Promise<Started & { rssMb: number }> {
   const started = await start(args, env, readyPath);
   await sleep(SETTLE_SECONDS * 1000);
   try {
@@ -96,13 +116,19 @@ async function startAndSettle(args: string[], env: Record<string, string>, ready
 async function start(args: string[], env: Record<string, string>, readyPath: string): Promise<Started> {
   const port = await freePort();
   const began = performance.now();
-  const child = spawn(process.execPath, args, { cwd: projectRoot, env: gatewayEnv({ ...env, PORT: String(port) }), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot,
+    env: gatewayEnv({ ...env, PORT: String(port) }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
   // The harness exits on a failure or Ctrl-C; a gateway of ours must not outlive it.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve(void process.off('exit', killOnExit))));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => resolve(void process.off('exit', killOnExit))),
+  );
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -110,12 +136,16 @@ async function start(args: string[], env: Record<string, string>, readyPath: str
   };
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`node ${args.join(' ')} exited (${child.exitCode}) before it was ready:\n${stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`node ${args.join(' ')} exited (${child.exitCode}) before it was ready:\n${stderr}`);
     if (performance.now() - began > 60_000) {
       await stop();
       throw new Error(`node ${args.join(' ')} was not ready after 60 s:\n${stderr}`);
     }
-    const ready = await fetch(url + readyPath).then((response) => response.ok, () => false);
+    const ready = await fetch(url + readyPath).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ready) return { url, readyMs: performance.now() - began, pid: child.pid!, stop };
     await sleep(20);
   }
@@ -127,7 +157,11 @@ async function medianMs(args: string[], env: Record<string, string>): Promise<nu
   for (let call = 0; call < CLI_CALLS; call++) {
     const began = performance.now();
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { cwd: projectRoot, env: gatewayEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, args, {
+        cwd: projectRoot,
+        env: gatewayEnv(env),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.once('error', reject);

@@ -20,9 +20,22 @@ const ALIAS_BOMB = `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: events(fi
 /** Abusive operations and the refusal each must get (extensions.code of the first error). */
 const ABUSE = [
   { name: 'alias bomb', query: ALIAS_BOMB, code: 'invalid_request' },
-  { name: 'unbounded page', query: '{ events(first: 1000000000) { edges { node { id snapshot } } } }', code: 'invalid_request' },
-  { name: 'nested pages', query: '{ webhookEndpoints(first: 500) { edges { node { deliveries(first: 500) { edges { node { id attempts { responseBody } } } } } } } }', code: 'query_too_costly' },
-  { name: 'deep', query: `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(12)}name${' }'.repeat(12)} } } } }`, code: 'invalid_request' },
+  {
+    name: 'unbounded page',
+    query: '{ events(first: 1000000000) { edges { node { id snapshot } } } }',
+    code: 'invalid_request',
+  },
+  {
+    name: 'nested pages',
+    query:
+      '{ webhookEndpoints(first: 500) { edges { node { deliveries(first: 500) { edges { node { id attempts { responseBody } } } } } } } }',
+    code: 'query_too_costly',
+  },
+  {
+    name: 'deep',
+    query: `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(12)}name${' }'.repeat(12)} } } } }`,
+    code: 'invalid_request',
+  },
 ] as const;
 
 /**
@@ -54,7 +67,10 @@ export const graphqlAbuse = defineScenario({
     const path = ctx.side === 'gateway' ? '/graphql' : '/graphql.abuse';
     if (ctx.side === 'gateway' && !state.seeded) {
       await inParallel(SEED, 8, async (i) => {
-        const res = await requestJson(ctx.baseUrl, 'POST', '/api/v1/contacts/contacts', { headers, body: { email: `abuse-${ctx.runId}-${i}@bench.example` } });
+        const res = await requestJson(ctx.baseUrl, 'POST', '/api/v1/contacts/contacts', {
+          headers,
+          body: { email: `abuse-${ctx.runId}-${i}@bench.example` },
+        });
         if (res.status !== 201) throw new Error(`seeding contact ${i} failed: HTTP ${res.status} ${res.text}`);
       });
       state.seeded = true;

@@ -54,12 +54,16 @@ export const graphqlContactsList = defineScenario({
       const probe = await requestJson(ctx.baseUrl, 'POST', '/graphql', { headers, body: { query: QUERY } });
       const edges = probe.body?.data?.contacts?.edges;
       if (probe.status !== 200 || probe.body?.errors || edges?.length !== PAGE) {
-        throw new Error(`GraphQL probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`);
+        throw new Error(
+          `GraphQL probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`,
+        );
       }
     } else {
       const probe = await requestJson(ctx.baseUrl, 'GET', '/graphql.contacts.list');
       if (probe.status !== 200 || probe.body?.data?.contacts?.edges?.length !== PAGE) {
-        throw new Error(`baseline probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`);
+        throw new Error(
+          `baseline probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`,
+        );
       }
     }
     return ctx.side === 'gateway'

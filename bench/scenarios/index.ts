@@ -14,4 +14,14 @@ import { webhooksFairness } from './webhooks-fairness.js';
  * is one module exporting defineScenario({...}) plus one line here; the baseline server mounts its
  * route by id. BENCH_ONLY=<id,id> picks a subset.
  */
-export const scenarios: Scenario<any>[] = [restContactsCreate, graphqlContactsList, subscriptionsFanout, webhooksDelivery, webhooksFairness, jobsQueue, jobsImport, graphqlAbuse, footprint];
+export const scenarios: Scenario<any>[] = [
+  restContactsCreate,
+  graphqlContactsList,
+  subscriptionsFanout,
+  webhooksDelivery,
+  webhooksFairness,
+  jobsQueue,
+  jobsImport,
+  graphqlAbuse,
+  footprint,
+];

@@ -2,7 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { customMeasurement } from '../lib/custom-load.js';
 import { requestJson } from '../lib/http.js';
 import { defineScenario } from '../lib/types.js';
-import { contactFixture, ensureBaselineContacts, upsertBaselineContacts, type ContactFixture } from './contacts-fixtures.js';
+import {
+  contactFixture,
+  ensureBaselineContacts,
+  upsertBaselineContacts,
+  type ContactFixture,
+} from './contacts-fixtures.js';
 
 const ROWS = Math.max(1, Number(process.env.BENCH_IMPORT_ROWS ?? 20_000));
 const WARMUP_ROWS = Math.min(ROWS, 1_000);
@@ -47,15 +52,21 @@ export const jobsImport = defineScenario({
 
     /** Queues the import, polls the job until it ended; chunk times from its progress events (one after each chunk). */
     async function viaGateway(contacts: ContactFixture[]): Promise<Imported> {
-      const queued = await requestJson(ctx.baseUrl, 'POST', '/api/v1/contacts/contacts/import', { headers: { authorization }, body: { contacts } });
-      if (queued.status !== 202) throw new Error(`the import was refused: HTTP ${queued.status} ${queued.text.slice(0, 500)}`);
+      const queued = await requestJson(ctx.baseUrl, 'POST', '/api/v1/contacts/contacts/import', {
+        headers: { authorization },
+        body: { contacts },
+      });
+      if (queued.status !== 202)
+        throw new Error(`the import was refused: HTTP ${queued.status} ${queued.text.slice(0, 500)}`);
       let job = queued.body;
       while (job.status === 'queued' || job.status === 'running') {
         await sleep(POLL_MS);
         job = (await requestJson(ctx.baseUrl, 'GET', queued.body.pollPath, { headers: { authorization } })).body;
       }
       if (job.status !== 'succeeded' || job.result.created !== contacts.length) {
-        throw new Error(`the import of ${contacts.length} rows ended ${job.status}: ${JSON.stringify(job.result ?? job.error).slice(0, 500)}`);
+        throw new Error(
+          `the import of ${contacts.length} rows ended ${job.status}: ${JSON.stringify(job.result ?? job.error).slice(0, 500)}`,
+        );
       }
       const { rows } = await ctx.sql.query<{ at: number }>(
         `SELECT EXTRACT(EPOCH FROM "occurredAt")::float8 * 1000 AS at FROM "Event" WHERE "resourceId" = $1 AND "type" = 'jobs.job.progress' ORDER BY "tenantSequence"`,
@@ -66,7 +77,8 @@ export const jobsImport = defineScenario({
 
     async function viaBaseline(contacts: ContactFixture[]): Promise<Imported> {
       const res = await requestJson(ctx.baseUrl, 'POST', '/jobs.import', { body: { contacts } });
-      if (res.status !== 200) throw new Error(`the baseline import failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+      if (res.status !== 200)
+        throw new Error(`the baseline import failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
       return { finishedAt: Date.now(), chunkMs: res.body.chunkMs };
     }
 
@@ -78,7 +90,8 @@ export const jobsImport = defineScenario({
         const label = `${ctx.runId}-${ctx.side}-import-${warmup ? 'warmup' : 'measured'}`;
         const contacts = Array.from({ length: rows }, (_, i) => contactFixture(`${label}-${i}`));
         const started = Date.now();
-        const { finishedAt, chunkMs } = ctx.side === 'gateway' ? await viaGateway(contacts) : await viaBaseline(contacts);
+        const { finishedAt, chunkMs } =
+          ctx.side === 'gateway' ? await viaGateway(contacts) : await viaBaseline(contacts);
         return customMeasurement({ ok: rows, durationSeconds: (finishedAt - started) / 1000, latenciesMs: chunkMs });
       },
     };

@@ -98,11 +98,14 @@ export const jobsQueue = defineScenario({
         await sleep(started + (i * 1000) / STEADY_RATE - Date.now());
         const job = nextJob();
         requests.push(
-          requestJson(ctx.baseUrl, 'POST', path, { headers: { ...headers, ...job.headers }, body: job.body }).then((res) => {
-            const jobId = jobIdOf(res.text);
-            if (res.status !== 202 || !jobId) throw new Error(`queueing a job failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
-            return jobId;
-          }),
+          requestJson(ctx.baseUrl, 'POST', path, { headers: { ...headers, ...job.headers }, body: job.body }).then(
+            (res) => {
+              const jobId = jobIdOf(res.text);
+              if (res.status !== 202 || !jobId)
+                throw new Error(`queueing a job failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+              return jobId;
+            },
+          ),
         );
       }
       return Promise.all(requests);
@@ -112,7 +115,9 @@ export const jobsQueue = defineScenario({
     async function drain(): Promise<void> {
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (Date.now() < deadline) {
-        const { rows } = await ctx.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE "status" IN ('queued', 'running')`);
+        const { rows } = await ctx.sql.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${table} WHERE "status" IN ('queued', 'running')`,
+        );
         if (rows[0]!.n === 0) return;
         await sleep(200);
       }
@@ -120,7 +125,12 @@ export const jobsQueue = defineScenario({
 
     /** How the jobs fared: how long each waited for a worker, how fast they ran, which did not succeed. */
     async function outcome(ids: string[]) {
-      const { rows } = await ctx.sql.query<{ status: string; waitMs: number | null; createdAt: number; finishedAt: number | null }>(
+      const { rows } = await ctx.sql.query<{
+        status: string;
+        waitMs: number | null;
+        createdAt: number;
+        finishedAt: number | null;
+      }>(
         `SELECT "status", EXTRACT(EPOCH FROM "startedAt" - "createdAt")::float8 * 1000 AS "waitMs",
                 EXTRACT(EPOCH FROM "createdAt")::float8 * 1000 AS "createdAt", EXTRACT(EPOCH FROM "finishedAt")::float8 * 1000 AS "finishedAt"
          FROM ${table} WHERE "id" = ANY($1)`,
@@ -160,7 +170,9 @@ export const jobsQueue = defineScenario({
             failureSamples: [
               ...burst.queued.failureSamples,
               ...(failed ? [`${failed} jobs failed or were canceled`] : []),
-              ...(unfinished ? [`${unfinished} jobs not finished ${DRAIN_TIMEOUT_MS / 1000} s after the last was queued`] : []),
+              ...(unfinished
+                ? [`${unfinished} jobs not finished ${DRAIN_TIMEOUT_MS / 1000} s after the last was queued`]
+                : []),
             ],
             serverCpuMsPerRequest: cpuMs / queued,
             notes: [
@@ -189,7 +201,11 @@ async function startProcess(ctx: SideContext, number: number): Promise<Child> {
     BENCH_BASELINE_SCHEMA: ctx.baselineSchema,
     ...jobsQueue.env,
   };
-  const child = startNode(`${ctx.side} ${number}`, ctx.side === 'gateway' ? 'src/main.ts' : 'bench/jobs-baseline-server.ts', env);
+  const child = startNode(
+    `${ctx.side} ${number}`,
+    ctx.side === 'gateway' ? 'src/main.ts' : 'bench/jobs-baseline-server.ts',
+    env,
+  );
   try {
     await waitForHealthy(child, `http://127.0.0.1:${port}/health`);
   } catch (error) {

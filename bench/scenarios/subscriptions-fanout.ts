@@ -42,7 +42,11 @@ export const subscriptionsFanout = defineScenario({
     const side =
       ctx.side === 'gateway'
         ? { kind: 'graphql-ws' as const, url: `${wsUrl}/graphql`, mutationPath: '/api/v1/contacts/contacts' }
-        : { kind: 'ws' as const, url: `${wsUrl}/events?tenant=${tenant.tenantId}`, mutationPath: `/contacts?tenant=${tenant.tenantId}` };
+        : {
+            kind: 'ws' as const,
+            url: `${wsUrl}/events?tenant=${tenant.tenantId}`,
+            mutationPath: `/contacts?tenant=${tenant.tenantId}`,
+          };
     let created = 0;
 
     /** Creates a contact; returns its id and when the response had arrived. */
@@ -67,13 +71,21 @@ export const subscriptionsFanout = defineScenario({
     async function connect(): Promise<Subscribers> {
       for (let i = 0; i < WARMUP_MUTATIONS; i++) await mutate();
       const before = await memoryAfterGc(ctx.pid);
-      const connected = await startSubscribers({ kind: side.kind, url: side.url, apiKey: tenant.apiKey, count: SUBSCRIBERS, processes: PROCESSES });
+      const connected = await startSubscribers({
+        kind: side.kind,
+        url: side.url,
+        apiKey: tenant.apiKey,
+        count: SUBSCRIBERS,
+        processes: PROCESSES,
+      });
       await sleep(SETTLE_MS);
       const after = await memoryAfterGc(ctx.pid);
       const perSubscriberKib = (bytes: number) => bytes / SUBSCRIBERS / 1024;
       if (before && after) {
         rssPerSubscriberKib = perSubscriberKib(after.rssBytes - before.rssBytes);
-        notes.push(`JS heap per idle subscriber ${perSubscriberKib(after.heapUsedBytes - before.heapUsedBytes).toFixed(1)} KiB`);
+        notes.push(
+          `JS heap per idle subscriber ${perSubscriberKib(after.heapUsedBytes - before.heapUsedBytes).toFixed(1)} KiB`,
+        );
       } else {
         notes.push('no memory figures: the server inspector (127.0.0.1:9229) did not answer for this process');
       }
@@ -83,7 +95,9 @@ export const subscriptionsFanout = defineScenario({
         if (await connected.received(id, DELIVERY_TIMEOUT_MS)) break;
         if (attempt === 3) {
           await connected.stop();
-          throw new Error(`no event reached all ${SUBSCRIBERS} ${ctx.side} subscribers; failures: ${connected.failures.slice(0, 3).join('; ') || 'none'}`);
+          throw new Error(
+            `no event reached all ${SUBSCRIBERS} ${ctx.side} subscribers; failures: ${connected.failures.slice(0, 3).join('; ') || 'none'}`,
+          );
         }
       }
       return connected;
@@ -99,7 +113,10 @@ export const subscriptionsFanout = defineScenario({
         const { id, respondedAt } = await mutate();
         const at = await live.received(id, DELIVERY_TIMEOUT_MS);
         if (at) for (const t of at) latencies.push(t - respondedAt);
-        else undelivered.push(`the event of ${id} did not reach all ${SUBSCRIBERS} subscribers within ${DELIVERY_TIMEOUT_MS} ms`);
+        else
+          undelivered.push(
+            `the event of ${id} did not reach all ${SUBSCRIBERS} subscribers within ${DELIVERY_TIMEOUT_MS} ms`,
+          );
         await sleep(PAUSE_MS);
       }
       return customMeasurement({

@@ -51,8 +51,12 @@ export const webhooksDelivery = defineScenario({
     const authorization = `Bearer ${tenant.apiKey}`;
     if (ctx.side === 'gateway') {
       for (const url of receivers.urls) {
-        const res = await requestJson(ctx.baseUrl, 'POST', '/api/v1/webhooks/endpoints', { headers: { authorization }, body: { url, eventTypes: [EVENT_TYPE] } });
-        if (res.status !== 201) throw new Error(`creating the endpoint for ${url} failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+        const res = await requestJson(ctx.baseUrl, 'POST', '/api/v1/webhooks/endpoints', {
+          headers: { authorization },
+          body: { url, eventTypes: [EVENT_TYPE] },
+        });
+        if (res.status !== 201)
+          throw new Error(`creating the endpoint for ${url} failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
         secrets.push(res.body.secret);
       }
       receivers.useSecrets(secrets);
@@ -75,7 +79,9 @@ export const webhooksDelivery = defineScenario({
         [correlationId, EVENT_TYPE],
       );
       if (rows.length !== events) throw new Error(`the import wrote ${rows.length} of ${events} ${EVENT_TYPE} events`);
-      const expected = rows.flatMap((event) => receivers.urls.map((_, receiver) => ({ receiver, eventId: event.id, since: event.since })));
+      const expected = rows.flatMap((event) =>
+        receivers.urls.map((_, receiver) => ({ receiver, eventId: event.id, since: event.since })),
+      );
       sent.set(phase, { expected, bodies: new Map(receivers.bodies) });
       return expected;
     }
@@ -92,7 +98,8 @@ export const webhooksDelivery = defineScenario({
         delayMs: e.since - first,
       }));
       const res = await requestJson(ctx.baseUrl, 'POST', '/send', { body: { deliveries } });
-      if (res.status !== 202) throw new Error(`the baseline sender refused: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+      if (res.status !== 202)
+        throw new Error(`the baseline sender refused: HTTP ${res.status} ${res.text.slice(0, 500)}`);
       const start: number = res.body.start;
       await waitForReceipts(receivers, expected.length);
       return expected.map((e) => ({ ...e, since: start + e.since - first }));
@@ -105,7 +112,12 @@ export const webhooksDelivery = defineScenario({
         const phase = warmup ? 'warmup' : 'measured';
         receivers.reset();
         try {
-          return measurement(receivers, ctx.side === 'gateway' ? await viaGateway(phase, warmup ? WARMUP_EVENTS : EVENTS) : await viaBaseline(phase));
+          return measurement(
+            receivers,
+            ctx.side === 'gateway'
+              ? await viaGateway(phase, warmup ? WARMUP_EVENTS : EVENTS)
+              : await viaBaseline(phase),
+          );
         } finally {
           if (ctx.side === 'baseline' && !warmup) await receivers.close();
         }

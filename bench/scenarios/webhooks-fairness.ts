@@ -41,7 +41,11 @@ export const webhooksFairness = defineScenario<State>({
       busy: await ctx.createTenant('Bench busy endpoints', ['communication']),
       quiet: await ctx.createTenant('Bench healthy endpoint', ['communication']),
       receivers: await startReceivers(3, (receiver) =>
-        receiver === SLOW ? { status: 200, delayMs: SLOW_ANSWER_MS } : receiver === FAILING ? { status: 500 } : { status: 204 },
+        receiver === SLOW
+          ? { status: 200, delayMs: SLOW_ANSWER_MS }
+          : receiver === FAILING
+            ? { status: 500 }
+            : { status: 204 },
       ),
       secrets: [],
     };
@@ -53,13 +57,26 @@ export const webhooksFairness = defineScenario<State>({
 
   async load(ctx, state) {
     const { busy, quiet, receivers, secrets } = state;
-    const call = async (tenant: BenchTenant, method: 'POST' | 'GET' | 'DELETE', path: string, body?: unknown, correlationId?: string) => {
-      const headers: Record<string, string> = { authorization: `Bearer ${tenant.apiKey}`, ...(correlationId ? { 'x-correlation-id': correlationId } : {}) };
+    const call = async (
+      tenant: BenchTenant,
+      method: 'POST' | 'GET' | 'DELETE',
+      path: string,
+      body?: unknown,
+      correlationId?: string,
+    ) => {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${tenant.apiKey}`,
+        ...(correlationId ? { 'x-correlation-id': correlationId } : {}),
+      };
       return requestJson(ctx.baseUrl, method, path, { headers, body });
     };
     const endpoint = async (tenant: BenchTenant, receiver: number) => {
-      const res = await call(tenant, 'POST', '/api/v1/webhooks/endpoints', { url: receivers.urls[receiver], eventTypes: [EVENT_TYPE] });
-      if (res.status !== 201) throw new Error(`creating an endpoint failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+      const res = await call(tenant, 'POST', '/api/v1/webhooks/endpoints', {
+        url: receivers.urls[receiver],
+        eventTypes: [EVENT_TYPE],
+      });
+      if (res.status !== 201)
+        throw new Error(`creating an endpoint failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
       secrets[receiver] = res.body.secret;
       receivers.useSecrets(secrets);
       return res.body.endpointId as string;
@@ -67,7 +84,8 @@ export const webhooksFairness = defineScenario<State>({
     /** Deletes every endpoint of the tenant, with its deliveries. */
     const deleteEndpoints = async (tenant: BenchTenant) => {
       const res = await call(tenant, 'GET', '/api/v1/webhooks/endpoints?limit=100');
-      for (const { endpointId } of res.body.items) await call(tenant, 'DELETE', `/api/v1/webhooks/endpoints/${endpointId}`);
+      for (const { endpointId } of res.body.items)
+        await call(tenant, 'DELETE', `/api/v1/webhooks/endpoints/${endpointId}`);
     };
 
     // Each side starts from no endpoints: the other side's busy deliveries are gone with theirs.
@@ -82,9 +100,12 @@ export const webhooksFairness = defineScenario<State>({
 
     /** The busy tenant's import: BUSY_EVENTS deliveries due for each of its endpoints. */
     async function loadNeighbours(phase: string): Promise<void> {
-      const contacts = Array.from({ length: BUSY_EVENTS }, (_, i) => contactFixture(`${ctx.runId}-${ctx.side}-busy-${phase}-${i}`));
+      const contacts = Array.from({ length: BUSY_EVENTS }, (_, i) =>
+        contactFixture(`${ctx.runId}-${ctx.side}-busy-${phase}-${i}`),
+      );
       const res = await call(busy, 'POST', '/api/v1/contacts/contacts/import', { contacts });
-      if (res.status !== 202) throw new Error(`the busy import was refused: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+      if (res.status !== 202)
+        throw new Error(`the busy import was refused: HTTP ${res.status} ${res.text.slice(0, 500)}`);
       // Under way: the slow endpoint holds its attempts and the failing one is failing.
       const deadline = Date.now() + MAX_WAIT_MS;
       while (receivers.requests[SLOW]! === 0 || receivers.requests[FAILING]! < 10) {
@@ -99,15 +120,23 @@ export const webhooksFairness = defineScenario<State>({
       const started = Date.now();
       for (let i = 0; i < count; i++) {
         await sleep(Math.max(0, started + i * INTERVAL_MS - Date.now()));
-        const res = await call(quiet, 'POST', '/api/v1/contacts/contacts', contactFixture(`${correlationId}-${i}`), correlationId);
-        if (res.status !== 201) throw new Error(`creating a contact failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+        const res = await call(
+          quiet,
+          'POST',
+          '/api/v1/contacts/contacts',
+          contactFixture(`${correlationId}-${i}`),
+          correlationId,
+        );
+        if (res.status !== 201)
+          throw new Error(`creating a contact failed: HTTP ${res.status} ${res.text.slice(0, 500)}`);
       }
       const { rows } = await ctx.sql.query<{ id: string; since: number }>(
         `SELECT "id", EXTRACT(EPOCH FROM "occurredAt")::float8 * 1000 AS since FROM "Event" WHERE "correlationId" = $1 AND "type" = $2`,
         [correlationId, EVENT_TYPE],
       );
       const deadline = Date.now() + MAX_WAIT_MS;
-      while (rows.some((event) => !receivers.received.has(deliveryKey(HEALTHY, event.id))) && Date.now() < deadline) await sleep(50);
+      while (rows.some((event) => !receivers.received.has(deliveryKey(HEALTHY, event.id))) && Date.now() < deadline)
+        await sleep(50);
       const latencies: number[] = [];
       const lost: string[] = [];
       for (const event of rows) {

@@ -21,10 +21,16 @@ try {
     const { tenantId } = await services.admin.createTenant({ name: 'Overhead', features: ['communication'] });
     const { apiKey } = await services.admin.createApplication({ tenantId, name: 'Overhead app' });
     const auth = await services.authenticate(apiKey, 'corr');
-    for (let i = 0; i < 1000; i++) await services.contacts.create(auth, { email: `seed-${i}@bench.example`, firstName: 'Ada' });
+    for (let i = 0; i < 1000; i++)
+      await services.contacts.create(auth, { email: `seed-${i}@bench.example`, firstName: 'Ada' });
     const hash = (await pool.query('SELECT hash FROM "ApiKey" LIMIT 1')).rows[0].hash as string;
     let n = 0;
-    const body = () => ({ email: `c-${++n}@bench.example`, firstName: 'Ada', lastName: 'Lovelace', customData: { plan: 'pro', seats: 12 } });
+    const body = () => ({
+      email: `c-${++n}@bench.example`,
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      customData: { plan: 'pro', seats: 12 },
+    });
     const select = { id: true, email: true, firstName: true, lastName: true, customData: true, updatedAt: true };
 
     const cases: [string, () => Promise<unknown>][] = [
@@ -38,7 +44,10 @@ try {
             [hash],
           ),
       ],
-      ['list: contacts.findMany take 51 (Prisma)', () => services.contacts.findMany(auth, { take: 51, orderBy: { id: 'asc' }, select })],
+      [
+        'list: contacts.findMany take 51 (Prisma)',
+        () => services.contacts.findMany(auth, { take: 51, orderBy: { id: 'asc' }, select }),
+      ],
       [
         'list: one pg SELECT … LIMIT 51',
         () =>
@@ -64,7 +73,11 @@ try {
         async () => {
           const key = `k-${++n}`;
           await services.idempotency.begin(auth.applicationId, key, requestFingerprint(['POST', '/x', body()]));
-          await services.idempotency.complete(auth.applicationId, key, { statusCode: 201, headers: {}, body: JSON.stringify(body()) });
+          await services.idempotency.complete(auth.applicationId, key, {
+            statusCode: 201,
+            headers: {},
+            body: JSON.stringify(body()),
+          });
         },
       ],
     ];
@@ -78,7 +91,9 @@ try {
       for (let i = 0; i < iterations; i++) await op();
       const wall = Number(process.hrtime.bigint() - t0) / 1000 / iterations;
       const cpu = process.cpuUsage(cpu0);
-      console.log(`${((cpu.user + cpu.system) / iterations).toFixed(0).padStart(9)}  ${wall.toFixed(0).padStart(10)}  ${name}`);
+      console.log(
+        `${((cpu.user + cpu.system) / iterations).toFixed(0).padStart(9)}  ${wall.toFixed(0).padStart(10)}  ${name}`,
+      );
     }
   } finally {
     await pool.end();

@@ -42,7 +42,7 @@ export function authenticator(prisma: PrismaClient) {
         tenant: { select: { id: true, features: true } },
       },
     });
-    if (!key || key.status !== 'active') return null;
+    if (key?.status !== 'active') return null;
     return {
       keyId: key.id,
       identity: {
@@ -112,7 +112,7 @@ export function authenticator(prisma: PrismaClient) {
 
 /** The key from `Authorization: Bearer …` or `X-API-Key: …`. */
 export function presentedApiKey(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const authorization = headers['authorization'];
+  const authorization = headers.authorization;
   if (typeof authorization === 'string') {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match ? match[1] : authorization;

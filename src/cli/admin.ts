@@ -79,10 +79,17 @@ class CommandError extends Error {
 /** One command: the admin API request that does it, and the same on the domain services. */
 type Command = {
   request: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown };
-  direct: (services: { admin: ReturnType<typeof adminService>; runners: ReturnType<typeof runnerService> }) => Promise<unknown>;
+  direct: (services: {
+    admin: ReturnType<typeof adminService>;
+    runners: ReturnType<typeof runnerService>;
+  }) => Promise<unknown>;
 };
 
-const features = (list: string | undefined) => (list ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+const features = (list: string | undefined) =>
+  (list ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
 const required = (name: 'name' | 'tenant' | 'app' | 'runner') => {
   const value = values[name];
   if (!value) throw new UsageError(`--${name} is required for ${command}.`);
@@ -95,42 +102,69 @@ function plan(): Command {
   switch (command) {
     case 'create-tenant': {
       const input = { name: required('name'), features: features(values.features) };
-      return { request: { method: 'POST', path: '/tenants', body: input }, direct: ({ admin }) => admin.createTenant(input) };
+      return {
+        request: { method: 'POST', path: '/tenants', body: input },
+        direct: ({ admin }) => admin.createTenant(input),
+      };
     }
     case 'list-tenants':
       return { request: { method: 'GET', path: '/tenants' }, direct: ({ admin }) => admin.listTenants() };
     case 'set-features': {
       const input = { tenantId: required('tenant'), features: features(values.features) };
-      return { request: { method: 'PUT', path: `/tenants/${id('tenant')}/features`, body: { features: input.features } }, direct: ({ admin }) => admin.setFeatures(input) };
+      return {
+        request: { method: 'PUT', path: `/tenants/${id('tenant')}/features`, body: { features: input.features } },
+        direct: ({ admin }) => admin.setFeatures(input),
+      };
     }
     case 'create-app': {
       const input = { tenantId: required('tenant'), name: required('name') };
-      return { request: { method: 'POST', path: `/tenants/${id('tenant')}/applications`, body: { name: input.name } }, direct: ({ admin }) => admin.createApplication(input) };
+      return {
+        request: { method: 'POST', path: `/tenants/${id('tenant')}/applications`, body: { name: input.name } },
+        direct: ({ admin }) => admin.createApplication(input),
+      };
     }
     case 'list-apps': {
       const tenantId = required('tenant');
-      return { request: { method: 'GET', path: `/tenants/${id('tenant')}/applications` }, direct: ({ admin }) => admin.listApplications(tenantId) };
+      return {
+        request: { method: 'GET', path: `/tenants/${id('tenant')}/applications` },
+        direct: ({ admin }) => admin.listApplications(tenantId),
+      };
     }
     case 'rotate-key': {
       const app = required('app');
-      return { request: { method: 'POST', path: `/applications/${id('app')}/keys` }, direct: ({ admin }) => admin.rotateKey(app) };
+      return {
+        request: { method: 'POST', path: `/applications/${id('app')}/keys` },
+        direct: ({ admin }) => admin.rotateKey(app),
+      };
     }
     case 'revoke-key': {
       const app = required('app');
-      return { request: { method: 'DELETE', path: `/applications/${id('app')}/keys` }, direct: ({ admin }) => admin.revokeKeys(app) };
+      return {
+        request: { method: 'DELETE', path: `/applications/${id('app')}/keys` },
+        direct: ({ admin }) => admin.revokeKeys(app),
+      };
     }
     case 'create-runner': {
       const tenantId = required('tenant');
       const name = required('name');
-      return { request: { method: 'POST', path: `/tenants/${id('tenant')}/runners`, body: { name } }, direct: ({ runners }) => runners.createRunner(tenantId, name) };
+      return {
+        request: { method: 'POST', path: `/tenants/${id('tenant')}/runners`, body: { name } },
+        direct: ({ runners }) => runners.createRunner(tenantId, name),
+      };
     }
     case 'list-runners': {
       const tenantId = required('tenant');
-      return { request: { method: 'GET', path: `/tenants/${id('tenant')}/runners` }, direct: ({ runners }) => runners.listRunners(tenantId) };
+      return {
+        request: { method: 'GET', path: `/tenants/${id('tenant')}/runners` },
+        direct: ({ runners }) => runners.listRunners(tenantId),
+      };
     }
     case 'revoke-runner': {
       const runner = required('runner');
-      return { request: { method: 'DELETE', path: `/runners/${id('runner')}` }, direct: ({ runners }) => runners.revokeRunner(runner) };
+      return {
+        request: { method: 'DELETE', path: `/runners/${id('runner')}` },
+        direct: ({ runners }) => runners.revokeRunner(runner),
+      };
     }
     case 'demo-key':
       return { request: { method: 'POST', path: '/demo-key' }, direct: ({ admin }) => admin.replaceDemoKey() };
@@ -154,13 +188,19 @@ async function gatewayUrl(config: Config): Promise<string | null> {
     const url = advertisedGateway(config.dataDir, holder);
     if (url) return url;
     if (Date.now() > deadline) {
-      throw new Error(`Data folder ${config.dataDir} is in use by process ${holder}, which does not answer admin commands (it advertised no address). Stop it, or pass --url.`);
+      throw new Error(
+        `Data folder ${config.dataDir} is in use by process ${holder}, which does not answer admin commands (it advertised no address). Stop it, or pass --url.`,
+      );
     }
     await sleep(200);
   }
 }
 
-async function throughGateway(url: string, { method, path, body }: Command['request'], token: string | undefined): Promise<unknown> {
+async function throughGateway(
+  url: string,
+  { method, path, body }: Command['request'],
+  token: string | undefined,
+): Promise<unknown> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   const target = `${url.replace(/\/+$/, '')}/admin/v1${path}`;
@@ -168,7 +208,9 @@ async function throughGateway(url: string, { method, path, body }: Command['requ
   try {
     response = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
-    throw new Error(`Cannot reach the gateway at ${url}: ${error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : error}`);
+    throw new Error(
+      `Cannot reach the gateway at ${url}: ${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : error}`,
+    );
   }
   const answer = (await response.json().catch(() => null)) as { code?: string; detail?: string } | null;
   if (response.ok) return answer;
@@ -188,7 +230,10 @@ async function onDatabase(config: Config, direct: Command['direct']): Promise<un
   const database = await openDatabase(config);
   try {
     const { prisma } = database;
-    return await direct({ admin: adminService(prisma), runners: runnerService(prisma, jobService(prisma, config.jobs), config.jobs.leaseMs) });
+    return await direct({
+      admin: adminService(prisma),
+      runners: runnerService(prisma, jobService(prisma, config.jobs), config.jobs.leaseMs),
+    });
   } catch (error) {
     if (error instanceof DomainError) throw new CommandError(error.message, error.code);
     throw error;

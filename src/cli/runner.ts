@@ -22,34 +22,47 @@ function parseCommandLine() {
     console.error(`${message}\n\n${USAGE}`);
     process.exit(2);
   };
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        url: { type: 'string', default: 'http://localhost:4000' },
-        key: { type: 'string', default: process.env.NILO_RUNNER_KEY },
-        types: { type: 'string' },
-        'poll-ms': { type: 'string', default: '500' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    return usage(error instanceof Error ? error.message : String(error));
-  }
+  const parse = () => {
+    try {
+      return parseArgs({
+        options: {
+          url: { type: 'string', default: 'http://localhost:4000' },
+          key: { type: 'string', default: process.env.NILO_RUNNER_KEY },
+          types: { type: 'string' },
+          'poll-ms': { type: 'string', default: '500' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      });
+    } catch (error) {
+      return usage(error instanceof Error ? error.message : String(error));
+    }
+  };
+  const { values } = parse();
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
   }
-  const types = (values.types ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const types = (values.types ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const pollMs = Number(values['poll-ms']);
   if (!values.key) return usage('--key (or NILO_RUNNER_KEY) is required.');
   if (!types.length) return usage('--types is required.');
-  if (!Number.isInteger(pollMs) || pollMs < 10) return usage('--poll-ms must be a whole number of milliseconds, at least 10.');
+  if (!Number.isInteger(pollMs) || pollMs < 10)
+    return usage('--poll-ms must be a whole number of milliseconds, at least 10.');
   return { url: values.url.replace(/\/+$/, ''), key: values.key, types, pollMs };
 }
 
 type Json = Record<string, unknown>;
-type ClaimedJob = { jobId: string; resourceType: string; input: Json; attempts: number; maxAttempts: number; leaseExpiresAt: string };
+type ClaimedJob = {
+  jobId: string;
+  resourceType: string;
+  input: Json;
+  attempts: number;
+  maxAttempts: number;
+  leaseExpiresAt: string;
+};
 type Progress = { completed: number; total: number; message: string };
 
 /** A problem-details answer from the gateway. */
@@ -86,7 +99,8 @@ async function call(path: string, body: unknown = {}): Promise<Json | undefined>
   }
   const text = await response.text();
   const parsed = text ? (JSON.parse(text) as Json) : undefined;
-  if (!response.ok) throw new ApiError(response.status, String(parsed?.code ?? 'error'), String(parsed?.detail ?? text));
+  if (!response.ok)
+    throw new ApiError(response.status, String(parsed?.code ?? 'error'), String(parsed?.detail ?? text));
   return parsed;
 }
 
@@ -188,14 +202,21 @@ async function run(job: ClaimedJob): Promise<void> {
   const handler = handlers[job.resourceType];
   let outcome: { action: 'complete' | 'fail'; body: Json } | undefined;
   if (!handler) {
-    outcome = { action: 'fail', body: { error: { code: 'unsupported_type', message: `This runner cannot run ${job.resourceType} jobs.` }, retry: false } };
+    outcome = {
+      action: 'fail',
+      body: {
+        error: { code: 'unsupported_type', message: `This runner cannot run ${job.resourceType} jobs.` },
+        retry: false,
+      },
+    };
   } else {
     const session = new JobSession(job);
     try {
       outcome = { action: 'complete', body: { result: await handler(job.input, session) } };
     } catch (error) {
       if (error instanceof Stopped) log(`stopped ${job.jobId}: ${error.message}`);
-      else if (error instanceof InvalidInput) outcome = { action: 'fail', body: { error: { code: 'invalid_input', message: error.message }, retry: false } };
+      else if (error instanceof InvalidInput)
+        outcome = { action: 'fail', body: { error: { code: 'invalid_input', message: error.message }, retry: false } };
       else outcome = { action: 'fail', body: { error: { code: 'job_failed', message: describe(error) }, retry: true } };
     } finally {
       session.end();
@@ -213,7 +234,11 @@ async function run(job: ClaimedJob): Promise<void> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** fetch's own message ("fetch failed") hides the reason (ECONNREFUSED …) in its cause. */
 const describe = (error: unknown): string =>
-  error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
+  error instanceof Error
+    ? error.cause instanceof Error
+      ? `${error.message}: ${error.cause.message}`
+      : error.message
+    : String(error);
 
 /** An answer from the gateway that will not change by asking again (bad key, bad types). */
 function fatal(error: unknown): error is ApiError {

@@ -36,7 +36,10 @@ export function advertiseGateway(dataDir: string, listening: AddressInfo): void 
 /** The URL advertised by process `pid` for `dataDir`, or null while it has none (still starting). */
 export function advertisedGateway(dataDir: string, pid: number): string | null {
   try {
-    const advertised = JSON.parse(readFileSync(path.join(path.resolve(dataDir), URL_FILE), 'utf8')) as { pid?: unknown; url?: unknown };
+    const advertised = JSON.parse(readFileSync(path.join(path.resolve(dataDir), URL_FILE), 'utf8')) as {
+      pid?: unknown;
+      url?: unknown;
+    };
     return advertised.pid === pid && typeof advertised.url === 'string' ? advertised.url : null;
   } catch {
     return null; // absent, or left half-written by a process that died

@@ -53,27 +53,37 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   const { migrate = true, onMigrationsApplied } = opts;
 
   if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: inUtc(config.databaseUrl), max: POOL_SIZE, ...connectionLimits(config) });
+    const pool = new pg.Pool({
+      connectionString: inUtc(config.databaseUrl),
+      max: POOL_SIZE,
+      ...connectionLimits(config),
+    });
     // An idle connection that the server closed (restart, failover, admin command) is dropped by
     // the pool and replaced on demand; unhandled, its error would end the process.
     pool.on('error', () => {});
     if (migrate) {
       const databaseUrl = config.databaseUrl;
-      await migrateIfBehind(async (sql) => (await pool.query(sql)).rows, { databaseUrl }, onMigrationsApplied).catch(async (error) => {
-        await pool.end().catch(() => {}); // the original error matters more
-        throw error;
-      });
+      await migrateIfBehind(async (sql) => (await pool.query(sql)).rows, { databaseUrl }, onMigrationsApplied).catch(
+        async (error) => {
+          await pool.end().catch(() => {}); // the original error matters more
+          throw error;
+        },
+      );
     }
     // One generator for Prisma's statements and ours: they share the connections, and pg refuses a
     // name that a connection already prepared for another text.
     const nameOf = config.preparedStatements ? statementNames() : undefined;
     const { PrismaPg } = await import('@prisma/adapter-pg');
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}), transactionOptions: TRANSACTION_OPTIONS });
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}),
+      transactionOptions: TRANSACTION_OPTIONS,
+    });
     const listener = new PgListener({ connectionString: config.databaseUrl, ...connectionLimits(config) });
     return {
       prisma,
       kind: 'postgres',
-      query: async <Row>(text: string, values: unknown[]) => (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[],
+      query: async <Row>(text: string, values: unknown[]) =>
+        (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[],
       listen: (channel, handler) => listener.listen(channel, handler),
       close: async () => {
         await listener.close();
@@ -86,11 +96,21 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   const dataDir = path.resolve(config.dataDir);
   const releaseLock = lockDataDir(dataDir);
   // Each mode loads only its own driver: PGlite and its adapter are not in a server-mode process.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
-  const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR), { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] });
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
+  const pglite = new PGlite(path.join(dataDir, PGLITE_SUBDIR), {
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
+  });
   try {
     await pglite.waitReady;
-    if (migrate) await migrateIfBehind(async (sql) => (await pglite.query<{ migration_name: string }>(sql)).rows, { pglite }, onMigrationsApplied);
+    if (migrate)
+      await migrateIfBehind(
+        async (sql) => (await pglite.query<{ migration_name: string }>(sql)).rows,
+        { pglite },
+        onMigrationsApplied,
+      );
   } catch (error) {
     await pglite.close().catch(() => {}); // the original error matters more
     releaseLock();

@@ -101,7 +101,11 @@ export async function pendingSchemaChanges(migrationsDir = DEFAULT_MIGRATIONS_DI
  * since the last migration. Returns the new folder, or null (printing "no changes") when there are none.
  */
 export async function createMigration(name: string, migrationsDir = DEFAULT_MIGRATIONS_DIR): Promise<string | null> {
-  const slug = name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const slug = name
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   if (!slug) throw new Error(`Invalid migration name "${name}": use letters, digits and underscores`);
 
   const baseDir = path.resolve(projectRoot, migrationsDir);

@@ -12,10 +12,12 @@ export const DEFAULT_MIGRATIONS_DIR = 'prisma/migrations';
 
 /** The migration folder names of `migrationsDir` (relative to the project root), in order. */
 export async function migrationFolders(migrationsDir = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
-  const entries = await readdir(path.resolve(projectRoot, migrationsDir), { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
+  const entries = await readdir(path.resolve(projectRoot, migrationsDir), { withFileTypes: true }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    },
+  );
   return entries
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
@@ -27,10 +29,14 @@ export async function migrationFolders(migrationsDir = DEFAULT_MIGRATIONS_DIR): 
  * Prisma's `_prisma_migrations` table (`query` answers its rows). A missing table, a failed or
  * unfinished migration all count as behind: the engine then runs and applies or reports them.
  */
-export async function migrationsCurrent(query: (sql: string) => Promise<{ migration_name: string }[]>): Promise<boolean> {
+export async function migrationsCurrent(
+  query: (sql: string) => Promise<{ migration_name: string }[]>,
+): Promise<boolean> {
   const [folders, applied] = await Promise.all([
     migrationFolders(),
-    query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').catch(() => null),
+    query(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    ).catch(() => null),
   ]);
   if (!applied) return false;
   const names = new Set(applied.map((row) => row.migration_name));

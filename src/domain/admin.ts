@@ -51,21 +51,38 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
         data: { status: 'revoked', revokedAt: new Date() },
       }),
       prisma.apiKey.create({
-        data: { id: newId('key'), tenantId: app.tenantId, applicationId: app.id, hash: key.hash, fingerprint: key.fingerprint },
+        data: {
+          id: newId('key'),
+          tenantId: app.tenantId,
+          applicationId: app.id,
+          hash: key.hash,
+          fingerprint: key.fingerprint,
+        },
       }),
       announce(app.tenantId),
     ]);
     onAuthChanged(app.tenantId);
-    return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
+    return {
+      applicationId: app.id,
+      applicationName: app.name,
+      tenantId: app.tenantId,
+      apiKey: key.key,
+      fingerprint: key.fingerprint,
+    };
   }
 
   const demoApplication = () =>
-    prisma.application.findFirst({ where: { name: DEMO.applicationName, tenant: { name: DEMO.tenantName } }, orderBy: { id: 'asc' } });
+    prisma.application.findFirst({
+      where: { name: DEMO.applicationName, tenant: { name: DEMO.tenantName } },
+      orderBy: { id: 'asc' },
+    });
 
   const service = {
     async createTenant(input: { name: string; features: string[] }) {
       const { name, features } = parseInput(z.object({ name: Name, features: Features }), input);
-      const tenant = await prisma.tenant.create({ data: { id: newId('ten'), name, features, relayCursor: { create: {} } } });
+      const tenant = await prisma.tenant.create({
+        data: { id: newId('ten'), name, features, relayCursor: { create: {} } },
+      });
       return { tenantId: tenant.id, name: tenant.name, features: tenant.features };
     },
 
@@ -94,10 +111,18 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
           id: newId('app'),
           tenantId: input.tenantId,
           name,
-          apiKeys: { create: { id: newId('key'), tenantId: input.tenantId, hash: key.hash, fingerprint: key.fingerprint } },
+          apiKeys: {
+            create: { id: newId('key'), tenantId: input.tenantId, hash: key.hash, fingerprint: key.fingerprint },
+          },
         },
       });
-      return { applicationId: app.id, applicationName: app.name, tenantId: app.tenantId, apiKey: key.key, fingerprint: key.fingerprint };
+      return {
+        applicationId: app.id,
+        applicationName: app.name,
+        tenantId: app.tenantId,
+        apiKey: key.key,
+        fingerprint: key.fingerprint,
+      };
     },
 
     rotateKey: async (applicationId: string) => rotateKey(await requireApplication(applicationId)),
@@ -154,7 +179,12 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
     async replaceDemoKey(): Promise<NewApplication> {
       const app = await demoApplication();
       if (!app) {
-        throw new DomainError(404, 'not_found', 'Not found', 'There is no demo application: a gateway creates one on its first start on an empty embedded data folder (not in production).');
+        throw new DomainError(
+          404,
+          'not_found',
+          'Not found',
+          'There is no demo application: a gateway creates one on its first start on an empty embedded data folder (not in production).',
+        );
       }
       return rotateKey(app);
     },

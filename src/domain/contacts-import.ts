@@ -66,7 +66,10 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
      * Runs the import. `progress` records, inside a chunk's transaction, how many rows are done,
      * and returns its event: a chunk's rows and the progress that counts them commit together.
      */
-    async run(job: Job, progress: (tx: Prisma.TransactionClient, progress: Progress) => Promise<NewEvent>): Promise<ImportResult> {
+    async run(
+      job: Job,
+      progress: (tx: Prisma.TransactionClient, progress: Progress) => Promise<NewEvent>,
+    ): Promise<ImportResult> {
       const writer: Writer = { tenantId: job.tenantId, correlationId: job.correlationId };
       const rows = (job.input as { contacts: unknown[] }).contacts;
       const result: ImportResult = { created: 0, updated: 0, unchanged: 0, failed: 0, errors: [] };
@@ -78,17 +81,20 @@ export function contactImportService(prisma: PrismaClient, jobs: JobService) {
           else reject(result, start + offset, fieldErrors(parsed.error));
         });
         const done = Math.min(start + CHUNK, rows.length);
-        const step = (tx: Prisma.TransactionClient) => progress(tx, { completed: done, total: rows.length, message: rowsDone(done, rows.length) });
+        const step = (tx: Prisma.TransactionClient) =>
+          progress(tx, { completed: done, total: rows.length, message: rowsDone(done, rows.length) });
         try {
           await prisma.$transaction((tx) => upsertChunk(tx, writer, valid, result, step));
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
           // A concurrent writer took an email or externalId: row by row, so only that row fails.
           for (const row of valid) {
-            await prisma.$transaction((tx) => upsertChunk(tx, writer, [row], result)).catch((rowError) => {
-              if (!isUniqueViolation(rowError)) throw rowError;
-              reject(result, row.index, duplicateContact(rowError).errors!);
-            });
+            await prisma
+              .$transaction((tx) => upsertChunk(tx, writer, [row], result))
+              .catch((rowError) => {
+                if (!isUniqueViolation(rowError)) throw rowError;
+                reject(result, row.index, duplicateContact(rowError).errors!);
+              });
           }
           await prisma.$transaction(async (tx) => recordEvents(tx, writer, [await step(tx)]));
         }

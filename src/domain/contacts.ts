@@ -13,7 +13,14 @@ import { JsonObject, optionalText, parseInput } from './validation.js';
 export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
 const contactFields = {
-  email: z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' })).meta({ format: 'email' }).nullable().optional(),
+  email: z
+    .string()
+    .trim()
+    .max(254)
+    .pipe(z.email({ message: 'must be a valid email address' }))
+    .meta({ format: 'email' })
+    .nullable()
+    .optional(),
   firstName: optionalText(200),
   lastName: optionalText(200),
   phone: optionalText(50),
@@ -150,7 +157,9 @@ export function contactService(prisma: PrismaClient) {
       const contact = newContact(auth.tenantId, parseInput(CreateContactInput, input), new Date());
       // One statement, no transaction: the event's data is the row as it will be stored.
       const event = changeEvent('communication.contact.created', contact);
-      const [created] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(rethrowDuplicate);
+      const [created] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(
+        rethrowDuplicate,
+      );
       return created!;
     },
 
@@ -159,7 +168,8 @@ export function contactService(prisma: PrismaClient) {
       const data = parseInput(ContactInput, input);
       const write = async (tx: Prisma.TransactionClient) => {
         const existing = await findOwned(tx, auth, id);
-        if (!identifiable({ ...existing, ...data })) throw new ValidationError([{ path: '', message: NOT_IDENTIFIABLE }]);
+        if (!identifiable({ ...existing, ...data }))
+          throw new ValidationError([{ path: '', message: NOT_IDENTIFIABLE }]);
         const contact = await tx.contact.update({ where: { id }, data: toColumns(data) }).catch(goneAsNotFound(id));
         await recordEvent(tx, auth, changeEvent('communication.contact.updated', contact));
         return contact;
@@ -214,11 +224,15 @@ export function contactColumns(data: ParsedContact): Partial<Contact> {
 }
 
 /** The same columns as Prisma update input (a JSON column is cleared with DbNull, not null). */
-export function toColumns(data: ParsedContact): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
+export function toColumns(
+  data: ParsedContact,
+): Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput {
   const { customData, ...columns } = contactColumns(data);
   return {
     ...columns,
-    ...(customData !== undefined && { customData: customData === null ? Prisma.DbNull : (customData as Prisma.InputJsonObject) }),
+    ...(customData !== undefined && {
+      customData: customData === null ? Prisma.DbNull : (customData as Prisma.InputJsonObject),
+    }),
   } as Prisma.ContactUncheckedUpdateInput & Prisma.ContactUncheckedCreateInput;
 }
 
@@ -234,6 +248,9 @@ export function insertContacts(contacts: Contact[]): Prisma.Sql {
   return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS);
 }
 
-export function changeEvent(type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted', contact: Contact) {
+export function changeEvent(
+  type: 'communication.contact.created' | 'communication.contact.updated' | 'communication.contact.deleted',
+  contact: Contact,
+) {
   return { type, resourceType: 'contact' as const, resourceId: contact.id, data: contactResource(contact) };
 }

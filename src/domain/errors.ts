@@ -45,7 +45,12 @@ export class UnauthorizedError extends DomainError {
 
 export class FeatureNotEnabledError extends DomainError {
   constructor(feature: string) {
-    super(403, 'feature_not_enabled', 'Feature not enabled', `The "${feature}" feature is not enabled for this tenant.`);
+    super(
+      403,
+      'feature_not_enabled',
+      'Feature not enabled',
+      `The "${feature}" feature is not enabled for this tenant.`,
+    );
   }
 }
 

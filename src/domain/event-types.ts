@@ -14,14 +14,18 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-const TestEventData = z.strictObject({ endpointId: z.string().describe('whep_ followed by a ULID'), message: z.string() });
+const TestEventData = z.strictObject({
+  endpointId: z.string().describe('whep_ followed by a ULID'),
+  message: z.string(),
+});
 
 const RESOURCES = { contact: ContactResource, invoice: InvoiceResource, job: JobResource } as const;
 
 /** What each type means; keyed by EventType, so a type the domain adds and this misses does not compile. */
 const DESCRIPTIONS: Record<EventType, string> = {
   'communication.contact.created': 'A contact was created (REST, GraphQL or an import); data is the contact.',
-  'communication.contact.updated': 'A contact was changed (REST, GraphQL or an import); data is the contact after the change.',
+  'communication.contact.updated':
+    'A contact was changed (REST, GraphQL or an import); data is the contact after the change.',
   'communication.contact.deleted': 'A contact was deleted; data is its last state.',
   'accounting.invoice.created': 'An invoice was created as a draft; data is the invoice with its lines and totals.',
   'accounting.invoice.issued': 'A draft invoice was issued; data is the invoice, status issued.',
@@ -31,7 +35,8 @@ const DESCRIPTIONS: Record<EventType, string> = {
   'jobs.job.running': 'A gateway worker or a runner started an attempt of the job; data is the job.',
   'jobs.job.progress': 'A running job reported progress; data is the job with its progress.',
   'jobs.job.succeeded': 'A job finished; data is the job with its result.',
-  'jobs.job.failed': 'A job failed for good (attempts used up, or no runner for its type); data is the job with its error.',
+  'jobs.job.failed':
+    'A job failed for good (attempts used up, or no runner for its type); data is the job with its error.',
   'jobs.job.canceled': 'A job was canceled; data is the job.',
 };
 
@@ -56,7 +61,8 @@ export const EVENT_TYPE_CATALOG: readonly EventTypeEntry[] = [
   })),
   {
     type: TEST_EVENT_TYPE,
-    description: 'Sent to one webhook endpoint when asked (POST /api/v1/webhooks/endpoints/{id}/test); not in the event log, tenantSequence null.',
+    description:
+      'Sent to one webhook endpoint when asked (POST /api/v1/webhooks/endpoints/{id}/test); not in the event log, tenantSequence null.',
     feature: null,
     schema: jsonSchema(TestEventData),
     webhookOnly: true,
@@ -72,7 +78,9 @@ const GAPLESS = '1, 2, 3… per tenant with no gap: a jump means a missed event'
 
 /** The envelope every event travels in (eventEnvelope in events.ts builds it): the log, webhooks and subscriptions alike. */
 export const EventEnvelope = z.strictObject({
-  id: z.string().describe('evt_ followed by a ULID; the webhook-id header, the same id as in subscriptions and GET /api/v1/events'),
+  id: z
+    .string()
+    .describe('evt_ followed by a ULID; the webhook-id header, the same id as in subscriptions and GET /api/v1/events'),
   type: z.string().describe('e.g. accounting.invoice.created'),
   tenantSequence: z.int().min(1).nullable().describe(`${GAPLESS}; null only for webhook test events`),
   occurredAt: z.iso.datetime(),
@@ -84,7 +92,9 @@ export const EventEnvelope = z.strictObject({
 export function envelopeSchema(entry: EventTypeEntry): Record<string, unknown> {
   const envelope = EventEnvelope.extend({
     type: z.literal(entry.type),
-    tenantSequence: entry.webhookOnly ? z.null().describe('Test events are not part of the log') : z.int().min(1).describe(GAPLESS),
+    tenantSequence: entry.webhookOnly
+      ? z.null().describe('Test events are not part of the log')
+      : z.int().min(1).describe(GAPLESS),
   });
   const schema = jsonSchema(envelope) as { properties: Record<string, unknown> };
   schema.properties.data = entry.schema;

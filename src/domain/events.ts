@@ -83,7 +83,12 @@ export function selectEventTypes(auth: AuthContext, patterns?: readonly string[]
   patterns.forEach((pattern, index) => {
     const matches = EVENT_TYPES.filter((type) => matchesPattern(type, pattern));
     if (!matches.length) {
-      throw new ValidationError([{ path: `types[${index}]`, message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"` }]);
+      throw new ValidationError([
+        {
+          path: `types[${index}]`,
+          message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"`,
+        },
+      ]);
     }
     const allowed = matches.filter(readable);
     if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!)!);
@@ -135,12 +140,20 @@ function appendEvents(writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, e
 }
 
 /** Appends events to the log inside the caller's transaction. Call it last, so the tenant's row is locked briefly. */
-export async function recordEvents(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Promise<void> {
+export async function recordEvents(
+  tx: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  events: NewEvent[],
+): Promise<void> {
   if (!events.length) return;
   await tx.$executeRaw`WITH ${appendEvents(writer, events)} SELECT 1`;
 }
 
-export function recordEvent(tx: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, event: NewEvent): Promise<void> {
+export function recordEvent(
+  tx: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  event: NewEvent,
+): Promise<void> {
   return recordEvents(tx, writer, [event]);
 }
 
@@ -149,7 +162,12 @@ export function recordEvent(tx: Prisma.TransactionClient, writer: Pick<AuthConte
  * is needed: it is atomic, and the tenant's counter row is locked only while the statement commits.
  * Returns what `write` returned.
  */
-export function writeWithEvents<Row>(db: Prisma.TransactionClient, writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, write: Prisma.Sql, events: NewEvent[]): Promise<Row[]> {
+export function writeWithEvents<Row>(
+  db: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  write: Prisma.Sql,
+  events: NewEvent[],
+): Promise<Row[]> {
   return db.$queryRaw<Row[]>`WITH written AS (${write}), ${appendEvents(writer, events)} SELECT * FROM written`;
 }
 
@@ -171,7 +189,10 @@ export function eventService(prisma: PrismaClient) {
     /** The tenantSequence of one of the tenant's events; another tenant's id is not found. */
     async sequenceOf(auth: AuthContext, eventId: string, path = 'after'): Promise<number> {
       parseId('evt', eventId, path);
-      const event = await prisma.event.findFirst({ where: { id: eventId, tenantId: auth.tenantId }, select: { tenantSequence: true } });
+      const event = await prisma.event.findFirst({
+        where: { id: eventId, tenantId: auth.tenantId },
+        select: { tenantSequence: true },
+      });
       if (!event) throw new NotFoundError('Event', eventId);
       return event.tenantSequence;
     },
@@ -184,16 +205,29 @@ export function eventService(prisma: PrismaClient) {
 
     /** The latest tenantSequence of each of these tenants. */
     async latestSequences(tenantIds: string[]): Promise<Map<string, number>> {
-      const rows = await prisma.tenant.findMany({ where: { id: { in: tenantIds } }, select: { id: true, eventSequence: true } });
+      const rows = await prisma.tenant.findMany({
+        where: { id: { in: tenantIds } },
+        select: { id: true, eventSequence: true },
+      });
       return new Map(rows.map((row) => [row.id, row.eventSequence]));
     },
 
     facts(tenantId: string, range: EventRange): Promise<EventFacts[]> {
-      return prisma.event.findMany({ where: rangeWhere(tenantId, range), orderBy: order(range), take: range.limit, select: FACT_COLUMNS });
+      return prisma.event.findMany({
+        where: rangeWhere(tenantId, range),
+        orderBy: order(range),
+        take: range.limit,
+        select: FACT_COLUMNS,
+      });
     },
 
     withData(tenantId: string, range: EventRange) {
-      return prisma.event.findMany({ where: rangeWhere(tenantId, range), orderBy: order(range), take: range.limit, select: { ...FACT_COLUMNS, data: true } });
+      return prisma.event.findMany({
+        where: rangeWhere(tenantId, range),
+        orderBy: order(range),
+        take: range.limit,
+        select: { ...FACT_COLUMNS, data: true },
+      });
     },
 
     /**
@@ -207,7 +241,13 @@ export function eventService(prisma: PrismaClient) {
       const types = selectEventTypes(auth, page.types);
       const afterSequence = page.after ? await this.sequenceOf(auth, page.after, 'after') : 0;
       const throughSequence = page.before ? (await this.sequenceOf(auth, page.before, 'before')) - 1 : undefined;
-      return this.withData(auth.tenantId, { types, afterSequence, throughSequence, limit: page.limit, descending: page.descending });
+      return this.withData(auth.tenantId, {
+        types,
+        afterSequence,
+        throughSequence,
+        limit: page.limit,
+        descending: page.descending,
+      });
     },
 
     /** The envelope's data of one event, as it was right after the change. */
@@ -229,7 +269,10 @@ export function eventService(prisma: PrismaClient) {
 function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput {
   return {
     tenantId,
-    tenantSequence: { gt: range.afterSequence, ...(range.throughSequence !== undefined ? { lte: range.throughSequence } : {}) },
+    tenantSequence: {
+      gt: range.afterSequence,
+      ...(range.throughSequence !== undefined ? { lte: range.throughSequence } : {}),
+    },
     type: { in: [...range.types] },
     ...(range.resourceId ? { resourceId: range.resourceId } : {}),
   };

@@ -33,16 +33,28 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
              OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})`;
       if (claimed === 1) return { replay: null };
 
-      const record = await prisma.idempotencyRecord.findUnique({ where: { applicationId_key: { applicationId, key } } });
+      const record = await prisma.idempotencyRecord.findUnique({
+        where: { applicationId_key: { applicationId, key } },
+      });
       if (!record) return this.begin(applicationId, key, requestHash); // released meanwhile
       if (record.requestHash !== requestHash) {
-        throw new ConflictError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request.');
+        throw new ConflictError(
+          'idempotency_key_reused',
+          'This Idempotency-Key was already used with a different request.',
+        );
       }
       if (record.state !== 'completed') {
-        throw new ConflictError('idempotency_key_in_flight', 'A request with this Idempotency-Key is still being processed; retry later.');
+        throw new ConflictError(
+          'idempotency_key_in_flight',
+          'A request with this Idempotency-Key is still being processed; retry later.',
+        );
       }
       return {
-        replay: { statusCode: record.statusCode!, headers: (record.headers ?? {}) as Record<string, string>, body: record.body ?? '' },
+        replay: {
+          statusCode: record.statusCode!,
+          headers: (record.headers ?? {}) as Record<string, string>,
+          body: record.body ?? '',
+        },
       };
     },
 

@@ -15,7 +15,12 @@ export function columnList(columns: readonly string[]): Prisma.Sql {
  * insert itself. The table's own row type converts the JSON values to its columns' types. Only
  * `returning` is read back.
  */
-export function insertRows(table: string, columns: readonly string[], rows: readonly object[], returning: readonly string[]): Prisma.Sql {
+export function insertRows(
+  table: string,
+  columns: readonly string[],
+  rows: readonly object[],
+  returning: readonly string[],
+): Prisma.Sql {
   const name = Prisma.raw(quoted(table));
   const list = columnList(columns);
   return Prisma.sql`

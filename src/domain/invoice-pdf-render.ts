@@ -33,7 +33,8 @@ const NUMBER_COLUMNS: { label: string; width: number; value: (line: InvoiceLine)
 ];
 const COLUMN_GAP = 6;
 const ROWS_BETWEEN_YIELDS = 50;
-const DESCRIPTION_WIDTH = RIGHT - MARGIN - NUMBER_COLUMNS.reduce((total, column) => total + column.width, 0) - COLUMN_GAP;
+const DESCRIPTION_WIDTH =
+  RIGHT - MARGIN - NUMBER_COLUMNS.reduce((total, column) => total + column.width, 0) - COLUMN_GAP;
 
 type Fonts = { regular: PDFFont; bold: PDFFont };
 type TextStyle = { font?: PDFFont; size?: number; color?: ReturnType<typeof rgb> };
@@ -76,7 +77,9 @@ class Layout {
 
   /** Text the font can draw on one line: other whitespace becomes a space, other characters outside WinAnsi "?". */
   printable(text: string): string {
-    return Array.from(text, (char) => (this.encodable.has(char.codePointAt(0)!) ? char : /\s/.test(char) ? ' ' : '?')).join('');
+    return Array.from(text, (char) =>
+      this.encodable.has(char.codePointAt(0)!) ? char : /\s/.test(char) ? ' ' : '?',
+    ).join('');
   }
 
   /**
@@ -141,7 +144,8 @@ class Layout {
   paragraph(text: string, style: TextStyle = {}): void {
     const font = style.font ?? this.fonts.regular;
     const size = style.size ?? SIZE.text;
-    for (const line of this.wrap(text, RIGHT - MARGIN, font, size)) this.draw(line, MARGIN, this.nextLine(size), { ...style, font, size });
+    for (const line of this.wrap(text, RIGHT - MARGIN, font, size))
+      this.draw(line, MARGIN, this.nextLine(size), { ...style, font, size });
   }
 }
 
@@ -152,7 +156,10 @@ export async function renderInvoicePdf(invoice: InvoiceWithLines): Promise<Uint8
   const pdf = await PDFDocument.create();
   pdf.setTitle(`Invoice ${invoice.number}`);
   pdf.setCreator('Nilo gateway');
-  const fonts = { regular: await pdf.embedFont(StandardFonts.Helvetica), bold: await pdf.embedFont(StandardFonts.HelveticaBold) };
+  const fonts = {
+    regular: await pdf.embedFont(StandardFonts.Helvetica),
+    bold: await pdf.embedFont(StandardFonts.HelveticaBold),
+  };
   const layout = new Layout(pdf, fonts);
 
   layout.draw('INVOICE', MARGIN, layout.nextLine(SIZE.title), { font: fonts.bold, size: SIZE.title });
@@ -181,22 +188,32 @@ export async function renderInvoicePdf(invoice: InvoiceWithLines): Promise<Uint8
   const billToWidth = RIGHT - billTo;
   layout.y = top;
   layout.draw('Bill to', billTo, layout.nextLine(SIZE.text), { color: GRAY });
-  for (const line of layout.wrap(invoice.customer, billToWidth, fonts.bold, SIZE.text)) layout.draw(line, billTo, layout.nextLine(SIZE.text), { font: fonts.bold });
-  const customerLines = [invoice.customerCompany, invoice.customerAddress, invoice.customerVatId && `VAT ID: ${invoice.customerVatId}`];
+  for (const line of layout.wrap(invoice.customer, billToWidth, fonts.bold, SIZE.text))
+    layout.draw(line, billTo, layout.nextLine(SIZE.text), { font: fonts.bold });
+  const customerLines = [
+    invoice.customerCompany,
+    invoice.customerAddress,
+    invoice.customerVatId && `VAT ID: ${invoice.customerVatId}`,
+  ];
   for (const text of customerLines) {
     if (!text) continue;
-    for (const line of layout.wrap(text, billToWidth, fonts.regular, SIZE.text)) layout.draw(line, billTo, layout.nextLine(SIZE.text));
+    for (const line of layout.wrap(text, billToWidth, fonts.regular, SIZE.text))
+      layout.draw(line, billTo, layout.nextLine(SIZE.text));
   }
   if (layout.page === factsPage) layout.y = Math.min(layout.y, factsBottom);
   layout.nextLine(SIZE.text);
 
   // The line table; its header repeats on every page the lines continue onto.
-  const columnRight = (index: number) => RIGHT - NUMBER_COLUMNS.slice(index + 1).reduce((total, column) => total + column.width, 0);
+  const columnRight = (index: number) =>
+    RIGHT - NUMBER_COLUMNS.slice(index + 1).reduce((total, column) => total + column.width, 0);
   const tableHeader = () => {
     const y = layout.nextLine(SIZE.table);
     layout.draw('Description', MARGIN, y, { font: fonts.bold, size: SIZE.table });
     NUMBER_COLUMNS.forEach((column, index) =>
-      layout.drawRight(column.label, columnRight(index), y, column.width - COLUMN_GAP, { font: fonts.bold, size: SIZE.table }),
+      layout.drawRight(column.label, columnRight(index), y, column.width - COLUMN_GAP, {
+        font: fonts.bold,
+        size: SIZE.table,
+      }),
     );
     layout.rule(y - 4);
     layout.y -= 4;
@@ -210,8 +227,12 @@ export async function renderInvoicePdf(invoice: InvoiceWithLines): Promise<Uint8
     // The whole row on one page.
     layout.keep(SIZE.table, description.length);
     const y = layout.nextLine(SIZE.table);
-    NUMBER_COLUMNS.forEach((column, index) => layout.drawRight(column.value(line), columnRight(index), y, column.width - COLUMN_GAP, { size: SIZE.table }));
-    description.forEach((text, index) => layout.draw(text, MARGIN, index === 0 ? y : layout.nextLine(SIZE.table), { size: SIZE.table }));
+    NUMBER_COLUMNS.forEach((column, index) =>
+      layout.drawRight(column.value(line), columnRight(index), y, column.width - COLUMN_GAP, { size: SIZE.table }),
+    );
+    description.forEach((text, index) =>
+      layout.draw(text, MARGIN, index === 0 ? y : layout.nextLine(SIZE.table), { size: SIZE.table }),
+    );
   }
   layout.continuation = undefined;
   layout.rule(layout.y - 4);
@@ -231,7 +252,10 @@ export async function renderInvoicePdf(invoice: InvoiceWithLines): Promise<Uint8
     layout.drawRight(money(amount), RIGHT, y, totalsWidth - COLUMN_GAP, emphasized ? { font: fonts.bold } : {});
   }
 
-  for (const [heading, text] of [['Payment instructions', invoice.paymentInstructions], ['Note', invoice.note]] as const) {
+  for (const [heading, text] of [
+    ['Payment instructions', invoice.paymentInstructions],
+    ['Note', invoice.note],
+  ] as const) {
     if (!text) continue;
     layout.nextLine(SIZE.text);
     layout.keep(SIZE.text, 2);
@@ -242,7 +266,13 @@ export async function renderInvoicePdf(invoice: InvoiceWithLines): Promise<Uint8
   const pages = pdf.getPages();
   pages.forEach((page, index) => {
     const footer = `${invoice.number} - page ${index + 1} of ${pages.length}`;
-    layout.draw(footer, RIGHT - fonts.regular.widthOfTextAtSize(footer, SIZE.footer), FOOTER_Y, { size: SIZE.footer, color: GRAY }, page);
+    layout.draw(
+      footer,
+      RIGHT - fonts.regular.widthOfTextAtSize(footer, SIZE.footer),
+      FOOTER_Y,
+      { size: SIZE.footer, color: GRAY },
+      page,
+    );
   });
   // A copy typed as Prisma's Bytes wants it: pdf-lib's type does not promise an ArrayBuffer behind its array.
   return new Uint8Array(await pdf.save());

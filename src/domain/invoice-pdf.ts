@@ -26,7 +26,11 @@ export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
   return {
     async start(auth: AuthContext, invoiceId: string): Promise<JobState> {
       const invoice = await invoices.get(auth, invoiceId, { select: { id: true } });
-      return jobs.enqueue(auth, { resourceType: INVOICE_PDF_JOB, input: { invoiceId: invoice.id }, progress: { total: 1 } });
+      return jobs.enqueue(auth, {
+        resourceType: INVOICE_PDF_JOB,
+        input: { invoiceId: invoice.id },
+        progress: { total: 1 },
+      });
     },
 
     async run(job: Job): Promise<InvoicePdfResult> {
@@ -55,7 +59,10 @@ export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
         select: { content: true },
       });
       if (!document) {
-        throw new NotYetAvailableError('pdf_not_rendered', `Invoice ${invoice.number} has no PDF yet: POST ${invoicePdfPath(invoice.id)} to render one.`);
+        throw new NotYetAvailableError(
+          'pdf_not_rendered',
+          `Invoice ${invoice.number} has no PDF yet: POST ${invoicePdfPath(invoice.id)} to render one.`,
+        );
       }
       return { invoiceNumber: invoice.number, content: document.content };
     },

@@ -18,41 +18,60 @@ const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
 const decimalNumber = (label: string, places: number) =>
   z
     .union([z.number(), z.string()])
-    .refine((v) => typeof v === 'number' || DECIMAL_STRING.test(v), { message: `${label} must be a decimal number`, abort: true })
+    .refine((v) => typeof v === 'number' || DECIMAL_STRING.test(v), {
+      message: `${label} must be a decimal number`,
+      abort: true,
+    })
     .refine((v) => Number.isFinite(Number(v)), `${label} must be a finite number`)
     .refine((v) => decimalPlaces(v) <= places, `${label} may have at most ${places} decimal places`)
     // For the OpenAPI document: `pattern` constrains the string form only.
-    .meta({ pattern: `^-?\\d+(\\.\\d{1,${places}})?$`, description: `A decimal: a JSON number, or a string for exact digits (at most ${places} decimal places)` });
+    .meta({
+      pattern: `^-?\\d+(\\.\\d{1,${places}})?$`,
+      description: `A decimal: a JSON number, or a string for exact digits (at most ${places} decimal places)`,
+    });
 
 const LineInput = z.strictObject({
   description: z.string().trim().min(1, 'is required').max(1000),
-  quantity: decimalNumber('quantity', 4).refine((v) => toDecimal(v).gt(0), 'must be greater than 0')
-    .refine((v) => toDecimal(v).lte(1e9), 'must be at most 1000000000').meta({ exclusiveMinimum: 0, maximum: 1e9 }),
-  price: decimalNumber('price', 4).refine((v) => toDecimal(v).gte(0), 'must not be negative')
-    .refine((v) => toDecimal(v).lte(1e12), 'must be at most 1000000000000').meta({ minimum: 0, maximum: 1e12 }),
-  taxRate: decimalNumber('taxRate', 4).refine((v) => toDecimal(v).gte(0) && toDecimal(v).lte(100), 'must be between 0 and 100').meta({ minimum: 0, maximum: 100 }),
+  quantity: decimalNumber('quantity', 4)
+    .refine((v) => toDecimal(v).gt(0), 'must be greater than 0')
+    .refine((v) => toDecimal(v).lte(1e9), 'must be at most 1000000000')
+    .meta({ exclusiveMinimum: 0, maximum: 1e9 }),
+  price: decimalNumber('price', 4)
+    .refine((v) => toDecimal(v).gte(0), 'must not be negative')
+    .refine((v) => toDecimal(v).lte(1e12), 'must be at most 1000000000000')
+    .meta({ minimum: 0, maximum: 1e12 }),
+  taxRate: decimalNumber('taxRate', 4)
+    .refine((v) => toDecimal(v).gte(0) && toDecimal(v).lte(100), 'must be between 0 and 100')
+    .meta({ minimum: 0, maximum: 100 }),
 });
 
-export const CreateInvoiceInput = z.strictObject({
-  customer: z.string().trim().min(1, 'is required').max(300),
-  customerContactId: z.string().nullable().optional(),
-  customerCompany: optionalText(300),
-  customerAddress: optionalText(1000),
-  customerVatId: optionalText(50),
-  reference: optionalText(200),
-  paymentInstructions: optionalText(2000),
-  note: optionalText(10_000),
-  // Invoice numbers carry a 4-digit year, and the database has no year 0.
-  issuedDate: z.iso.date('must be an ISO-8601 date (YYYY-MM-DD)').refine((d) => d >= '1000-01-01', 'must be in the year 1000 or later'),
-  paymentTermsDays: z.number().int('must be an integer').min(0).max(3650),
-  items: z.array(LineInput).min(1, 'At least one item is required.').max(1000),
-}).refine((i) => {
-  const due = Date.parse(`${i.issuedDate}T00:00:00Z`) + i.paymentTermsDays * 86_400_000;
-  return Number.isNaN(due) || due < Date.UTC(10000, 0, 1); // NaN: the fields themselves are reported
-}, {
-  path: ['paymentTermsDays'],
-  message: 'the due date must not be later than 9999-12-31',
-});
+export const CreateInvoiceInput = z
+  .strictObject({
+    customer: z.string().trim().min(1, 'is required').max(300),
+    customerContactId: z.string().nullable().optional(),
+    customerCompany: optionalText(300),
+    customerAddress: optionalText(1000),
+    customerVatId: optionalText(50),
+    reference: optionalText(200),
+    paymentInstructions: optionalText(2000),
+    note: optionalText(10_000),
+    // Invoice numbers carry a 4-digit year, and the database has no year 0.
+    issuedDate: z.iso
+      .date('must be an ISO-8601 date (YYYY-MM-DD)')
+      .refine((d) => d >= '1000-01-01', 'must be in the year 1000 or later'),
+    paymentTermsDays: z.number().int('must be an integer').min(0).max(3650),
+    items: z.array(LineInput).min(1, 'At least one item is required.').max(1000),
+  })
+  .refine(
+    (i) => {
+      const due = Date.parse(`${i.issuedDate}T00:00:00Z`) + i.paymentTermsDays * 86_400_000;
+      return Number.isNaN(due) || due < Date.UTC(10000, 0, 1); // NaN: the fields themselves are reported
+    },
+    {
+      path: ['paymentTermsDays'],
+      message: 'the due date must not be later than 9999-12-31',
+    },
+  );
 export type CreateInvoiceInput = z.input<typeof CreateInvoiceInput>;
 
 export const INVOICES_FEATURE = 'accounting';
@@ -182,7 +201,15 @@ export function invoiceService(prisma: PrismaClient) {
         const quantity = toDecimal(item.quantity);
         const price = toDecimal(item.price);
         const taxRate = toDecimal(item.taxRate);
-        return { id: newId('invl'), position, description: item.description, quantity, price, taxRate, ...lineAmounts(quantity, price, taxRate) };
+        return {
+          id: newId('invl'),
+          position,
+          description: item.description,
+          quantity,
+          price,
+          taxRate,
+          ...lineAmounts(quantity, price, taxRate),
+        };
       });
       const totals = {
         netTotal: sum(lines.map((l) => l.net)),
@@ -190,40 +217,45 @@ export function invoiceService(prisma: PrismaClient) {
         grossTotal: sum(lines.map((l) => l.gross)),
       };
       if (totals.grossTotal.gt(MAX_AMOUNT)) {
-        throw new UnprocessableError('amount_out_of_range', `The invoice total may be at most ${MAX_AMOUNT.toFixed(2)}.`, [
-          { path: 'items', message: 'the invoice total is too large' },
-        ]);
+        throw new UnprocessableError(
+          'amount_out_of_range',
+          `The invoice total may be at most ${MAX_AMOUNT.toFixed(2)}.`,
+          [{ path: 'items', message: 'the invoice total is too large' }],
+        );
       }
       const issuedDate = new Date(`${data.issuedDate}T00:00:00Z`);
       const dueDate = new Date(issuedDate.getTime() + data.paymentTermsDays * 86_400_000);
       const year = issuedDate.getUTCFullYear();
 
-      return prisma.$transaction(async (tx) => {
-        if (data.customerContactId != null) await requireCustomerContact(tx, auth, data.customerContactId);
-        const number = await nextInvoiceNumber(tx, auth.tenantId, year);
-        const { items: _items, ...fields } = data;
-        const invoice = await tx.invoice.create({
-          data: {
-            ...fields,
-            ...totals,
-            id: newId('inv'),
-            tenantId: auth.tenantId,
-            applicationId: auth.applicationId,
-            number,
-            year,
-            issuedDate,
-            dueDate,
-            lines: { create: lines },
-          },
-          include: withDetails,
+      return prisma
+        .$transaction(async (tx) => {
+          if (data.customerContactId != null) await requireCustomerContact(tx, auth, data.customerContactId);
+          const number = await nextInvoiceNumber(tx, auth.tenantId, year);
+          const { items: _items, ...fields } = data;
+          const invoice = await tx.invoice.create({
+            data: {
+              ...fields,
+              ...totals,
+              id: newId('inv'),
+              tenantId: auth.tenantId,
+              applicationId: auth.applicationId,
+              number,
+              year,
+              issuedDate,
+              dueDate,
+              lines: { create: lines },
+            },
+            include: withDetails,
+          });
+          await recordEvent(tx, auth, invoiceEvent('accounting.invoice.created', invoice));
+          return invoice;
+        })
+        .catch(async (error: unknown) => {
+          // The contact was deleted between the check above and the insert: the same 422 as if before.
+          if (isForeignKeyViolation(error) && data.customerContactId != null)
+            await requireCustomerContact(prisma, auth, data.customerContactId);
+          throw error;
         });
-        await recordEvent(tx, auth, invoiceEvent('accounting.invoice.created', invoice));
-        return invoice;
-      }).catch(async (error: unknown) => {
-        // The contact was deleted between the check above and the insert: the same 422 as if before.
-        if (isForeignKeyViolation(error) && data.customerContactId != null) await requireCustomerContact(prisma, auth, data.customerContactId);
-        throw error;
-      });
     },
 
     /** Moves an invoice along its lifecycle; a move the current status does not allow is 422. */
@@ -256,9 +288,11 @@ async function requireCustomerContact(tx: Prisma.TransactionClient, auth: AuthCo
   parseId('contact', contactId, 'customerContactId');
   const exists = await tx.contact.count({ where: { id: contactId, tenantId: auth.tenantId } });
   if (!exists) {
-    throw new UnprocessableError('customer_contact_not_found', `customerContactId ${contactId} names no contact of this tenant.`, [
-      { path: 'customerContactId', message: 'names no contact of this tenant' },
-    ]);
+    throw new UnprocessableError(
+      'customer_contact_not_found',
+      `customerContactId ${contactId} names no contact of this tenant.`,
+      [{ path: 'customerContactId', message: 'names no contact of this tenant' }],
+    );
   }
 }
 

@@ -30,7 +30,10 @@ export const RESOURCE_TYPE = z
   .max(100);
 
 export const CreateJobInput = z.strictObject({
-  resourceType: RESOURCE_TYPE.refine((type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type), 'is a built-in job type; use its own endpoint'),
+  resourceType: RESOURCE_TYPE.refine(
+    (type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type),
+    'is a built-in job type; use its own endpoint',
+  ),
   input: JsonObject.default({}),
   maxAttempts: z.number().int().min(1).max(20).optional(),
 });
@@ -57,7 +60,10 @@ export type JobError = z.output<typeof JobErrorInput>;
 export type WaitingFor = 'no_runner';
 
 /** What a job that failed as no_runner tells its readers. */
-const NO_RUNNER_ERROR = { code: 'no_runner', message: 'No runner registered this job type while the job waited (JOB_NO_RUNNER_TIMEOUT).' };
+const NO_RUNNER_ERROR = {
+  code: 'no_runner',
+  message: 'No runner registered this job type while the job waited (JOB_NO_RUNNER_TIMEOUT).',
+};
 
 export function pollPath(jobId: string): string {
   return `/api/v1/jobs/${jobId}`;
@@ -69,7 +75,8 @@ const WITHOUT_INPUT = { omit: { input: true } } as const;
 
 /** A job as GET /jobs answers it: the resource, and what a queued one waits for (null: a runner will take it). */
 export function jobWithHint(job: JobState, handledTypes: ReadonlySet<string>) {
-  const waitingFor: WaitingFor | null = job.status === 'queued' && !handledTypes.has(job.resourceType) ? 'no_runner' : null;
+  const waitingFor: WaitingFor | null =
+    job.status === 'queued' && !handledTypes.has(job.resourceType) ? 'no_runner' : null;
   return { ...jobResource(job), waitingFor };
 }
 
@@ -103,10 +110,15 @@ export function jobReceipt(job: JobState) {
 export type JobHolder = { runnerId: string | null };
 
 function jobEvent(job: JobState, type: EventType) {
-  return { type, resourceType: 'job' as const, resourceId: job.id, data: jobResource(job) as unknown as Prisma.InputJsonObject };
+  return {
+    type,
+    resourceType: 'job' as const,
+    resourceId: job.id,
+    data: jobResource(job) as unknown as Prisma.InputJsonObject,
+  };
 }
 
-const eventFor: Record<JobStatus, EventType> = {
+const _eventFor: Record<JobStatus, EventType> = {
   queued: 'jobs.job.queued',
   running: 'jobs.job.running',
   succeeded: 'jobs.job.succeeded',
@@ -133,7 +145,10 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
   const heldBy = (jobId: string, holder: JobHolder) => ({ id: jobId, status: 'running', runnerId: holder.runnerId });
 
   /** What a holder that lost its job is told: whether it was canceled (else its lease went to another). */
-  async function lost(db: Prisma.TransactionClient, jobId: string): Promise<{ held: false; canceled: boolean; job: JobState | null }> {
+  async function lost(
+    db: Prisma.TransactionClient,
+    jobId: string,
+  ): Promise<{ held: false; canceled: boolean; job: JobState | null }> {
     const current = await db.job.findUnique({ where: { id: jobId }, ...WITHOUT_INPUT });
     return { held: false, canceled: current?.status === 'canceled', job: current };
   }
@@ -146,12 +161,21 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
   });
 
   async function renewLease(jobId: string, holder: JobHolder, leaseExpiresAt: Date): Promise<JobState | null> {
-    const [job] = await prisma.job.updateManyAndReturn({ where: heldBy(jobId, holder), data: { leaseExpiresAt }, ...WITHOUT_INPUT });
+    const [job] = await prisma.job.updateManyAndReturn({
+      where: heldBy(jobId, holder),
+      data: { leaseExpiresAt },
+      ...WITHOUT_INPUT,
+    });
     return job ?? null;
   }
 
   /** Changes a job the holder still holds, and writes the event, in one transaction; null if it lost the job. */
-  async function transition(jobId: string, holder: JobHolder, data: Prisma.JobUncheckedUpdateManyInput, type: EventType): Promise<JobState | null> {
+  async function transition(
+    jobId: string,
+    holder: JobHolder,
+    data: Prisma.JobUncheckedUpdateManyInput,
+    type: EventType,
+  ): Promise<JobState | null> {
     return prisma.$transaction(async (tx) => {
       const [job] = await tx.job.updateManyAndReturn({ where: heldBy(jobId, holder), data, ...WITHOUT_INPUT });
       if (!job) return null;
@@ -167,7 +191,12 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
      */
     async enqueue(
       auth: AuthContext,
-      job: { resourceType: string; input: Prisma.InputJsonValue; maxAttempts?: number; progress?: { total: number; message?: string } },
+      job: {
+        resourceType: string;
+        input: Prisma.InputJsonValue;
+        maxAttempts?: number;
+        progress?: { total: number; message?: string };
+      },
     ): Promise<JobState> {
       const now = new Date();
       const state: JobState = {
@@ -200,7 +229,11 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
     /** POST /jobs: work for the tenant's runners. */
     create(auth: AuthContext, input: unknown): Promise<JobState> {
       const data = parseInput(CreateJobInput, input);
-      return this.enqueue(auth, { resourceType: data.resourceType, input: data.input as Prisma.InputJsonValue, maxAttempts: data.maxAttempts });
+      return this.enqueue(auth, {
+        resourceType: data.resourceType,
+        input: data.input as Prisma.InputJsonValue,
+        maxAttempts: data.maxAttempts,
+      });
     },
 
     get: (auth: AuthContext, id: string) => findOwned(prisma, auth, id),
@@ -215,7 +248,12 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
     list(auth: AuthContext, page: Page) {
       const filter = parseInput(JobFilter, { status: page.status, resourceType: page.resourceType });
       return prisma.job.findMany({
-        where: { tenantId: auth.tenantId, status: filter.status, resourceType: filter.resourceType, ...(page.afterId ? { id: { gt: page.afterId } } : {}) },
+        where: {
+          tenantId: auth.tenantId,
+          status: filter.status,
+          resourceType: filter.resourceType,
+          ...(page.afterId ? { id: { gt: page.afterId } } : {}),
+        },
         orderBy: { id: 'asc' },
         take: page.limit,
       });
@@ -230,7 +268,11 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
           data: { status: 'canceled', finishedAt: new Date(), leaseExpiresAt: null },
         });
         const current = await tx.job.findUniqueOrThrow({ where: { id: job.id }, ...WITHOUT_INPUT });
-        if (!count) throw new ConflictError('job_finished', `The job has already ${current.status === 'canceled' ? 'been canceled' : current.status}.`);
+        if (!count)
+          throw new ConflictError(
+            'job_finished',
+            `The job has already ${current.status === 'canceled' ? 'been canceled' : current.status}.`,
+          );
         await recordEvent(tx, asWriter(current), jobEvent(current, 'jobs.job.canceled'));
         return current;
       });
@@ -240,7 +282,12 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
      * Claims up to `limit` queued jobs of these types, oldest first, for a holder: running, with a
      * lease. SKIP LOCKED lets every process and runner claim at once without taking the same job.
      */
-    async claim(types: readonly string[], holder: JobHolder & { tenantId?: string }, limit: number, leaseMs: number): Promise<Job[]> {
+    async claim(
+      types: readonly string[],
+      holder: JobHolder & { tenantId?: string },
+      limit: number,
+      leaseMs: number,
+    ): Promise<Job[]> {
       if (!types.length || limit < 1) return [];
       return prisma.$transaction(async (tx) => {
         const jobs = await tx.$queryRaw<Job[]>`
@@ -261,10 +308,17 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
     },
 
     /** Renews the lease and records progress (an event when it changed). Tells the holder whether to stop. */
-    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<{ held: boolean; canceled: boolean; job: JobState | null }> {
+    async heartbeat(
+      jobId: string,
+      holder: JobHolder,
+      leaseMs: number,
+      progress?: Progress,
+    ): Promise<{ held: boolean; canceled: boolean; job: JobState | null }> {
       const changed = progress && Object.values(progress).some((v) => v !== undefined);
       const data = progressed(leaseMs, progress);
-      const job = changed ? await transition(jobId, holder, data, 'jobs.job.progress') : await renewLease(jobId, holder, data.leaseExpiresAt);
+      const job = changed
+        ? await transition(jobId, holder, data, 'jobs.job.progress')
+        : await renewLease(jobId, holder, data.leaseExpiresAt);
       return job ? { held: true, canceled: false, job } : lost(prisma, jobId);
     },
 
@@ -280,13 +334,22 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
       leaseMs: number,
       progress: Progress,
     ): Promise<{ held: true; event: NewEvent } | { held: false; canceled: boolean }> {
-      const [job] = await tx.job.updateManyAndReturn({ where: heldBy(jobId, holder), data: progressed(leaseMs, progress), ...WITHOUT_INPUT });
+      const [job] = await tx.job.updateManyAndReturn({
+        where: heldBy(jobId, holder),
+        data: progressed(leaseMs, progress),
+        ...WITHOUT_INPUT,
+      });
       return job ? { held: true, event: jobEvent(job, 'jobs.job.progress') } : lost(tx, jobId);
     },
 
     complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {
       // A failed earlier attempt's error no longer describes the job.
-      return transition(jobId, holder, { status: 'succeeded', result, error: Prisma.DbNull, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.succeeded');
+      return transition(
+        jobId,
+        holder,
+        { status: 'succeeded', result, error: Prisma.DbNull, finishedAt: new Date(), leaseExpiresAt: null },
+        'jobs.job.succeeded',
+      );
     },
 
     /** A failed attempt: queued again after a backoff while attempts remain (and `retry`), else failed. */
@@ -295,14 +358,33 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
       if (!job) return null;
       if (retry && job.attempts < job.maxAttempts) {
         // No NOTIFY: it is not due yet; the workers' poll picks it up after the backoff.
-        return transition(jobId, holder, { status: 'queued', runnerId: null, leaseExpiresAt: null, runAt: new Date(Date.now() + backoff(job.attempts)), error }, 'jobs.job.queued');
+        return transition(
+          jobId,
+          holder,
+          {
+            status: 'queued',
+            runnerId: null,
+            leaseExpiresAt: null,
+            runAt: new Date(Date.now() + backoff(job.attempts)),
+            error,
+          },
+          'jobs.job.queued',
+        );
       }
-      return transition(jobId, holder, { status: 'failed', error, finishedAt: new Date(), leaseExpiresAt: null }, 'jobs.job.failed');
+      return transition(
+        jobId,
+        holder,
+        { status: 'failed', error, finishedAt: new Date(), leaseExpiresAt: null },
+        'jobs.job.failed',
+      );
     },
 
     /** The job types someone runs for this tenant: its active runners' registrations, and the built-in types when a worker runs them. */
     async handledTypes(tenantId: string): Promise<Set<string>> {
-      const runners = await prisma.runner.findMany({ where: { tenantId, status: 'active' }, select: { resourceTypes: true } });
+      const runners = await prisma.runner.findMany({
+        where: { tenantId, status: 'active' },
+        select: { resourceTypes: true },
+      });
       return new Set([...builtIns, ...runners.flatMap((runner) => runner.resourceTypes)]);
     },
 
@@ -322,7 +404,11 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
       for (const { id } of stale) {
         const job = await prisma.$transaction(async (tx) => {
           // Still queued: a runner may have registered and claimed it meanwhile.
-          const [job] = await tx.job.updateManyAndReturn({ where: { id, status: 'queued' }, data: { status: 'failed', error: NO_RUNNER_ERROR, finishedAt: new Date() }, ...WITHOUT_INPUT });
+          const [job] = await tx.job.updateManyAndReturn({
+            where: { id, status: 'queued' },
+            data: { status: 'failed', error: NO_RUNNER_ERROR, finishedAt: new Date() },
+            ...WITHOUT_INPUT,
+          });
           if (job) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.failed'));
           return job;
         });
@@ -333,10 +419,17 @@ export function jobService(prisma: PrismaClient, config: Pick<JobConfig, 'builtI
 
     /** Jobs whose holder stopped renewing its lease (crashed, killed, disconnected) go back to the queue, or fail when out of attempts. */
     async reclaimExpired(): Promise<number> {
-      const expired = await prisma.job.findMany({ where: { status: 'running', leaseExpiresAt: { lt: new Date() } }, select: { id: true, runnerId: true } });
+      const expired = await prisma.job.findMany({
+        where: { status: 'running', leaseExpiresAt: { lt: new Date() } },
+        select: { id: true, runnerId: true },
+      });
       let reclaimed = 0;
       for (const { id, runnerId } of expired) {
-        const job = await this.fail(id, { runnerId }, { code: 'lease_expired', message: 'The worker holding the job stopped reporting.' });
+        const job = await this.fail(
+          id,
+          { runnerId },
+          { code: 'lease_expired', message: 'The worker holding the job stopped reporting.' },
+        );
         if (job) reclaimed++;
       }
       return reclaimed;

@@ -17,7 +17,9 @@ export function uniqueViolationFields(error: unknown): string[] {
   if (!isUniqueViolation(error)) return [];
   const meta = (error as Prisma.PrismaClientKnownRequestError).meta as DriverAdapterMeta | undefined;
   const constraint = meta?.driverAdapterError?.cause?.constraint;
-  const named = [meta?.target, constraint?.fields, constraint?.index].flat().filter((v): v is string => typeof v === 'string');
+  const named = [meta?.target, constraint?.fields, constraint?.index]
+    .flat()
+    .filter((v): v is string => typeof v === 'string');
   return named.map((name) => name.replace(/"/g, ''));
 }
 

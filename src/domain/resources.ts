@@ -31,13 +31,17 @@ export const ContactResource = z.strictObject({
   salutation: text,
   addressingNotes: text,
   note: text,
-  customData: jsonObject.nullable().describe('The application\'s own JSON object, returned unchanged'),
-  externalId: text.describe('The contact\'s id in the application\'s own system, unique per tenant'),
+  customData: jsonObject.nullable().describe("The application's own JSON object, returned unchanged"),
+  externalId: text.describe("The contact's id in the application's own system, unique per tenant"),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
 
-const amount = z.number().describe('A decimal amount with at most 2 decimal places (line amounts rounded half-up to cents; totals are their sums)');
+const amount = z
+  .number()
+  .describe(
+    'A decimal amount with at most 2 decimal places (line amounts rounded half-up to cents; totals are their sums)',
+  );
 const lineInput = z.number().describe('At most 4 decimal places');
 
 export const InvoiceLineResource = z.strictObject({
@@ -81,7 +85,7 @@ export const InvoiceResource = z.strictObject({
 export const JobResource = z.strictObject({
   jobId: z.string().describe('job_ followed by a ULID'),
   status: z.enum(JOB_STATUSES),
-  resourceType: z.string().describe('The job type, e.g. contacts.import, invoices.pdf, or a runner\'s type'),
+  resourceType: z.string().describe("The job type, e.g. contacts.import, invoices.pdf, or a runner's type"),
   pollPath: z.string().describe('GET it to follow the job'),
   progress: z.strictObject({ completed: z.int().nullable(), total: z.int().nullable(), message: text }),
   result: jsonObject.nullable().describe('What the job produced, once it succeeded'),
@@ -89,7 +93,7 @@ export const JobResource = z.strictObject({
   attempts: z.int(),
   maxAttempts: z.int(),
   applicationId: text,
-  runnerId: text.describe('The runner holding or having run it; null for the gateway\'s own workers'),
+  runnerId: text.describe("The runner holding or having run it; null for the gateway's own workers"),
   createdAt: timestamp,
   updatedAt: timestamp,
   startedAt: timestamp.nullable(),

@@ -3,7 +3,15 @@ import type { Job, Prisma, PrismaClient, Runner } from '../generated/prisma/clie
 import { generateKey, hashKey, isWellFormedKey, RUNNER_KEY_PREFIX } from '../auth/keys.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from './errors.js';
 import { newId, parseId } from './ids.js';
-import { BUILT_IN_JOB_TYPES, JobErrorInput, jobResource, ProgressInput, RESOURCE_TYPE, type JobService, type JobState } from './jobs.js';
+import {
+  BUILT_IN_JOB_TYPES,
+  JobErrorInput,
+  jobResource,
+  ProgressInput,
+  RESOURCE_TYPE,
+  type JobService,
+  type JobState,
+} from './jobs.js';
 import { JsonObject, parseInput } from './validation.js';
 
 // Customer-hosted runners: created by the operator with a key of their own, they claim the
@@ -14,7 +22,10 @@ const LAST_SEEN_RESOLUTION_MS = 10_000;
 
 const Name = z.string().trim().min(1, 'is required').max(200);
 
-const RunnerType = RESOURCE_TYPE.refine((type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type), 'is a built-in job type; the gateway runs it itself');
+const RunnerType = RESOURCE_TYPE.refine(
+  (type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type),
+  'is a built-in job type; the gateway runs it itself',
+);
 
 export const RegisterInput = z.strictObject({
   resourceTypes: z
@@ -36,7 +47,13 @@ export const FailInput = z.strictObject({
   retry: z.boolean().default(false),
 });
 
-export type NewRunner = { runnerId: string; runnerName: string; tenantId: string; runnerKey: string; fingerprint: string };
+export type NewRunner = {
+  runnerId: string;
+  runnerName: string;
+  tenantId: string;
+  runnerKey: string;
+  fingerprint: string;
+};
 
 /** A runner as listings show it: never its key or hash. */
 export function runnerResource(runner: Runner) {
@@ -76,8 +93,16 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
       const valid = parseInput(z.object({ name: Name }), { name });
       await requireTenant(tenantId);
       const key = generateKey(RUNNER_KEY_PREFIX);
-      const runner = await prisma.runner.create({ data: { id: newId('run'), tenantId, name: valid.name, keyHash: key.hash, fingerprint: key.fingerprint } });
-      return { runnerId: runner.id, runnerName: runner.name, tenantId, runnerKey: key.key, fingerprint: key.fingerprint };
+      const runner = await prisma.runner.create({
+        data: { id: newId('run'), tenantId, name: valid.name, keyHash: key.hash, fingerprint: key.fingerprint },
+      });
+      return {
+        runnerId: runner.id,
+        runnerName: runner.name,
+        tenantId,
+        runnerKey: key.key,
+        fingerprint: key.fingerprint,
+      };
     },
 
     async listRunners(tenantId: string, page: Page = {}) {
@@ -98,7 +123,10 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
 
     /** Its key stops working at once (runner keys are not cached); a job it held is reclaimed when the lease lapses. */
     async revokeRunner(runnerId: string) {
-      const { count } = await prisma.runner.updateMany({ where: { id: parseId('run', runnerId, 'runner') }, data: { status: 'revoked' } });
+      const { count } = await prisma.runner.updateMany({
+        where: { id: parseId('run', runnerId, 'runner') },
+        data: { status: 'revoked' },
+      });
       if (!count) throw new NotFoundError('Runner', runnerId);
       return { runnerId, status: 'revoked' as const };
     },
@@ -108,7 +136,7 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
       if (!runnerKey) throw new UnauthorizedError('A runner key is required (Authorization: Bearer nilo_rk_...).');
       if (!isWellFormedKey(RUNNER_KEY_PREFIX, runnerKey)) throw new UnauthorizedError('The runner key is malformed.');
       const runner = await prisma.runner.findUnique({ where: { keyHash: hashKey(runnerKey) } });
-      if (!runner || runner.status !== 'active') throw new UnauthorizedError('The runner key is unknown or revoked.');
+      if (runner?.status !== 'active') throw new UnauthorizedError('The runner key is unknown or revoked.');
       const now = new Date();
       if (!runner.lastSeenAt || now.getTime() - runner.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
         await prisma.runner.update({ where: { id: runner.id }, data: { lastSeenAt: now } });
@@ -126,14 +154,26 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
     /** The tenant's oldest due job of the runner's types, now running under its lease; null when there is none. */
     async claim(runner: Runner): Promise<Job | null> {
       if (!runner.resourceTypes.length) {
-        throw new ConflictError('runner_not_registered', 'Register the job types this runner handles first (POST /api/v1/runner/register).');
+        throw new ConflictError(
+          'runner_not_registered',
+          'Register the job types this runner handles first (POST /api/v1/runner/register).',
+        );
       }
-      const [job] = await jobs.claim(runner.resourceTypes, { runnerId: runner.id, tenantId: runner.tenantId }, 1, leaseMs);
+      const [job] = await jobs.claim(
+        runner.resourceTypes,
+        { runnerId: runner.id, tenantId: runner.tenantId },
+        1,
+        leaseMs,
+      );
       return job ?? null;
     },
 
     /** Renews the lease and records progress; a canceled job is reported rather than refused, so the runner stops. */
-    async heartbeat(runner: Runner, jobId: string, input: unknown): Promise<{ canceled: boolean; leaseExpiresAt: string | null }> {
+    async heartbeat(
+      runner: Runner,
+      jobId: string,
+      input: unknown,
+    ): Promise<{ canceled: boolean; leaseExpiresAt: string | null }> {
       const id = parseId('job', jobId, 'jobId');
       // No body (null or undefined) is a plain lease renewal.
       const { progress } = parseInput(HeartbeatInput, input ?? {});

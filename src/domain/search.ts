@@ -14,7 +14,15 @@ import { PAGE_SIZE } from './paging.js';
 // the same as `is_any_of`. `is_before`/`is_after` are strict (<, >) and also apply to numbers.
 // Sorting always ends with `id` ascending as the tie-breaker; empty values sort last.
 
-export const SEARCH_OPERATORS = ['is', 'is_not', 'contains', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'] as const;
+export const SEARCH_OPERATORS = [
+  'is',
+  'is_not',
+  'contains',
+  'is_any_of',
+  'includes_any_of',
+  'is_before',
+  'is_after',
+] as const;
 export type SearchOperator = (typeof SEARCH_OPERATORS)[number];
 
 export type FieldKind = 'text' | 'id' | 'enum' | 'date' | 'datetime' | 'number';
@@ -53,13 +61,19 @@ function scalarProblem(spec: SearchField, value: unknown): string | null {
     case 'text':
       return typeof value === 'string' && value.length <= 1000 ? null : 'must be a string (at most 1000 characters)';
     case 'id':
-      return typeof value === 'string' && isId(spec.prefix!, value) ? null : `must be "${spec.prefix}_" followed by a 26-character ULID`;
+      return typeof value === 'string' && isId(spec.prefix!, value)
+        ? null
+        : `must be "${spec.prefix}_" followed by a 26-character ULID`;
     case 'enum':
-      return typeof value === 'string' && spec.values!.includes(value) ? null : `must be one of ${spec.values!.join(', ')}`;
+      return typeof value === 'string' && spec.values!.includes(value)
+        ? null
+        : `must be one of ${spec.values!.join(', ')}`;
     case 'date':
       return dateSchema.safeParse(value).success ? null : 'must be an ISO-8601 date (YYYY-MM-DD)';
     case 'datetime':
-      return dateTimeSchema.safeParse(value).success ? null : 'must be an ISO-8601 date-time (2026-05-30T12:00:00Z) or date';
+      return dateTimeSchema.safeParse(value).success
+        ? null
+        : 'must be an ISO-8601 date-time (2026-05-30T12:00:00Z) or date';
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? null : 'must be a number';
   }
@@ -78,7 +92,8 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
     .strictObject({
       field: fieldName.describe(`One of: ${list(names)}`),
       operator: z.enum(SEARCH_OPERATORS, {
-        error: (issue) => `unknown operator ${JSON.stringify(issue.input)}; allowed operators: ${list(SEARCH_OPERATORS)}`,
+        error: (issue) =>
+          `unknown operator ${JSON.stringify(issue.input)}; allowed operators: ${list(SEARCH_OPERATORS)}`,
       }),
       value: z.unknown().describe('A string, number, date, null, or an array for is_any_of/includes_any_of'),
     })
@@ -97,12 +112,17 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
       const { value } = filter;
       if (LIST_OPERATORS.includes(filter.operator)) {
         if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) {
-          ctx.addIssue({ code: 'custom', path: ['value'], message: `must be an array of 1 to ${MAX_LIST} values for "${filter.operator}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['value'],
+            message: `must be an array of 1 to ${MAX_LIST} values for "${filter.operator}"`,
+          });
           return;
         }
         value.forEach((item, i) => {
           const problem = scalarProblem(spec, item);
-          if (problem) ctx.addIssue({ code: 'custom', path: ['value', i], message: `${problem} (field "${filter.field}")` });
+          if (problem)
+            ctx.addIssue({ code: 'custom', path: ['value', i], message: `${problem} (field "${filter.field}")` });
         });
         return;
       }
@@ -121,7 +141,12 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
   return z.strictObject({
     filters: z.array(Filter).max(50).default([]),
     sort: z.array(Sort).max(5).default([]),
-    pageSize: z.number().int('must be an integer').min(PAGE_SIZE.min, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`).max(PAGE_SIZE.max, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`).default(PAGE_SIZE.default),
+    pageSize: z
+      .number()
+      .int('must be an integer')
+      .min(PAGE_SIZE.min, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`)
+      .max(PAGE_SIZE.max, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`)
+      .default(PAGE_SIZE.default),
     cursor: z.string().max(500).optional(),
   });
 }
@@ -202,7 +227,10 @@ function toDb(spec: SearchField, value: unknown): unknown {
 // size) that produced it: a cursor of another query is a 400, never a surprising page.
 function queryHash(resource: string, body: SearchBody): string {
   const { cursor: _cursor, ...query } = body;
-  return createHash('sha256').update(JSON.stringify([resource, query])).digest('base64url').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify([resource, query]))
+    .digest('base64url')
+    .slice(0, 16);
 }
 
 function encodeSearchCursor(resource: string, body: SearchBody, offset: number): string {
@@ -221,7 +249,9 @@ function decodeSearchCursor(resource: string, body: SearchBody): number {
     throw new ValidationError([{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
   }
   if (cursor.q !== queryHash(resource, body)) {
-    throw new ValidationError([{ path: 'cursor', message: 'belongs to a different search; send the same filters, sort and pageSize' }]);
+    throw new ValidationError([
+      { path: 'cursor', message: 'belongs to a different search; send the same filters, sort and pageSize' },
+    ]);
   }
   return cursor.o as number;
 }

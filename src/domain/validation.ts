@@ -4,7 +4,9 @@ import { ValidationError, type FieldError } from './errors.js';
 // A missing required field reads "is required" rather than zod's type-mismatch (or union-mismatch) wording.
 z.config({
   customError: (issue) =>
-    (issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined ? 'is required' : undefined,
+    (issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.input === undefined
+      ? 'is required'
+      : undefined,
 });
 
 /** Parses input with a domain schema; failures become one 400 naming every bad field. */
@@ -31,13 +33,16 @@ export const MAX_INPUT_DEPTH = 64;
 
 // PostgreSQL refuses NUL in text and jsonb, and text that is not valid UTF-8 (an unpaired surrogate
 // cannot be encoded). With the u flag, a surrogate pair is one code point and does not match.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what PostgreSQL cannot store
 const UNSTORABLE_TEXT = /[\u0000\uD800-\uDFFF]/u;
 
 /** Why a string cannot be stored (NUL, an unpaired UTF-16 surrogate), or null when it can. */
 export function unstorableTextProblem(text: string): string | null {
   const found = UNSTORABLE_TEXT.exec(text);
   if (!found) return null;
-  return found[0] === '\u0000' ? 'must not contain NUL characters (U+0000)' : 'must not contain unpaired UTF-16 surrogates';
+  return found[0] === '\u0000'
+    ? 'must not contain NUL characters (U+0000)'
+    : 'must not contain unpaired UTF-16 surrogates';
 }
 
 /**
@@ -48,7 +53,9 @@ export function unstorableTextProblem(text: string): string | null {
 export function unstorableInputErrors(input: unknown, maxDepth = MAX_INPUT_DEPTH): FieldError[] {
   const errors: FieldError[] = [];
   // Each entry knows its parent's index, so a path is only built for a value that has a problem.
-  const queue: { value: unknown; key: PropertyKey | null; parent: number; depth: number }[] = [{ value: input, key: null, parent: -1, depth: 0 }];
+  const queue: { value: unknown; key: PropertyKey | null; parent: number; depth: number }[] = [
+    { value: input, key: null, parent: -1, depth: 0 },
+  ];
   const pathOf = (index: number, ...more: PropertyKey[]) => {
     const path = more;
     for (let at = index; at > 0; at = queue[at]!.parent) path.unshift(queue[at]!.key!);
@@ -99,7 +106,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** A nullable text field with a length limit; surrounding whitespace is dropped. */
-export const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).nullable().optional();
+export const optionalText = (max: number) =>
+  z.string().trim().max(max, `must be at most ${max} characters`).nullable().optional();
 
 /**
  * Free-form JSON an application stores and gets back unchanged (customData, job input and result).

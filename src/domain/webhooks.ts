@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Prisma, PrismaClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../generated/prisma/client.js';
+import type {
+  Prisma,
+  PrismaClient,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from '../generated/prisma/client.js';
 import type { AuthContext } from '../auth/context.js';
 import type { WebhookConfig } from '../config.js';
 import { BlockedAddressError, type AddressGuard } from '../webhooks/address-guard.js';
@@ -14,7 +20,10 @@ export const TEST_EVENT_TYPE = 'webhooks.endpoint.test';
 const eventTypePattern = z
   .string()
   .trim()
-  .refine((pattern) => EVENT_TYPES.some((type) => matchesPattern(type, pattern)), 'is not an event type or a wildcard such as "accounting.*"');
+  .refine(
+    (pattern) => EVENT_TYPES.some((type) => matchesPattern(type, pattern)),
+    'is not an event type or a wildcard such as "accounting.*"',
+  );
 
 const endpointFields = {
   url: z
@@ -39,7 +48,9 @@ export const UpdateEndpointInput = z.strictObject({
   eventTypes: endpointFields.eventTypes.optional(),
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
 });
-export const RecoverInput = z.strictObject({ since: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }) });
+export const RecoverInput = z.strictObject({
+  since: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }),
+});
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 export const DeliveryFilter = z.strictObject({
@@ -89,7 +100,11 @@ export function newWebhookSecret(): string {
 }
 
 /** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
-export function endpointWants(endpoint: Pick<WebhookEndpoint, 'eventTypes'>, features: readonly string[], type: string): boolean {
+export function endpointWants(
+  endpoint: Pick<WebhookEndpoint, 'eventTypes'>,
+  features: readonly string[],
+  type: string,
+): boolean {
   return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
 }
 
@@ -97,7 +112,9 @@ type DeliveryPage = { limit: number; afterId?: string; status?: string; eventTyp
 
 export function webhookService(prisma: PrismaClient, config: WebhookConfig, guard: AddressGuard) {
   async function findEndpoint(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<WebhookEndpoint> {
-    const endpoint = await db.webhookEndpoint.findFirst({ where: { id: parseId('whep', id), tenantId: auth.tenantId } });
+    const endpoint = await db.webhookEndpoint.findFirst({
+      where: { id: parseId('whep', id), tenantId: auth.tenantId },
+    });
     if (!endpoint) throw new NotFoundError('Webhook endpoint', id);
     return endpoint;
   }
@@ -173,7 +190,10 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       const secret = newWebhookSecret();
       const overlapEnds = new Date(Date.now() + config.secretOverlapMs);
       await prisma.$transaction([
-        prisma.webhookSecret.updateMany({ where: { endpointId: endpoint.id, OR: [{ expiresAt: null }, { expiresAt: { gt: overlapEnds } }] }, data: { expiresAt: overlapEnds } }),
+        prisma.webhookSecret.updateMany({
+          where: { endpointId: endpoint.id, OR: [{ expiresAt: null }, { expiresAt: { gt: overlapEnds } }] },
+          data: { expiresAt: overlapEnds },
+        }),
         prisma.webhookSecret.create({ data: { id: newId('whsk'), endpointId: endpoint.id, secret } }),
       ]);
       return { endpoint, secret };
@@ -211,7 +231,10 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     /** Tries one delivery again now, whatever its status; the attempt joins its log. */
     async retry(auth: AuthContext, endpointId: string, deliveryId: string) {
       const delivery = await this.delivery(auth, endpointId, deliveryId);
-      await prisma.webhookDelivery.update({ where: { id: delivery.id }, data: { status: 'pending', nextAttemptAt: new Date() } });
+      await prisma.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: { status: 'pending', nextAttemptAt: new Date() },
+      });
       await notifyWorkers(prisma);
       return this.delivery(auth, endpointId, deliveryId);
     },
@@ -265,7 +288,15 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
         data: { endpointId: endpoint.id, message: 'A test event sent on request.' },
       };
       const delivery = await prisma.webhookDelivery.create({
-        data: { id: newId('whdel'), tenantId: auth.tenantId, endpointId: endpoint.id, eventId, eventType: TEST_EVENT_TYPE, payload, nextAttemptAt: new Date() },
+        data: {
+          id: newId('whdel'),
+          tenantId: auth.tenantId,
+          endpointId: endpoint.id,
+          eventId,
+          eventType: TEST_EVENT_TYPE,
+          payload,
+          nextAttemptAt: new Date(),
+        },
       });
       await notifyWorkers(prisma);
       return this.delivery(auth, endpointId, delivery.id);
@@ -286,19 +317,35 @@ export async function notifyWorkers(db: Prisma.TransactionClient): Promise<void>
  * Creates the deliveries of committed events (inside the relay's transaction, so each event gets
  * them exactly once): one per enabled endpoint of its tenant that wants its type.
  */
-export async function scheduleDeliveries(tx: Prisma.TransactionClient, events: { id: string; tenantId: string; type: string }[]): Promise<number> {
+export async function scheduleDeliveries(
+  tx: Prisma.TransactionClient,
+  events: { id: string; tenantId: string; type: string }[],
+): Promise<number> {
   const tenantIds = [...new Set(events.map((e) => e.tenantId))];
   const endpoints = await tx.webhookEndpoint.findMany({
     where: { tenantId: { in: tenantIds }, enabled: true },
     select: { id: true, tenantId: true, eventTypes: true },
   });
   if (!endpoints.length) return 0;
-  const tenants = await tx.tenant.findMany({ where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } }, select: { id: true, features: true } });
+  const tenants = await tx.tenant.findMany({
+    where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } },
+    select: { id: true, features: true },
+  });
   const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
   const data = events.flatMap((event) =>
     endpoints
-      .filter((endpoint) => endpoint.tenantId === event.tenantId && endpointWants(endpoint, featuresOf.get(endpoint.tenantId) ?? [], event.type))
-      .map((endpoint) => ({ id: newId('whdel'), tenantId: event.tenantId, endpointId: endpoint.id, eventId: event.id, eventType: event.type })),
+      .filter(
+        (endpoint) =>
+          endpoint.tenantId === event.tenantId &&
+          endpointWants(endpoint, featuresOf.get(endpoint.tenantId) ?? [], event.type),
+      )
+      .map((endpoint) => ({
+        id: newId('whdel'),
+        tenantId: event.tenantId,
+        endpointId: endpoint.id,
+        eventId: event.id,
+        eventType: event.type,
+      })),
   );
   if (!data.length) return 0;
   // One statement over arrays: Prisma's createMany compiles a query as large as its rows, which

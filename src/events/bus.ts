@@ -26,7 +26,11 @@ const CHANNEL_PREFIX = 'events:';
  * at the process), and subscribers catch up from the durable log (see live.ts). When Redis is
  * back, the subscribing connection follows every tenant again and live messages resume.
  */
-export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: number; log: FastifyBaseLogger }): EventBus {
+export function createEventBus(options: {
+  redisUrl?: string;
+  commandTimeoutMs: number;
+  log: FastifyBaseLogger;
+}): EventBus {
   const { redisUrl, commandTimeoutMs, log } = options;
   const local = new Map<string, Set<Listener>>();
   const deliver = (tenantId: string, event: EventFacts) => local.get(tenantId)?.forEach((listener) => listener(event));
@@ -51,7 +55,10 @@ export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: n
     client.on('ready', () => outage.recovered());
   }
   subscriber.on('ready', () => {
-    if (local.size) subscriber.subscribe(...[...local.keys()].map((tenantId) => CHANNEL_PREFIX + tenantId)).catch((err: Error) => outage.fault(err.message));
+    if (local.size)
+      subscriber
+        .subscribe(...[...local.keys()].map((tenantId) => CHANNEL_PREFIX + tenantId))
+        .catch((err: Error) => outage.fault(err.message));
   });
   subscriber.on('message', (channel: string, message: string) => {
     const event = JSON.parse(message) as PublishedEvent;
@@ -101,7 +108,12 @@ export function createEventBus(options: { redisUrl?: string; commandTimeoutMs: n
 }
 
 /** Adds a tenant's listener; `toggle(true)` when the first arrives, `toggle(false)` when the last leaves. */
-function follow(local: Map<string, Set<Listener>>, tenantId: string, listener: Listener, toggle: (following: boolean) => void): () => void {
+function follow(
+  local: Map<string, Set<Listener>>,
+  tenantId: string,
+  listener: Listener,
+  toggle: (following: boolean) => void,
+): () => void {
   let listeners = local.get(tenantId);
   if (!listeners) {
     local.set(tenantId, (listeners = new Set()));

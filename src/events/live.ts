@@ -39,7 +39,10 @@ const MAX_QUEUED = 1000;
 export function createLiveEvents(options: { services: Services; bus: EventBus; pollMs: number }) {
   const { services, bus, pollMs } = options;
   /** Per followed tenant: its local streams, and the highest sequence seen (or suspected) so far. */
-  const tenants = new Map<string, { listeners: Set<Listener>; unsubscribe: () => void; seen: number; suspected: number }>();
+  const tenants = new Map<
+    string,
+    { listeners: Set<Listener>; unsubscribe: () => void; seen: number; suspected: number }
+  >();
 
   function broadcast(tenantId: string | null, signal: Signal) {
     for (const [id, tenant] of tenants) {
@@ -145,7 +148,14 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
       close,
       checkLater: () => setTimeout(() => receive({ kind: 'check' }), pollMs).unref(),
     };
-    const generator = follow(auth, request, types, afterSequence ?? latest, afterSequence !== null ? latest : null, mailbox);
+    const generator = follow(
+      auth,
+      request,
+      types,
+      afterSequence ?? latest,
+      afterSequence !== null ? latest : null,
+      mailbox,
+    );
     // An async generator that has not started or waits for the next event would take a return()
     // only at its next yield, which on a quiet tenant may never come: the stream closes at once.
     const stream: AsyncGenerator<StreamItem> = {
@@ -162,7 +172,14 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
   }
 
   /** Yields the tenant's matching events after `start`: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
-  async function* follow(auth: AuthContext, request: StreamRequest, types: Set<string>, start: number, catchUpTo: number | null, mailbox: Mailbox): AsyncGenerator<StreamItem> {
+  async function* follow(
+    auth: AuthContext,
+    request: StreamRequest,
+    types: Set<string>,
+    start: number,
+    catchUpTo: number | null,
+    mailbox: Mailbox,
+  ): AsyncGenerator<StreamItem> {
     const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
     const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
     let last = start;
@@ -170,7 +187,11 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     /** Yields the tenant's matching events after `last` up to `through`, from the log. */
     async function* catchUp(through: number): AsyncGenerator<EventFacts> {
       for (;;) {
-        const page = await services.events.facts(auth.tenantId, { ...range, afterSequence: last, throughSequence: through });
+        const page = await services.events.facts(auth.tenantId, {
+          ...range,
+          afterSequence: last,
+          throughSequence: through,
+        });
         for (const event of page) {
           last = event.tenantSequence;
           yield event;

@@ -40,7 +40,12 @@ type UnpublishedEvent = EventFacts & { tenantId: string };
  * everything up to the newest committed one can be published. Woken by NOTIFY (naming the
  * tenants) within milliseconds of a commit; polls every `pollMs` in case a notification was missed.
  */
-export async function startRelay(options: { database: Database; bus: EventBus; pollMs: number; log: FastifyBaseLogger }) {
+export async function startRelay(options: {
+  database: Database;
+  bus: EventBus;
+  pollMs: number;
+  log: FastifyBaseLogger;
+}) {
   const { database, bus, pollMs, log } = options;
   let deliveriesSinceAnalyze = 0;
   let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
@@ -51,8 +56,7 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
     deliveriesSinceAnalyze = 0;
     analyzeAfter *= 2;
     analyzing = true;
-    database.prisma
-      .$executeRaw`ANALYZE "WebhookDelivery"`
+    database.prisma.$executeRaw`ANALYZE "WebhookDelivery"`
       .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
       .finally(() => (analyzing = false));
   }
@@ -88,7 +92,8 @@ export async function startRelay(options: { database: Database; bus: EventBus; p
         relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
       }
       deliveries = await scheduleDeliveries(tx, events);
-      const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
+      const more =
+        perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
       return { published: events.length, more };
     });
     noteDeliveries(deliveries);

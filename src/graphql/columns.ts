@@ -10,7 +10,11 @@ type Omitted = Record<string, true> | undefined;
  * through its `select`; a field that does not say (a resolver of its own) may read anything, so
  * then nothing is left out. Worked out once per parsed document (they are cached and reused).
  */
-export function unselectedColumns(typeName: string, path: string[], columns: readonly string[]): (info: GraphQLResolveInfo) => Omitted {
+export function unselectedColumns(
+  typeName: string,
+  path: string[],
+  columns: readonly string[],
+): (info: GraphQLResolveInfo) => Omitted {
   const known = new WeakMap<FieldNode, Omitted>();
   return (info) => {
     const node = info.fieldNodes[0]!;
@@ -25,7 +29,9 @@ function omitted(info: GraphQLResolveInfo, typeName: string, path: string[], col
   for (const node of fieldsAt(info, info.fieldNodes, path)) {
     const name = node.name.value;
     if (name.startsWith('__')) continue;
-    const extensions = fields[name]?.extensions as { pothosExposedField?: string; pothosPrismaSelect?: unknown } | undefined;
+    const extensions = fields[name]?.extensions as
+      | { pothosExposedField?: string; pothosPrismaSelect?: unknown }
+      | undefined;
     const select = extensions?.pothosPrismaSelect;
     if (select && typeof select === 'object') Object.keys(select).forEach((column) => read.add(column));
     else if (extensions?.pothosExposedField) read.add(extensions.pothosExposedField);
@@ -39,7 +45,11 @@ function fieldsAt(info: GraphQLResolveInfo, nodes: readonly FieldNode[], path: s
   const children = nodes.flatMap((node) => (node.selectionSet ? selected(info, node.selectionSet) : []));
   if (!path.length) return children;
   const [next, ...rest] = path;
-  return fieldsAt(info, children.filter((child) => child.name.value === next), rest);
+  return fieldsAt(
+    info,
+    children.filter((child) => child.name.value === next),
+    rest,
+  );
 }
 
 function selected(info: GraphQLResolveInfo, set: SelectionSetNode): FieldNode[] {

@@ -19,7 +19,11 @@ import { InvalidRequestError } from '../domain/errors.js';
 import { PAGE_SIZE, pageSize } from '../domain/paging.js';
 
 type Variables = Record<string, unknown> | null | undefined;
-type Scope = { schema: GraphQLSchema; fragments: Map<string, FragmentDefinitionNode>; variables: Record<string, unknown> };
+type Scope = {
+  schema: GraphQLSchema;
+  fragments: Map<string, FragmentDefinitionNode>;
+  variables: Record<string, unknown>;
+};
 /** The nodes of one response key (merged like graphql-js merges them), with the type they are fields of. */
 type FieldGroup = { key: string; parentType: GraphQLCompositeType; nodes: FieldNode[] };
 
@@ -34,7 +38,12 @@ type FieldGroup = { key: string; parentType: GraphQLCompositeType; nodes: FieldN
  * The document must have passed validation (its fields exist, its fragments do not cycle);
  * `@skip` and `@include` are honoured, introspection costs nothing.
  */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null, variables?: Variables): number {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName?: string | null,
+  variables?: Variables,
+): number {
   const operation = getOperationAST(document, operationName);
   if (!operation) throw new InvalidRequestError('The document has no operation of that name.');
   const root = schema.getRootType(operation.operation);
@@ -45,13 +54,21 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
     ),
   );
   const fragments = new Map(
-    document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [])),
+    document.definitions.flatMap((definition) =>
+      definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
+    ),
   );
   const scope: Scope = { schema, fragments, variables: { ...defaults, ...variables } };
   return Math.max(1, selectionCost(scope, root, [operation.selectionSet], 1, ''));
 }
 
-function selectionCost(scope: Scope, type: GraphQLCompositeType, selectionSets: SelectionSetNode[], multiplier: number, path: string): number {
+function selectionCost(
+  scope: Scope,
+  type: GraphQLCompositeType,
+  selectionSets: SelectionSetNode[],
+  multiplier: number,
+  path: string,
+): number {
   let cost = 0;
   for (const { key, parentType, nodes } of collectFields(scope, type, selectionSets)) {
     const name = nodes[0]!.name.value;
@@ -69,7 +86,8 @@ function selectionCost(scope: Scope, type: GraphQLCompositeType, selectionSets: 
     }
     const fieldType = getNamedType(field.type);
     const subselections = nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
-    if (subselections.length && isCompositeType(fieldType)) cost += selectionCost(scope, fieldType, subselections, multiplier * size, at);
+    if (subselections.length && isCompositeType(fieldType))
+      cost += selectionCost(scope, fieldType, subselections, multiplier * size, at);
   }
   return cost;
 }

@@ -5,7 +5,13 @@ import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { Plugin as EnvelopPlugin } from '@envelop/core';
 import type { FastifyReply } from 'fastify';
-import { getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLLimits } from '../config.js';
 import { DomainError } from '../domain/errors.js';
@@ -40,7 +46,12 @@ export class QueryTooCostlyError extends DomainError {
 
 export class OperationTimeoutError extends DomainError {
   constructor(timeoutMs: number) {
-    super(504, 'timeout', 'Timeout', `The query ran longer than ${timeoutMs / 1000} s and was stopped; ask for less at once.`);
+    super(
+      504,
+      'timeout',
+      'Timeout',
+      `The query ran longer than ${timeoutMs / 1000} s and was stopped; ask for less at once.`,
+    );
   }
 }
 
@@ -57,7 +68,13 @@ export function documentLimits(limits: GraphQLLimits): EnvelopPlugin[] {
     maxDepthPlugin({ n: limits.maxDepth, flattenFragments: true }),
     maxDirectivesPlugin({ n: limits.maxDirectives }),
     ...(limits.fieldSuggestions ? [] : [blockFieldSuggestionsPlugin()]),
-    ...(limits.introspection ? [] : [{ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) } satisfies EnvelopPlugin]),
+    ...(limits.introspection
+      ? []
+      : [
+          {
+            onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule),
+          } satisfies EnvelopPlugin,
+        ]),
   ];
 }
 
@@ -68,7 +85,10 @@ export function documentLimits(limits: GraphQLLimits): EnvelopPlugin[] {
  * ⌊cost / 100⌋; a websocket operation takes 1 + ⌊cost / 100⌋ when it is subscribed.
  */
 export function costControl(limits: GraphQLLimits, limiter: RateLimiter) {
-  async function admit(args: ExecutionArgs, http?: { reply: FastifyReply; firstPoint?: BudgetState }): Promise<OperationCost> {
+  async function admit(
+    args: ExecutionArgs,
+    http?: { reply: FastifyReply; firstPoint?: BudgetState },
+  ): Promise<OperationCost> {
     const requested = operationCost(args.schema, args.document, args.operationName, args.variableValues);
     if (requested > limits.maxCost) throw new QueryTooCostlyError(requested, limits.maxCost);
     const { auth } = args.contextValue as GraphQLContext;
@@ -104,10 +124,14 @@ export function costControl(limits: GraphQLLimits, limiter: RateLimiter) {
     const context = args.contextValue as GraphQLContext & { req?: { rateLimit?: BudgetState }; reply?: FastifyReply };
     if (context.cost) return undefined;
     try {
-      context.cost = await admit(args, context.reply ? { reply: context.reply, firstPoint: context.req?.rateLimit } : undefined);
+      context.cost = await admit(
+        args,
+        context.reply ? { reply: context.reply, firstPoint: context.req?.rateLimit } : undefined,
+      );
       return undefined;
     } catch (error) {
-      if (error instanceof DomainError) return { errors: [refusalError(error, context.correlationId, { http: Boolean(context.reply) })] };
+      if (error instanceof DomainError)
+        return { errors: [refusalError(error, context.correlationId, { http: Boolean(context.reply) })] };
       throw error;
     }
   }
@@ -118,7 +142,9 @@ export function costControl(limits: GraphQLLimits, limiter: RateLimiter) {
 /** A refusal before execution in its final form; over HTTP (`http`), Yoga answers with its status. */
 export function refusalError(error: DomainError, correlationId: string, options: { http: boolean }): GraphQLError {
   const extensions = { code: error.code, status: error.status, correlationId };
-  return new GraphQLError(error.message, { extensions: options.http ? { ...extensions, http: { status: error.status } } : extensions });
+  return new GraphQLError(error.message, {
+    extensions: options.http ? { ...extensions, http: { status: error.status } } : extensions,
+  });
 }
 
 /**
@@ -140,7 +166,11 @@ export function queryTimeout(timeoutMs: number): Plugin<GraphQLContext> {
           timer = setTimeout(() => {
             const error = new OperationTimeoutError(timeoutMs);
             controller.abort(error);
-            resolve({ data: null, errors: [new GraphQLError(error.message, { originalError: error })], extensions: { http: { status: error.status } } });
+            resolve({
+              data: null,
+              errors: [new GraphQLError(error.message, { originalError: error })],
+              extensions: { http: { status: error.status } },
+            });
           }, timeoutMs);
         });
         return Promise.race([Promise.resolve(executeFn(executionArgs)), timedOut]).finally(() => clearTimeout(timer));

@@ -43,7 +43,8 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
       response.headers.forEach((value, key) => reply.header(key, value));
       reply.status(response.status);
       const streaming = /text\/event-stream|multipart\/mixed/.test(response.headers.get('content-type') ?? '');
-      if (streaming && response.body) return reply.send(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>));
+      if (streaming && response.body)
+        return reply.send(Readable.from(response.body as unknown as AsyncIterable<Uint8Array>));
       return reply.send(await response.text());
     },
   });

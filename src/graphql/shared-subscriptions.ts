@@ -30,7 +30,10 @@ const executionsByEvent = new WeakMap<object, Map<string, Execution>>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
 
-async function subscribeShared(args: ExecutionArgs, prepare: PrepareResult): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+async function subscribeShared(
+  args: ExecutionArgs,
+  prepare: PrepareResult,
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const context = args.contextValue as GraphQLContext;
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return prepare(source, context);
@@ -57,7 +60,9 @@ async function subscribeShared(args: ExecutionArgs, prepare: PrepareResult): Pro
       events.next().then((next): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
         if (next.done) return { done: true, value: undefined };
         const execution = executeFor(next.value);
-        return execution instanceof Promise ? execution.then((value) => ({ done: false, value })) : { done: false, value: execution };
+        return execution instanceof Promise
+          ? execution.then((value) => ({ done: false, value }))
+          : { done: false, value: execution };
       }),
     return: async () => {
       await events.return?.();
@@ -77,7 +82,14 @@ export function sharingKey(args: ExecutionArgs): string | null {
   if (!auth) return null;
   let documentId = documentIds.get(args.document);
   if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
-  return JSON.stringify([documentId, args.operationName ?? null, args.variableValues ?? null, auth.tenantId, auth.applicationId, auth.features]);
+  return JSON.stringify([
+    documentId,
+    args.operationName ?? null,
+    args.variableValues ?? null,
+    auth.tenantId,
+    auth.applicationId,
+    auth.features,
+  ]);
 }
 
 /**

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { createHandler, TOKEN_HEADER_KEY, TOKEN_QUERY_KEY, type OperationArgs, type Request as SseRequest, type Response as SseResponse } from 'graphql-sse';
+import {
+  createHandler,
+  TOKEN_HEADER_KEY,
+  TOKEN_QUERY_KEY,
+  type OperationArgs,
+  type Request as SseRequest,
+  type Response as SseResponse,
+} from 'graphql-sse';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from './builder.js';
 import { parseAndValidate, type Enveloped, type ServerContext } from './yoga.js';
@@ -34,7 +41,15 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
     authenticate(req) {
       const auth = req.context.req.auth;
       if (req.method === 'PUT') {
-        if (!auth) return json(401, { errors: [{ message: 'Reserving a stream needs a valid API key (Authorization: Bearer nilo_ak_…).', extensions: { code: 'unauthorized' } }] });
+        if (!auth)
+          return json(401, {
+            errors: [
+              {
+                message: 'Reserving a stream needs a valid API key (Authorization: Bearer nilo_ak_…).',
+                extensions: { code: 'unauthorized' },
+              },
+            ],
+          });
         const token = randomUUID();
         owners.set(token, auth.applicationId);
         // A reservation nobody connects to would stay in graphql-sse's registry: open and close it.
@@ -44,7 +59,8 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
         return token;
       }
       const token = tokenOf(req.headers.get(TOKEN_HEADER_KEY) ?? null, req.url);
-      if (!token || !auth || owners.get(token) !== auth.applicationId) return json(404, { errors: [{ message: 'Stream not found' }] });
+      if (!token || !auth || owners.get(token) !== auth.applicationId)
+        return json(404, { errors: [{ message: 'Stream not found' }] });
       return token;
     },
     async onSubscribe(req, params) {
@@ -65,7 +81,8 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
     // onSubscribe validated with the pipeline's rules already.
     validate: () => [],
     execute: (args) => operations.get(args)!.execute(args),
-    subscribe: (args) => operations.get(args)!.subscribe(args) as Promise<AsyncGenerator<ExecutionResult> | ExecutionResult>,
+    subscribe: (args) =>
+      operations.get(args)!.subscribe(args) as Promise<AsyncGenerator<ExecutionResult> | ExecutionResult>,
   });
 
   /** Opens the stream of `token` and closes it at once, which removes it from graphql-sse. */
@@ -78,7 +95,11 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
   return {
     /** Whether a request to /graphql belongs to single-connection mode (the rest is Yoga's). */
     handles(request: FastifyRequest): boolean {
-      return request.method === 'PUT' || request.method === 'DELETE' || tokenOf(headerValue(request.headers[TOKEN_HEADER_KEY]), request.url) !== undefined;
+      return (
+        request.method === 'PUT' ||
+        request.method === 'DELETE' ||
+        tokenOf(headerValue(request.headers[TOKEN_HEADER_KEY]), request.url) !== undefined
+      );
     },
 
     async handle(req: FastifyRequest, reply: FastifyReply) {
@@ -86,7 +107,8 @@ export function singleConnectionSse(yoga: YogaServerInstance<ServerContext, Grap
       const [body, init] = await handler(sseRequest(req.method, { req, reply }));
       reply.status(init?.status ?? 200);
       // "content-encoding: none" is not a coding; event streams are never compressed here anyway.
-      for (const [name, value] of Object.entries(init?.headers ?? {})) if (name !== 'content-encoding') reply.header(name, value);
+      for (const [name, value] of Object.entries(init?.headers ?? {}))
+        if (name !== 'content-encoding') reply.header(name, value);
       if (!isStream(body)) return reply.send(body ?? undefined);
       if (token) connected.add(token);
       openStreams.add(body);
@@ -154,5 +176,8 @@ function refused(errors: readonly GraphQLError[], correlationId: string): Execut
 }
 
 function json(status: number, body: unknown): SseResponse {
-  return [JSON.stringify(body), { status, statusText: '', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+  return [
+    JSON.stringify(body),
+    { status, statusText: '', headers: { 'content-type': 'application/json; charset=utf-8' } },
+  ];
 }

@@ -29,13 +29,19 @@ export function subscriptionGroups() {
   const open = new Map<string, Promise<Group | ExecutionResult>>();
   const counter = { members: 0 };
 
-  async function subscribe(args: ExecutionArgs, subscriber: Subscriber, start: Start): Promise<AsyncIterableIterator<never> | ExecutionResult> {
+  async function subscribe(
+    args: ExecutionArgs,
+    subscriber: Subscriber,
+    start: Start,
+  ): Promise<AsyncIterableIterator<never> | ExecutionResult> {
     const key = groupKey(args, subscriber);
     for (;;) {
       let pending = key === null ? undefined : open.get(key);
       if (!pending) {
         const forget = () => key !== null && open.get(key) === pending && open.delete(key);
-        pending = start().then((results) => (isAsyncIterable(results) ? createGroup(results, forget, counter) : results));
+        pending = start().then((results) =>
+          isAsyncIterable(results) ? createGroup(results, forget, counter) : results,
+        );
         // A refusal is answered to whoever waits for it; the next subscriber tries afresh.
         pending.then((group) => {
           if (!('add' in group)) forget();
@@ -76,7 +82,8 @@ function createGroup(results: AsyncIterable<ExecutionResult>, forget: () => void
       for (let next = await source.next(); !next.done; next = await source.next()) {
         let payload = payloads.get(next.value);
         if (payload === undefined) payloads.set(next.value, (payload = JSON.stringify(next.value)));
-        for (const { socket, prefix } of members) if (socket.readyState === WebSocket.OPEN) socket.send(`${prefix}${payload}}`);
+        for (const { socket, prefix } of members)
+          if (socket.readyState === WebSocket.OPEN) socket.send(`${prefix}${payload}}`);
       }
     } finally {
       end();
@@ -121,6 +128,10 @@ function resumes({ document, operationName, variableValues }: ExecutionArgs): bo
   return operation.selectionSet.selections.some(
     (selection) =>
       selection.kind !== Kind.FIELD ||
-      selection.arguments?.some((argument) => argument.name.value === RESUME_ARGUMENT && valueFromASTUntyped(argument.value, variableValues ?? undefined) != null),
+      selection.arguments?.some(
+        (argument) =>
+          argument.name.value === RESUME_ARGUMENT &&
+          valueFromASTUntyped(argument.value, variableValues ?? undefined) != null,
+      ),
   );
 }

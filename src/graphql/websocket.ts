@@ -25,7 +25,11 @@ const operations = new WeakMap<ExecutionArgs, Operation>();
 /** Closes a connection over WS_MAX_CONNECTIONS_PER_APP; graphql-ws clients do not retry it by themselves. */
 export const TOO_MANY_CONNECTIONS = 4429;
 
-export type WebSocketGuards = { limiter: RateLimiter; cost: ReturnType<typeof costControl>; maxConnectionsPerApp: number };
+export type WebSocketGuards = {
+  limiter: RateLimiter;
+  cost: ReturnType<typeof costControl>;
+  maxConnectionsPerApp: number;
+};
 
 /**
  * graphql-ws on the HTTP server's /graphql path (same port). Operations run through Yoga's
@@ -54,7 +58,9 @@ export function graphqlWebSocket(
       limiter.authFailures.refuseIfUsedUp(request.socket.remoteAddress ?? '');
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      socket.end(rawProblemResponse(problemFromDomainError(error, randomUUID()), { 'Retry-After': error.retryAfterSeconds }));
+      socket.end(
+        rawProblemResponse(problemFromDomainError(error, randomUUID()), { 'Retry-After': error.retryAfterSeconds }),
+      );
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -112,7 +118,16 @@ export function graphqlWebSocket(
         if (refused) {
           refusals.get(ctx.extra.socket)!.delete(id);
           const { code, status, errors } = refused;
-          return [new GraphQLError(refused.message, { extensions: { code, status, correlationId: ctx.extra.session!.correlationId, ...(errors ? { errors } : {}) } })];
+          return [
+            new GraphQLError(refused.message, {
+              extensions: {
+                code,
+                status,
+                correlationId: ctx.extra.session!.correlationId,
+                ...(errors ? { errors } : {}),
+              },
+            }),
+          ];
         }
         const enveloped: Enveloped = yoga.getEnveloped({ session: ctx.extra.session! });
         const parsed = parseAndValidate(enveloped, payload.query);
@@ -131,13 +146,20 @@ export function graphqlWebSocket(
           if (error instanceof DomainError) return [refusalError(error, context.correlationId, { http: false })];
           throw error;
         }
-        operations.set(args, { enveloped, subscriber: { socket: ctx.extra.socket, id, apiKey: ctx.extra.session!.apiKey } });
+        operations.set(args, {
+          enveloped,
+          subscriber: { socket: ctx.extra.socket, id, apiKey: ctx.extra.session!.apiKey },
+        });
         return args;
       },
       execute: (args) => operations.get(args)!.enveloped.execute(args),
       subscribe: (args) => {
         const { enveloped, subscriber } = operations.get(args)!;
-        return groups.subscribe(args, subscriber, async () => (await enveloped.subscribe(args)) as AsyncIterable<ExecutionResult> | ExecutionResult);
+        return groups.subscribe(
+          args,
+          subscriber,
+          async () => (await enveloped.subscribe(args)) as AsyncIterable<ExecutionResult> | ExecutionResult,
+        );
       },
     },
     wss,
@@ -152,5 +174,8 @@ export function graphqlWebSocket(
 /** connectionParams carry what HTTP sends as headers. */
 function keyOf(params: Record<string, unknown> | undefined): string | undefined {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-  return presentedApiKey({ authorization: text(params?.authorization ?? params?.Authorization), 'x-api-key': text(params?.apiKey) });
+  return presentedApiKey({
+    authorization: text(params?.authorization ?? params?.Authorization),
+    'x-api-key': text(params?.apiKey),
+  });
 }

@@ -1,7 +1,13 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { createYoga, handleStreamOrSingleExecutionResult, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  handleStreamOrSingleExecutionResult,
+  isAsyncIterable,
+  type Plugin,
+  type YogaServerInstance,
+} from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
 import type { GraphQLLimits } from '../config.js';
@@ -29,7 +35,10 @@ export type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLCont
  * single-connection mode. GraphQL Armor's rules throw their refusal instead of returning it:
  * either way, a refusal comes back as errors (uncaught, graphql-ws would close the socket with 4500).
  */
-export function parseAndValidate(enveloped: Enveloped, query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
+export function parseAndValidate(
+  enveloped: Enveloped,
+  query: string,
+): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
   try {
     const document = enveloped.parse(query);
     const errors = enveloped.validate(enveloped.schema, document);
@@ -42,7 +51,12 @@ export function parseAndValidate(enveloped: Enveloped, query: string): { documen
 
 export type GraphQLGuards = { limits: GraphQLLimits; cost: ReturnType<typeof costControl> };
 
-export function createGraphQLServer(services: Services, live: LiveEvents, logger: FastifyBaseLogger, { limits, cost }: GraphQLGuards) {
+export function createGraphQLServer(
+  services: Services,
+  live: LiveEvents,
+  logger: FastifyBaseLogger,
+  { limits, cost }: GraphQLGuards,
+) {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -53,12 +67,19 @@ export function createGraphQLServer(services: Services, live: LiveEvents, logger
     renderGraphiQL: renderGraphiQLInWorker,
     graphiql: {
       title: 'Nilo gateway',
-      defaultQuery: '# Set the header {"Authorization": "Bearer nilo_ak_..."} below, then run:\n{\n  viewer { application { id name } tenant { id name features } }\n}\n',
+      defaultQuery:
+        '# Set the header {"Authorization": "Bearer nilo_ak_..."} below, then run:\n{\n  viewer { application { id name } tenant { id name features } }\n}\n',
     },
     context: (server) => {
       if ('session' in server) {
         const { auth, apiKey, correlationId } = server.session;
-        return { services, live, auth, correlationId, reauthenticate: () => services.authenticate(apiKey, correlationId) };
+        return {
+          services,
+          live,
+          auth,
+          correlationId,
+          reauthenticate: () => services.authenticate(apiKey, correlationId),
+        };
       }
       const { req } = server;
       return {
@@ -101,7 +122,8 @@ function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerCon
     onExecute: () => ({
       onExecuteDone: (payload) =>
         handleStreamOrSingleExecutionResult(payload, ({ args, result, setResult }) => {
-          if (result.errors?.length) setResult(withCodedErrors(result, (args.contextValue as GraphQLContext).correlationId, logger));
+          if (result.errors?.length)
+            setResult(withCodedErrors(result, (args.contextValue as GraphQLContext).correlationId, logger));
         }),
     }),
     // Requests refused before execution (parse and validation errors) have no execution context.
@@ -109,7 +131,12 @@ function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerCon
       if (!('req' in serverContext) || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
       const r = result as ExecutionResult;
       if (r.errors?.some((e) => e.extensions?.correlationId === undefined)) {
-        setResult({ ...r, errors: r.errors.map((e) => (e.extensions?.correlationId === undefined ? toCodedError(e, serverContext.req.id, logger) : e)) });
+        setResult({
+          ...r,
+          errors: r.errors.map((e) =>
+            e.extensions?.correlationId === undefined ? toCodedError(e, serverContext.req.id, logger) : e,
+          ),
+        });
       }
     },
   };
@@ -128,7 +155,9 @@ function closeUnservedStreams(): Plugin<GraphQLContext, ServerContext> {
 }
 
 function withCodedErrors(result: ExecutionResult, correlationId: string, logger: FastifyBaseLogger): ExecutionResult {
-  return result.errors?.length ? { ...result, errors: result.errors.map((e) => toCodedError(e, correlationId, logger)) } : result;
+  return result.errors?.length
+    ? { ...result, errors: result.errors.map((e) => toCodedError(e, correlationId, logger)) }
+    : result;
 }
 
 function toCodedError(error: GraphQLError, correlationId: string, logger: FastifyBaseLogger): GraphQLError {
@@ -137,12 +166,20 @@ function toCodedError(error: GraphQLError, correlationId: string, logger: Fastif
   if (original instanceof DomainError) {
     return new GraphQLError(original.message, {
       ...at,
-      extensions: { code: original.code, status: original.status, correlationId, ...(original.errors ? { errors: original.errors } : {}) },
+      extensions: {
+        code: original.code,
+        status: original.status,
+        correlationId,
+        ...(original.errors ? { errors: original.errors } : {}),
+      },
     });
   }
   if (original && !(original instanceof GraphQLError)) {
     logger.error({ err: original, correlationId, path: error.path }, 'unexpected error in GraphQL resolver');
-    return new GraphQLError('Unexpected error.', { ...at, extensions: { code: 'internal_error', status: 500, correlationId } });
+    return new GraphQLError('Unexpected error.', {
+      ...at,
+      extensions: { code: 'internal_error', status: 500, correlationId },
+    });
   }
   // Parse, validation and variable errors from graphql-js itself: the client's request is wrong.
   return new GraphQLError(error.message, {

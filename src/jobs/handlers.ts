@@ -28,7 +28,10 @@ export class JobStoppedError extends Error {
 
 /** A failure retrying cannot fix (bad input): the job fails at once. */
 export class PermanentJobError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -29,7 +29,10 @@ export async function startJobWorker(options: {
   const types = Object.keys(handlers);
   const running = new Set<Promise<void>>();
   // During a database outage the poll keeps trying; the outage is logged once, not every pass.
-  const passes = passRunner(claimAndRun, (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'));
+  const passes = passRunner(
+    claimAndRun,
+    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'),
+  );
   const wake = passes.wake;
 
   async function claimAndRun(): Promise<void> {
@@ -68,9 +71,15 @@ export async function startJobWorker(options: {
       if (error instanceof JobStoppedError) return;
       const permanent = error instanceof PermanentJobError;
       if (!permanent) log.warn({ err: error, jobId: job.id }, 'job attempt failed');
-      const jobError = permanent ? { code: error.code, message: error.message } : { code: 'job_failed', message: 'The job failed unexpectedly; it is retried while attempts remain.' };
+      const jobError = permanent
+        ? { code: error.code, message: error.message }
+        : { code: 'job_failed', message: 'The job failed unexpectedly; it is retried while attempts remain.' };
       // Unrecorded during a database outage: its lease lapses and the job is claimed again.
-      await services.jobs.fail(job.id, WORKER, jobError, !permanent).catch((err) => databaseUnavailable(err, log) ?? log.error({ err, jobId: job.id }, 'could not record a failed job'));
+      await services.jobs
+        .fail(job.id, WORKER, jobError, !permanent)
+        .catch(
+          (err) => databaseUnavailable(err, log) ?? log.error({ err, jobId: job.id }, 'could not record a failed job'),
+        );
     } finally {
       clearInterval(lease);
     }
@@ -102,7 +111,10 @@ export async function startJobWorker(options: {
       )
       .finally(() => (sweeping = undefined));
   };
-  const unhandledSweep = config.noRunnerTimeoutMs > 0 ? setInterval(failUnhandled, Math.min(Math.max(config.noRunnerTimeoutMs / 10, pollMs), 60_000)) : undefined;
+  const unhandledSweep =
+    config.noRunnerTimeoutMs > 0
+      ? setInterval(failUnhandled, Math.min(Math.max(config.noRunnerTimeoutMs / 10, pollMs), 60_000))
+      : undefined;
   unhandledSweep?.unref();
   wake();
 

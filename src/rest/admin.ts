@@ -18,17 +18,31 @@ export type AdminAccess = { allowed: true } | { allowed: false; error: DomainErr
  * Bearer), from any address; without one, loopback clients only (127.0.0.0/8, ::1, and IPv4 loopback
  * mapped into IPv6), so a development gateway on 0.0.0.0 does not hand its tenants to the network.
  */
-export function adminAccess(adminToken: string | undefined, authorization: string | undefined, clientAddress: string): AdminAccess {
+export function adminAccess(
+  adminToken: string | undefined,
+  authorization: string | undefined,
+  clientAddress: string,
+): AdminAccess {
   if (adminToken === undefined) {
     if (isLoopback(clientAddress)) return { allowed: true };
     return {
       allowed: false,
-      error: new DomainError(403, 'forbidden', 'Forbidden', 'The admin API answers loopback clients only while ADMIN_TOKEN is not set; set ADMIN_TOKEN on the gateway to call it from elsewhere.'),
+      error: new DomainError(
+        403,
+        'forbidden',
+        'Forbidden',
+        'The admin API answers loopback clients only while ADMIN_TOKEN is not set; set ADMIN_TOKEN on the gateway to call it from elsewhere.',
+      ),
     };
   }
   const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-  if (presented === undefined) return { allowed: false, error: new UnauthorizedError('The admin API requires the operator token: Authorization: Bearer <ADMIN_TOKEN>.') };
-  if (!sameSecret(presented, adminToken)) return { allowed: false, error: new UnauthorizedError('The operator token is not valid.') };
+  if (presented === undefined)
+    return {
+      allowed: false,
+      error: new UnauthorizedError('The admin API requires the operator token: Authorization: Bearer <ADMIN_TOKEN>.'),
+    };
+  if (!sameSecret(presented, adminToken))
+    return { allowed: false, error: new UnauthorizedError('The operator token is not valid.') };
   return { allowed: true };
 }
 
@@ -63,34 +77,58 @@ export const adminRoutes =
 
     app.get('/tenants', { schema }, async () => admin.listTenants());
 
-    app.post('/tenants', { schema: { ...schema, body: z.strictObject({ name: Name, features: Features.default([]) }) } }, async (request, reply) =>
-      reply.code(201).send(await admin.createTenant(request.body)),
+    app.post(
+      '/tenants',
+      { schema: { ...schema, body: z.strictObject({ name: Name, features: Features.default([]) }) } },
+      async (request, reply) => reply.code(201).send(await admin.createTenant(request.body)),
     );
 
-    app.put('/tenants/:tenantId/features', { schema: { ...schema, params: TenantParams, body: z.strictObject({ features: Features }) } }, async (request) =>
-      admin.setFeatures({ tenantId: request.params.tenantId, features: request.body.features }),
+    app.put(
+      '/tenants/:tenantId/features',
+      { schema: { ...schema, params: TenantParams, body: z.strictObject({ features: Features }) } },
+      async (request) => admin.setFeatures({ tenantId: request.params.tenantId, features: request.body.features }),
     );
 
-    app.get('/tenants/:tenantId/applications', { schema: { ...schema, params: TenantParams } }, async (request) => admin.listApplications(request.params.tenantId));
+    app.get('/tenants/:tenantId/applications', { schema: { ...schema, params: TenantParams } }, async (request) =>
+      admin.listApplications(request.params.tenantId),
+    );
 
-    app.post('/tenants/:tenantId/applications', { schema: { ...schema, params: TenantParams, body: z.strictObject({ name: Name }) } }, async (request, reply) =>
-      reply.code(201).send(await admin.createApplication({ tenantId: request.params.tenantId, name: request.body.name })),
+    app.post(
+      '/tenants/:tenantId/applications',
+      { schema: { ...schema, params: TenantParams, body: z.strictObject({ name: Name }) } },
+      async (request, reply) =>
+        reply
+          .code(201)
+          .send(await admin.createApplication({ tenantId: request.params.tenantId, name: request.body.name })),
     );
 
     // A new key for the application; its previous keys stop working in the same transaction.
-    app.post('/applications/:applicationId/keys', { schema: { ...schema, params: ApplicationParams } }, async (request, reply) =>
-      reply.code(201).send(await admin.rotateKey(request.params.applicationId)),
+    app.post(
+      '/applications/:applicationId/keys',
+      { schema: { ...schema, params: ApplicationParams } },
+      async (request, reply) => reply.code(201).send(await admin.rotateKey(request.params.applicationId)),
     );
 
-    app.delete('/applications/:applicationId/keys', { schema: { ...schema, params: ApplicationParams } }, async (request) => admin.revokeKeys(request.params.applicationId));
-
-    app.get('/tenants/:tenantId/runners', { schema: { ...schema, params: TenantParams } }, async (request) => runners.listRunners(request.params.tenantId));
-
-    app.post('/tenants/:tenantId/runners', { schema: { ...schema, params: TenantParams, body: z.strictObject({ name: Name }) } }, async (request, reply) =>
-      reply.code(201).send(await runners.createRunner(request.params.tenantId, request.body.name)),
+    app.delete(
+      '/applications/:applicationId/keys',
+      { schema: { ...schema, params: ApplicationParams } },
+      async (request) => admin.revokeKeys(request.params.applicationId),
     );
 
-    app.delete('/runners/:runnerId', { schema: { ...schema, params: RunnerParams } }, async (request) => runners.revokeRunner(request.params.runnerId));
+    app.get('/tenants/:tenantId/runners', { schema: { ...schema, params: TenantParams } }, async (request) =>
+      runners.listRunners(request.params.tenantId),
+    );
+
+    app.post(
+      '/tenants/:tenantId/runners',
+      { schema: { ...schema, params: TenantParams, body: z.strictObject({ name: Name }) } },
+      async (request, reply) =>
+        reply.code(201).send(await runners.createRunner(request.params.tenantId, request.body.name)),
+    );
+
+    app.delete('/runners/:runnerId', { schema: { ...schema, params: RunnerParams } }, async (request) =>
+      runners.revokeRunner(request.params.runnerId),
+    );
 
     app.post('/demo-key', { schema }, async (_request, reply) => reply.code(201).send(await admin.replaceDemoKey()));
   };

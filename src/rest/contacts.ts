@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput, contactResource } from '../domain/contacts.js';
+import {
+  CONTACTS_FEATURE,
+  ContactInput,
+  ContactSearchInput,
+  CreateContactInput,
+  contactResource,
+} from '../domain/contacts.js';
 import { ImportContactsInput } from '../domain/contacts-import.js';
 import type { Services } from '../domain/index.js';
 import { ContactResource } from '../domain/resources.js';
@@ -37,9 +43,12 @@ const NEW_CONTACT_EXAMPLE = {
 };
 /** The document says what the refinement enforces: one identifying field that is not blank. */
 const NewContact = CreateContactInput.meta({
-  anyOf: IDENTIFYING.map((field) => ({ required: [field], properties: { [field]: { type: 'string', pattern: '\\S' } } })),
+  anyOf: IDENTIFYING.map((field) => ({
+    required: [field],
+    properties: { [field]: { type: 'string', pattern: '\\S' } },
+  })),
   // Moved onto the media type by @fastify/swagger (zod drops `examples` from input schemas that transform).
-  'x-examples': { nilo: { summary: 'The Nilo headless API\'s example', value: NEW_CONTACT_EXAMPLE } },
+  'x-examples': { nilo: { summary: "The Nilo headless API's example", value: NEW_CONTACT_EXAMPLE } },
 });
 
 export const contactRoutes =
@@ -52,7 +61,15 @@ export const contactRoutes =
       '/contacts/contacts',
       {
         schema: {
-          ...operation({ operationId: 'createContact', summary: 'Create a contact', tags, ok: { 201: Contact }, errors: [403, 409], sideEffects: true, body: true }),
+          ...operation({
+            operationId: 'createContact',
+            summary: 'Create a contact',
+            tags,
+            ok: { 201: Contact },
+            errors: [403, 409],
+            sideEffects: true,
+            body: true,
+          }),
           body: NewContact,
         },
       },
@@ -64,7 +81,18 @@ export const contactRoutes =
 
     app.get(
       '/contacts/contacts',
-      { schema: { ...operation({ operationId: 'listContacts', summary: 'List contacts, oldest first', tags, ok: { 200: Page(Contact) }, errors: [403] }), querystring: PageQuery } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'listContacts',
+            summary: 'List contacts, oldest first',
+            tags,
+            ok: { 200: Page(Contact) },
+            errors: [403],
+          }),
+          querystring: PageQuery,
+        },
+      },
       async (request) => {
         const rows = await services.contacts.findMany(request.auth!, pageArgs(request.query));
         return page(rows, request.query, (c) => c.id, contactResource);
@@ -97,7 +125,14 @@ export const contactRoutes =
       '/contacts/contacts/search',
       {
         schema: {
-          ...operation({ operationId: 'searchContacts', summary: 'Filter and sort contacts', tags, ok: { 200: Page(Contact) }, errors: [403], body: true }),
+          ...operation({
+            operationId: 'searchContacts',
+            summary: 'Filter and sort contacts',
+            tags,
+            ok: { 200: Page(Contact) },
+            errors: [403],
+            body: true,
+          }),
           body: ContactSearchInput,
         },
       },
@@ -106,7 +141,18 @@ export const contactRoutes =
 
     app.get(
       '/contacts/contacts/:contactId',
-      { schema: { ...operation({ operationId: 'getContact', summary: 'Get a contact', tags, ok: { 200: Contact }, errors: [403, 404] }), params: ContactParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'getContact',
+            summary: 'Get a contact',
+            tags,
+            ok: { 200: Contact },
+            errors: [403, 404],
+          }),
+          params: ContactParams,
+        },
+      },
       async (request) => contactResource(await services.contacts.get(request.auth!, request.params.contactId)),
     );
 
@@ -127,14 +173,22 @@ export const contactRoutes =
           body: ContactInput,
         },
       },
-      async (request) => contactResource(await services.contacts.update(request.auth!, request.params.contactId, request.body)),
+      async (request) =>
+        contactResource(await services.contacts.update(request.auth!, request.params.contactId, request.body)),
     );
 
     app.delete(
       '/contacts/contacts/:contactId',
       {
         schema: {
-          ...operation({ operationId: 'deleteContact', summary: 'Delete a contact', tags, ok: { 204: null }, errors: [403, 404], sideEffects: true }),
+          ...operation({
+            operationId: 'deleteContact',
+            summary: 'Delete a contact',
+            tags,
+            ok: { 204: null },
+            errors: [403, 404],
+            sideEffects: true,
+          }),
           params: ContactParams,
         },
       },

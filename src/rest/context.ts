@@ -14,7 +14,7 @@ declare module 'fastify' {
   }
 }
 
-const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:@\-]{1,128}$/;
+const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /** Fastify's request id is the correlation id: the client's X-Correlation-Id when sensible, else a new UUID. */
 export function correlationIdOf(req: IncomingMessage): string {

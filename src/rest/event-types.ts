@@ -12,7 +12,7 @@ const EventTypeItem = z
     feature: z.enum(FEATURES).nullable().describe('The tenant feature needed to receive it; null: every tenant'),
     enabled: z.boolean().describe('Whether your tenant receives it now (its feature is on)'),
     webhookOnly: z.boolean().describe('Only webhook endpoints receive it, on request; it is not in the event log'),
-    schema: z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) of the envelope\'s data'),
+    schema: z.record(z.string(), z.unknown()).describe("JSON Schema (draft 2020-12) of the envelope's data"),
   })
   .meta({ id: 'EventType' });
 
@@ -29,7 +29,8 @@ export const eventTypeRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: operation({
         operationId: 'listEventTypes',
-        summary: 'Every event type: what it means, the feature it needs, whether your tenant receives it, and the JSON Schema of its data',
+        summary:
+          'Every event type: what it means, the feature it needs, whether your tenant receives it, and the JSON Schema of its data',
         tags: ['events'],
         ok: { 200: EventTypeList },
       }),
@@ -81,7 +82,10 @@ export function eventWebhooks(): Record<string, OpenAPIV3_1.PathItemObject> {
           responses: {
             '2XX': { description: 'Received: any 2xx within WEBHOOK_TIMEOUT acknowledges the delivery' },
             '410': { description: 'Gone: the endpoint is disabled at once' },
-            default: { description: 'Anything else (or a redirect, or no answer in time) fails the attempt; the next follows WEBHOOK_RETRY_SCHEDULE' },
+            default: {
+              description:
+                'Anything else (or a redirect, or no answer in time) fails the attempt; the next follows WEBHOOK_RETRY_SCHEDULE',
+            },
           },
         },
       },

@@ -12,8 +12,13 @@ const EventsQuery = PageQuery.extend({
     .string()
     .max(2000)
     .optional()
-    .describe('Comma-separated event types or wildcards such as accounting.*; default: every type your features allow.'),
-}).refine((query) => !(query.after && query.cursor), { message: 'give either after or cursor, not both', path: ['after'] });
+    .describe(
+      'Comma-separated event types or wildcards such as accounting.*; default: every type your features allow.',
+    ),
+}).refine((query) => !(query.after && query.cursor), {
+  message: 'give either after or cursor, not both',
+  path: ['after'],
+});
 
 /** The envelope every event travels in: the log, webhooks and subscriptions alike. */
 export const EventEnvelope = DomainEventEnvelope.meta({ id: 'EventEnvelope' });
@@ -27,7 +32,7 @@ export const eventRoutes =
         schema: {
           ...operation({
             operationId: 'listEvents',
-            summary: 'The tenant\'s event log in tenantSequence order, to catch up by polling',
+            summary: "The tenant's event log in tenantSequence order, to catch up by polling",
             tags: ['events'],
             ok: { 200: Page(EventEnvelope) },
             errors: [403, 404],

@@ -32,7 +32,11 @@ export function idempotency(app: FastifyInstance, services: Services): void {
     const hash = requestFingerprint([request.method, pathOf(request), request.body ?? null]);
     const { replay } = await services.idempotency.begin(request.auth.applicationId, key, hash);
     if (replay) {
-      return reply.code(replay.statusCode).headers(replay.headers).header('idempotent-replayed', 'true').send(replay.body);
+      return reply
+        .code(replay.statusCode)
+        .headers(replay.headers)
+        .header('idempotent-replayed', 'true')
+        .send(replay.body);
     }
     request.idempotencyKey = key;
   });

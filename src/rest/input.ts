@@ -35,18 +35,20 @@ export function scanJson(text: string, maxDepth = MAX_INPUT_DEPTH): JsonScan {
       i++;
       for (let s = text.charCodeAt(i); i < text.length && s !== QUOTE; s = text.charCodeAt(i)) {
         if (s === BACKSLASH && text.charCodeAt(i + 1) === 0x75) {
-          const escape = unicodeEscape(text, i);
-          if (escape.unstorable) scan.unstorableEscape = true;
-          i += escape.length;
+          const escaped = unicodeEscape(text, i);
+          if (escaped.unstorable) scan.unstorableEscape = true;
+          i += escaped.length;
         } else {
           i += s === BACKSLASH ? 2 : 1;
         }
       }
       i++;
-    } else if (c === 0x5b || c === 0x7b) { // [ {
+    } else if (c === 0x5b || c === 0x7b) {
+      // [ {
       if (++depth > maxDepth) return { ...scan, tooDeep: true };
       i++;
-    } else if (c === 0x5d || c === 0x7d) { // ] }
+    } else if (c === 0x5d || c === 0x7d) {
+      // ] }
       depth--;
       i++;
     } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) {

@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../auth/context.js';
-import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, invoiceResource, type InvoiceAction } from '../domain/invoices.js';
+import {
+  CreateInvoiceInput,
+  INVOICES_FEATURE,
+  InvoiceSearchInput,
+  invoiceResource,
+  type InvoiceAction,
+} from '../domain/invoices.js';
 import type { Services } from '../domain/index.js';
 import { InvoiceResource } from '../domain/resources.js';
 import { accepted } from './jobs.js';
@@ -20,9 +26,23 @@ const tags = ['invoices'];
 export const Invoice = InvoiceResource.meta({ id: 'Invoice' });
 
 /** The documented 201 answer to a create; GET /invoices/{invoiceId} has the whole invoice. */
-const CreatedInvoice = InvoiceResource.pick({ invoiceId: true, invoiceNumber: true, status: true, applicationId: true, applicationName: true }).meta({
+const CreatedInvoice = InvoiceResource.pick({
+  invoiceId: true,
+  invoiceNumber: true,
+  status: true,
+  applicationId: true,
+  applicationName: true,
+}).meta({
   id: 'CreatedInvoice',
-  examples: [{ invoiceId: 'inv_01HABC123DEF456', invoiceNumber: 'INV-2026-00042', status: 'draft', applicationId: 'app_01XYZ789', applicationName: 'ERP Sync' }],
+  examples: [
+    {
+      invoiceId: 'inv_01HABC123DEF456',
+      invoiceNumber: 'INV-2026-00042',
+      status: 'draft',
+      applicationId: 'app_01XYZ789',
+      applicationName: 'ERP Sync',
+    },
+  ],
 });
 
 const NEW_INVOICE_EXAMPLE = {
@@ -50,8 +70,18 @@ export const invoiceRoutes =
       '/invoices',
       {
         schema: {
-          ...operation({ operationId: 'createInvoice', summary: 'Create a draft invoice', tags, ok: { 201: CreatedInvoice }, errors: [403, 422], sideEffects: true, body: true }),
-          body: CreateInvoiceInput.meta({ 'x-examples': { nilo: { summary: 'The Nilo headless API\'s example', value: NEW_INVOICE_EXAMPLE } } }),
+          ...operation({
+            operationId: 'createInvoice',
+            summary: 'Create a draft invoice',
+            tags,
+            ok: { 201: CreatedInvoice },
+            errors: [403, 422],
+            sideEffects: true,
+            body: true,
+          }),
+          body: CreateInvoiceInput.meta({
+            'x-examples': { nilo: { summary: "The Nilo headless API's example", value: NEW_INVOICE_EXAMPLE } },
+          }),
         },
       },
       async (request, reply) => {
@@ -68,7 +98,18 @@ export const invoiceRoutes =
 
     app.get(
       '/invoices',
-      { schema: { ...operation({ operationId: 'listInvoices', summary: 'List invoices, oldest first', tags, ok: { 200: Page(Invoice) }, errors: [403] }), querystring: PageQuery } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'listInvoices',
+            summary: 'List invoices, oldest first',
+            tags,
+            ok: { 200: Page(Invoice) },
+            errors: [403],
+          }),
+          querystring: PageQuery,
+        },
+      },
       async (request) => {
         const rows = await services.invoices.findManyDetailed(request.auth!, pageArgs(request.query));
         return page(rows, request.query, (i) => i.id, invoiceResource);
@@ -80,7 +121,14 @@ export const invoiceRoutes =
       '/invoices/search',
       {
         schema: {
-          ...operation({ operationId: 'searchInvoices', summary: 'Filter and sort invoices', tags, ok: { 200: Page(Invoice) }, errors: [403], body: true }),
+          ...operation({
+            operationId: 'searchInvoices',
+            summary: 'Filter and sort invoices',
+            tags,
+            ok: { 200: Page(Invoice) },
+            errors: [403],
+            body: true,
+          }),
           body: InvoiceSearchInput,
         },
       },
@@ -89,7 +137,18 @@ export const invoiceRoutes =
 
     app.get(
       '/invoices/:invoiceId',
-      { schema: { ...operation({ operationId: 'getInvoice', summary: 'Get an invoice with its lines', tags, ok: { 200: Invoice }, errors: [403, 404] }), params: InvoiceParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'getInvoice',
+            summary: 'Get an invoice with its lines',
+            tags,
+            ok: { 200: Invoice },
+            errors: [403, 404],
+          }),
+          params: InvoiceParams,
+        },
+      },
       async (request) => invoiceResource(await services.invoices.getDetailed(request.auth!, request.params.invoiceId)),
     );
 
@@ -108,7 +167,8 @@ export const invoiceRoutes =
           params: InvoiceParams,
         },
       },
-      async (request, reply) => accepted(reply, await services.invoicePdf.start(request.auth!, request.params.invoiceId)),
+      async (request, reply) =>
+        accepted(reply, await services.invoicePdf.start(request.auth!, request.params.invoiceId)),
     );
 
     app.get(
@@ -119,7 +179,12 @@ export const invoiceRoutes =
             operationId: 'downloadInvoicePdf',
             summary: 'The newest rendered PDF of the invoice (404 pdf_not_rendered before the first)',
             tags,
-            ok: { 200: { description: 'The PDF, as an attachment named after the invoice number', content: { 'application/pdf': { schema: z.string().meta({ contentMediaType: 'application/pdf' }) } } } },
+            ok: {
+              200: {
+                description: 'The PDF, as an attachment named after the invoice number',
+                content: { 'application/pdf': { schema: z.string().meta({ contentMediaType: 'application/pdf' }) } },
+              },
+            },
             errors: [403, 404],
           }),
           params: InvoiceParams,
@@ -139,11 +204,19 @@ export const invoiceRoutes =
         `/invoices/:invoiceId/${action}`,
         {
           schema: {
-            ...operation({ operationId, summary, tags, ok: { 200: Invoice }, errors: [403, 404, 422], sideEffects: true }),
+            ...operation({
+              operationId,
+              summary,
+              tags,
+              ok: { 200: Invoice },
+              errors: [403, 404, 422],
+              sideEffects: true,
+            }),
             params: InvoiceParams,
           },
         },
-        async (request) => invoiceResource(await services.invoices.transition(request.auth!, request.params.invoiceId, action)),
+        async (request) =>
+          invoiceResource(await services.invoices.transition(request.auth!, request.params.invoiceId, action)),
       );
     }
   };

@@ -29,7 +29,14 @@ export const jobRoutes =
       '/jobs',
       {
         schema: {
-          ...operation({ operationId: 'createJob', summary: 'Queue a job for the tenant\'s runners', tags, ok: { 202: JobReceipt }, sideEffects: true, body: true }),
+          ...operation({
+            operationId: 'createJob',
+            summary: "Queue a job for the tenant's runners",
+            tags,
+            ok: { 202: JobReceipt },
+            sideEffects: true,
+            body: true,
+          }),
           body: CreateJobInput,
         },
       },
@@ -38,20 +45,54 @@ export const jobRoutes =
 
     app.get(
       '/jobs',
-      { schema: { ...operation({ operationId: 'listJobs', summary: 'List jobs, oldest first', tags, ok: { 200: Page(JobWithHint) } }), querystring: JobsQuery } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'listJobs',
+            summary: 'List jobs, oldest first',
+            tags,
+            ok: { 200: Page(JobWithHint) },
+          }),
+          querystring: JobsQuery,
+        },
+      },
       async (request) => {
         const { limit, cursor, status, resourceType } = request.query;
-        const rows = await services.jobs.list(request.auth!, { limit: limit + 1, afterId: cursor && decodeCursor(cursor), status, resourceType });
+        const rows = await services.jobs.list(request.auth!, {
+          limit: limit + 1,
+          afterId: cursor && decodeCursor(cursor),
+          status,
+          resourceType,
+        });
         const handled = await services.jobs.handledTypes(request.auth!.tenantId);
-        return page(rows, request.query, (job) => job.id, (job) => jobWithHint(job, handled));
+        return page(
+          rows,
+          request.query,
+          (job) => job.id,
+          (job) => jobWithHint(job, handled),
+        );
       },
     );
 
     app.get(
       '/jobs/:jobId',
-      { schema: { ...operation({ operationId: 'getJob', summary: 'Get a job: status, progress, result or error', tags, ok: { 200: JobWithHint }, errors: [404] }), params: JobParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'getJob',
+            summary: 'Get a job: status, progress, result or error',
+            tags,
+            ok: { 200: JobWithHint },
+            errors: [404],
+          }),
+          params: JobParams,
+        },
+      },
       async (request) => {
-        const [job, handled] = await Promise.all([services.jobs.get(request.auth!, request.params.jobId), services.jobs.handledTypes(request.auth!.tenantId)]);
+        const [job, handled] = await Promise.all([
+          services.jobs.get(request.auth!, request.params.jobId),
+          services.jobs.handledTypes(request.auth!.tenantId),
+        ]);
         return jobWithHint(job, handled);
       },
     );
@@ -60,7 +101,14 @@ export const jobRoutes =
       '/jobs/:jobId/cancel',
       {
         schema: {
-          ...operation({ operationId: 'cancelJob', summary: 'Cancel a queued or running job', tags, ok: { 200: Job }, errors: [404], sideEffects: true }),
+          ...operation({
+            operationId: 'cancelJob',
+            summary: 'Cancel a queued or running job',
+            tags,
+            ok: { 200: Job },
+            errors: [404],
+            sideEffects: true,
+          }),
           params: JobParams,
         },
       },

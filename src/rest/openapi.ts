@@ -47,7 +47,12 @@ export const Problem = z
     code: z.enum(PROBLEM_CODES).describe('Stable machine-readable reason'),
     correlationId: z.string().describe('The X-Correlation-Id of this answer'),
     errors: z
-      .array(z.object({ path: z.string().describe('Dotted path of the field ("" for the whole body)'), message: z.string() }))
+      .array(
+        z.object({
+          path: z.string().describe('Dotted path of the field ("" for the whole body)'),
+          message: z.string(),
+        }),
+      )
       .optional()
       .describe('One entry per refused field'),
   })
@@ -74,23 +79,30 @@ export const Timestamp = z.iso.datetime();
 export function Page<T extends z.ZodType>(item: T) {
   return z.object({
     items: z.array(item),
-    nextCursor: z.string().nullable().describe('Pass as ?cursor= (lists) or "cursor" (search bodies) for the next page'),
+    nextCursor: z
+      .string()
+      .nullable()
+      .describe('Pass as ?cursor= (lists) or "cursor" (search bodies) for the next page'),
     count: z.int().min(0),
   });
 }
 
 /** The answer to work that starts a job (202), with Location pointing at pollPath. */
-export const JobReceipt = JobResource.pick({ jobId: true, status: true, resourceType: true, pollPath: true }).meta({ id: 'JobReceipt' });
+export const JobReceipt = JobResource.pick({ jobId: true, status: true, resourceType: true, pollPath: true }).meta({
+  id: 'JobReceipt',
+});
 
 // Headers, as components the operations reference.
 export const HEADERS = {
   'X-Correlation-Id': {
-    description: 'The request\'s X-Correlation-Id when it was sensible (1–128 of A-Z a-z 0-9 . _ : @ -), else a new UUID; also in problem bodies and events',
+    description:
+      "The request's X-Correlation-Id when it was sensible (1–128 of A-Z a-z 0-9 . _ : @ -), else a new UUID; also in problem bodies and events",
     required: true,
     schema: { type: 'string', minLength: 1, maxLength: 128 },
   },
   RateLimit: {
-    description: 'Points left in the budget and seconds until it starts afresh (IETF httpapi draft), e.g. "default";r=599;t=60',
+    description:
+      'Points left in the budget and seconds until it starts afresh (IETF httpapi draft), e.g. "default";r=599;t=60',
     required: true,
     schema: { type: 'string', pattern: '^"[a-z-]+";r=\\d+;t=\\d+$' },
   },
@@ -99,8 +111,16 @@ export const HEADERS = {
     required: true,
     schema: { type: 'string', pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
   },
-  'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
-  Location: { description: 'Where the created resource, or the job to poll, is', required: true, schema: { type: 'string' } },
+  'Retry-After': {
+    description: 'Seconds to wait before trying again',
+    required: true,
+    schema: { type: 'string', pattern: '^\\d+$' },
+  },
+  Location: {
+    description: 'Where the created resource, or the job to poll, is',
+    required: true,
+    schema: { type: 'string' },
+  },
   'Idempotent-Replayed': {
     description: 'Present (true) when this is the stored answer to an earlier request with the same Idempotency-Key',
     schema: { type: 'string', enum: ['true'] },
@@ -110,11 +130,18 @@ type HeaderName = keyof typeof HEADERS;
 
 /** What a route declares about one status; the document's response object is built from it. */
 type HeaderMark = { 'x-header': HeaderName; 'x-optional'?: true };
-type ResponseSpec = { description: string; content?: Record<string, { schema: z.ZodType }>; headers?: Partial<Record<HeaderName, HeaderMark>> };
+type ResponseSpec = {
+  description: string;
+  content?: Record<string, { schema: z.ZodType }>;
+  headers?: Partial<Record<HeaderName, HeaderMark>>;
+};
 
 /** Marks transformObject turns into header objects: references to components.headers, or optional copies. */
 const headerRefs = (names: HeaderName[], optional: HeaderName[] = []) =>
-  Object.fromEntries([...names.map((name) => [name, { 'x-header': name }]), ...optional.map((name) => [name, { 'x-header': name, 'x-optional': true }])]);
+  Object.fromEntries([
+    ...names.map((name) => [name, { 'x-header': name }]),
+    ...optional.map((name) => [name, { 'x-header': name, 'x-optional': true }]),
+  ]);
 
 /** Who calls an operation: an application's API key, a runner's key, or the admin token. */
 export type Caller = 'apiKey' | 'runner';
@@ -135,7 +162,12 @@ export type OperationSpec = {
   description?: string;
 };
 
-const SUCCESS_DESCRIPTIONS: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: a job does the work', 204: 'No content' };
+const SUCCESS_DESCRIPTIONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted: a job does the work',
+  204: 'No content',
+};
 const ALWAYS = [400, 401, 408, 414, 429, 431, 500, 503];
 
 /**
@@ -148,16 +180,37 @@ export function operation(spec: OperationSpec) {
   const budget: HeaderName[] = ['RateLimit', 'RateLimit-Policy'];
   const replayed: HeaderName[] = sideEffects && caller === 'apiKey' ? ['Idempotent-Replayed'] : [];
   const response: Record<string, ResponseSpec> = {};
-  const security: Record<string, string[]>[] = caller === 'runner' ? [{ runnerKey: [] }] : [{ bearer: [] }, { apiKey: [] }];
+  const security: Record<string, string[]>[] =
+    caller === 'runner' ? [{ runnerKey: [] }] : [{ bearer: [] }, { apiKey: [] }];
   for (const [status, answer] of Object.entries(spec.ok)) {
     const code = Number(status);
-    const headers: HeaderName[] = ['X-Correlation-Id', ...budget, ...replayed, ...(code === 201 || code === 202 ? (['Location'] as const) : [])];
+    const headers: HeaderName[] = [
+      'X-Correlation-Id',
+      ...budget,
+      ...replayed,
+      ...(code === 201 || code === 202 ? (['Location'] as const) : []),
+    ];
     const description = SUCCESS_DESCRIPTIONS[code] ?? STATUS_CODES[code]!;
     if (answer === null) response[status] = { description, headers: headerRefs(headers) };
-    else if ('content' in answer && !(answer instanceof z.ZodType)) response[status] = { description: answer.description ?? description, content: answer.content, headers: headerRefs(headers) };
-    else response[status] = { description, content: { 'application/json': { schema: answer } }, headers: headerRefs(headers) };
+    else if ('content' in answer && !(answer instanceof z.ZodType))
+      response[status] = {
+        description: answer.description ?? description,
+        content: answer.content,
+        headers: headerRefs(headers),
+      };
+    else
+      response[status] = {
+        description,
+        content: { 'application/json': { schema: answer } },
+        headers: headerRefs(headers),
+      };
   }
-  const errors = new Set([...ALWAYS, ...(spec.errors ?? []), ...(spec.body ? [413, 415] : []), ...(sideEffects && caller === 'apiKey' ? [409] : [])]);
+  const errors = new Set([
+    ...ALWAYS,
+    ...(spec.errors ?? []),
+    ...(spec.body ? [413, 415] : []),
+    ...(sideEffects && caller === 'apiKey' ? [409] : []),
+  ]);
   for (const code of [...errors].sort((a, b) => a - b)) {
     const headers: HeaderName[] = ['X-Correlation-Id'];
     const optional: HeaderName[] = [];
@@ -168,7 +221,11 @@ export function operation(spec: OperationSpec) {
     if (code === 429 || code === 503) headers.push('Retry-After');
     // Answers stored under an Idempotency-Key are the ones given after the body was read.
     if ([400, 404, 409, 422].includes(code)) optional.push(...replayed);
-    response[code] = { description: problemDescription(code), content: { 'application/problem+json': { schema: Problem } }, headers: headerRefs(headers, optional) };
+    response[code] = {
+      description: problemDescription(code),
+      content: { 'application/problem+json': { schema: Problem } },
+      headers: headerRefs(headers, optional),
+    };
   }
   return {
     operationId: spec.operationId,
@@ -212,14 +269,15 @@ function requestHeaders(idempotent: boolean) {
         .optional()
         .meta({
           pattern: '^[\\x21-\\x7e]{1,255}$',
-          description: 'Makes a retry safe: 1–255 visible ASCII characters; the first answer is stored and replayed (with Idempotent-Replayed: true) for the same key and request',
+          description:
+            'Makes a retry safe: 1–255 visible ASCII characters; the first answer is stored and replayed (with Idempotent-Replayed: true) for the same key and request',
           examples: ['inv-2026-05-30-001'],
         }),
     }),
-    'x-correlation-id': z
-      .string()
-      .optional()
-      .meta({ description: 'Traces the request across systems; echoed in X-Correlation-Id, problem bodies and events (replaced by a UUID unless 1–128 of A-Z a-z 0-9 . _ : @ -)' }),
+    'x-correlation-id': z.string().optional().meta({
+      description:
+        'Traces the request across systems; echoed in X-Correlation-Id, problem bodies and events (replaced by a UUID unless 1–128 of A-Z a-z 0-9 . _ : @ -)',
+    }),
   });
 }
 
@@ -236,7 +294,10 @@ export function transform(input: Parameters<typeof jsonSchemaTransform>[0]) {
   schema.response ??= {};
   for (const [status, spec] of Object.entries(declared)) {
     // type 'null' tells @fastify/swagger the answer has no body.
-    schema.response[status] = { ...(schema.response[status] ?? { description: spec.description, type: 'null' }), headers: spec.headers };
+    schema.response[status] = {
+      ...(schema.response[status] ?? { description: spec.description, type: 'null' }),
+      headers: spec.headers,
+    };
   }
   return result;
 }
@@ -256,7 +317,9 @@ export function transformObject(input: Parameters<typeof jsonSchemaTransformObje
         for (const [name, header] of Object.entries(answer.headers ?? {})) {
           const mark = (header as { schema?: Partial<HeaderMark> }).schema;
           if (!mark?.['x-header']) continue;
-          answer.headers![name] = mark['x-optional'] ? { ...HEADERS[mark['x-header']], required: false } : { $ref: `#/components/headers/${mark['x-header']}` };
+          answer.headers![name] = mark['x-optional']
+            ? { ...HEADERS[mark['x-header']], required: false }
+            : { $ref: `#/components/headers/${mark['x-header']}` };
         }
       }
     }
@@ -276,15 +339,24 @@ export function openApiDocument(): NonNullable<FastifyDynamicSwaggerOptions['ope
     info: {
       title: 'Nilo headless API gateway',
       version: '1.0.0',
-      description: 'REST under /api/v1. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`.',
+      description:
+        'REST under /api/v1. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: '/', description: 'This gateway (paths are relative to where /openapi.json was fetched)' }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An application API key: Authorization: Bearer nilo_ak_...' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An application API key: Authorization: Bearer nilo_ak_...',
+        },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key in X-API-Key' },
-        runnerKey: { type: 'http', scheme: 'bearer', description: 'A runner key (Authorization: Bearer nilo_rk_...), for /api/v1/runner only' },
+        runnerKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A runner key (Authorization: Bearer nilo_rk_...), for /api/v1/runner only',
+        },
       },
     },
     security: [{ bearer: [] }, { apiKey: [] }],
@@ -292,10 +364,10 @@ export function openApiDocument(): NonNullable<FastifyDynamicSwaggerOptions['ope
       { name: 'connection', description: 'Check a key' },
       { name: 'contacts', description: 'Contacts (feature: communication)' },
       { name: 'invoices', description: 'Invoices (feature: accounting)' },
-      { name: 'events', description: 'The tenant\'s event log' },
+      { name: 'events', description: "The tenant's event log" },
       { name: 'webhooks', description: 'Webhook endpoints and deliveries' },
       { name: 'jobs', description: 'Long-running work' },
-      { name: 'runners', description: 'The tenant\'s runners' },
+      { name: 'runners', description: "The tenant's runners" },
       { name: 'runner', description: 'The runner protocol (runner keys)' },
     ],
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import { DomainError, type FieldError } from '../domain/errors.js';
+import type { DomainError, FieldError } from '../domain/errors.js';
 
 // RFC 9457 problem details in the Nilo document's shape; `code` and `correlationId` always present.
 
@@ -30,7 +30,12 @@ const HTTP_PROBLEMS = {
 } as const;
 
 /** One of the HTTP layer's own problems; `status` only where the framework chose another 4xx for invalid_request. */
-export function httpProblem(code: keyof typeof HTTP_PROBLEMS, detail: string, correlationId: string, status: number = HTTP_PROBLEMS[code].status): Problem {
+export function httpProblem(
+  code: keyof typeof HTTP_PROBLEMS,
+  detail: string,
+  correlationId: string,
+  status: number = HTTP_PROBLEMS[code].status,
+): Problem {
   return problem(status, code, HTTP_PROBLEMS[code].title, detail, correlationId);
 }
 
@@ -67,7 +72,9 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   if (body.status === 401) reply.header('www-authenticate', 'Bearer');
   if (reply.request.routeOptions.url === '/graphql' && body.code !== 'unsupported_media_type') {
     const { detail: message, code, status, correlationId, errors } = body;
-    return reply.type('application/json').send({ errors: [{ message, extensions: { code, status, correlationId, ...(errors ? { errors } : {}) } }] });
+    return reply
+      .type('application/json')
+      .send({ errors: [{ message, extensions: { code, status, correlationId, ...(errors ? { errors } : {}) } }] });
   }
   return reply.type('application/problem+json').send(body);
 }
@@ -78,7 +85,11 @@ export function clientErrorProblem(error: NodeJS.ErrnoException, correlationId: 
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return httpProblem('request_timeout', 'The request headers or body did not arrive in time.', correlationId);
     case 'HPE_HEADER_OVERFLOW':
-      return httpProblem('headers_too_large', 'The request line and headers are larger than this server accepts.', correlationId);
+      return httpProblem(
+        'headers_too_large',
+        'The request line and headers are larger than this server accepts.',
+        correlationId,
+      );
     case 'HPE_INVALID_CONTENT_LENGTH':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
       return httpProblem('invalid_request', 'The Content-Length header is not valid for this request.', correlationId);
@@ -103,7 +114,9 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, 
 /** A whole HTTP/1.1 response carrying a problem, for a socket that has no Fastify reply (client errors, upgrades). */
 export function rawProblemResponse(body: Problem, headers: Record<string, string | number> = {}): string {
   const json = JSON.stringify(body);
-  const more = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const more = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status]}\r\n` +
     `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +

@@ -45,13 +45,20 @@ export function createRateLimiter(options: {
   commandTimeoutMs: number;
 }) {
   const redis = options.redisUrl
-    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: options.commandTimeoutMs })
+    ? new Redis(options.redisUrl, {
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        commandTimeout: options.commandTimeoutMs,
+      })
     : undefined;
   redis?.on('error', () => {}); // reconnects by itself; memory counts meanwhile
   let redisAvoidedUntil = 0;
 
   /** Runs on Redis when it is usable, else (or when it fails) on the process's memory. */
-  async function counted(onRedis: (() => Promise<RateLimiterRes | null>) | undefined, inMemory: () => Promise<RateLimiterRes | null>) {
+  async function counted(
+    onRedis: (() => Promise<RateLimiterRes | null>) | undefined,
+    inMemory: () => Promise<RateLimiterRes | null>,
+  ) {
     if (!onRedis || redis?.status !== 'ready' || Date.now() < redisAvoidedUntil) return inMemory();
     try {
       return await onRedis();
@@ -68,15 +75,22 @@ export function createRateLimiter(options: {
     const shared = redis ? new RateLimiterRedis({ ...limits, storeClient: redis }) : undefined;
     const policy = `"${name}";q=${points};w=${WINDOW_SECONDS}`;
     const refuse = (reply: FastifyReply | undefined, retryAfter: number) => {
-      reply?.header('ratelimit-policy', policy).header('ratelimit', `"${name}";r=0;t=${retryAfter}`).header('retry-after', String(retryAfter));
+      reply
+        ?.header('ratelimit-policy', policy)
+        .header('ratelimit', `"${name}";r=0;t=${retryAfter}`)
+        .header('retry-after', String(retryAfter));
       return new RateLimitedError(retryAfter, refusal(retryAfter));
     };
     /** Takes points for `key` and sets the RateLimit headers; throws RateLimitedError (429, Retry-After) once used up. */
     async function consume(key: string, pointsTaken = 1, reply?: FastifyReply): Promise<BudgetState> {
       try {
-        const state = (await counted(shared && (() => shared.consume(key, pointsTaken)), () => memory.consume(key, pointsTaken)))!;
+        const state = (await counted(shared && (() => shared.consume(key, pointsTaken)), () =>
+          memory.consume(key, pointsTaken),
+        ))!;
         const left = { remaining: state.remainingPoints, resetSeconds: secondsUntil(state) };
-        reply?.header('ratelimit-policy', policy).header('ratelimit', `"${name}";r=${left.remaining};t=${left.resetSeconds}`);
+        reply
+          ?.header('ratelimit-policy', policy)
+          .header('ratelimit', `"${name}";r=${left.remaining};t=${left.resetSeconds}`);
         return left;
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -109,15 +123,26 @@ export function createRateLimiter(options: {
           if (!(error instanceof RateLimitedError)) return;
           until = Date.now() + error.retryAfterSeconds * 1000;
         }
-        if (usedUp.size >= USED_UP_MAX_KEYS) for (const [known, at] of usedUp) if (at <= Date.now()) usedUp.delete(known);
+        if (usedUp.size >= USED_UP_MAX_KEYS)
+          for (const [known, at] of usedUp) if (at <= Date.now()) usedUp.delete(known);
         usedUp.set(key, until);
       },
     };
   }
 
   return {
-    application: budget('default', options.perMinute, 'nilo:ratelimit', (s) => `This application's rate limit is used up; retry in ${s} s.`),
-    runner: budget('runner', options.runnerPerMinute, 'nilo:ratelimit:runner', (s) => `This runner's rate limit is used up; retry in ${s} s.`),
+    application: budget(
+      'default',
+      options.perMinute,
+      'nilo:ratelimit',
+      (s) => `This application's rate limit is used up; retry in ${s} s.`,
+    ),
+    runner: budget(
+      'runner',
+      options.runnerPerMinute,
+      'nilo:ratelimit:runner',
+      (s) => `This runner's rate limit is used up; retry in ${s} s.`,
+    ),
     authFailures: budget(
       'auth-failures',
       options.authFailuresPerMinute,
@@ -160,7 +185,8 @@ export function chargeOnAuthentication(app: FastifyInstance, limiter: RateLimite
 
 /** Takes an authenticated request's point once, whichever hook comes first. */
 async function chargeRequest(limiter: RateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (request.auth && !request.rateLimit) request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
+  if (request.auth && !request.rateLimit)
+    request.rateLimit = await limiter.application.consume(request.auth.applicationId, 1, reply);
 }
 
 function secondsUntil(state: RateLimiterRes): number {

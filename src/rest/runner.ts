@@ -21,7 +21,7 @@ const JobParams = z.object({ jobId: z.string().describe('job_ followed by a ULID
 const RunnerParams = z.object({ runnerId: z.string().describe('run_ followed by a ULID') });
 
 /** A runner as runnerResource builds it: fingerprint and status, never its key. */
-const Runner = z
+const RunnerResource = z
   .object({
     runnerId: z.string(),
     runnerName: z.string(),
@@ -35,7 +35,10 @@ const Runner = z
 
 /** A job as its runner receives it: the job, its input and the lease. */
 const ClaimedJob = Job.extend({ input: JsonObject, leaseExpiresAt: Timestamp.nullable() }).meta({ id: 'ClaimedJob' });
-const Heartbeat = z.object({ canceled: z.boolean().describe('Stop working: the job was canceled'), leaseExpiresAt: Timestamp.nullable() });
+const Heartbeat = z.object({
+  canceled: z.boolean().describe('Stop working: the job was canceled'),
+  leaseExpiresAt: Timestamp.nullable(),
+});
 
 /**
  * What runners call, under /api/v1/runner, authenticated by their own nilo_rk_ key (not an API
@@ -58,7 +61,14 @@ export const runnerRoutes =
       '/register',
       {
         schema: {
-          ...operation({ operationId: 'registerRunner', summary: 'Set the job types this runner claims', tags, caller, ok: { 200: Runner }, body: true }),
+          ...operation({
+            operationId: 'registerRunner',
+            summary: 'Set the job types this runner claims',
+            tags,
+            caller,
+            ok: { 200: RunnerResource },
+            body: true,
+          }),
           body: RegisterInput,
         },
       },
@@ -107,12 +117,21 @@ export const runnerRoutes =
       '/jobs/:jobId/complete',
       {
         schema: {
-          ...operation({ operationId: 'completeJob', summary: 'Finish a held job with its result', tags, caller, ok: { 200: Job }, errors: [404, 409], body: true }),
+          ...operation({
+            operationId: 'completeJob',
+            summary: 'Finish a held job with its result',
+            tags,
+            caller,
+            ok: { 200: Job },
+            errors: [404, 409],
+            body: true,
+          }),
           params: JobParams,
           body: CompleteInput,
         },
       },
-      async (request) => jobResource(await runners.complete(request.runner!, request.params.jobId, request.body.result)),
+      async (request) =>
+        jobResource(await runners.complete(request.runner!, request.params.jobId, request.body.result)),
     );
 
     app.post(
@@ -132,7 +151,8 @@ export const runnerRoutes =
           body: FailInput,
         },
       },
-      async (request) => jobResource(await runners.fail(request.runner!, request.params.jobId, request.body.error, request.body.retry)),
+      async (request) =>
+        jobResource(await runners.fail(request.runner!, request.params.jobId, request.body.error, request.body.retry)),
     );
   };
 
@@ -142,15 +162,48 @@ export const runnerAdminRoutes =
   async (app) => {
     const tags = ['runners'];
 
-    app.get('/runners', { schema: { ...operation({ operationId: 'listRunners', summary: 'List the tenant\'s runners', tags, ok: { 200: Page(Runner) } }), querystring: PageQuery } }, async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await services.runners.listRunners(request.auth!.tenantId, { limit: limit + 1, afterId: cursor && decodeCursor(cursor) });
-      return page(rows, request.query, (runner) => runner.runnerId, (runner) => runner);
-    });
+    app.get(
+      '/runners',
+      {
+        schema: {
+          ...operation({
+            operationId: 'listRunners',
+            summary: "List the tenant's runners",
+            tags,
+            ok: { 200: Page(RunnerResource) },
+          }),
+          querystring: PageQuery,
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        const rows = await services.runners.listRunners(request.auth!.tenantId, {
+          limit: limit + 1,
+          afterId: cursor && decodeCursor(cursor),
+        });
+        return page(
+          rows,
+          request.query,
+          (runner) => runner.runnerId,
+          (runner) => runner,
+        );
+      },
+    );
 
     app.get(
       '/runners/:runnerId',
-      { schema: { ...operation({ operationId: 'getRunner', summary: 'Get a runner', tags, ok: { 200: Runner }, errors: [404] }), params: RunnerParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'getRunner',
+            summary: 'Get a runner',
+            tags,
+            ok: { 200: RunnerResource },
+            errors: [404],
+          }),
+          params: RunnerParams,
+        },
+      },
       async (request) => services.runners.getRunner(request.auth!.tenantId, request.params.runnerId),
     );
   };

@@ -2,12 +2,23 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../domain/index.js';
-import { CreateEndpointInput, DELIVERY_STATUSES, DeliveryFilter, deliveryResource, endpointResource, RecoverInput, UpdateEndpointInput } from '../domain/webhooks.js';
+import {
+  CreateEndpointInput,
+  DELIVERY_STATUSES,
+  DeliveryFilter,
+  deliveryResource,
+  endpointResource,
+  RecoverInput,
+  UpdateEndpointInput,
+} from '../domain/webhooks.js';
 import { operation, Page, Timestamp } from './openapi.js';
 import { decodeCursor, page, PageQuery } from './pagination.js';
 
 const EndpointParams = z.object({ endpointId: z.string().describe('whep_ followed by a ULID') });
-const DeliveryParams = z.object({ endpointId: z.string().describe('whep_ followed by a ULID'), deliveryId: z.string().describe('whdel_ followed by a ULID') });
+const DeliveryParams = z.object({
+  endpointId: z.string().describe('whep_ followed by a ULID'),
+  deliveryId: z.string().describe('whdel_ followed by a ULID'),
+});
 
 /** The endpoint as endpointResource builds it. */
 const Endpoint = z
@@ -23,7 +34,9 @@ const Endpoint = z
   })
   .meta({ id: 'WebhookEndpoint' });
 /** Only when created and when its secret is rotated: the signing secret. */
-const EndpointWithSecret = Endpoint.extend({ secret: z.string().describe('whsec_ + base64: verify signatures with it (Standard Webhooks)') }).meta({ id: 'WebhookEndpointWithSecret' });
+const EndpointWithSecret = Endpoint.extend({
+  secret: z.string().describe('whsec_ + base64: verify signatures with it (Standard Webhooks)'),
+}).meta({ id: 'WebhookEndpointWithSecret' });
 
 /** A delivery as deliveryResource builds it, with its attempts. */
 const Delivery = z
@@ -54,7 +67,10 @@ const tags = ['webhooks'];
 
 /** 202 for delivery work, with Location: where to follow the delivery. */
 function accepted(reply: FastifyReply, delivery: ReturnType<typeof deliveryResource>) {
-  return reply.code(202).header('location', `/api/v1/webhooks/endpoints/${delivery.endpointId}/deliveries/${delivery.deliveryId}`).send(delivery);
+  return reply
+    .code(202)
+    .header('location', `/api/v1/webhooks/endpoints/${delivery.endpointId}/deliveries/${delivery.deliveryId}`)
+    .send(delivery);
 }
 
 /** Webhook endpoints and their deliveries. Any valid key may manage them; features decide which events flow. */
@@ -80,18 +96,48 @@ export const webhookRoutes =
       },
       async (request, reply) => {
         const { endpoint, secret } = await webhooks.create(request.auth!, request.body);
-        return reply.code(201).header('location', `/api/v1/webhooks/endpoints/${endpoint.id}`).send({ ...endpointResource(endpoint), secret });
+        return reply
+          .code(201)
+          .header('location', `/api/v1/webhooks/endpoints/${endpoint.id}`)
+          .send({ ...endpointResource(endpoint), secret });
       },
     );
 
-    app.get('/webhooks/endpoints', { schema: { ...operation({ operationId: 'listWebhookEndpoints', summary: 'List endpoints, oldest first', tags, ok: { 200: Page(Endpoint) } }), querystring: PageQuery } }, async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await webhooks.list(request.auth!, { limit: limit + 1, afterId: cursor && decodeCursor(cursor) });
-      return page(rows, request.query, (e) => e.id, endpointResource);
-    });
+    app.get(
+      '/webhooks/endpoints',
+      {
+        schema: {
+          ...operation({
+            operationId: 'listWebhookEndpoints',
+            summary: 'List endpoints, oldest first',
+            tags,
+            ok: { 200: Page(Endpoint) },
+          }),
+          querystring: PageQuery,
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        const rows = await webhooks.list(request.auth!, { limit: limit + 1, afterId: cursor && decodeCursor(cursor) });
+        return page(rows, request.query, (e) => e.id, endpointResource);
+      },
+    );
 
-    app.get('/webhooks/endpoints/:endpointId', { schema: { ...operation({ operationId: 'getWebhookEndpoint', summary: 'Get an endpoint', tags, ok: { 200: Endpoint }, errors: [404] }), params: EndpointParams } }, async (request) =>
-      endpointResource(await webhooks.get(request.auth!, request.params.endpointId)),
+    app.get(
+      '/webhooks/endpoints/:endpointId',
+      {
+        schema: {
+          ...operation({
+            operationId: 'getWebhookEndpoint',
+            summary: 'Get an endpoint',
+            tags,
+            ok: { 200: Endpoint },
+            errors: [404],
+          }),
+          params: EndpointParams,
+        },
+      },
+      async (request) => endpointResource(await webhooks.get(request.auth!, request.params.endpointId)),
     );
 
     app.patch(
@@ -111,12 +157,25 @@ export const webhookRoutes =
           body: UpdateEndpointInput,
         },
       },
-      async (request) => endpointResource(await webhooks.update(request.auth!, request.params.endpointId, request.body)),
+      async (request) =>
+        endpointResource(await webhooks.update(request.auth!, request.params.endpointId, request.body)),
     );
 
     app.delete(
       '/webhooks/endpoints/:endpointId',
-      { schema: { ...operation({ operationId: 'deleteWebhookEndpoint', summary: 'Delete an endpoint and its deliveries', tags, ok: { 204: null }, errors: [404], sideEffects: true }), params: EndpointParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'deleteWebhookEndpoint',
+            summary: 'Delete an endpoint and its deliveries',
+            tags,
+            ok: { 204: null },
+            errors: [404],
+            sideEffects: true,
+          }),
+          params: EndpointParams,
+        },
+      },
       async (request, reply) => {
         await webhooks.delete(request.auth!, request.params.endpointId);
         return reply.code(204).send();
@@ -148,21 +207,43 @@ export const webhookRoutes =
       '/webhooks/endpoints/:endpointId/deliveries',
       {
         schema: {
-          ...operation({ operationId: 'listWebhookDeliveries', summary: 'Deliveries with their attempts, oldest first', tags, ok: { 200: Page(Delivery) }, errors: [404] }),
+          ...operation({
+            operationId: 'listWebhookDeliveries',
+            summary: 'Deliveries with their attempts, oldest first',
+            tags,
+            ok: { 200: Page(Delivery) },
+            errors: [404],
+          }),
           params: EndpointParams,
           querystring: DeliveriesQuery,
         },
       },
       async (request) => {
-      const { limit, cursor, status, eventType } = request.query;
-      const rows = await webhooks.deliveries(request.auth!, request.params.endpointId, { limit: limit + 1, afterId: cursor && decodeCursor(cursor), status, eventType });
+        const { limit, cursor, status, eventType } = request.query;
+        const rows = await webhooks.deliveries(request.auth!, request.params.endpointId, {
+          limit: limit + 1,
+          afterId: cursor && decodeCursor(cursor),
+          status,
+          eventType,
+        });
         return page(rows, request.query, (d) => d.id, deliveryResource);
       },
     );
 
     app.get(
       '/webhooks/endpoints/:endpointId/deliveries/:deliveryId',
-      { schema: { ...operation({ operationId: 'getWebhookDelivery', summary: 'Get a delivery with its attempts', tags, ok: { 200: Delivery }, errors: [404] }), params: DeliveryParams } },
+      {
+        schema: {
+          ...operation({
+            operationId: 'getWebhookDelivery',
+            summary: 'Get a delivery with its attempts',
+            tags,
+            ok: { 200: Delivery },
+            errors: [404],
+          }),
+          params: DeliveryParams,
+        },
+      },
       async (request) =>
         deliveryResource(await webhooks.delivery(request.auth!, request.params.endpointId, request.params.deliveryId)),
     );
@@ -171,11 +252,22 @@ export const webhookRoutes =
       '/webhooks/endpoints/:endpointId/deliveries/:deliveryId/retry',
       {
         schema: {
-          ...operation({ operationId: 'retryWebhookDelivery', summary: 'Try a delivery again now', tags, ok: { 202: Delivery }, errors: [404], sideEffects: true }),
+          ...operation({
+            operationId: 'retryWebhookDelivery',
+            summary: 'Try a delivery again now',
+            tags,
+            ok: { 202: Delivery },
+            errors: [404],
+            sideEffects: true,
+          }),
           params: DeliveryParams,
         },
       },
-      async (request, reply) => accepted(reply, deliveryResource(await webhooks.retry(request.auth!, request.params.endpointId, request.params.deliveryId))),
+      async (request, reply) =>
+        accepted(
+          reply,
+          deliveryResource(await webhooks.retry(request.auth!, request.params.endpointId, request.params.deliveryId)),
+        ),
     );
 
     app.post(
@@ -184,7 +276,8 @@ export const webhookRoutes =
         schema: {
           ...operation({
             operationId: 'recoverWebhookEndpoint',
-            summary: 'Send again what the endpoint missed since a time: failed deliveries, and events it got none for (say, while it was disabled)',
+            summary:
+              'Send again what the endpoint missed since a time: failed deliveries, and events it got none for (say, while it was disabled)',
             tags,
             ok: { 202: z.object({ recovered: z.int().min(0).describe('Deliveries queued again or created') }) },
             errors: [404],
@@ -197,7 +290,10 @@ export const webhookRoutes =
       },
       async (request, reply) => {
         const recovered = await webhooks.recover(request.auth!, request.params.endpointId, request.body);
-        return reply.code(202).header('location', `/api/v1/webhooks/endpoints/${request.params.endpointId}/deliveries`).send(recovered);
+        return reply
+          .code(202)
+          .header('location', `/api/v1/webhooks/endpoints/${request.params.endpointId}/deliveries`)
+          .send(recovered);
       },
     );
 
@@ -216,6 +312,7 @@ export const webhookRoutes =
           params: EndpointParams,
         },
       },
-      async (request, reply) => accepted(reply, deliveryResource(await webhooks.sendTest(request.auth!, request.params.endpointId))),
+      async (request, reply) =>
+        accepted(reply, deliveryResource(await webhooks.sendTest(request.auth!, request.params.endpointId))),
     );
   };

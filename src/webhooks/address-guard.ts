@@ -16,7 +16,11 @@ export class BlockedAddressError extends Error {
 
 type Block = { range: [ipaddr.IPv4 | ipaddr.IPv6, number]; name: string; embedded?: (bytes: number[]) => number[] };
 
-const block = (cidr: string, name: string, embedded?: Block['embedded']): Block => ({ range: ipaddr.parseCIDR(cidr), name: `${name} (${cidr})`, embedded });
+const block = (cidr: string, name: string, embedded?: Block['embedded']): Block => ({
+  range: ipaddr.parseCIDR(cidr),
+  name: `${name} (${cidr})`,
+  embedded,
+});
 const lastFour = (bytes: number[]) => bytes.slice(12, 16);
 
 /**
@@ -102,8 +106,12 @@ export function addressGuard(allowedCidrs: readonly string[]) {
   function isAllowed(address: string): boolean {
     const parsed = parseAddress(address);
     // A dual-stack socket shows an IPv4 peer as IPv4-mapped: an allowed IPv4 range covers that form too.
-    const forms = parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? [parsed, (parsed as ipaddr.IPv6).toIPv4Address()] : [parsed];
-    if (allowed.some(([range, bits]) => forms.some((form) => range.kind() === form.kind() && form.match(range, bits)))) return true;
+    const forms =
+      parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()
+        ? [parsed, (parsed as ipaddr.IPv6).toIPv4Address()]
+        : [parsed];
+    if (allowed.some(([range, bits]) => forms.some((form) => range.kind() === form.kind() && form.match(range, bits))))
+      return true;
     return nonGlobalReason(address) === null;
   }
 
@@ -116,6 +124,7 @@ export function addressGuard(allowedCidrs: readonly string[]) {
   }
 
   /** A drop-in for dns.lookup on sockets: the connection only proceeds to allowed addresses. */
+  // biome-ignore lint/suspicious/noExplicitAny: dns.lookup's overloads take options or a callback in the same place
   const lookup: typeof dnsLookup = ((hostname: string, options: any, callback: any) => {
     const done = typeof options === 'function' ? options : callback;
     const opts = typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : options;
@@ -135,6 +144,8 @@ export type AddressGuard = ReturnType<typeof addressGuard>;
 
 function resolveAll(host: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    dnsLookup(host, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses.map((a) => a.address))));
+    dnsLookup(host, { all: true }, (error, addresses) =>
+      error ? reject(error) : resolve(addresses.map((a) => a.address)),
+    );
   });
 }

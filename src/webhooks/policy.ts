@@ -14,7 +14,12 @@ export function succeeded(statusCode: number | null): boolean {
  * the schedule is spent: the schedule's next delay with ±20 % jitter (so receivers that failed
  * together are not all retried at the same instant), or the receiver's Retry-After if later.
  */
-export function retryDelay(scheduleMs: readonly number[], attemptsMade: number, retryAfterMs: number | null, random: () => number = Math.random): number | null {
+export function retryDelay(
+  scheduleMs: readonly number[],
+  attemptsMade: number,
+  retryAfterMs: number | null,
+  random: () => number = Math.random,
+): number | null {
   const planned = scheduleMs[attemptsMade];
   if (planned === undefined) return null;
   return Math.max(Math.round(planned * (0.8 + random() * 0.4)), retryAfterMs ?? 0);
@@ -35,7 +40,11 @@ export type FailureRun = { since: Date | null; disable: 'gone' | 'failing' | nul
  * The endpoint's failure run after one more attempt: a success ends it, a failure starts it or
  * carries it on; a 410 disables the endpoint at once, and failing for `disableAfterMs` does too.
  */
-export function afterAttempt(run: FailureRun, attempt: { statusCode: number | null; attemptedAt: Date }, disableAfterMs: number): FailureRun {
+export function afterAttempt(
+  run: FailureRun,
+  attempt: { statusCode: number | null; attemptedAt: Date },
+  disableAfterMs: number,
+): FailureRun {
   if (succeeded(attempt.statusCode)) return { since: null, disable: run.disable };
   const since = run.since ?? attempt.attemptedAt;
   if (attempt.statusCode === 410) return { since, disable: 'gone' };
@@ -48,7 +57,11 @@ export function afterAttempt(run: FailureRun, attempt: { statusCode: number | nu
  * across tenants and endpoints), whose endpoint has fewer than `perEndpoint` attempts in flight;
  * -1 when every queued one waits for its endpoint.
  */
-export function nextToSend(queue: readonly { endpointId: string }[], inFlight: ReadonlyMap<string, number>, perEndpoint: number): number {
+export function nextToSend(
+  queue: readonly { endpointId: string }[],
+  inFlight: ReadonlyMap<string, number>,
+  perEndpoint: number,
+): number {
   return queue.findIndex((delivery) => (inFlight.get(delivery.endpointId) ?? 0) < perEndpoint);
 }
 
@@ -57,7 +70,10 @@ export function nextToSend(queue: readonly { endpointId: string }[], inFlight: R
  * endpoint holding `perEndpoint` or more gets none (its due deliveries are left to other processes
  * or for later), the others up to two rounds, `2 × perEndpoint`, minus what they hold.
  */
-export function heldByEndpoint(queue: readonly { endpointId: string }[], inFlight: ReadonlyMap<string, number>): Map<string, number> {
+export function heldByEndpoint(
+  queue: readonly { endpointId: string }[],
+  inFlight: ReadonlyMap<string, number>,
+): Map<string, number> {
   const held = new Map(inFlight);
   for (const { endpointId } of queue) held.set(endpointId, (held.get(endpointId) ?? 0) + 1);
   return held;

@@ -10,7 +10,16 @@ import { DELIVERIES_CHANNEL } from '../domain/webhooks.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { groupCommit, passRunner } from '../passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
-import { afterAttempt, fullEndpoints, heldByEndpoint, nextToSend, retryAfterMs, retryDelay, succeeded, type FailureRun } from './policy.js';
+import {
+  afterAttempt,
+  fullEndpoints,
+  heldByEndpoint,
+  nextToSend,
+  retryAfterMs,
+  retryDelay,
+  succeeded,
+  type FailureRun,
+} from './policy.js';
 import { countWebhookAttempt } from '../metrics.js';
 
 /** Response bodies are logged up to this many bytes; the rest is not even read. */
@@ -43,7 +52,14 @@ type Claimed = {
   /** The envelope as sent; deliveries of one event in a claim share it. */
   body: string;
 };
-type Outcome = { statusCode: number | null; headers: Record<string, string> | null; body: string | null; error: string | null; durationMs: number; retryAfterMs: number | null };
+type Outcome = {
+  statusCode: number | null;
+  headers: Record<string, string> | null;
+  body: string | null;
+  error: string | null;
+  durationMs: number;
+  retryAfterMs: number | null;
+};
 type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
 
 /**
@@ -62,13 +78,23 @@ type Attempted = { delivery: Claimed; attemptedAt: Date; outcome: Outcome };
  * slow or failing endpoint holds a few slots, never all. Only a POST counts as an attempt: what
  * is claimed and not sent goes back unchanged.
  */
-export async function startDeliveryWorker(options: { database: Database; config: WebhookConfig; guard: AddressGuard; pollMs: number; log: FastifyBaseLogger }) {
+export async function startDeliveryWorker(options: {
+  database: Database;
+  config: WebhookConfig;
+  guard: AddressGuard;
+  pollMs: number;
+  log: FastifyBaseLogger;
+}) {
   const { database, config, guard, pollMs, log } = options;
   const { prisma } = database;
   // Connections go only to allowed addresses; redirects are never followed (the dispatcher has no
   // redirect interceptor). post() bounds the whole attempt; undici's own phase timeouts are set to
   // the same, so its 300 s defaults never cut a longer WEBHOOK_TIMEOUT short.
-  const agent = new Agent({ connect: { lookup: guard.lookup }, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs });
+  const agent = new Agent({
+    connect: { lookup: guard.lookup },
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+  });
   const perEndpoint = config.endpointConcurrency;
   /** Attempts whose POST is in flight: at most `concurrency`. */
   const sending = new Set<Promise<void>>();
@@ -93,7 +119,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
   let claimable = true;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
-  const passes = passRunner(claimAndSend, (err) => log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'));
+  const passes = passRunner(claimAndSend, (err) =>
+    log.warn({ err }, 'webhook worker pass failed; retrying at the next poll'),
+  );
   const records = groupCommit<Attempted>(recordAttempts);
   const wake = () => {
     claimable = true;
@@ -136,7 +164,8 @@ export async function startDeliveryWorker(options: { database: Database; config:
         if (left) inFlight.set(endpointId, left);
         else inFlight.delete(endpointId);
         // The claim skipped this endpoint while it held a round; now it may take more of it.
-        if (left + queue.filter((queued) => queued.endpointId === endpointId).length === perEndpoint - 1) claimable = true;
+        if (left + queue.filter((queued) => queued.endpointId === endpointId).length === perEndpoint - 1)
+          claimable = true;
         sendQueued();
         if (wantsClaim()) passes.wake();
       });
@@ -155,7 +184,12 @@ export async function startDeliveryWorker(options: { database: Database; config:
     if (!stale.length) return;
     queue.splice(0, queue.length, ...queue.filter((delivery) => !stale.includes(delivery)));
     const handedBack = handBack(stale.map((delivery) => delivery.id))
-      .catch((err) => log.warn({ err }, 'claimed webhook deliveries could not be handed back; they are due again when their claim lapses'))
+      .catch((err) =>
+        log.warn(
+          { err },
+          'claimed webhook deliveries could not be handed back; they are due again when their claim lapses',
+        ),
+      )
       .finally(() => handingBack.delete(handedBack));
     handingBack.add(handedBack);
   }
@@ -176,7 +210,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
    */
   async function claim(held: Map<string, number>): Promise<Claimed[]> {
     type Row = {
-      deliveries: { id: string; endpointId: string; eventId: string; attemptCount: number; payload: EventEnvelope | null }[] | null;
+      deliveries:
+        | { id: string; endpointId: string; eventId: string; attemptCount: number; payload: EventEnvelope | null }[]
+        | null;
       endpoints: { id: string; url: string; failingSince: string | null; secrets: string[] }[] | null;
       events: (Omit<EventFacts, 'occurredAt'> & { occurredAt: string; data: Prisma.JsonValue })[] | null;
     };
@@ -245,7 +281,9 @@ export async function startDeliveryWorker(options: { database: Database; config:
       endpoint: endpoints.get(delivery.endpointId)!,
       attemptCount: delivery.attemptCount,
       // Test events carry their envelope; the others are the event's, as the log has it.
-      ...(delivery.payload ? { envelope: delivery.payload, body: JSON.stringify(delivery.payload) } : events.get(delivery.eventId)!),
+      ...(delivery.payload
+        ? { envelope: delivery.payload, body: JSON.stringify(delivery.payload) }
+        : events.get(delivery.eventId)!),
     }));
   }
 
@@ -310,14 +348,23 @@ export async function startDeliveryWorker(options: { database: Database; config:
       const response = await post(agent, endpoint.target, headers, body, config.timeoutMs);
       return {
         statusCode: response.statusCode,
-        headers: Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])),
+        headers: Object.fromEntries(
+          Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+        ),
         body: response.body,
         error: null,
         durationMs: elapsed(),
         retryAfterMs: retryAfterMs(response.headers['retry-after']),
       };
     } catch (error) {
-      return { statusCode: null, headers: null, body: null, error: describe(error), durationMs: elapsed(), retryAfterMs: null };
+      return {
+        statusCode: null,
+        headers: null,
+        body: null,
+        error: describe(error),
+        durationMs: elapsed(),
+        retryAfterMs: null,
+      };
     }
   }
 
@@ -331,7 +378,10 @@ export async function startDeliveryWorker(options: { database: Database; config:
       // The endpoint's failure run, as it stands after this attempt (attempts of a batch in order).
       const { failingSince } = delivery.endpoint;
       const run = endpoints.get(delivery.endpointId) ?? { failingSince, since: failingSince, disable: null };
-      endpoints.set(delivery.endpointId, { failingSince, ...afterAttempt(run, { statusCode: outcome.statusCode, attemptedAt }, config.disableAfterMs) });
+      endpoints.set(delivery.endpointId, {
+        failingSince,
+        ...afterAttempt(run, { statusCode: outcome.statusCode, attemptedAt }, config.disableAfterMs),
+      });
       return {
         attemptId: newId('whatt'),
         deliveryId: delivery.id,
@@ -348,7 +398,10 @@ export async function startDeliveryWorker(options: { database: Database; config:
     // The endpoint row only when its failure run starts or ends, or it is disabled.
     for (const [id, { failingSince, since, disable }] of endpoints) {
       if (disable) {
-        await prisma.webhookEndpoint.updateMany({ where: { id }, data: { failingSince: since, enabled: false, disabledReason: disable } });
+        await prisma.webhookEndpoint.updateMany({
+          where: { id },
+          data: { failingSince: since, enabled: false, disabledReason: disable },
+        });
         log.warn({ endpointId: id, reason: disable }, 'webhook endpoint disabled');
       } else if (since === null && failingSince !== null) {
         // Bookkeeping, not a change to the endpoint: raw, so updatedAt stays as the client left it.
@@ -432,7 +485,13 @@ class AttemptTimeoutError extends Error {}
  * undici's dispatcher directly rather than through request(), which wraps every answer in a
  * stream and a promise chain that cost as much as the rest of the request together.
  */
-function post(agent: Agent, target: Target, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Answer> {
+function post(
+  agent: Agent,
+  target: Target,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
@@ -445,7 +504,12 @@ function post(agent: Agent, target: Target, headers: Record<string, string>, bod
       settled = true;
       clearTimeout(timer);
       if (error) reject(error);
-      else resolve({ statusCode, headers: responseHeaders, body: Buffer.concat(chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8') });
+      else
+        resolve({
+          statusCode,
+          headers: responseHeaders,
+          body: Buffer.concat(chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8'),
+        });
     };
     const timer = setTimeout(() => {
       settle(new AttemptTimeoutError());
@@ -499,7 +563,12 @@ function memoized<T>(compute: (key: string) => T, max = 10_000): (key: string) =
 function describe(error: unknown): string {
   if (error instanceof BlockedAddressError) return `blocked: ${error.message}`;
   const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (error instanceof AttemptTimeoutError || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT') return TIMED_OUT;
+  if (
+    error instanceof AttemptTimeoutError ||
+    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err.code === 'UND_ERR_BODY_TIMEOUT'
+  )
+    return TIMED_OUT;
   if (err.cause instanceof BlockedAddressError) return `blocked: ${err.cause.message}`;
   const code = err.code ?? err.cause?.code;
   return [code, err.message ?? String(error)].filter(Boolean).join(': ').slice(0, 500);

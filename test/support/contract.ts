@@ -10,7 +10,9 @@ type Answer = { headers?: Record<string, Header>; content?: Record<string, { sch
 type Operation = { operationId: string; responses: Record<string, Answer> };
 type Document = { paths: Record<string, Record<string, Operation>>; components: { headers?: Record<string, Header> } };
 
-export type Contract = { check(method: string, path: string, status: number, headers: Headers, text: string): string[] };
+export type Contract = {
+  check(method: string, path: string, status: number, headers: Headers, text: string): string[];
+};
 
 const contracts = new Map<string, Promise<Contract>>();
 
@@ -45,7 +47,7 @@ export function compileContract(document: Document): Contract {
       params: (template.match(/\{/g) ?? []).length,
     }))
     .sort((a, b) => a.params - b.params);
-  const escape = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+  const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
   return {
     check(method, path, status, headers, text) {
@@ -56,7 +58,10 @@ export function compileContract(document: Document): Contract {
       if (!route || !operation) return [];
       const where = `${method} ${path} → ${status} (${operation.operationId})`;
       const answer = operation.responses[String(status)];
-      if (!answer) return [`${where}: status ${status} is not documented (documented: ${Object.keys(operation.responses).join(', ')})`];
+      if (!answer)
+        return [
+          `${where}: status ${status} is not documented (documented: ${Object.keys(operation.responses).join(', ')})`,
+        ];
       const failures: string[] = [];
       for (const [name, declared] of Object.entries(answer.headers ?? {})) {
         const header = declared.$ref ? document.components.headers![declared.$ref.split('/').pop()!]! : declared;
@@ -65,19 +70,23 @@ export function compileContract(document: Document): Contract {
           if (header.required) failures.push(`${where}: required header ${name} is missing`);
           continue;
         }
-        if (header.schema && !ajv.validate(header.schema, value)) failures.push(`${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText()}`);
+        if (header.schema && !ajv.validate(header.schema, value))
+          failures.push(`${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText()}`);
       }
-      const mediaType = headers.get('content-type')?.split(';')[0]!.trim();
+      const mediaType = (headers.get('content-type') ?? '').split(';')[0]!.trim();
       if (!answer.content) {
-        if (text !== '') failures.push(`${where}: documented without a body, but answered ${mediaType}: ${text.slice(0, 200)}`);
+        if (text !== '')
+          failures.push(`${where}: documented without a body, but answered ${mediaType}: ${text.slice(0, 200)}`);
         return failures;
       }
       if (!mediaType || !answer.content[mediaType]) {
-        failures.push(`${where}: content type ${mediaType} is not documented (documented: ${Object.keys(answer.content).join(', ')})`);
+        failures.push(
+          `${where}: content type ${mediaType} is not documented (documented: ${Object.keys(answer.content).join(', ')})`,
+        );
         return failures;
       }
       if (!mediaType.endsWith('json')) return failures;
-      const pointer = `/paths/${escape(route.template)}/${verb}/responses/${status}/content/${escape(mediaType)}/schema`;
+      const pointer = `/paths/${escapePointer(route.template)}/${verb}/responses/${status}/content/${escapePointer(mediaType)}/schema`;
       const validate = validatorAt(pointer);
       let body: unknown;
       try {
@@ -86,7 +95,9 @@ export function compileContract(document: Document): Contract {
         return [...failures, `${where}: the body is not JSON: ${text.slice(0, 200)}`];
       }
       if (!validate(body)) {
-        failures.push(`${where}: body does not match the document: ${ajv.errorsText(validate.errors, { separator: '; ' })}\n${text.slice(0, 500)}`);
+        failures.push(
+          `${where}: body does not match the document: ${ajv.errorsText(validate.errors, { separator: '; ' })}\n${text.slice(0, 500)}`,
+        );
       }
       return failures;
     },

@@ -24,7 +24,13 @@ export function useGateway(env: Record<string, string> = {}, options: { ownDatab
     }
     // Suites drive one application hard, and fail keys on purpose from one address (counted in
     // Redis by every suite at once): only the rate-limit suites set small budgets.
-    const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '1000000', AUTH_FAILURES_PER_MINUTE: '1000000' };
+    const defaults = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      AUTH_FAILURES_PER_MINUTE: '1000000',
+    };
     const config = loadConfig({ ...process.env, ...defaults, ...(dataDir ? { DATA_DIR: dataDir } : {}), ...env });
     state.app = await buildApp(config);
     state.url = await state.app.start();
@@ -86,7 +92,7 @@ export async function http(
   }
   const response = await fetch(url + path, { method, headers, body });
   const text = await response.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {

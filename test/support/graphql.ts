@@ -6,10 +6,20 @@ export type GqlResult = { status: number; correlationId: string | null; data?: a
 
 /** POST /graphql on the gateway at `baseUrl()`; keeps the response's X-Correlation-Id next to the body. */
 export function graphqlClient(baseUrl: () => string) {
-  return async (key: string | undefined, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult> => {
+  return async (
+    key: string | undefined,
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GqlResult> => {
     const res = await http(baseUrl(), 'POST', '/graphql', { key, body: { query, variables }, headers });
     expect(res.body, `not a GraphQL response: ${res.text}`).toBeTypeOf('object');
-    return { status: res.status, correlationId: res.headers.get('x-correlation-id'), data: res.body.data, errors: res.body.errors };
+    return {
+      status: res.status,
+      correlationId: res.headers.get('x-correlation-id'),
+      data: res.body.data,
+      errors: res.body.errors,
+    };
   };
 }
 

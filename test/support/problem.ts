@@ -55,6 +55,8 @@ export function expectGraphQLRequestError(res: HttpResult, status: number, code:
   expect({ status: res.status, code: res.body?.errors?.[0]?.extensions?.code }, res.text).toEqual({ status, code });
   expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
   expect(res.body).toEqual({
-    errors: [{ message: expect.any(String), extensions: { code, status, correlationId: res.headers.get('x-correlation-id') } }],
+    errors: [
+      { message: expect.any(String), extensions: { code, status, correlationId: res.headers.get('x-correlation-id') } },
+    ],
   });
 }

@@ -23,7 +23,11 @@ afterAll(() => {
 
 /** Spawns `node --import tsx <script>` and remembers it for cleanup. */
 export function spawnTracked(script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   spawned.add(proc);
   return proc;
 }
@@ -56,7 +60,10 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<GatewayProce
   const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${output}`);
-    const healthy = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const healthy = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (healthy) break;
     if (Date.now() > deadline) throw new Error(`gateway did not answer /health:\n${output}`);
     await sleep(100);
@@ -95,7 +102,14 @@ export function gatewayEnvironments() {
   });
 
   function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '1000000', AUTH_FAILURES_PER_MINUTE: '1000000', ...extra };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      AUTH_FAILURES_PER_MINUTE: '1000000',
+      ...extra,
+    };
     if (database) env.DATABASE_URL = database.url;
     else env.DATA_DIR = path.join(scratch, `data-${++folders}`);
     return env;

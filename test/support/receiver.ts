@@ -11,13 +11,22 @@ export type Received = {
   receivedAt: number;
 };
 
-export type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer; delayMs?: number; stream?: (res: http.ServerResponse) => void };
+export type Reply = {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  delayMs?: number;
+  stream?: (res: http.ServerResponse) => void;
+};
 
 /**
  * A real webhook receiver on a free port that verifies each request with the standardwebhooks
  * package, as a customer's would. `answer` decides each reply (default 204).
  */
-export async function startReceiver(answer: (received: Received, count: number) => Reply = () => ({ status: 204 }), port = 0) {
+export async function startReceiver(
+  answer: (received: Received, count: number) => Reply = () => ({ status: 204 }),
+  port = 0,
+) {
   const received: Received[] = [];
   const secrets: string[] = [];
   const waiters = new Set<() => void>();
@@ -26,7 +35,12 @@ export async function startReceiver(answer: (received: Received, count: number) 
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const entry: Received = { headers: req.headers, body, verifiedBy: verify(body, req.headers), receivedAt: Date.now() };
+      const entry: Received = {
+        headers: req.headers,
+        body,
+        verifiedBy: verify(body, req.headers),
+        receivedAt: Date.now(),
+      };
       received.push(entry);
       waiters.forEach((w) => w());
       const reply = answer(entry, received.length);

@@ -17,10 +17,20 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -30,7 +40,10 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
     socket.connect(port, '127.0.0.1');
   });
@@ -122,7 +135,10 @@ export class PrivateRedis extends PrivateServer {
   }
 
   protected command() {
-    return { file: 'redis-server', args: ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'] };
+    return {
+      file: 'redis-server',
+      args: ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    };
   }
 
   protected ready(): Promise<boolean> {
@@ -149,10 +165,14 @@ export class PrivatePostgres extends PrivateServer {
 
   private init(): void {
     if (this.owner) chownSync(this.dir, this.owner.uid, this.owner.gid);
-    execFileSync(path.join(this.bin, 'initdb'), ['-D', this.data, '-U', 'postgres', '-A', 'trust', '--no-sync', '--no-instructions'], {
-      ...this.owner,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      path.join(this.bin, 'initdb'),
+      ['-D', this.data, '-U', 'postgres', '-A', 'trust', '--no-sync', '--no-instructions'],
+      {
+        ...this.owner,
+        stdio: 'pipe',
+      },
+    );
   }
 
   private get data(): string {
@@ -160,13 +180,25 @@ export class PrivatePostgres extends PrivateServer {
   }
 
   protected command() {
-    const settings = ['listen_addresses=127.0.0.1', `unix_socket_directories=${this.dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
-    return { file: path.join(this.bin, 'postgres'), args: ['-D', this.data, '-p', String(this.port), ...settings.flatMap((s) => ['-c', s])], ...this.owner };
+    const settings = [
+      'listen_addresses=127.0.0.1',
+      `unix_socket_directories=${this.dir}`,
+      'fsync=off',
+      'synchronous_commit=off',
+      'full_page_writes=off',
+    ];
+    return {
+      file: path.join(this.bin, 'postgres'),
+      args: ['-D', this.data, '-p', String(this.port), ...settings.flatMap((s) => ['-c', s])],
+      ...this.owner,
+    };
   }
 
   protected async ready(): Promise<boolean> {
     try {
-      execFileSync(path.join(this.bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
+      execFileSync(path.join(this.bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(this.port)], {
+        stdio: 'ignore',
+      });
       return true;
     } catch {
       return false;
@@ -183,13 +215,17 @@ export class PrivatePostgres extends PrivateServer {
 /** The newest installed PostgreSQL's binaries (Debian's layout, then PATH's initdb's folder). */
 function postgresBinaries(): string {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+    : [];
   versions.sort((a, b) => Number(b) - Number(a));
   if (versions[0]) return path.join(root, versions[0], 'bin');
   try {
     return path.dirname(execFileSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).trim());
   } catch {
-    throw new Error('PostgreSQL server binaries (initdb, postgres) are not installed: the fault suite needs them (apt-get install postgresql)');
+    throw new Error(
+      'PostgreSQL server binaries (initdb, postgres) are not installed: the fault suite needs them (apt-get install postgresql)',
+    );
   }
 }
 

@@ -21,7 +21,11 @@ export type WsConnection = {
 };
 
 /** A real graphql-ws client on the gateway's /graphql, authenticated through connectionParams. */
-export function connectWs(baseUrl: string, connectionParams: Record<string, unknown> | undefined, webSocketImpl: unknown = WebSocket): WsConnection {
+export function connectWs(
+  baseUrl: string,
+  connectionParams: Record<string, unknown> | undefined,
+  webSocketImpl: unknown = WebSocket,
+): WsConnection {
   let resolveClosed!: (event: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
   const client = createClient({
@@ -30,7 +34,10 @@ export function connectWs(baseUrl: string, connectionParams: Record<string, unkn
     connectionParams,
     lazy: false,
     retryAttempts: 0,
-    on: { closed: (event) => resolveClosed({ code: (event as CloseEvent).code, reason: String((event as CloseEvent).reason) }) },
+    on: {
+      closed: (event) =>
+        resolveClosed({ code: (event as CloseEvent).code, reason: String((event as CloseEvent).reason) }),
+    },
     onNonLazyError: () => {},
   });
   return {
@@ -78,7 +85,9 @@ export function connectWs(baseUrl: string, connectionParams: Record<string, unkn
             });
             waiters.clear();
           }
-          expect(results.length, `results received: ${JSON.stringify(results.slice(-3))}`).toBeGreaterThanOrEqual(count);
+          expect(results.length, `results received: ${JSON.stringify(results.slice(-3))}`).toBeGreaterThanOrEqual(
+            count,
+          );
           return results;
         },
       };
@@ -110,7 +119,12 @@ export const liveStreams = (baseUrl: string) => gauge(baseUrl, 'nilo_live_event_
 export const liveSubscriptions = (baseUrl: string) => gauge(baseUrl, 'nilo_live_subscriptions');
 
 /** Subscribes and resolves once the gateway has the subscription live, so whatever commits next reaches it. */
-export async function subscribeLive(connection: WsConnection, baseUrl: string, query: string, variables?: Record<string, unknown>): Promise<Subscription> {
+export async function subscribeLive(
+  connection: WsConnection,
+  baseUrl: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<Subscription> {
   const before = await liveSubscriptions(baseUrl);
   const subscription = connection.subscribe(query, variables);
   const deadline = Date.now() + 20_000;

@@ -66,13 +66,24 @@ describe('refused: every address that is not global unicast, form by form', () =
   });
 });
 
-test.each(['8.8.8.8', '93.184.216.34', '1.1.1.1', '100.63.255.255', '100.128.0.1', '172.32.0.1', '192.0.1.1', '198.20.0.1', '223.255.255.254', '2606:4700:4700::1111', '2001:4860:4860::8888', '2a00:1450:4001::1', '2001:200::1'])(
-  'allowed: the global unicast address %s',
-  (address) => {
-    expect(nonGlobalReason(address)).toBeNull();
-    expect(guard.isAllowed(address)).toBe(true);
-  },
-);
+test.each([
+  '8.8.8.8',
+  '93.184.216.34',
+  '1.1.1.1',
+  '100.63.255.255',
+  '100.128.0.1',
+  '172.32.0.1',
+  '192.0.1.1',
+  '198.20.0.1',
+  '223.255.255.254',
+  '2606:4700:4700::1111',
+  '2001:4860:4860::8888',
+  '2a00:1450:4001::1',
+  '2001:200::1',
+])('allowed: the global unicast address %s', (address) => {
+  expect(nonGlobalReason(address)).toBeNull();
+  expect(guard.isAllowed(address)).toBe(true);
+});
 
 test('bracketed IPv6 literals, as URL hosts are written, are classified the same', () => {
   expect(guard.isAllowed('[::127.0.0.1]')).toBe(false);
@@ -96,6 +107,8 @@ test('the operator allows chosen ranges, and nothing else', () => {
 test('check() refuses an IP literal with the address and why', async () => {
   const error = await guard.check('[::127.0.0.1]').catch((e: unknown) => e);
   expect(error).toBeInstanceOf(BlockedAddressError);
-  expect((error as BlockedAddressError).message).toMatch(/^::127\.0\.0\.1 resolves to ::127\.0\.0\.1 \(IPv4-compatible \(::\/96\), embedding 127\.0\.0\.1\), which is not a public address$/);
+  expect((error as BlockedAddressError).message).toMatch(
+    /^::127\.0\.0\.1 resolves to ::127\.0\.0\.1 \(IPv4-compatible \(::\/96\), embedding 127\.0\.0\.1\), which is not a public address$/,
+  );
   await expect(guard.check('8.8.8.8')).resolves.toBeUndefined();
 });

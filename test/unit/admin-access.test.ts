@@ -2,15 +2,19 @@ import { describe, expect, test } from 'vitest';
 import { adminAccess, isLoopback } from '../../src/rest/admin.js';
 
 describe('isLoopback', () => {
-  test.each(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])('%s is loopback', (address) => expect(isLoopback(address)).toBe(true));
-  test.each(['10.0.0.1', '192.0.2.2', '::ffff:10.0.0.1', 'fd00::2', '0.0.0.0', '::', '', 'localhost'])('%s is not', (address) =>
-    expect(isLoopback(address)).toBe(false),
+  test.each(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])('%s is loopback', (address) =>
+    expect(isLoopback(address)).toBe(true),
+  );
+  test.each(['10.0.0.1', '192.0.2.2', '::ffff:10.0.0.1', 'fd00::2', '0.0.0.0', '::', '', 'localhost'])(
+    '%s is not',
+    (address) => expect(isLoopback(address)).toBe(false),
   );
 });
 
 describe('adminAccess', () => {
   const token = 'a-sufficiently-long-operator-token';
-  const refusal = (access: ReturnType<typeof adminAccess>) => (access.allowed ? 'allowed' : `${access.error.status} ${access.error.code}`);
+  const refusal = (access: ReturnType<typeof adminAccess>) =>
+    access.allowed ? 'allowed' : `${access.error.status} ${access.error.code}`;
 
   test('without a token: loopback only, whatever it presents', () => {
     expect(refusal(adminAccess(undefined, undefined, '127.0.0.1'))).toBe('allowed');

@@ -20,18 +20,57 @@ function sqlError(code: string, message: string) {
 }
 
 function socketError(code: string) {
-  return Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, syscall: 'connect', errno: -111, address: '127.0.0.1', port: 5432 });
+  return Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), {
+    code,
+    syscall: 'connect',
+    errno: -111,
+    address: '127.0.0.1',
+    port: 5432,
+  });
 }
 
 describe('databaseFault', () => {
   test.each([
-    ['server not reachable (P1001)', prismaError('P1001', "Can't reach database server at 127.0.0.1:5432", { kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5432 })],
-    ['connection closed (P1017)', prismaError('P1017', 'Server has closed the connection.', { kind: 'ConnectionClosed' })],
-    ['a raw query on an unreachable server (P2010)', prismaError('P2010', 'Raw query failed. Code: `N/A`.', { kind: 'DatabaseNotReachable' })],
-    ['a shutdown ending the session (57P01 in P2010)', prismaError('P2010', 'Raw query failed. Code: `57P01`.', { kind: 'postgres', code: '57P01', originalCode: '57P01' })],
-    ['the statement timeout (57014 in P2010)', prismaError('P2010', 'Raw query failed. Code: `57014`.', { kind: 'postgres', code: '57014', originalCode: '57014' })],
-    ['too many connections', prismaError('P2037', 'Too many database connections opened', { kind: 'TooManyConnections' })],
-    ['no connection for a transaction in time (P2028)', prismaError('P2028', 'Transaction API error: Unable to start a transaction in the given time.')],
+    [
+      'server not reachable (P1001)',
+      prismaError('P1001', "Can't reach database server at 127.0.0.1:5432", {
+        kind: 'DatabaseNotReachable',
+        host: '127.0.0.1',
+        port: 5432,
+      }),
+    ],
+    [
+      'connection closed (P1017)',
+      prismaError('P1017', 'Server has closed the connection.', { kind: 'ConnectionClosed' }),
+    ],
+    [
+      'a raw query on an unreachable server (P2010)',
+      prismaError('P2010', 'Raw query failed. Code: `N/A`.', { kind: 'DatabaseNotReachable' }),
+    ],
+    [
+      'a shutdown ending the session (57P01 in P2010)',
+      prismaError('P2010', 'Raw query failed. Code: `57P01`.', {
+        kind: 'postgres',
+        code: '57P01',
+        originalCode: '57P01',
+      }),
+    ],
+    [
+      'the statement timeout (57014 in P2010)',
+      prismaError('P2010', 'Raw query failed. Code: `57014`.', {
+        kind: 'postgres',
+        code: '57014',
+        originalCode: '57014',
+      }),
+    ],
+    [
+      'too many connections',
+      prismaError('P2037', 'Too many database connections opened', { kind: 'TooManyConnections' }),
+    ],
+    [
+      'no connection for a transaction in time (P2028)',
+      prismaError('P2028', 'Transaction API error: Unable to start a transaction in the given time.'),
+    ],
     ['pg: administrator shutdown', sqlError('57P01', 'terminating connection due to administrator command')],
     ['pg: server starting up', sqlError('57P03', 'the database system is starting up')],
     ['pg: connection failure', sqlError('08006', 'connection failure')],
@@ -39,7 +78,12 @@ describe('databaseFault', () => {
     ['pg: reset', socketError('ECONNRESET')],
     ['pg: several addresses refused', new AggregateError([socketError('ECONNREFUSED'), socketError('ECONNREFUSED')])],
     ['pool: no connection in time', new Error('timeout exceeded when trying to connect')],
-    ['pool: connection timeout', new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })],
+    [
+      'pool: connection timeout',
+      new Error('Connection terminated due to connection timeout', {
+        cause: new Error('Connection terminated unexpectedly'),
+      }),
+    ],
     ['driver: connection died', new Error('Connection terminated unexpectedly')],
     ['driver: no answer in time (a frozen server)', new Error('Query read timeout')],
   ])('%s is an outage', (_, error) => {
@@ -47,8 +91,17 @@ describe('databaseFault', () => {
   });
 
   test.each([
-    ['a unique violation (P2002)', prismaError('P2002', 'Unique constraint failed', { kind: 'UniqueConstraintViolation' })],
-    ['a raw query that broke a constraint (23505 in P2010)', prismaError('P2010', 'Raw query failed. Code: `23505`.', { kind: 'UniqueConstraintViolation', originalCode: '23505' })],
+    [
+      'a unique violation (P2002)',
+      prismaError('P2002', 'Unique constraint failed', { kind: 'UniqueConstraintViolation' }),
+    ],
+    [
+      'a raw query that broke a constraint (23505 in P2010)',
+      prismaError('P2010', 'Raw query failed. Code: `23505`.', {
+        kind: 'UniqueConstraintViolation',
+        originalCode: '23505',
+      }),
+    ],
     ['a missing row (P2025)', prismaError('P2025', 'No record was found for an update.')],
     ['pg: a syntax error', sqlError('42601', 'syntax error at or near "SELEC"')],
     ['pg: a deadlock', sqlError('40P01', 'deadlock detected')],
@@ -60,8 +113,11 @@ describe('databaseFault', () => {
     expect(databaseFault(error)).toBeUndefined();
   });
 
-  test('names the reason in one line, not Prisma\'s call site', () => {
-    const error = prismaError('P1001', "\nInvalid `prisma.contact.findMany()` invocation in\n/app/src/domain/contacts.ts:132:29\n\n  129 …\n\nCan't reach database server at 127.0.0.1:5432");
+  test("names the reason in one line, not Prisma's call site", () => {
+    const error = prismaError(
+      'P1001',
+      "\nInvalid `prisma.contact.findMany()` invocation in\n/app/src/domain/contacts.ts:132:29\n\n  129 …\n\nCan't reach database server at 127.0.0.1:5432",
+    );
     expect(databaseFault(error)).toBe("Can't reach database server at 127.0.0.1:5432");
   });
 });

@@ -25,7 +25,8 @@ const schema = buildSchema(`
   type EventEdge { node: Event! }
 `);
 
-const cost = (query: string, variables?: Record<string, unknown>, operationName?: string) => operationCost(schema, parse(query), operationName, variables);
+const cost = (query: string, variables?: Record<string, unknown>, operationName?: string) =>
+  operationCost(schema, parse(query), operationName, variables);
 
 function refusal(query: string, variables?: Record<string, unknown>): DomainError {
   try {
@@ -53,29 +54,56 @@ describe('operationCost', () => {
   });
 
   test('nested connections multiply, siblings and aliases add up', () => {
-    expect(cost('{ endpoints(first: 10) { edges { node { deliveries(first: 20) { edges { node { attempts { statusCode } } } } } } } }')).toBe(10 + 10 * 20);
+    expect(
+      cost(
+        '{ endpoints(first: 10) { edges { node { deliveries(first: 20) { edges { node { attempts { statusCode } } } } } } } }',
+      ),
+    ).toBe(10 + 10 * 20);
     expect(cost('{ endpoints { edges { node { deliveries { edges { node { id } } } } } } }')).toBe(50 + 50 * 50);
-    expect(cost('{ a: contacts(first: 100) { edges { cursor } } b: contacts(first: 100) { edges { cursor } } events(first: 5) { edges { node { id } } } }')).toBe(205);
-    const bomb = Array.from({ length: 1000 }, (_, i) => `a${i}: events(first: 100) { edges { node { id } } }`).join(' ');
+    expect(
+      cost(
+        '{ a: contacts(first: 100) { edges { cursor } } b: contacts(first: 100) { edges { cursor } } events(first: 5) { edges { node { id } } } }',
+      ),
+    ).toBe(205);
+    const bomb = Array.from({ length: 1000 }, (_, i) => `a${i}: events(first: 100) { edges { node { id } } }`).join(
+      ' ',
+    );
     expect(cost(`{ ${bomb} }`)).toBe(100_000);
   });
 
   test('fragments count where they are spread; the same field twice under one key counts once', () => {
     const fragment = 'fragment E on Endpoint { deliveries(first: 4) { edges { node { id } } } }';
     expect(cost(`{ endpoints(first: 3) { edges { node { ...E ... on Endpoint { id } } } } } ${fragment}`)).toBe(3 + 12);
-    expect(cost(`{ endpoints(first: 3) { edges { node { ...E ...E deliveries(first: 4) { edges { node { id } } } } } } } ${fragment}`)).toBe(3 + 12);
+    expect(
+      cost(
+        `{ endpoints(first: 3) { edges { node { ...E ...E deliveries(first: 4) { edges { node { id } } } } } } } ${fragment}`,
+      ),
+    ).toBe(3 + 12);
     expect(cost('{ contacts(first: 9) { edges { cursor } } contacts(first: 9) { pageInfo { hasNextPage } } }')).toBe(9);
-    expect(cost('{ events(first: 2) { edges { node { data { ... on Endpoint { deliveries(first: 10) { edges { node { id } } } } } } } } }')).toBe(2 + 20);
+    expect(
+      cost(
+        '{ events(first: 2) { edges { node { data { ... on Endpoint { deliveries(first: 10) { edges { node { id } } } } } } } } }',
+      ),
+    ).toBe(2 + 20);
   });
 
   test('@skip and @include leave fields out; introspection costs nothing', () => {
-    expect(cost('query($big: Boolean!) { contacts(first: 500) @include(if: $big) { edges { cursor } } viewer { name } }', { big: false })).toBe(1);
-    expect(cost('{ contacts(first: 500) @skip(if: true) { edges { cursor } } events(first: 3) { edges { cursor: __typename } } }')).toBe(3);
+    expect(
+      cost('query($big: Boolean!) { contacts(first: 500) @include(if: $big) { edges { cursor } } viewer { name } }', {
+        big: false,
+      }),
+    ).toBe(1);
+    expect(
+      cost(
+        '{ contacts(first: 500) @skip(if: true) { edges { cursor } } events(first: 3) { edges { cursor: __typename } } }',
+      ),
+    ).toBe(3);
     expect(cost('{ __schema { types { name fields { name } } } }')).toBe(1);
   });
 
   test('the operation named is the one costed', () => {
-    const document = 'query Small { contacts(first: 1) { edges { cursor } } } query Big { contacts(first: 400) { edges { cursor } } }';
+    const document =
+      'query Small { contacts(first: 1) { edges { cursor } } } query Big { contacts(first: 400) { edges { cursor } } }';
     expect(cost(document, undefined, 'Small')).toBe(1);
     expect(cost(document, undefined, 'Big')).toBe(400);
   });
@@ -88,8 +116,12 @@ describe('operationCost', () => {
       expect(error.message).toContain(String(size));
     }
     expect(refusal('{ contacts(last: 501) { edges { cursor } } }').message).toContain('"last" of contacts');
-    expect(refusal('query($n: Int) { contacts(first: $n) { edges { cursor } } }', { n: '7' }).code).toBe('invalid_request');
-    const nested = refusal('{ endpoints(first: 2) { edges { node { deliveries(first: 0) { edges { node { id } } } } } } }');
+    expect(refusal('query($n: Int) { contacts(first: $n) { edges { cursor } } }', { n: '7' }).code).toBe(
+      'invalid_request',
+    );
+    const nested = refusal(
+      '{ endpoints(first: 2) { edges { node { deliveries(first: 0) { edges { node { id } } } } } } }',
+    );
     expect(nested.message).toContain('"first" of endpoints.edges.node.deliveries');
   });
 });

@@ -29,10 +29,28 @@ describe('scanJson', () => {
   });
 
   test('flags numbers a double would change, not those it keeps', () => {
-    for (const exact of ['1', '-0', '0.1', '149.99', '1.50', '1e2', '123456789012345', '12.5000000000000000000', '5e-324', '1.7976931348623157e308']) {
+    for (const exact of [
+      '1',
+      '-0',
+      '0.1',
+      '149.99',
+      '1.50',
+      '1e2',
+      '123456789012345',
+      '12.5000000000000000000',
+      '5e-324',
+      '1.7976931348623157e308',
+    ]) {
       expect(scanJson(`[${exact}]`).inexactNumber, exact).toBe(false);
     }
-    for (const inexact of ['0.99999999999999999999', '1e400', '-1e400', '1e-400', '9007199254740993', '12345678901234567890']) {
+    for (const inexact of [
+      '0.99999999999999999999',
+      '1e400',
+      '-1e400',
+      '1e-400',
+      '9007199254740993',
+      '12345678901234567890',
+    ]) {
       expect(scanJson(`{"n":${inexact}}`).inexactNumber, inexact).toBe(true);
     }
     // Digits inside strings are text.
@@ -53,7 +71,17 @@ describe('scanJson', () => {
 
 describe('exactNumberProblem', () => {
   test('is null for numbers whose double prints as the same number', () => {
-    for (const text of ['0', '-0', '0.0', '1.10', '3.14159', '1E+2', '100e-2', '9007199254740992', '0.30000000000000004']) {
+    for (const text of [
+      '0',
+      '-0',
+      '0.0',
+      '1.10',
+      '3.14159',
+      '1E+2',
+      '100e-2',
+      '9007199254740992',
+      '0.30000000000000004',
+    ]) {
       expect(exactNumberProblem(text), text).toBeNull();
     }
   });
@@ -85,10 +113,15 @@ describe('parseJsonBody', () => {
   });
 
   test('inexact numbers are validation_failed naming each path', () => {
-    const { error, errors } = refusal('{"items":[{"quantity":2},{"quantity":0.99999999999999999999,"price":1e400}],"n":1}');
+    const { error, errors } = refusal(
+      '{"items":[{"quantity":2},{"quantity":0.99999999999999999999,"price":1e400}],"n":1}',
+    );
     expect(error).toBeInstanceOf(ValidationError);
     expect(errors).toEqual([
-      { path: 'items[1].quantity', message: expect.stringMatching(/^0\.99999999999999999999 cannot be represented exactly/) },
+      {
+        path: 'items[1].quantity',
+        message: expect.stringMatching(/^0\.99999999999999999999 cannot be represented exactly/),
+      },
       { path: 'items[1].price', message: expect.stringMatching(/^1e400 cannot be represented exactly/) },
     ]);
   });
@@ -98,7 +131,9 @@ describe('parseJsonBody', () => {
   });
 
   test('NUL and unpaired surrogates in values and keys are validation_failed naming each path; pairs pass', () => {
-    const { error, errors } = refusal('{"firstName":"a\\u0000","customData":{"k":["ok","\\ud800x"],"\\udc00":1},"emoji":"\\ud83d\\ude00"}');
+    const { error, errors } = refusal(
+      '{"firstName":"a\\u0000","customData":{"k":["ok","\\ud800x"],"\\udc00":1},"emoji":"\\ud83d\\ude00"}',
+    );
     expect(error).toBeInstanceOf(ValidationError);
     expect(errors).toEqual([
       { path: 'firstName', message: 'must not contain NUL characters (U+0000)' },

@@ -24,7 +24,8 @@ describe('which job types count as handled without a runner', () => {
 });
 
 describe('waitingFor', () => {
-  const job = (status: string, resourceType: string) => ({ id: 'job_1', status, resourceType, createdAt: new Date(), updatedAt: new Date() }) as JobState;
+  const job = (status: string, resourceType: string) =>
+    ({ id: 'job_1', status, resourceType, createdAt: new Date(), updatedAt: new Date() }) as JobState;
 
   test('a queued job of a type nobody handles waits for no_runner; handled or no longer queued ones wait for nothing', () => {
     const handled = new Set(['docs.ocr']);

@@ -11,7 +11,8 @@ const FIELDS: Record<string, SearchField> = {
 };
 const body = (field: string, operator: string, value: unknown) =>
   searchBodySchema(FIELDS).parse({ filters: [{ field, operator, value }] });
-const whereOf = (field: string, operator: string, value: unknown) => searchArgs('contact', FIELDS, body(field, operator, value)).where;
+const whereOf = (field: string, operator: string, value: unknown) =>
+  searchArgs('contact', FIELDS, body(field, operator, value)).where;
 
 describe('likeLiteral', () => {
   test('escapes %, _ and \\ with a backslash, and nothing else', () => {
@@ -30,12 +31,16 @@ describe('searchArgs', () => {
       AND: [{ OR: [{ NOT: { email: { equals: 'a\\_b', mode: 'insensitive' } } }, { email: null }] }],
     });
     expect(whereOf('email', 'is_any_of', ['x\\', 'y'])).toEqual({
-      AND: [{ OR: [{ email: { equals: 'x\\\\', mode: 'insensitive' } }, { email: { equals: 'y', mode: 'insensitive' } }] }],
+      AND: [
+        { OR: [{ email: { equals: 'x\\\\', mode: 'insensitive' } }, { email: { equals: 'y', mode: 'insensitive' } }] },
+      ],
     });
   });
 
   test('contains on text: the escaped text', () => {
-    expect(whereOf('email', 'contains', '50%_off\\')).toEqual({ AND: [{ email: { contains: '50\\%\\_off\\\\', mode: 'insensitive' } }] });
+    expect(whereOf('email', 'contains', '50%_off\\')).toEqual({
+      AND: [{ email: { contains: '50\\%\\_off\\\\', mode: 'insensitive' } }],
+    });
   });
 
   test('null, enums and numbers are compared as they are', () => {

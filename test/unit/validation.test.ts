@@ -18,8 +18,12 @@ describe('unstorableTextProblem', () => {
 describe('unstorableInputErrors', () => {
   test('names every bad value and key by its path, in objects without a prototype too', () => {
     const query = Object.assign(Object.create(null), { cursor: '\u0000' });
-    expect(unstorableInputErrors(query)).toEqual([{ path: 'cursor', message: 'must not contain NUL characters (U+0000)' }]);
-    expect(unstorableInputErrors({ items: [{ description: 'ok' }, { description: '\ud800' }], data: { '\u0000': 1 } })).toEqual([
+    expect(unstorableInputErrors(query)).toEqual([
+      { path: 'cursor', message: 'must not contain NUL characters (U+0000)' },
+    ]);
+    expect(
+      unstorableInputErrors({ items: [{ description: 'ok' }, { description: '\ud800' }], data: { '\u0000': 1 } }),
+    ).toEqual([
       { path: 'data.\u0000', message: 'has a key that must not contain NUL characters (U+0000)' },
       { path: 'items[1].description', message: 'must not contain unpaired UTF-16 surrogates' },
     ]);
@@ -28,9 +32,13 @@ describe('unstorableInputErrors', () => {
   test('nesting beyond the limit is named where it starts, without recursion', () => {
     let deep: unknown = 'leaf';
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(unstorableInputErrors({ customData: { a: deep } })).toEqual([{ path: `customData.a${'[0]'.repeat(62)}`, message: 'nests deeper than 64 levels' }]);
+    expect(unstorableInputErrors({ customData: { a: deep } })).toEqual([
+      { path: `customData.a${'[0]'.repeat(62)}`, message: 'nests deeper than 64 levels' },
+    ]);
     expect(unstorableInputErrors([[['x']]], 3)).toEqual([]);
-    expect(unstorableInputErrors([[[['x']]]], 3)).toEqual([{ path: '[0][0][0]', message: 'nests deeper than 3 levels' }]);
+    expect(unstorableInputErrors([[[['x']]]], 3)).toEqual([
+      { path: '[0][0][0]', message: 'nests deeper than 3 levels' },
+    ]);
   });
 
   test('leaves Dates, numbers and other non-JSON objects alone', () => {
@@ -45,8 +53,13 @@ describe('parseInput', () => {
     try {
       parseInput(schema, { firstName: 'Ada', customData: { x: '\ud800' } });
     } catch (error) {
-      expect((error as ValidationError).errors).toEqual([{ path: 'customData.x', message: 'must not contain unpaired UTF-16 surrogates' }]);
+      expect((error as ValidationError).errors).toEqual([
+        { path: 'customData.x', message: 'must not contain unpaired UTF-16 surrogates' },
+      ]);
     }
-    expect(parseInput(schema, { firstName: 'Ada 😀', customData: { x: 'ok' } })).toEqual({ firstName: 'Ada 😀', customData: { x: 'ok' } });
+    expect(parseInput(schema, { firstName: 'Ada 😀', customData: { x: 'ok' } })).toEqual({
+      firstName: 'Ada 😀',
+      customData: { x: 'ok' },
+    });
   });
 });

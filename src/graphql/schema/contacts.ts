@@ -28,12 +28,16 @@ export const ContactObject = builder.prismaObject('Contact', {
     addressingNotes: t.exposeString('addressingNotes', { nullable: true }),
     note: t.exposeString('note', { nullable: true }),
     customData: t.expose('customData', { type: 'JSONObject', nullable: true }),
-    externalId: t.exposeString('externalId', { nullable: true, description: 'The id in your own system; unique per tenant.' }),
+    externalId: t.exposeString('externalId', {
+      nullable: true,
+      description: 'The id in your own system; unique per tenant.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: shared by two input types, whose builder types differ
 const contactInputFields = (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => ({
   email: t.string(),
   firstName: t.string(),

@@ -23,7 +23,11 @@ export const InvoiceObject = builder.prismaObject('Invoice', {
   fields: (t) => ({
     id: t.exposeID('id'),
     number: t.exposeString('number', { description: 'INV-<year>-<5 digits>, gapless per tenant and year.' }),
-    status: t.field({ type: InvoiceStatus, select: { status: true }, resolve: (invoice) => invoice.status as (typeof INVOICE_STATUSES)[number] }),
+    status: t.field({
+      type: InvoiceStatus,
+      select: { status: true },
+      resolve: (invoice) => invoice.status as (typeof INVOICE_STATUSES)[number],
+    }),
     customer: t.exposeString('customer'),
     customerContactId: t.exposeID('customerContactId', { nullable: true }),
     customerCompany: t.exposeString('customerCompany', { nullable: true }),
@@ -90,7 +94,8 @@ builder.queryFields((t) => ({
     type: 'Invoice',
     cursor: 'id',
     description: 'Invoices of the tenant, oldest first. Needs the accounting feature.',
-    resolve: (query, _root, _args, ctx) => ctx.services.invoices.findMany(authOf(ctx), { ...query, orderBy: { id: 'asc' } }),
+    resolve: (query, _root, _args, ctx) =>
+      ctx.services.invoices.findMany(authOf(ctx), { ...query, orderBy: { id: 'asc' } }),
   }),
 }));
 
@@ -111,7 +116,8 @@ builder.mutationFields((t) => ({
   }),
   renderInvoicePdf: t.field({
     type: JobRef,
-    description: 'Renders the invoice as a PDF in an invoices.pdf job; once it succeeded, GET the invoice\'s pdfPath. Needs the accounting feature.',
+    description:
+      "Renders the invoice as a PDF in an invoices.pdf job; once it succeeded, GET the invoice's pdfPath. Needs the accounting feature.",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.invoicePdf.start(authOf(ctx), String(args.id)),
   }),

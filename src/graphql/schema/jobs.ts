@@ -19,7 +19,8 @@ const JobProgress = builder.objectRef<JobSource>('JobProgress').implement({
 });
 
 export const JobRef = builder.objectRef<JobSource>('Job').implement({
-  description: 'Asynchronous work: queued → running → succeeded | failed | canceled. Every change is a jobs.job.* event.',
+  description:
+    'Asynchronous work: queued → running → succeeded | failed | canceled. Every change is a jobs.job.* event.',
   fields: (t) => ({
     id: t.exposeID('id'),
     status: t.field({ type: JobStatusEnum, resolve: (job) => job.status as JobStatus }),
@@ -27,17 +28,27 @@ export const JobRef = builder.objectRef<JobSource>('Job').implement({
     pollPath: t.string({ resolve: (job) => pollPath(job.id) }),
     waitingFor: t.string({
       nullable: true,
-      description: '"no_runner" while queued with no runner registered for its type (it fails as no_runner after JOB_NO_RUNNER_TIMEOUT); else null.',
-      resolve: async (job, _args, ctx) => (job.status === 'queued' ? jobWithHint(job, await ctx.services.jobs.handledTypes(job.tenantId)).waitingFor : null),
+      description:
+        '"no_runner" while queued with no runner registered for its type (it fails as no_runner after JOB_NO_RUNNER_TIMEOUT); else null.',
+      resolve: async (job, _args, ctx) =>
+        job.status === 'queued'
+          ? jobWithHint(job, await ctx.services.jobs.handledTypes(job.tenantId)).waitingFor
+          : null,
     }),
     progress: t.field({ type: JobProgress, resolve: (job) => job }),
-    input: t.field({ type: 'JSONObject', resolve: (job, _args, ctx) => job.input ?? ctx.services.jobs.input(authOf(ctx), job.id) }),
+    input: t.field({
+      type: 'JSONObject',
+      resolve: (job, _args, ctx) => job.input ?? ctx.services.jobs.input(authOf(ctx), job.id),
+    }),
     result: t.expose('result', { type: 'JSONObject', nullable: true }),
     error: t.expose('error', { type: 'JSONObject', nullable: true, description: '{ code, message } once failed.' }),
     attempts: t.exposeInt('attempts'),
     maxAttempts: t.exposeInt('maxAttempts'),
     applicationId: t.exposeID('applicationId', { nullable: true }),
-    runnerId: t.exposeID('runnerId', { nullable: true, description: 'The runner holding or having run it; null for built-in work.' }),
+    runnerId: t.exposeID('runnerId', {
+      nullable: true,
+      description: 'The runner holding or having run it; null for built-in work.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
@@ -47,7 +58,10 @@ export const JobRef = builder.objectRef<JobSource>('Job').implement({
 
 const CreateJobInput = builder.inputType('CreateJobInput', {
   fields: (t) => ({
-    resourceType: t.string({ required: true, description: 'A type the tenant\'s runners handle, e.g. "documents.ocr".' }),
+    resourceType: t.string({
+      required: true,
+      description: 'A type the tenant\'s runners handle, e.g. "documents.ocr".',
+    }),
     input: t.field({ type: 'JSONObject' }),
     maxAttempts: t.int(),
   }),
@@ -61,11 +75,16 @@ builder.queryFields((t) => ({
   }),
   jobs: t.connection({
     type: JobRef,
-    description: 'The tenant\'s jobs, oldest first.',
+    description: "The tenant's jobs, oldest first.",
     args: { status: t.arg({ type: JobStatusEnum }), resourceType: t.arg.string() },
     resolve: async (_root, args, ctx) => {
       const { limit, afterId } = forwardPage(args, 'job');
-      const rows = await ctx.services.jobs.list(authOf(ctx), { limit: limit + 1, afterId, status: args.status ?? undefined, resourceType: args.resourceType ?? undefined });
+      const rows = await ctx.services.jobs.list(authOf(ctx), {
+        limit: limit + 1,
+        afterId,
+        status: args.status ?? undefined,
+        resourceType: args.resourceType ?? undefined,
+      });
       return connectionOf(rows, limit);
     },
   }),
@@ -74,10 +93,9 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createJob: t.field({
     type: JobRef,
-    description: 'Queues work for the tenant\'s runners.',
+    description: "Queues work for the tenant's runners.",
     args: { input: t.arg({ type: CreateJobInput, required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.services.jobs.create(authOf(ctx), withoutNulls(args.input)),
+    resolve: (_root, args, ctx) => ctx.services.jobs.create(authOf(ctx), withoutNulls(args.input)),
   }),
   cancelJob: t.field({
     type: JobRef,
@@ -86,7 +104,8 @@ builder.mutationFields((t) => ({
   }),
   importContacts: t.field({
     type: JobRef,
-    description: 'Upserts up to 100,000 contacts as a contacts.import job (matched by externalId, then email). Needs the communication feature.',
+    description:
+      'Upserts up to 100,000 contacts as a contacts.import job (matched by externalId, then email). Needs the communication feature.',
     args: { contacts: t.arg({ type: ['JSONObject'], required: true }) },
     resolve: (_root, args, ctx) => ctx.services.contactImport.start(authOf(ctx), { contacts: args.contacts }),
   }),

@@ -14,7 +14,9 @@ builder.prismaObject('Tenant', {
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
-    features: t.exposeStringList('features', { description: 'Enabled features: accounting (invoices), communication (contacts).' }),
+    features: t.exposeStringList('features', {
+      description: 'Enabled features: accounting (invoices), communication (contacts).',
+    }),
   }),
 });
 

@@ -13,7 +13,10 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttempt>('WebhookAttempt').im
   fields: (t) => ({
     attemptedAt: t.expose('attemptedAt', { type: 'DateTime' }),
     durationMs: t.exposeInt('durationMs'),
-    statusCode: t.exposeInt('statusCode', { nullable: true, description: 'Null when there was no answer: refused, timed out or blocked.' }),
+    statusCode: t.exposeInt('statusCode', {
+      nullable: true,
+      description: 'Null when there was no answer: refused, timed out or blocked.',
+    }),
     responseHeaders: t.expose('responseHeaders', { type: 'JSONObject', nullable: true }),
     responseBody: t.exposeString('responseBody', { nullable: true, description: 'The first 4 KiB of the answer.' }),
     error: t.exposeString('error', { nullable: true }),
@@ -30,7 +33,11 @@ const WebhookDeliveryRef = builder.objectRef<DeliveryWithAttempts>('WebhookDeliv
     eventType: t.exposeString('eventType'),
     status: t.field({ type: DeliveryStatus, resolve: (d) => d.status as (typeof DELIVERY_STATUSES)[number] }),
     attemptCount: t.exposeInt('attemptCount'),
-    nextAttemptAt: t.field({ type: 'DateTime', nullable: true, resolve: (d) => (d.status === 'pending' ? d.nextAttemptAt : null) }),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (d) => (d.status === 'pending' ? d.nextAttemptAt : null),
+    }),
     lastAttemptAt: t.expose('lastAttemptAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     attempts: t.field({ type: [WebhookAttemptRef], resolve: (d) => d.attempts }),
@@ -39,34 +46,51 @@ const WebhookDeliveryRef = builder.objectRef<DeliveryWithAttempts>('WebhookDeliv
 
 const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>('WebhookEndpoint');
 WebhookEndpointRef.implement({
-  description: 'A receiver of the tenant\'s events, signed with Standard Webhooks.',
+  description: "A receiver of the tenant's events, signed with Standard Webhooks.",
   fields: (t) => ({
     id: t.exposeID('id'),
     url: t.exposeString('url'),
     description: t.exposeString('description', { nullable: true }),
-    eventTypes: t.exposeStringList('eventTypes', { description: 'Types or wildcards; the tenant\'s features narrow them.' }),
+    eventTypes: t.exposeStringList('eventTypes', {
+      description: "Types or wildcards; the tenant's features narrow them.",
+    }),
     enabled: t.exposeBoolean('enabled'),
-    disabledReason: t.exposeString('disabledReason', { nullable: true, description: 'manual, gone (answered 410) or failing (failed too long).' }),
+    disabledReason: t.exposeString('disabledReason', {
+      nullable: true,
+      description: 'manual, gone (answered 410) or failing (failed too long).',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     deliveries: t.connection({
       type: WebhookDeliveryRef,
-      args: { status: t.arg({ type: DeliveryStatus }), eventType: t.arg.string({ description: 'A type, or a prefix wildcard such as "accounting.*".' }) },
+      args: {
+        status: t.arg({ type: DeliveryStatus }),
+        eventType: t.arg.string({ description: 'A type, or a prefix wildcard such as "accounting.*".' }),
+      },
       resolve: async (endpoint, args, ctx: GraphQLContext) => {
         const { limit, afterId } = forwardPage(args, 'whdel');
-        const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, { limit: limit + 1, afterId, status: args.status ?? undefined, eventType: args.eventType ?? undefined });
+        const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, {
+          limit: limit + 1,
+          afterId,
+          status: args.status ?? undefined,
+          eventType: args.eventType ?? undefined,
+        });
         return connectionOf(rows, limit);
       },
     }),
   }),
 });
 
-const EndpointWithSecret = builder.objectRef<{ endpoint: WebhookEndpoint; secret: string }>('WebhookEndpointWithSecret').implement({
-  fields: (t) => ({
-    endpoint: t.field({ type: WebhookEndpointRef, resolve: (r) => r.endpoint }),
-    secret: t.exposeString('secret', { description: 'whsec_…; shown only in this answer. Verify deliveries with it.' }),
-  }),
-});
+const EndpointWithSecret = builder
+  .objectRef<{ endpoint: WebhookEndpoint; secret: string }>('WebhookEndpointWithSecret')
+  .implement({
+    fields: (t) => ({
+      endpoint: t.field({ type: WebhookEndpointRef, resolve: (r) => r.endpoint }),
+      secret: t.exposeString('secret', {
+        description: 'whsec_…; shown only in this answer. Verify deliveries with it.',
+      }),
+    }),
+  });
 
 const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
   fields: (t) => ({
@@ -89,7 +113,7 @@ builder.queryFields((t) => ({
   }),
   webhookEndpoints: t.connection({
     type: WebhookEndpointRef,
-    description: 'The tenant\'s webhook endpoints, oldest first.',
+    description: "The tenant's webhook endpoints, oldest first.",
     resolve: async (_root, args, ctx) => {
       const { limit, afterId } = forwardPage(args, 'whep');
       return connectionOf(await ctx.services.webhooks.list(authOf(ctx), { limit: limit + 1, afterId }), limit);
@@ -106,7 +130,8 @@ builder.mutationFields((t) => ({
   updateWebhookEndpoint: t.field({
     type: WebhookEndpointRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookEndpointInput, required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.webhooks.update(authOf(ctx), String(args.id), withoutNulls(args.input, ['description'])),
+    resolve: (_root, args, ctx) =>
+      ctx.services.webhooks.update(authOf(ctx), String(args.id), withoutNulls(args.input, ['description'])),
   }),
   deleteWebhookEndpoint: t.field({
     type: 'ID',
@@ -126,14 +151,17 @@ builder.mutationFields((t) => ({
   retryWebhookDelivery: t.field({
     type: WebhookDeliveryRef,
     args: { endpointId: t.arg.id({ required: true }), deliveryId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.webhooks.retry(authOf(ctx), String(args.endpointId), String(args.deliveryId)),
+    resolve: (_root, args, ctx) =>
+      ctx.services.webhooks.retry(authOf(ctx), String(args.endpointId), String(args.deliveryId)),
   }),
   recoverWebhookDeliveries: t.field({
     type: 'Int',
-    description: 'Sends again what the endpoint missed since `since`: its failed deliveries, and events it got no delivery for (say, while it was disabled); answers how many deliveries are due.',
+    description:
+      'Sends again what the endpoint missed since `since`: its failed deliveries, and events it got no delivery for (say, while it was disabled); answers how many deliveries are due.',
     args: { endpointId: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }) },
     resolve: async (_root, args, ctx) =>
-      (await ctx.services.webhooks.recover(authOf(ctx), String(args.endpointId), { since: args.since.toISOString() })).recovered,
+      (await ctx.services.webhooks.recover(authOf(ctx), String(args.endpointId), { since: args.since.toISOString() }))
+        .recovered,
   }),
   sendTestWebhook: t.field({
     type: WebhookDeliveryRef,
