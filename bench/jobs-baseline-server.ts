@@ -44,7 +44,7 @@ async function enqueue(req: IncomingMessage, url: URL): Promise<{ jobId: string 
   return { jobId: rows[0]!.jobId };
 }
 
-// --- the worker: the gateway's claim loop (src/jobs/worker.ts) without its Prisma layer and events
+// --- the worker: the gateway's claim loop (src/features/jobs/worker.ts) without its Prisma layer and events
 const running = new Set<Promise<void>>();
 let claiming = false;
 let again = false;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/database.js';
-import { check, CHECK_TIMEOUT_MS } from './readiness.js';
+import { check, CHECK_TIMEOUT_MS } from './http/readiness.js';
 
 // Series the workers count as they go. One set per process, registered in each app's registry.
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { API_KEY_PREFIX, fingerprintOf, generateKey, hashKey, isWellFormedKey } from '../src/auth/keys.js';
-import { adminService } from '../src/domain/admin.js';
+import { adminService } from '../src/features/admin/service.js';
 import { createTenant, eventsOf, http, useGateway, type HttpResult, type Tenant } from './support/gateway.js';
 import { expectProblem, UUID } from './support/problem.js';
 

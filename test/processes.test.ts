@@ -2,7 +2,7 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import { describe, expect, test, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createServices } from '../src/domain/index.js';
+import { createServices } from '../src/services.js';
 import type { Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
 import { gatewayEnvironments, killGateway, startGateway, stopGateway } from './support/processes.js';

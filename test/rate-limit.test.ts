@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createRateLimiter, type RateLimiter } from '../src/rest/rate-limit.js';
+import { createRateLimiter, type RateLimiter } from '../src/http/rate-limit.js';
 import { createTenant, http, useGateway } from './support/gateway.js';
 import { expectGraphQLRequestError, expectProblem } from './support/problem.js';
 import { PrivateRedis, waitUntil } from './support/services.js';

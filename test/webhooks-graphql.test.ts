@@ -291,7 +291,7 @@ describe('endpoints', () => {
     expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}`)).body).toEqual(endpointAsRest(final));
   });
 
-  // BUG (src/webhooks/worker.ts, record()): every attempt writes the endpoint row (failingSince,
+  // BUG (src/features/webhooks/worker.ts, record()): every attempt writes the endpoint row (failingSince,
   // even when it stays null), and Prisma's @updatedAt then moves the endpoint's updatedAt.
   test('a delivery is not a change to its endpoint: updatedAt moves only when the endpoint is updated', async () => {
     const tenant = await createTenant(gateway.app);
@@ -349,7 +349,7 @@ describe('endpoints', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
-  // BUG (src/domain/webhooks.ts delete() vs src/webhooks/worker.ts record()): on PostgreSQL the
+  // BUG (src/features/webhooks/service.ts delete() vs src/features/webhooks/worker.ts record()): on PostgreSQL the
   // delete locks the endpoint row and then, by ON DELETE CASCADE, its deliveries, while record()
   // locks the delivery row and then updates the endpoint row. When they meet, PostgreSQL detects a
   // deadlock (40P01), Prisma throws P2034 and the delete answers internal_error (REST: 500).
@@ -850,7 +850,7 @@ describe('errors carry the REST codes', () => {
     }
   });
 
-  // BUG (src/graphql/schema/webhooks.ts, forwardPage()): `after` is used as an id bound unchecked, so
+  // BUG (src/features/webhooks/graphql.ts, forwardPage()): `after` is used as an id bound unchecked, so
   // "garbage" silently starts over from the first page and "zzz" answers an empty one. REST refuses a
   // bad cursor (validation_failed), events(after:) answers invalid_id, contacts(after:) invalid_request.
   test('a malformed after cursor is refused on both connections, not read as a position', async () => {

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { newId } from '../src/domain/ids.js';
+import { newId } from '../src/core/ids.js';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';

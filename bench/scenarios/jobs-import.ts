@@ -11,7 +11,7 @@ import {
 
 const ROWS = Math.max(1, Number(process.env.BENCH_IMPORT_ROWS ?? 20_000));
 const WARMUP_ROWS = Math.min(ROWS, 1_000);
-/** The gateway's rows per transaction (src/domain/contacts-import.ts CHUNK), the baseline's batch. */
+/** The gateway's rows per transaction (src/features/contacts/import.ts CHUNK), the baseline's batch. */
 const CHUNK = 500;
 const BASELINE_TENANT = 'ten_bench_import';
 const POLL_MS = 100;

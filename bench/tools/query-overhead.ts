@@ -5,8 +5,8 @@
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
-import { createServices } from '../../src/domain/index.js';
-import { requestFingerprint } from '../../src/domain/idempotency.js';
+import { createServices } from '../../src/services.js';
+import { requestFingerprint } from '../../src/http/idempotency.js';
 import { createBenchDatabase, DEFAULT_DATABASE_URL } from '../lib/database.js';
 
 const iterations = Number(process.argv[2] ?? 1000);

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { UnauthorizedError } from '../domain/errors.js';
+import { UnauthorizedError } from '../core/errors.js';
 import type { AuthContext } from './context.js';
 import { API_KEY_PREFIX, hashKey, isWellFormedKey } from './keys.js';
 

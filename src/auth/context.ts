@@ -1,4 +1,4 @@
-import { FeatureNotEnabledError } from '../domain/errors.js';
+import { FeatureNotEnabledError } from '../core/errors.js';
 
 export const FEATURES = ['accounting', 'communication'] as const;
 export type Feature = (typeof FEATURES)[number];

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { advertisedGateway, dataDirHolder } from '../db/data-dir.js';
-import type { adminService } from '../domain/admin.js';
-import type { runnerService } from '../domain/runners.js';
+import type { adminService } from '../features/admin/service.js';
+import type { runnerService } from '../features/runners/service.js';
 
 // Each command runs on the admin API of a gateway (/admin/v1) when one is named (--url,
 // ADMIN_URL) or holds the embedded data folder, else on the database itself through the same
@@ -222,10 +222,10 @@ async function onDatabase(config: Config, direct: Command['direct']): Promise<un
   // PDF library, a tenth of a second that no admin command needs).
   const [{ openDatabase }, { adminService }, { runnerService }, { jobService }, { DomainError }] = await Promise.all([
     import('../db/database.js'),
-    import('../domain/admin.js'),
-    import('../domain/runners.js'),
-    import('../domain/jobs.js'),
-    import('../domain/errors.js'),
+    import('../features/admin/service.js'),
+    import('../features/runners/service.js'),
+    import('../features/jobs/service.js'),
+    import('../core/errors.js'),
   ]);
   const database = await openDatabase(config);
   try {

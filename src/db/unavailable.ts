@@ -2,7 +2,7 @@
 // once for all callers, whichever layer surfaced it: Prisma's known errors, the driver adapter's
 // error kinds, or the pg driver's own errors, which Prisma passes on unchanged.
 import type { FastifyBaseLogger } from 'fastify';
-import { DomainError, ServiceUnavailableError } from '../domain/errors.js';
+import { DomainError, ServiceUnavailableError } from '../core/errors.js';
 
 /** How long clients are asked to wait (Retry-After) before trying again during an outage. */
 export const RETRY_AFTER_SECONDS = 5;

@@ -1,5 +1,5 @@
 import type { AuthContext } from '../auth/context.js';
-import { UnauthorizedError } from '../domain/errors.js';
+import { UnauthorizedError } from '../core/errors.js';
 import type { GraphQLContext } from './builder.js';
 
 /**

@@ -15,8 +15,8 @@ import {
   type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { InvalidRequestError } from '../domain/errors.js';
-import { PAGE_SIZE, pageSize } from '../domain/paging.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { PAGE_SIZE, pageSize } from '../core/paging.js';
 
 type Variables = Record<string, unknown> | null | undefined;
 type Scope = {
@@ -33,7 +33,7 @@ type FieldGroup = { key: string; parentType: GraphQLCompositeType; nodes: FieldN
  * else the default 50) times the page sizes of the connections it is nested in; other fields cost
  * nothing of their own (single objects and the short lists an object carries, like an invoice's
  * lines, load with it). Every operation costs at least 1. Page sizes outside the shared rule
- * (src/domain/paging.ts) are refused here, as invalid_request, before anything executes.
+ * (src/core/paging.ts) are refused here, as invalid_request, before anything executes.
  *
  * The document must have passed validation (its fields exist, its fragments do not cycle);
  * `@skip` and `@include` are honoured, introspection costs nothing.

@@ -14,8 +14,8 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLLimits } from '../config.js';
-import { DomainError } from '../domain/errors.js';
-import type { BudgetState, RateLimiter } from '../rest/rate-limit.js';
+import { DomainError } from '../core/errors.js';
+import type { BudgetState, RateLimiter } from '../http/rate-limit.js';
 import type { GraphQLContext } from './builder.js';
 import { operationCost } from './cost.js';
 import type { ServerContext } from './yoga.js';

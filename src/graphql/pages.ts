@@ -1,6 +1,6 @@
-import { InvalidRequestError } from '../domain/errors.js';
-import { parseId, type IdPrefix } from '../domain/ids.js';
-import { pageSize } from '../domain/paging.js';
+import { InvalidRequestError } from '../core/errors.js';
+import { parseId, type IdPrefix } from '../core/ids.js';
+import { pageSize } from '../core/paging.js';
 
 /** Forward paging by id: the cursor is the last id seen, an id of the connection's own kind. */
 export function forwardPage(

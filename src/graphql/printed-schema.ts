@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { projectRoot } from '../db/migrate.js';
-import { schema } from './schema/index.js';
+import { schema } from './schema.js';
 
 /** schema.graphql at the project root: printed from the Pothos schema, checked by a test. */
 export const SCHEMA_FILE = path.join(projectRoot, 'schema.graphql');

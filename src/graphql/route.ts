@@ -2,9 +2,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { getOperationAST, parse } from 'graphql';
 import { presentedApiKey } from '../auth/authenticate.js';
-import { DomainError } from '../domain/errors.js';
-import type { Services } from '../domain/index.js';
-import type { LiveEvents } from '../events/live.js';
+import { DomainError } from '../core/errors.js';
+import type { Services } from '../services.js';
+import type { LiveEvents } from '../features/events/live.js';
 import { singleConnectionSse } from './sse.js';
 import { createGraphQLServer, type GraphQLGuards } from './yoga.js';
 

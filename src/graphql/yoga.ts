@@ -12,13 +12,13 @@ import { presentedApiKey } from '../auth/authenticate.js';
 import type { AuthContext } from '../auth/context.js';
 import type { GraphQLLimits } from '../config.js';
 import { databaseUnavailable } from '../db/unavailable.js';
-import { DomainError } from '../domain/errors.js';
-import type { Services } from '../domain/index.js';
-import type { LiveEvents } from '../events/live.js';
+import { DomainError } from '../core/errors.js';
+import type { Services } from '../services.js';
+import type { LiveEvents } from '../features/events/live.js';
 import type { GraphQLContext } from './builder.js';
 import { renderGraphiQLInWorker } from './graphiql.js';
 import { documentLimits, queryTimeout, type costControl } from './limits.js';
-import { schema } from './schema/index.js';
+import { schema } from './schema.js';
 import { sharedSubscriptionExecution } from './shared-subscriptions.js';
 
 /** A graphql-ws connection, authenticated by its connectionParams when it opened. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migrate.js';
-import { createServices } from '../../src/domain/index.js';
+import { createServices } from '../../src/services.js';
 import { createDatabase, type Tenant } from './gateway.js';
 import { sleep } from './problem.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { addressGuard, BlockedAddressError, nonGlobalReason } from '../../src/webhooks/address-guard.js';
+import { addressGuard, BlockedAddressError, nonGlobalReason } from '../../src/features/webhooks/address-guard.js';
 
 const guard = addressGuard([]);
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { adminAccess, isLoopback } from '../../src/rest/admin.js';
+import { adminAccess, isLoopback } from '../../src/features/admin/rest.js';
 
 describe('isLoopback', () => {
   test.each(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])('%s is loopback', (address) =>

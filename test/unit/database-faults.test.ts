@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
 import { databaseFault, databaseUnavailable, RETRY_AFTER_SECONDS } from '../../src/db/unavailable.js';
-import { ServiceUnavailableError, ValidationError } from '../../src/domain/errors.js';
+import { ServiceUnavailableError, ValidationError } from '../../src/core/errors.js';
 import { Prisma } from '../../src/generated/prisma/client.js';
 
 // The shapes below are those Prisma 7, @prisma/adapter-pg and pg surface when PostgreSQL is down,

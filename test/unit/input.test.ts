@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { InvalidRequestError, ValidationError } from '../../src/domain/errors.js';
-import { exactNumberProblem, parseJsonBody, scanJson } from '../../src/rest/input.js';
+import { InvalidRequestError, ValidationError } from '../../src/core/errors.js';
+import { exactNumberProblem, parseJsonBody, scanJson } from '../../src/http/input.js';
 
-// The request-body rules of src/rest/input.ts: depth over the raw text, exact numbers, unstorable text.
+// The request-body rules of src/http/input.ts: depth over the raw text, exact numbers, unstorable text.
 
 const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { likeLiteral, searchArgs, searchBodySchema, type SearchField } from '../../src/domain/search.js';
+import { likeLiteral, searchArgs, searchBodySchema, type SearchField } from '../../src/core/search.js';
 
 // The translation of a search body into Prisma arguments. Prisma's case-insensitive equals and
 // contains are ILIKE patterns: the text must arrive with %, _ and \ escaped.

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { ValidationError } from '../../src/domain/errors.js';
-import { parseInput, unstorableInputErrors, unstorableTextProblem } from '../../src/domain/validation.js';
+import { ValidationError } from '../../src/core/errors.js';
+import { parseInput, unstorableInputErrors, unstorableTextProblem } from '../../src/core/validation.js';
 
 // What no domain input may hold, whichever protocol brought it (REST, GraphQL literals and variables, websockets).
 

@@ -7,7 +7,7 @@ import {
   retryAfterMs,
   retryDelay,
   succeeded,
-} from '../../src/webhooks/policy.js';
+} from '../../src/features/webhooks/policy.js';
 
 describe('retryDelay', () => {
   const schedule = [0, 5_000, 300_000];

@@ -1,0 +1,150 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../../db/database.js';
+import { databaseUnavailable } from '../../db/unavailable.js';
+import type { EventFacts } from './service.js';
+import { scheduleDeliveries } from '../webhooks/service.js';
+import { relayLag } from '../../metrics.js';
+import { passRunner } from '../../core/passes.js';
+import type { EventBus } from './bus.js';
+
+/** The trigger on "Event" NOTIFYs this channel with each tenant whose events committed (prisma/migrations). */
+export const EVENTS_CHANNEL = 'nilo_events';
+/** Events of one tenant per batch, and tenants per batch. */
+const BATCH_SIZE = 500;
+const TENANTS_PER_BATCH = 50;
+/**
+ * After a pass that published something, the next waits this long: under load, commits that
+ * arrive meanwhile go out together in one batch instead of a pass each. A commit after a quiet
+ * moment is published at once.
+ */
+const LINGER_MS = 2;
+/**
+ * PostgreSQL's autovacuum analyzes a table up to a minute after it grew; until then the planner
+ * takes the deliveries table for as small as it was and sorts every due delivery for each claim.
+ * So the relay analyzes it itself after creating this many, and after twice as many each time
+ * after that: once the table is large, autovacuum's own analyses (at a tenth's growth) keep up,
+ * and analyzing every thousand deliveries would only cost.
+ */
+const FIRST_ANALYZE_AFTER_DELIVERIES = 1000;
+
+type UnpublishedEvent = EventFacts & { tenantId: string };
+
+/**
+ * Publishes committed events, in order per tenant, creates their webhook deliveries, and moves the
+ * tenant's cursor past them, all in one transaction per batch. Each process runs one; a batch
+ * locks the cursors of the tenants it publishes (SKIP LOCKED), so relays of several processes
+ * share the tenants, and a process that dies mid-batch leaves the cursor where it was for the next
+ * pass (subscribers drop the resulting duplicates by tenantSequence). The log needs no mark:
+ * tenantSequence is handed out under the tenant's row lock, so sequences commit in order and
+ * everything up to the newest committed one can be published. Woken by NOTIFY (naming the
+ * tenants) within milliseconds of a commit; polls every `pollMs` in case a notification was missed.
+ */
+export async function startRelay(options: {
+  database: Database;
+  bus: EventBus;
+  pollMs: number;
+  log: FastifyBaseLogger;
+}) {
+  const { database, bus, pollMs, log } = options;
+  let deliveriesSinceAnalyze = 0;
+  let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
+  let analyzing = false;
+  function noteDeliveries(created: number) {
+    deliveriesSinceAnalyze += created;
+    if (deliveriesSinceAnalyze < analyzeAfter || analyzing) return;
+    deliveriesSinceAnalyze = 0;
+    analyzeAfter *= 2;
+    analyzing = true;
+    database.prisma.$executeRaw`ANALYZE "WebhookDelivery"`
+      .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
+      .finally(() => (analyzing = false));
+  }
+
+  /** Publishes a batch of these tenants' unpublished events (null: any tenant's): how many, and whether there may be more. */
+  async function publishBatch(tenantIds: string[] | null): Promise<{ published: number; more: boolean }> {
+    let deliveries = 0;
+    const batch = await database.prisma.$transaction(async (tx) => {
+      // The cursors move at once; the move commits only after the publishing below succeeded.
+      const events = await tx.$queryRaw<UnpublishedEvent[]>`
+        WITH cursor AS (
+          SELECT c."tenantId", c."publishedSequence" FROM "RelayCursor" c JOIN "Tenant" t ON t."id" = c."tenantId"
+          WHERE t."eventSequence" > c."publishedSequence" AND (${tenantIds}::text[] IS NULL OR c."tenantId" = ANY(${tenantIds}::text[]))
+          LIMIT ${TENANTS_PER_BATCH}
+          FOR UPDATE OF c SKIP LOCKED),
+        batch AS (
+          SELECT e.* FROM cursor c CROSS JOIN LATERAL (
+            SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId" FROM "Event"
+            WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
+            ORDER BY "tenantSequence" LIMIT ${BATCH_SIZE}) e),
+        advanced AS (
+          UPDATE "RelayCursor" c SET "publishedSequence" = b."last"
+          FROM (SELECT "tenantId", max("tenantSequence") AS "last" FROM batch GROUP BY "tenantId") b
+          WHERE c."tenantId" = b."tenantId")
+        SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
+      if (!events.length) return { published: 0, more: false };
+      const perTenant = new Map<string, number>();
+      const publishedAt = Date.now();
+      for (const { tenantId, ...event } of events) {
+        perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
+        const occurredAt = new Date(event.occurredAt);
+        bus.publish(tenantId, { ...event, occurredAt });
+        relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
+      }
+      deliveries = await scheduleDeliveries(tx, events);
+      const more =
+        perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
+      return { published: events.length, more };
+    });
+    noteDeliveries(deliveries);
+    return batch;
+  }
+
+  /** Tenants named by notifications since the last pass; null: look at every tenant. */
+  let notified: Set<string> | null = null;
+  // A pass publishes batches until none is full.
+  const passes = passRunner(
+    async () => {
+      const tenantIds = notified && [...notified];
+      notified = new Set();
+      if (tenantIds?.length === 0) return;
+      let published = 0;
+      try {
+        for (let more = true; more; ) {
+          const batch = await publishBatch(tenantIds);
+          published += batch.published;
+          more = batch.more;
+        }
+      } catch (err) {
+        notified = null;
+        throw err;
+      }
+      if (published) await sleep(LINGER_MS);
+    },
+    // During a database outage the poll keeps trying; the outage is logged once, not every pass.
+    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'event relay pass failed; retrying at the next poll'),
+  );
+  const wake = passes.wake;
+  /** Looks at every tenant: at start, on the poll, and when notifications may have been missed. */
+  const wakeForAll = () => {
+    notified = null;
+    wake();
+  };
+
+  await database.listen(EVENTS_CHANNEL, (tenantId) => {
+    if (tenantId === null) return wakeForAll();
+    notified?.add(tenantId);
+    wake();
+  });
+  const poll = setInterval(wakeForAll, pollMs);
+  poll.unref();
+  wakeForAll(); // what a previous process committed but did not publish
+
+  return {
+    /** Finishes the pass in progress (its locks go with its transaction) and stops. */
+    async stop() {
+      clearInterval(poll);
+      await passes.stop();
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { FEATURES, type AuthContext, type Feature } from '../../auth/context.js';
+import { FeatureNotEnabledError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { newId, parseId } from '../../core/ids.js';
+
+export const EVENT_TYPES = [
+  'communication.contact.created',
+  'communication.contact.updated',
+  'communication.contact.deleted',
+  'accounting.invoice.created',
+  'accounting.invoice.issued',
+  'accounting.invoice.paid',
+  'accounting.invoice.voided',
+  'jobs.job.queued',
+  'jobs.job.running',
+  'jobs.job.progress',
+  'jobs.job.succeeded',
+  'jobs.job.failed',
+  'jobs.job.canceled',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type NewEvent = {
+  type: EventType;
+  resourceType: 'contact' | 'invoice' | 'job';
+  resourceId: string;
+  /** The resource as GET returns it after the change. */
+  data: Prisma.InputJsonObject;
+};
+
+/** What identifies an event and lets a subscriber filter it: small enough to travel through pub/sub. */
+export type EventFacts = {
+  id: string;
+  tenantSequence: number;
+  type: string;
+  occurredAt: Date;
+  correlationId: string;
+  resourceType: string;
+  resourceId: string;
+};
+
+/** The envelope as REST, webhooks and the GraphQL `snapshot` carry it (DESIGN.md, "Events"). */
+export type EventEnvelope = {
+  id: string;
+  type: string;
+  /** Null only for webhook test events, which are not part of the log. */
+  tenantSequence: number | null;
+  occurredAt: string;
+  correlationId: string;
+  data: Prisma.JsonValue;
+};
+
+const FACT_COLUMNS = {
+  id: true,
+  tenantSequence: true,
+  type: true,
+  occurredAt: true,
+  correlationId: true,
+  resourceType: true,
+  resourceId: true,
+} as const;
+
+/** Reading an event type needs the feature its first segment names (communication.*, accounting.*); jobs.* need none. */
+export function featureOf(type: string): Feature | null {
+  const family = type.split('.')[0];
+  return (FEATURES as readonly string[]).includes(family!) ? (family as Feature) : null;
+}
+
+export function canRead(features: readonly string[], type: string): boolean {
+  const feature = featureOf(type);
+  return feature === null || features.includes(feature);
+}
+
+/**
+ * The event types a caller may read, narrowed by `patterns`: exact types or wildcards
+ * ("accounting.*", "communication.contact.*", "*"). Without patterns: every type its features
+ * allow. Asking for a type of a disabled feature is refused, so a mistake does not look like silence.
+ */
+export function selectEventTypes(auth: AuthContext, patterns?: readonly string[] | null): EventType[] {
+  const readable = (type: EventType) => canRead(auth.features, type);
+  if (!patterns) return EVENT_TYPES.filter(readable);
+  const selected = new Set<EventType>();
+  patterns.forEach((pattern, index) => {
+    const matches = EVENT_TYPES.filter((type) => matchesPattern(type, pattern));
+    if (!matches.length) {
+      throw new ValidationError([
+        {
+          path: `types[${index}]`,
+          message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"`,
+        },
+      ]);
+    }
+    const allowed = matches.filter(readable);
+    if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!)!);
+    allowed.forEach((type) => selected.add(type));
+  });
+  return EVENT_TYPES.filter((type) => selected.has(type));
+}
+
+export function matchesPattern(type: string, pattern: string): boolean {
+  if (pattern === '*') return true;
+  return pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : type === pattern;
+}
+
+export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): EventEnvelope {
+  return {
+    id: event.id,
+    type: event.type,
+    tenantSequence: event.tenantSequence,
+    occurredAt: event.occurredAt.toISOString(),
+    correlationId: event.correlationId,
+    data: event.data,
+  };
+}
+
+/**
+ * The statement's `next` and `appended` CTEs, which append events to the log. Bumping the
+ * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
+ * commit. A trigger NOTIFYs the relays.
+ */
+function appendEvents(writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Prisma.Sql {
+  const rows = events.map((event, index) => ({
+    n: index + 1,
+    id: newId('evt'),
+    type: event.type,
+    resourceType: event.resourceType,
+    resourceId: event.resourceId,
+    data: event.data,
+  }));
+  return Prisma.sql`
+    next AS (
+      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${writer.tenantId} RETURNING "eventSequence"
+    ),
+    appended AS (
+      INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
+      SELECT e."id", ${writer.tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${writer.correlationId},
+             e."resourceType", e."resourceId", e."data"
+      FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)
+    )`;
+}
+
+/** Appends events to the log inside the caller's transaction. Call it last, so the tenant's row is locked briefly. */
+export async function recordEvents(
+  tx: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  events: NewEvent[],
+): Promise<void> {
+  if (!events.length) return;
+  await tx.$executeRaw`WITH ${appendEvents(writer, events)} SELECT 1`;
+}
+
+export function recordEvent(
+  tx: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  event: NewEvent,
+): Promise<void> {
+  return recordEvents(tx, writer, [event]);
+}
+
+/**
+ * Runs `write` (an INSERT … RETURNING) and appends its events in one statement, so no transaction
+ * is needed: it is atomic, and the tenant's counter row is locked only while the statement commits.
+ * Returns what `write` returned.
+ */
+export function writeWithEvents<Row>(
+  db: Prisma.TransactionClient,
+  writer: Pick<AuthContext, 'tenantId' | 'correlationId'>,
+  write: Prisma.Sql,
+  events: NewEvent[],
+): Promise<Row[]> {
+  return db.$queryRaw<Row[]>`WITH written AS (${write}), ${appendEvents(writer, events)} SELECT * FROM written`;
+}
+
+export type EventRange = {
+  /** Only events after this tenantSequence. */
+  afterSequence: number;
+  /** And up to this one, inclusive (default: no bound). */
+  throughSequence?: number;
+  /** Newest first, for paging backwards. */
+  descending?: boolean;
+  types: readonly string[];
+  resourceId?: string;
+  limit: number;
+};
+
+/** Reads the tenant's durable event log: what catch-up, the events query and GET /events share. */
+export function eventService(prisma: PrismaClient) {
+  return {
+    /** The tenantSequence of one of the tenant's events; another tenant's id is not found. */
+    async sequenceOf(auth: AuthContext, eventId: string, path = 'after'): Promise<number> {
+      parseId('evt', eventId, path);
+      const event = await prisma.event.findFirst({
+        where: { id: eventId, tenantId: auth.tenantId },
+        select: { tenantSequence: true },
+      });
+      if (!event) throw new NotFoundError('Event', eventId);
+      return event.tenantSequence;
+    },
+
+    /** The tenant's latest tenantSequence: every event up to it is committed and readable. */
+    async latestSequence(tenantId: string): Promise<number> {
+      const tenant = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { eventSequence: true } });
+      return tenant?.eventSequence ?? 0;
+    },
+
+    /** The latest tenantSequence of each of these tenants. */
+    async latestSequences(tenantIds: string[]): Promise<Map<string, number>> {
+      const rows = await prisma.tenant.findMany({
+        where: { id: { in: tenantIds } },
+        select: { id: true, eventSequence: true },
+      });
+      return new Map(rows.map((row) => [row.id, row.eventSequence]));
+    },
+
+    facts(tenantId: string, range: EventRange): Promise<EventFacts[]> {
+      return prisma.event.findMany({
+        where: rangeWhere(tenantId, range),
+        orderBy: order(range),
+        take: range.limit,
+        select: FACT_COLUMNS,
+      });
+    },
+
+    withData(tenantId: string, range: EventRange) {
+      return prisma.event.findMany({
+        where: rangeWhere(tenantId, range),
+        orderBy: order(range),
+        take: range.limit,
+        select: { ...FACT_COLUMNS, data: true },
+      });
+    },
+
+    /**
+     * A page of the log for the events query and GET /events: after and before are event ids
+     * (cursors), types are patterns as in selectEventTypes.
+     */
+    async list(
+      auth: AuthContext,
+      page: { types?: readonly string[] | null; after?: string; before?: string; limit: number; descending?: boolean },
+    ) {
+      const types = selectEventTypes(auth, page.types);
+      const afterSequence = page.after ? await this.sequenceOf(auth, page.after, 'after') : 0;
+      const throughSequence = page.before ? (await this.sequenceOf(auth, page.before, 'before')) - 1 : undefined;
+      return this.withData(auth.tenantId, {
+        types,
+        afterSequence,
+        throughSequence,
+        limit: page.limit,
+        descending: page.descending,
+      });
+    },
+
+    /** The envelope's data of one event, as it was right after the change. */
+    async snapshot(event: Pick<EventFacts, 'id'>): Promise<Prisma.JsonValue> {
+      const row = await prisma.event.findUniqueOrThrow({ where: { id: event.id }, select: { data: true } });
+      return row.data;
+    },
+
+    /** The event's resource as it is now (with the caller's `select` or `include`), or null once it is deleted. */
+    currentResource(event: Pick<EventFacts, 'resourceType' | 'resourceId'>, query: object = {}) {
+      const args = { ...query, where: { id: event.resourceId } };
+      if (event.resourceType === 'contact') return prisma.contact.findUnique(args);
+      if (event.resourceType === 'invoice') return prisma.invoice.findUnique(args);
+      return prisma.job.findUnique(args);
+    },
+  };
+}
+
+function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput {
+  return {
+    tenantId,
+    tenantSequence: {
+      gt: range.afterSequence,
+      ...(range.throughSequence !== undefined ? { lte: range.throughSequence } : {}),
+    },
+    type: { in: [...range.types] },
+    ...(range.resourceId ? { resourceId: range.resourceId } : {}),
+  };
+}
+
+function order(range: EventRange) {
+  return { tenantSequence: range.descending ? ('desc' as const) : ('asc' as const) };
+}

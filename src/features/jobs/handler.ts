@@ -1,0 +1,37 @@
+import type { Job, Prisma } from '../../generated/prisma/client.js';
+import type { Services } from '../../services.js';
+import type { NewEvent } from '../events/service.js';
+import type { Progress } from './service.js';
+
+/** What a built-in job handler gets: its job, the domain, and a way to report progress. */
+export type JobContext = {
+  job: Job;
+  services: Services;
+  /** Records progress (and renews the lease); throws JobStoppedError once the job was canceled or lost. */
+  progress(progress: Progress): Promise<void>;
+  /**
+   * The same inside the handler's transaction, so the progress commits with the work it counts;
+   * returns the progress event for the handler to record with its own.
+   */
+  progressWithin(tx: Prisma.TransactionClient, progress: Progress): Promise<NewEvent>;
+};
+
+/** Runs one job to its result; a thrown error fails the attempt (retried while attempts remain). */
+export type JobHandler = (context: JobContext) => Promise<Prisma.InputJsonValue>;
+
+/** The job was canceled, or its lease went to another worker: stop without writing anything more. */
+export class JobStoppedError extends Error {
+  constructor(readonly canceled: boolean) {
+    super(canceled ? 'The job was canceled.' : 'The job is no longer held by this worker.');
+  }
+}
+
+/** A failure retrying cannot fix (bad input): the job fails at once. */
+export class PermanentJobError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,172 @@
+import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
+import { DELIVERY_STATUSES } from './service.js';
+import { builder } from '../../graphql/builder.js';
+import { authOf } from '../../graphql/auth.js';
+import type { GraphQLContext } from '../../graphql/builder.js';
+import { withoutNulls } from '../../graphql/inputs.js';
+import { connectionOf, forwardPage } from '../../graphql/pages.js';
+
+type DeliveryWithAttempts = WebhookDelivery & { attempts: WebhookAttempt[] };
+
+const WebhookAttemptRef = builder.objectRef<WebhookAttempt>('WebhookAttempt').implement({
+  description: 'One HTTP attempt of a delivery.',
+  fields: (t) => ({
+    attemptedAt: t.expose('attemptedAt', { type: 'DateTime' }),
+    durationMs: t.exposeInt('durationMs'),
+    statusCode: t.exposeInt('statusCode', {
+      nullable: true,
+      description: 'Null when there was no answer: refused, timed out or blocked.',
+    }),
+    responseHeaders: t.expose('responseHeaders', { type: 'JSONObject', nullable: true }),
+    responseBody: t.exposeString('responseBody', { nullable: true, description: 'The first 4 KiB of the answer.' }),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
+const DeliveryStatus = builder.enumType('WebhookDeliveryStatus', { values: DELIVERY_STATUSES });
+
+const WebhookDeliveryRef = builder.objectRef<DeliveryWithAttempts>('WebhookDelivery').implement({
+  description: 'One event for one endpoint, tried until it succeeds or its retries run out.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    eventId: t.exposeID('eventId', { description: 'Sent as the webhook-id header; the id subscriptions see.' }),
+    eventType: t.exposeString('eventType'),
+    status: t.field({ type: DeliveryStatus, resolve: (d) => d.status as (typeof DELIVERY_STATUSES)[number] }),
+    attemptCount: t.exposeInt('attemptCount'),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (d) => (d.status === 'pending' ? d.nextAttemptAt : null),
+    }),
+    lastAttemptAt: t.expose('lastAttemptAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    attempts: t.field({ type: [WebhookAttemptRef], resolve: (d) => d.attempts }),
+  }),
+});
+
+const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>('WebhookEndpoint');
+WebhookEndpointRef.implement({
+  description: "A receiver of the tenant's events, signed with Standard Webhooks.",
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    url: t.exposeString('url'),
+    description: t.exposeString('description', { nullable: true }),
+    eventTypes: t.exposeStringList('eventTypes', {
+      description: "Types or wildcards; the tenant's features narrow them.",
+    }),
+    enabled: t.exposeBoolean('enabled'),
+    disabledReason: t.exposeString('disabledReason', {
+      nullable: true,
+      description: 'manual, gone (answered 410) or failing (failed too long).',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    deliveries: t.connection({
+      type: WebhookDeliveryRef,
+      args: {
+        status: t.arg({ type: DeliveryStatus }),
+        eventType: t.arg.string({ description: 'A type, or a prefix wildcard such as "accounting.*".' }),
+      },
+      resolve: async (endpoint, args, ctx: GraphQLContext) => {
+        const { limit, afterId } = forwardPage(args, 'whdel');
+        const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, {
+          limit: limit + 1,
+          afterId,
+          status: args.status ?? undefined,
+          eventType: args.eventType ?? undefined,
+        });
+        return connectionOf(rows, limit);
+      },
+    }),
+  }),
+});
+
+const EndpointWithSecret = builder
+  .objectRef<{ endpoint: WebhookEndpoint; secret: string }>('WebhookEndpointWithSecret')
+  .implement({
+    fields: (t) => ({
+      endpoint: t.field({ type: WebhookEndpointRef, resolve: (r) => r.endpoint }),
+      secret: t.exposeString('secret', {
+        description: 'whsec_…; shown only in this answer. Verify deliveries with it.',
+      }),
+    }),
+  });
+
+const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
+  fields: (t) => ({
+    url: t.string({ required: true }),
+    description: t.string(),
+    eventTypes: t.stringList({ description: 'Default ["*"]: every type the tenant\'s features allow.' }),
+  }),
+});
+
+const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput', {
+  description: 'Omitted fields are left unchanged; enabled: true re-enables a disabled endpoint.',
+  fields: (t) => ({ url: t.string(), description: t.string(), eventTypes: t.stringList(), enabled: t.boolean() }),
+});
+
+builder.queryFields((t) => ({
+  webhookEndpoint: t.field({
+    type: WebhookEndpointRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.webhooks.get(authOf(ctx), String(args.id)),
+  }),
+  webhookEndpoints: t.connection({
+    type: WebhookEndpointRef,
+    description: "The tenant's webhook endpoints, oldest first.",
+    resolve: async (_root, args, ctx) => {
+      const { limit, afterId } = forwardPage(args, 'whep');
+      return connectionOf(await ctx.services.webhooks.list(authOf(ctx), { limit: limit + 1, afterId }), limit);
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createWebhookEndpoint: t.field({
+    type: EndpointWithSecret,
+    args: { input: t.arg({ type: CreateWebhookEndpointInput, required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.webhooks.create(authOf(ctx), withoutNulls(args.input)),
+  }),
+  updateWebhookEndpoint: t.field({
+    type: WebhookEndpointRef,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookEndpointInput, required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.webhooks.update(authOf(ctx), String(args.id), withoutNulls(args.input, ['description'])),
+  }),
+  deleteWebhookEndpoint: t.field({
+    type: 'ID',
+    description: 'Deletes the endpoint and its delivery log; answers its id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      await ctx.services.webhooks.delete(authOf(ctx), String(args.id));
+      return String(args.id);
+    },
+  }),
+  rotateWebhookSecret: t.field({
+    type: EndpointWithSecret,
+    description: 'A new secret; the previous ones keep signing alongside it for the overlap (WEBHOOK_SECRET_OVERLAP).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.webhooks.rotateSecret(authOf(ctx), String(args.id)),
+  }),
+  retryWebhookDelivery: t.field({
+    type: WebhookDeliveryRef,
+    args: { endpointId: t.arg.id({ required: true }), deliveryId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      ctx.services.webhooks.retry(authOf(ctx), String(args.endpointId), String(args.deliveryId)),
+  }),
+  recoverWebhookDeliveries: t.field({
+    type: 'Int',
+    description:
+      'Sends again what the endpoint missed since `since`: its failed deliveries, and events it got no delivery for (say, while it was disabled); answers how many deliveries are due.',
+    args: { endpointId: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }) },
+    resolve: async (_root, args, ctx) =>
+      (await ctx.services.webhooks.recover(authOf(ctx), String(args.endpointId), { since: args.since.toISOString() }))
+        .recovered,
+  }),
+  sendTestWebhook: t.field({
+    type: WebhookDeliveryRef,
+    description: 'Sends a webhooks.endpoint.test event to this endpoint only.',
+    args: { endpointId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.webhooks.sendTest(authOf(ctx), String(args.endpointId)),
+  }),
+}));

@@ -1,0 +1,360 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type {
+  Prisma,
+  PrismaClient,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from '../../generated/prisma/client.js';
+import type { AuthContext } from '../../auth/context.js';
+import type { WebhookConfig } from '../../config.js';
+import { BlockedAddressError, type AddressGuard } from './address-guard.js';
+import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { canRead, EVENT_TYPES, matchesPattern, type EventEnvelope } from '../events/service.js';
+import { newId, parseId } from '../../core/ids.js';
+import { optionalText, parseInput } from '../../core/validation.js';
+
+export const TEST_EVENT_TYPE = 'webhooks.endpoint.test';
+
+const eventTypePattern = z
+  .string()
+  .trim()
+  .refine(
+    (pattern) => EVENT_TYPES.some((type) => matchesPattern(type, pattern)),
+    'is not an event type or a wildcard such as "accounting.*"',
+  );
+
+const endpointFields = {
+  url: z
+    .string()
+    .trim()
+    .max(2000)
+    .refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol), 'must be an http or https URL')
+    .refine((url) => !URL.canParse(url) || !new URL(url).username, 'must not contain credentials')
+    .meta({ format: 'uri', pattern: '^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^@/]*(/|$)' }),
+  description: optionalText(500),
+  eventTypes: z.array(eventTypePattern).min(1, 'must name at least one type, or "*"').max(50),
+};
+
+export const CreateEndpointInput = z.strictObject({
+  url: endpointFields.url,
+  description: endpointFields.description,
+  eventTypes: endpointFields.eventTypes.default(['*']),
+});
+export const UpdateEndpointInput = z.strictObject({
+  url: endpointFields.url.optional(),
+  description: endpointFields.description,
+  eventTypes: endpointFields.eventTypes.optional(),
+  enabled: z.boolean({ error: 'must be true or false' }).optional(),
+});
+export const RecoverInput = z.strictObject({
+  since: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }),
+});
+
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export const DeliveryFilter = z.strictObject({
+  status: z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
+  eventType: z.string().trim().max(200).optional(),
+});
+
+/** The endpoint as REST returns it; the secret only when it was just made (creation, rotation). */
+export function endpointResource(endpoint: WebhookEndpoint) {
+  return {
+    endpointId: endpoint.id,
+    url: endpoint.url,
+    description: endpoint.description,
+    eventTypes: endpoint.eventTypes,
+    enabled: endpoint.enabled,
+    disabledReason: endpoint.disabledReason,
+    createdAt: endpoint.createdAt.toISOString(),
+    updatedAt: endpoint.updatedAt.toISOString(),
+  };
+}
+
+export function deliveryResource(delivery: WebhookDelivery & { attempts: WebhookAttempt[] }) {
+  return {
+    deliveryId: delivery.id,
+    endpointId: delivery.endpointId,
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    status: delivery.status,
+    attemptCount: delivery.attemptCount,
+    nextAttemptAt: delivery.status === 'pending' ? (delivery.nextAttemptAt?.toISOString() ?? null) : null,
+    lastAttemptAt: delivery.lastAttemptAt?.toISOString() ?? null,
+    createdAt: delivery.createdAt.toISOString(),
+    attempts: delivery.attempts.map((attempt) => ({
+      attemptedAt: attempt.attemptedAt.toISOString(),
+      durationMs: attempt.durationMs,
+      statusCode: attempt.statusCode,
+      responseHeaders: attempt.responseHeaders,
+      responseBody: attempt.responseBody,
+      error: attempt.error,
+    })),
+  };
+}
+
+/** whsec_ + 32 random bytes in base64, the Standard Webhooks secret format. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
+export function endpointWants(
+  endpoint: Pick<WebhookEndpoint, 'eventTypes'>,
+  features: readonly string[],
+  type: string,
+): boolean {
+  return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
+}
+
+type DeliveryPage = { limit: number; afterId?: string; status?: string; eventType?: string };
+
+export function webhookService(prisma: PrismaClient, config: WebhookConfig, guard: AddressGuard) {
+  async function findEndpoint(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<WebhookEndpoint> {
+    const endpoint = await db.webhookEndpoint.findFirst({
+      where: { id: parseId('whep', id), tenantId: auth.tenantId },
+    });
+    if (!endpoint) throw new NotFoundError('Webhook endpoint', id);
+    return endpoint;
+  }
+
+  /** Refuses URLs that are or resolve to non-public addresses (unless allowed by the operator). */
+  async function checkTarget(url: string): Promise<void> {
+    try {
+      await guard.check(new URL(url).hostname);
+    } catch (error) {
+      const message =
+        error instanceof BlockedAddressError
+          ? `resolves to ${error.address} (${error.reason}), which is not a public address (an operator can allow ranges with WEBHOOK_ALLOWED_CIDRS)`
+          : 'could not be resolved';
+      throw new ValidationError([{ path: 'url', message }]);
+    }
+  }
+
+  return {
+    async create(auth: AuthContext, input: unknown): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+      const data = parseInput(CreateEndpointInput, input);
+      await checkTarget(data.url);
+      const secret = newWebhookSecret();
+      const endpoint = await prisma.webhookEndpoint.create({
+        data: {
+          id: newId('whep'),
+          tenantId: auth.tenantId,
+          url: data.url,
+          description: data.description ?? null,
+          eventTypes: data.eventTypes,
+          secrets: { create: { id: newId('whsk'), secret } },
+        },
+      });
+      return { endpoint, secret };
+    },
+
+    list(auth: AuthContext, page: { limit: number; afterId?: string }) {
+      return prisma.webhookEndpoint.findMany({
+        where: { tenantId: auth.tenantId, ...(page.afterId ? { id: { gt: page.afterId } } : {}) },
+        orderBy: { id: 'asc' },
+        take: page.limit,
+      });
+    },
+
+    get: (auth: AuthContext, id: string) => findEndpoint(prisma, auth, id),
+
+    /** Changes what was given; `enabled: true` re-enables a disabled endpoint and forgets its failures. */
+    async update(auth: AuthContext, id: string, input: unknown): Promise<WebhookEndpoint> {
+      const data = parseInput(UpdateEndpointInput, input);
+      const endpoint = await findEndpoint(prisma, auth, id);
+      if (data.url) await checkTarget(data.url);
+      const enabling = data.enabled === true && !endpoint.enabled;
+      return prisma.webhookEndpoint.update({
+        where: { id: endpoint.id },
+        data: {
+          url: data.url,
+          description: data.description,
+          eventTypes: data.eventTypes,
+          enabled: data.enabled,
+          ...(data.enabled === false ? { disabledReason: 'manual' } : {}),
+          ...(enabling ? { disabledReason: null, failingSince: null } : {}),
+        },
+      });
+    },
+
+    async delete(auth: AuthContext, id: string): Promise<void> {
+      const endpoint = await findEndpoint(prisma, auth, id);
+      await prisma.webhookEndpoint.delete({ where: { id: endpoint.id } });
+    },
+
+    /** A new secret signs from now on; the current ones keep signing for the overlap, then stop. */
+    async rotateSecret(auth: AuthContext, id: string): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+      const endpoint = await findEndpoint(prisma, auth, id);
+      const secret = newWebhookSecret();
+      const overlapEnds = new Date(Date.now() + config.secretOverlapMs);
+      await prisma.$transaction([
+        prisma.webhookSecret.updateMany({
+          where: { endpointId: endpoint.id, OR: [{ expiresAt: null }, { expiresAt: { gt: overlapEnds } }] },
+          data: { expiresAt: overlapEnds },
+        }),
+        prisma.webhookSecret.create({ data: { id: newId('whsk'), endpointId: endpoint.id, secret } }),
+      ]);
+      return { endpoint, secret };
+    },
+
+    async deliveries(auth: AuthContext, endpointId: string, page: DeliveryPage) {
+      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const filter = parseInput(DeliveryFilter, { status: page.status, eventType: page.eventType });
+      const typeFilter = filter.eventType?.endsWith('*')
+        ? { startsWith: filter.eventType.slice(0, -1) }
+        : filter.eventType;
+      return prisma.webhookDelivery.findMany({
+        where: {
+          endpointId: endpoint.id,
+          status: filter.status,
+          eventType: typeFilter,
+          ...(page.afterId ? { id: { gt: page.afterId } } : {}),
+        },
+        orderBy: { id: 'asc' },
+        take: page.limit,
+        include: { attempts: { orderBy: { attemptedAt: 'asc' } } },
+      });
+    },
+
+    async delivery(auth: AuthContext, endpointId: string, deliveryId: string) {
+      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const delivery = await prisma.webhookDelivery.findFirst({
+        where: { id: parseId('whdel', deliveryId, 'deliveryId'), endpointId: endpoint.id },
+        include: { attempts: { orderBy: { attemptedAt: 'asc' } } },
+      });
+      if (!delivery) throw new NotFoundError('Delivery', deliveryId);
+      return delivery;
+    },
+
+    /** Tries one delivery again now, whatever its status; the attempt joins its log. */
+    async retry(auth: AuthContext, endpointId: string, deliveryId: string) {
+      const delivery = await this.delivery(auth, endpointId, deliveryId);
+      await prisma.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: { status: 'pending', nextAttemptAt: new Date() },
+      });
+      await notifyWorkers(prisma);
+      return this.delivery(auth, endpointId, deliveryId);
+    },
+
+    /**
+     * Sends again what the endpoint missed since `since`: its failed deliveries created since then
+     * go back to pending, and events that occurred since then and that it wants but never got a
+     * delivery for (it was disabled, or did not want their type then) get one. Events from before
+     * the endpoint existed are not its own. A disabled endpoint's recovered deliveries wait until
+     * it is re-enabled. Answers how many deliveries are due.
+     */
+    async recover(auth: AuthContext, endpointId: string, input: unknown): Promise<{ recovered: number }> {
+      const { since } = parseInput(RecoverInput, input);
+      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const from = new Date(Math.max(Date.parse(since), endpoint.createdAt.getTime()));
+      const types = EVENT_TYPES.filter((type) => endpointWants(endpoint, auth.features, type));
+      const recovered = await prisma.$transaction(async (tx) => {
+        const { count: retried } = await tx.webhookDelivery.updateMany({
+          where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
+          data: { status: 'pending', nextAttemptAt: new Date() },
+        });
+        const missed = await tx.$queryRaw<{ id: string; type: string }[]>`
+          SELECT ev."id", ev."type" FROM "Event" AS ev
+          WHERE ev."tenantId" = ${auth.tenantId} AND ev."occurredAt" >= ${from} AND ev."type" = ANY(${types})
+            AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" AS d WHERE d."endpointId" = ${endpoint.id} AND d."eventId" = ev."id")
+          ORDER BY ev."tenantSequence"`;
+        // The relay may create some of them meanwhile (events it had not published yet): one each.
+        const created = missed.length
+          ? await tx.$executeRaw`
+              INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
+              SELECT unnest(${missed.map(() => newId('whdel'))}::text[]), ${auth.tenantId}, ${endpoint.id},
+                unnest(${missed.map((event) => event.id)}::text[]), unnest(${missed.map((event) => event.type)}::text[]), now()
+              ON CONFLICT DO NOTHING`
+          : 0;
+        return retried + created;
+      });
+      if (recovered) await notifyWorkers(prisma);
+      return { recovered };
+    },
+
+    /** Sends a `webhooks.endpoint.test` event to this endpoint only; it is not part of the event log. */
+    async sendTest(auth: AuthContext, endpointId: string) {
+      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const eventId = newId('evt');
+      const payload: EventEnvelope = {
+        id: eventId,
+        type: TEST_EVENT_TYPE,
+        tenantSequence: null,
+        occurredAt: new Date().toISOString(),
+        correlationId: auth.correlationId,
+        data: { endpointId: endpoint.id, message: 'A test event sent on request.' },
+      };
+      const delivery = await prisma.webhookDelivery.create({
+        data: {
+          id: newId('whdel'),
+          tenantId: auth.tenantId,
+          endpointId: endpoint.id,
+          eventId,
+          eventType: TEST_EVENT_TYPE,
+          payload,
+          nextAttemptAt: new Date(),
+        },
+      });
+      await notifyWorkers(prisma);
+      return this.delivery(auth, endpointId, delivery.id);
+    },
+  };
+}
+
+export type WebhookService = ReturnType<typeof webhookService>;
+
+/** Delivery workers of every process LISTEN here; they also poll, so a lost wake-up only delays. */
+export const DELIVERIES_CHANNEL = 'nilo_deliveries';
+
+export async function notifyWorkers(db: Prisma.TransactionClient): Promise<void> {
+  await db.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;
+}
+
+/**
+ * Creates the deliveries of committed events (inside the relay's transaction, so each event gets
+ * them exactly once): one per enabled endpoint of its tenant that wants its type.
+ */
+export async function scheduleDeliveries(
+  tx: Prisma.TransactionClient,
+  events: { id: string; tenantId: string; type: string }[],
+): Promise<number> {
+  const tenantIds = [...new Set(events.map((e) => e.tenantId))];
+  const endpoints = await tx.webhookEndpoint.findMany({
+    where: { tenantId: { in: tenantIds }, enabled: true },
+    select: { id: true, tenantId: true, eventTypes: true },
+  });
+  if (!endpoints.length) return 0;
+  const tenants = await tx.tenant.findMany({
+    where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } },
+    select: { id: true, features: true },
+  });
+  const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
+  const data = events.flatMap((event) =>
+    endpoints
+      .filter(
+        (endpoint) =>
+          endpoint.tenantId === event.tenantId &&
+          endpointWants(endpoint, featuresOf.get(endpoint.tenantId) ?? [], event.type),
+      )
+      .map((endpoint) => ({
+        id: newId('whdel'),
+        tenantId: event.tenantId,
+        endpointId: endpoint.id,
+        eventId: event.id,
+        eventType: event.type,
+      })),
+  );
+  if (!data.length) return 0;
+  // One statement over arrays: Prisma's createMany compiles a query as large as its rows, which
+  // for a relay batch (events x endpoints) costs more than the insert itself.
+  const column = <K extends keyof (typeof data)[number]>(key: K) => data.map((row) => row[key]);
+  const count = await tx.$executeRaw`
+    INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
+    SELECT *, now() FROM unnest(${column('id')}::text[], ${column('tenantId')}::text[], ${column('endpointId')}::text[], ${column('eventId')}::text[], ${column('eventType')}::text[])
+    ON CONFLICT DO NOTHING`;
+  if (count) await notifyWorkers(tx);
+  return count;
+}

@@ -1,5 +1,0 @@
-import type { JobHandler } from './handlers.js';
-
-/** contacts.import: the rows are the job's input; each chunk's progress commits with the chunk. */
-export const importContactsJob: JobHandler = ({ job, services, progressWithin }) =>
-  services.contactImport.run(job, progressWithin);

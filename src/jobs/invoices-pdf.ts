@@ -1,8 +1,0 @@
-import type { JobHandler } from './handlers.js';
-
-/** invoices.pdf: one step (queued as 0 of 1), reported as such so clients see the job's progress like any other's. */
-export const renderInvoicePdfJob: JobHandler = async ({ job, services, progress }) => {
-  const result = await services.invoicePdf.run(job);
-  await progress({ completed: 1, total: 1, message: 'Rendered' });
-  return result;
-};

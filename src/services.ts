@@ -1,0 +1,46 @@
+import type { Config } from './config.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import { addressGuard } from './features/webhooks/address-guard.js';
+import { authenticator } from './auth/authenticate.js';
+import { adminService } from './features/admin/service.js';
+import { contactService } from './features/contacts/service.js';
+import { contactImportService } from './features/contacts/import.js';
+import { eventService } from './features/events/service.js';
+import { idempotencyService } from './http/idempotency.js';
+import { invoicePdfService } from './features/invoices/pdf.js';
+import { invoiceService } from './features/invoices/service.js';
+import { jobService } from './features/jobs/service.js';
+import { runnerService } from './features/runners/service.js';
+import { viewerService } from './features/viewer/service.js';
+import { webhookService } from './features/webhooks/service.js';
+
+export type Services = ReturnType<typeof createServices>;
+
+/** The domain layer bound to one database: what REST, GraphQL and the CLI call. */
+export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks' | 'jobs'>) {
+  const auth = authenticator(prisma);
+  const guard = addressGuard(config.webhooks.allowedCidrs);
+  const jobs = jobService(prisma, config.jobs);
+  return {
+    authenticate: auth.authenticate,
+    /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */
+    forgetAuth: auth.forget,
+    /** Called after every such change, with the tenant id (null: any tenant). */
+    onAuthChange: auth.onChange,
+    admin: adminService(prisma, auth.forget),
+    contacts: contactService(prisma),
+    invoices: invoiceService(prisma),
+    events: eventService(prisma),
+    jobs,
+    contactImport: contactImportService(prisma, jobs),
+    invoicePdf: invoicePdfService(prisma, jobs),
+    runners: runnerService(prisma, jobs, config.jobs.leaseMs),
+    viewer: viewerService(prisma),
+    idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
+    webhooks: webhookService(prisma, config.webhooks, guard),
+    /** The SSRF guard webhook deliveries connect through. */
+    addressGuard: guard,
+    /** Pothos's Prisma plugin loads relations a resolver did not include through this client. */
+    prisma,
+  };
+}
