@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import compress from '@fastify/compress';
 import { z } from 'zod';
-import { AUTH_CHANGED_CHANNEL } from './auth/authenticate.js';
+import { AUTH_CHANGED_CHANNEL } from './db/channels.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { databaseUnavailable } from './db/unavailable.js';

@@ -4,7 +4,6 @@ import type { AuthContext } from './context.js';
 import { API_KEY_PREFIX, hashKey, isWellFormedKey } from './keys.js';
 
 /** Admin changes to keys and features are announced on this channel, with the tenant id. */
-export const AUTH_CHANGED_CHANNEL = 'nilo_auth_changed';
 
 /** lastUsedAt is a hint for operators; writing it at most once a minute keeps reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Application, PrismaClient } from '../../generated/prisma/client.js';
 import { FEATURES } from '../../auth/context.js';
-import { AUTH_CHANGED_CHANNEL } from '../../auth/authenticate.js';
+import { AUTH_CHANGED_CHANNEL } from '../../db/channels.js';
 import { API_KEY_PREFIX, generateKey } from '../../auth/keys.js';
 import { DomainError, NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';

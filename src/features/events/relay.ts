@@ -1,3 +1,4 @@
+import { EVENTS_CHANNEL } from '../../db/channels.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/database.js';
@@ -8,8 +9,6 @@ import { relayLag } from '../../metrics.js';
 import { passRunner } from '../../core/passes.js';
 import type { EventBus } from './bus.js';
 
-/** The trigger on "Event" NOTIFYs this channel with each tenant whose events committed (prisma/migrations). */
-export const EVENTS_CHANNEL = 'nilo_events';
 /** Events of one tenant per batch, and tenants per batch. */
 const BATCH_SIZE = 500;
 const TENANTS_PER_BATCH = 50;

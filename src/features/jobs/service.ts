@@ -14,9 +14,6 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Job types the gateway's own workers run; any other type waits for a runner that registered it. */
 export const BUILT_IN_JOB_TYPES = ['contacts.import', 'invoices.pdf'] as const;
 
-/** Job workers of every process LISTEN here; a trigger on "Job" NOTIFYs it when jobs are queued. */
-export const JOBS_CHANNEL = 'nilo_jobs';
-
 /** The job columns this version reads and writes in raw SQL. */
 const JOB_COLUMNS = Object.values(Prisma.JobScalarFieldEnum);
 /** A failed attempt is retried after 1 s, 2 s, 4 s … (capped), while attempts remain. */

@@ -1,3 +1,4 @@
+import { DELIVERIES_CHANNEL } from '../../db/channels.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type {
@@ -305,9 +306,6 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
 }
 
 export type WebhookService = ReturnType<typeof webhookService>;
-
-/** Delivery workers of every process LISTEN here; they also poll, so a lost wake-up only delays. */
-export const DELIVERIES_CHANNEL = 'nilo_deliveries';
 
 export async function notifyWorkers(db: Prisma.TransactionClient): Promise<void> {
   await db.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;

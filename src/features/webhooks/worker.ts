@@ -6,7 +6,7 @@ import type { WebhookConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { eventEnvelope, type EventEnvelope, type EventFacts } from '../events/service.js';
 import { newId } from '../../core/ids.js';
-import { DELIVERIES_CHANNEL } from './service.js';
+import { DELIVERIES_CHANNEL } from '../../db/channels.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { groupCommit, passRunner } from '../../core/passes.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
