@@ -1,8 +1,11 @@
 import { NotFoundError } from './errors.js';
 import { type IdPrefix, parseId } from './ids.js';
 
-/** A tenant-owned resource kind: the name a 404 gives it and the prefix its ids carry. */
-export type OwnedResource = { name: string; prefix: IdPrefix };
+/**
+ * A tenant-owned resource kind: the name a 404 gives it, the prefix its ids carry, and the field a
+ * malformed id is reported under (default "id").
+ */
+export type OwnedResource = { name: string; prefix: IdPrefix; path?: string };
 
 /**
  * The caller's tenant's row with this id, else 404 not_found. `find` gets the only where clause
@@ -15,7 +18,7 @@ export async function ownedOrNotFound<Row>(
   id: string,
   find: (where: { id: string; tenantId: string }) => Promise<Row | null>,
 ): Promise<Row> {
-  const row = await find({ id: parseId(resource.prefix, id), tenantId: auth.tenantId });
+  const row = await find({ id: parseId(resource.prefix, id, resource.path), tenantId: auth.tenantId });
   if (!row) throw new NotFoundError(resource.name, id);
   return row;
 }
