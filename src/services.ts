@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { addressGuard } from './features/webhooks/address-guard.js';
 import { authenticator } from './auth/authenticate.js';
+import { BUILT_IN_JOB_TYPES } from './built-in-jobs.js';
 import { adminService } from './features/admin/service.js';
 import { contactService } from './features/contacts/service.js';
 import { contactImportService } from './features/contacts/import.js';
@@ -20,7 +21,7 @@ export type Services = ReturnType<typeof createServices>;
 export function createServices(prisma: PrismaClient, config: Pick<Config, 'idempotencyTtlMs' | 'webhooks' | 'jobs'>) {
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
-  const jobs = jobService(prisma, config.jobs);
+  const jobs = jobService(prisma, BUILT_IN_JOB_TYPES, config.jobs);
   return {
     authenticate: auth.authenticate,
     /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */

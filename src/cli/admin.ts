@@ -220,11 +220,19 @@ async function throughGateway(
 async function onDatabase(config: Config, direct: Command['direct']): Promise<unknown> {
   // The two services the commands use, not the whole domain layer (createServices also loads the
   // PDF library, a tenth of a second that no admin command needs).
-  const [{ openDatabase }, { adminService }, { runnerService }, { jobService }, { DomainError }] = await Promise.all([
+  const [
+    { openDatabase },
+    { adminService },
+    { runnerService },
+    { jobService },
+    { BUILT_IN_JOB_TYPES },
+    { DomainError },
+  ] = await Promise.all([
     import('../db/database.js'),
     import('../features/admin/service.js'),
     import('../features/runners/service.js'),
     import('../features/jobs/service.js'),
+    import('../built-in-jobs.js'),
     import('../core/errors.js'),
   ]);
   const database = await openDatabase(config);
@@ -232,7 +240,7 @@ async function onDatabase(config: Config, direct: Command['direct']): Promise<un
     const { prisma } = database;
     return await direct({
       admin: adminService(prisma),
-      runners: runnerService(prisma, jobService(prisma, config.jobs), config.jobs.leaseMs),
+      runners: runnerService(prisma, jobService(prisma, BUILT_IN_JOB_TYPES, config.jobs), config.jobs.leaseMs),
     });
   } catch (error) {
     if (error instanceof DomainError) throw new CommandError(error.message, error.code);

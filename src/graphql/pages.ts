@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../core/errors.js';
-import type { IdPrefix } from '../core/ids.js';
-import { keysetAfter, keysetSlice, pageSize } from '../core/paging.js';
+import { parseId, type IdPrefix } from '../core/ids.js';
+import { pageSize } from '../core/paging.js';
 
 /** Forward paging by id: the cursor is the last id seen, an id of the connection's own kind. */
 export function forwardPage(
@@ -9,15 +9,16 @@ export function forwardPage(
 ) {
   if (args.last != null || args.before != null)
     throw new InvalidRequestError('This connection pages forwards only: use first and after.');
-  return { limit: pageSize(args.first, 'first'), afterId: keysetAfter(args.after, prefix) };
+  const limit = pageSize(args.first, 'first');
+  return { limit, afterId: args.after == null ? undefined : parseId(prefix, args.after, 'after') };
 }
 
 export function connectionOf<T extends { id: string }>(rows: T[], limit: number) {
-  const { items: nodes, more } = keysetSlice(rows, limit);
+  const nodes = rows.slice(0, limit);
   return {
     edges: nodes.map((node) => ({ cursor: node.id, node })),
     pageInfo: {
-      hasNextPage: more,
+      hasNextPage: rows.length > limit,
       hasPreviousPage: false,
       startCursor: nodes[0]?.id ?? null,
       endCursor: nodes.at(-1)?.id ?? null,

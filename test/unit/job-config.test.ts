@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { jobWithHint, type JobState } from '../../src/features/jobs/service.js';
+import { jobWithHint, type JobState } from '../../src/features/jobs/job.js';
 
 describe('which job types count as handled without a runner', () => {
   test('built-in types: with PostgreSQL always (another process may run them), embedded only with JOB_CONCURRENCY > 0', () => {

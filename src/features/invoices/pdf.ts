@@ -4,9 +4,9 @@ import { PermanentJobError } from '../jobs/handler.js';
 import { NotYetAvailableError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { invoiceService } from './service.js';
-import type { JobService, JobState } from '../jobs/service.js';
-
-export const INVOICE_PDF_JOB = 'invoices.pdf';
+import type { JobState } from '../jobs/job.js';
+import type { JobService } from '../jobs/service.js';
+import { INVOICE_PDF_JOB } from './pdf-job.js';
 
 /** Where REST serves the newest rendered PDF of an invoice. */
 export function invoicePdfPath(invoiceId: string): string {

@@ -1,5 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client.js';
-import { JOB_STATUSES, jobWithHint, pollPath, type JobState, type JobStatus } from './service.js';
+import { JOB_STATUSES, jobWithHint, pollPath, type JobState, type JobStatus } from './job.js';
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { withoutNulls } from '../../graphql/inputs.js';

@@ -1,12 +1,15 @@
 import type { Job, Prisma } from '../../generated/prisma/client.js';
-import type { Services } from '../../services.js';
 import type { NewEvent } from '../events/service.js';
 import type { Progress } from './service.js';
 
-/** What a built-in job handler gets: its job, the domain, and a way to report progress. */
-export type JobContext = {
+/**
+ * What a built-in job handler gets: its job, the services it works with, and ways to report
+ * progress. `S` is the part of the gateway's services the handler uses: the composition root
+ * passes its own, so this feature never imports it.
+ */
+export type JobContext<S> = {
   job: Job;
-  services: Services;
+  services: S;
   /** Records progress (and renews the lease); throws JobStoppedError once the job was canceled or lost. */
   progress(progress: Progress): Promise<void>;
   /**
@@ -17,7 +20,10 @@ export type JobContext = {
 };
 
 /** Runs one job to its result; a thrown error fails the attempt (retried while attempts remain). */
-export type JobHandler = (context: JobContext) => Promise<Prisma.InputJsonValue>;
+export type JobHandler<S> = (context: JobContext<S>) => Promise<Prisma.InputJsonValue>;
+
+/** The built-in job types a process runs, each with its handler. */
+export type JobHandlers<S> = Readonly<Record<string, JobHandler<S>>>;
 
 /** The job was canceled, or its lease went to another worker: stop without writing anything more. */
 export class JobStoppedError extends Error {

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
-import { CreateJobInput, JobFilter, jobReceipt, jobResource, jobWithHint, type JobState } from './service.js';
+import { jobReceipt, jobResource, jobWithHint, type JobState } from './job.js';
+import { createJobInput, JobFilter } from './service.js';
 import { JobResource } from '../resources.js';
 import { JobReceipt, operation, Page } from '../../http/openapi.js';
 import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
@@ -25,6 +26,8 @@ export function accepted(reply: import('fastify').FastifyReply, job: JobState) {
 export const jobRoutes =
   (services: Services): FastifyPluginAsyncZod =>
   async (app) => {
+    const CreateJobInput = createJobInput(services.jobs.builtInTypes);
+
     app.post(
       '/jobs',
       {

@@ -1,110 +1,128 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobConfig } from '../../config.js';
+import { passRunner } from '../../core/passes.js';
+import { JOBS_CHANNEL } from '../../db/channels.js';
 import type { Database } from '../../db/database.js';
 import { databaseUnavailable } from '../../db/unavailable.js';
-import type { Services } from '../../services.js';
-import { JOBS_CHANNEL } from '../../db/channels.js';
-import type { Progress } from './service.js';
 import type { Job, Prisma } from '../../generated/prisma/client.js';
 import { jobLeaseExpiries } from '../../metrics.js';
-import { passRunner } from '../../core/passes.js';
-import { JobStoppedError, PermanentJobError, type JobHandler } from './handler.js';
+import { type JobContext, type JobHandlers, JobStoppedError } from './handler.js';
+import type { JobHolder } from './job.js';
+import { handlerFailure, noRunnerSweepIntervalMs, renewalIntervalMs } from './policy.js';
+import type { JobService, Progress } from './service.js';
 
-const WORKER = { runnerId: null };
+// Runs built-in jobs in this process, in phases: claim queued jobs of the types it has handlers for
+// (SKIP LOCKED, so processes share the queue), run each under a lease it keeps renewing, record the
+// outcome. Its poll also returns to the queue jobs whose holder (worker or runner) went quiet, and
+// fails jobs nobody runs. Woken by NOTIFY when jobs are queued; polls as a safety net.
 
-/**
- * Runs built-in jobs in this process: claims queued ones of the types it has handlers for (SKIP
- * LOCKED, so processes share the queue), renews their leases while they run, and records the
- * outcome. Its poll also returns to the queue jobs whose holder (worker or runner) stopped renewing.
- * Woken by NOTIFY when jobs are queued; polls as a safety net.
- */
-export async function startJobWorker(options: {
+const WORKER: JobHolder = { runnerId: null };
+
+/** `S`: the services handlers work with (the composition root's own), the job service among them. */
+type WorkerOptions<S extends { jobs: JobService }> = {
   database: Database;
-  services: Services;
-  handlers: Record<string, JobHandler>;
+  services: S;
+  handlers: JobHandlers<S>;
   config: JobConfig;
   pollMs: number;
   log: FastifyBaseLogger;
-}) {
-  const { database, services, handlers, config, pollMs, log } = options;
-  const types = Object.keys(handlers);
-  const running = new Set<Promise<void>>();
-  // During a database outage the poll keeps trying; the outage is logged once, not every pass.
-  const passes = passRunner(
-    claimAndRun,
-    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'),
-  );
-  const wake = passes.wake;
+};
 
-  async function claimAndRun(): Promise<void> {
-    const room = config.concurrency - running.size;
-    if (room <= 0) return;
-    const jobs = await services.jobs.claim(types, WORKER, room, config.leaseMs);
-    for (const job of jobs) {
-      const task = run(job).finally(() => {
-        running.delete(task);
-        wake();
-      });
-      running.add(task);
-    }
+/** The worker's state: the attempts running in this process, and how to ask for another claim. */
+type Worker<S extends { jobs: JobService }> = WorkerOptions<S> & { running: Set<Promise<void>>; wake(): void };
+
+/** One attempt at a claimed job; `stoppedBy` is set once the job was canceled or went to another holder. */
+type Attempt = { job: Job; stoppedBy?: JobStoppedError };
+
+/** Claim: as many due jobs as there is room for; each runs on its own and asks for another claim when done. */
+async function claim<S extends { jobs: JobService }>(worker: Worker<S>): Promise<void> {
+  const { services, handlers, config, running } = worker;
+  const room = config.concurrency - running.size;
+  if (room <= 0) return;
+  const jobs = await services.jobs.claim(Object.keys(handlers), WORKER, room, config.leaseMs);
+  for (const job of jobs) {
+    const task = run(worker, job).finally(() => {
+      running.delete(task);
+      worker.wake();
+    });
+    running.add(task);
   }
+}
 
-  async function run(job: Job): Promise<void> {
-    const handler = handlers[job.resourceType]!;
-    let stoppedBy: JobStoppedError | undefined;
-    const renew = async (progress = {}) => {
-      const beat = await services.jobs.heartbeat(job.id, WORKER, config.leaseMs, progress);
-      if (!beat.held) stoppedBy ??= new JobStoppedError(beat.canceled);
-      if (stoppedBy) throw stoppedBy;
-    };
-    const progressWithin = async (tx: Prisma.TransactionClient, progress: Progress) => {
-      const step = await services.jobs.progressWithin(tx, job.id, WORKER, config.leaseMs, progress);
-      if (step.held && !stoppedBy) return step.event;
-      throw (stoppedBy ??= new JobStoppedError(!step.held && step.canceled));
-    };
-    // Renews the lease even while a handler is busy between progress reports.
-    const lease = setInterval(() => renew().catch(() => {}), Math.max(50, config.leaseMs / 3));
-    try {
-      const result = await handler({ job, services, progress: renew, progressWithin });
-      if (stoppedBy) return;
-      await services.jobs.complete(job.id, WORKER, result);
-    } catch (error) {
-      if (error instanceof JobStoppedError) return;
-      const permanent = error instanceof PermanentJobError;
-      if (!permanent) log.warn({ err: error, jobId: job.id }, 'job attempt failed');
-      const jobError = permanent
-        ? { code: error.code, message: error.message }
-        : { code: 'job_failed', message: 'The job failed unexpectedly; it is retried while attempts remain.' };
-      // Unrecorded during a database outage: its lease lapses and the job is claimed again.
-      await services.jobs
-        .fail(job.id, WORKER, jobError, !permanent)
-        .catch(
-          (err) => databaseUnavailable(err, log) ?? log.error({ err, jobId: job.id }, 'could not record a failed job'),
-        );
-    } finally {
-      clearInterval(lease);
-    }
+/** Run: the handler, under a lease renewed even while it is busy between progress reports; then its outcome. */
+async function run<S extends { jobs: JobService }>(worker: Worker<S>, job: Job): Promise<void> {
+  const attempt: Attempt = { job };
+  const { progress, progressWithin } = reporting(worker, attempt);
+  const lease = setInterval(() => progress({}).catch(() => {}), renewalIntervalMs(worker.config.leaseMs));
+  try {
+    const result = await worker.handlers[job.resourceType]!({
+      job,
+      services: worker.services,
+      progress,
+      progressWithin,
+    });
+    if (!attempt.stoppedBy) await worker.services.jobs.complete(job.id, WORKER, result);
+  } catch (error) {
+    await recordFailure(worker, job, error);
+  } finally {
+    clearInterval(lease);
   }
+}
 
-  await database.listen(JOBS_CHANNEL, wake);
-  // Lapsed leases are looked for on the poll, not on every claim: they take a lease's length to appear.
-  const poll = setInterval(() => {
-    services.jobs.reclaimExpired().then(
-      (reclaimed) => {
-        if (!reclaimed) return;
-        jobLeaseExpiries.inc(reclaimed);
-        wake();
-      },
-      (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not reclaim lapsed jobs'),
+/** Lease renewal and progress: each tells the attempt when it must stop, and stops the handler by throwing. */
+function reporting<S extends { jobs: JobService }>(
+  worker: Worker<S>,
+  attempt: Attempt,
+): Pick<JobContext<S>, 'progress' | 'progressWithin'> {
+  const { jobs } = worker.services;
+  const { leaseMs } = worker.config;
+  return {
+    async progress(progress: Progress) {
+      const beat = await jobs.heartbeat(attempt.job.id, WORKER, leaseMs, progress);
+      if (!beat.held) attempt.stoppedBy ??= new JobStoppedError(beat.canceled);
+      if (attempt.stoppedBy) throw attempt.stoppedBy;
+    },
+    async progressWithin(tx: Prisma.TransactionClient, progress: Progress) {
+      const step = await jobs.progressWithin(tx, attempt.job.id, WORKER, leaseMs, progress);
+      if (step.held && !attempt.stoppedBy) return step.event;
+      throw (attempt.stoppedBy ??= new JobStoppedError(!step.held && step.canceled));
+    },
+  };
+}
+
+/** Record a failed attempt: retried or failed for good, as the error says; nothing for a stopped one. */
+async function recordFailure<S extends { jobs: JobService }>(worker: Worker<S>, job: Job, error: unknown) {
+  const { log } = worker;
+  const failure = handlerFailure(error);
+  if (failure.stopped) return;
+  if (!failure.permanent) log.warn({ err: error, jobId: job.id }, 'job attempt failed');
+  // Unrecorded during a database outage: its lease lapses and the job is claimed again.
+  await worker.services.jobs
+    .fail(job.id, WORKER, failure.error, !failure.permanent)
+    .catch(
+      (err) => databaseUnavailable(err, log) ?? log.error({ err, jobId: job.id }, 'could not record a failed job'),
     );
-    wake();
-  }, pollMs);
-  poll.unref();
-  // Jobs nobody runs fail a little after their timeout: a tenth of it late at most (a minute at
-  // most), so a large queue of jobs that do have runners is not scanned at every poll.
-  let sweeping: Promise<unknown> | undefined; // one sweep at a time
-  const failUnhandled = () => {
-    sweeping ??= services.jobs
+}
+
+/** Requeue: jobs whose holder went quiet go back to the queue (or fail, out of attempts); then claim again. */
+function requeueQuiet<S extends { jobs: JobService }>(worker: Worker<S>): void {
+  const { log } = worker;
+  worker.services.jobs.reclaimExpired().then(
+    (reclaimed) => {
+      if (!reclaimed) return;
+      jobLeaseExpiries.inc(reclaimed);
+      worker.wake();
+    },
+    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'could not reclaim lapsed jobs'),
+  );
+}
+
+/** Jobs nobody runs fail as no_runner, one sweep at a time; `stop` waits for the one in progress. */
+function noRunnerSweeper<S extends { jobs: JobService }>(worker: Worker<S>) {
+  const { log, config } = worker;
+  let sweeping: Promise<unknown> | undefined;
+  const sweep = () => {
+    sweeping ??= worker.services.jobs
       .failUnhandled(config.noRunnerTimeoutMs)
       .then(
         (failed) => failed && log.warn({ failed }, 'jobs no runner is registered for failed as no_runner'),
@@ -112,21 +130,43 @@ export async function startJobWorker(options: {
       )
       .finally(() => (sweeping = undefined));
   };
-  const unhandledSweep =
-    config.noRunnerTimeoutMs > 0
-      ? setInterval(failUnhandled, Math.min(Math.max(config.noRunnerTimeoutMs / 10, pollMs), 60_000))
-      : undefined;
-  unhandledSweep?.unref();
-  wake();
+  const every = noRunnerSweepIntervalMs(config.noRunnerTimeoutMs, worker.pollMs);
+  const timer = every === null ? undefined : setInterval(sweep, every);
+  timer?.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sweeping;
+    },
+  };
+}
+
+export async function startJobWorker<S extends { jobs: JobService }>(options: WorkerOptions<S>) {
+  const { database, pollMs, log } = options;
+  // During a database outage the poll keeps trying; the outage is logged once, not every pass.
+  const passes = passRunner(
+    () => claim(worker),
+    (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'),
+  );
+  const worker: Worker<S> = { ...options, running: new Set(), wake: passes.wake };
+
+  await database.listen(JOBS_CHANNEL, worker.wake);
+  // Lapsed leases are looked for on the poll, not on every claim: they take a lease's length to appear.
+  const poll = setInterval(() => {
+    requeueQuiet(worker);
+    worker.wake();
+  }, pollMs);
+  poll.unref();
+  const sweeper = noRunnerSweeper(worker);
+  worker.wake();
 
   return {
     /** Stops claiming; running jobs finish (or are reclaimed by another process once their lease lapses). */
     async stop() {
       await passes.stop();
       clearInterval(poll);
-      clearInterval(unhandledSweep);
-      await sweeping;
-      await Promise.all(running);
+      await sweeper.stop();
+      await Promise.all(worker.running);
     },
   };
 }

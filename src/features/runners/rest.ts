@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { presentedApiKey } from '../../auth/authenticate.js';
 import type { Services } from '../../services.js';
-import { jobResource } from '../jobs/service.js';
-import { claimedJob, CompleteInput, FailInput, HeartbeatInput, RegisterInput } from './service.js';
+import { jobResource } from '../jobs/job.js';
+import { claimedJob, CompleteInput, FailInput, HeartbeatInput, registerInput } from './service.js';
 import type { Runner } from '../../generated/prisma/client.js';
 import { Job } from '../jobs/rest.js';
 import { JsonObject, operation, Page, Timestamp } from '../../http/openapi.js';
@@ -49,6 +49,7 @@ export const runnerRoutes =
   (services: Services, limiter: RateLimiter): FastifyPluginAsyncZod =>
   async (app) => {
     const { runners } = services;
+    const RegisterInput = registerInput(services.jobs.builtInTypes);
     const tags = ['runner'];
     const caller = 'runner';
 

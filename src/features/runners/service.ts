@@ -3,16 +3,10 @@ import type { Job, Prisma, PrismaClient, Runner } from '../../generated/prisma/c
 import { generateKey, hashKey, isWellFormedKey, RUNNER_KEY_PREFIX } from '../../auth/keys.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
-import {
-  BUILT_IN_JOB_TYPES,
-  JobErrorInput,
-  jobResource,
-  ProgressInput,
-  RESOURCE_TYPE,
-  type JobService,
-  type JobState,
-} from '../jobs/service.js';
+import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import { JsonObject, parseInput } from '../../core/validation.js';
+import { JOB, jobResource, type JobState } from '../jobs/job.js';
+import { JobErrorInput, ProgressInput, runnerJobType, type JobService } from '../jobs/service.js';
 
 // Customer-hosted runners: created by the operator with a key of their own, they claim the
 // tenant's jobs of the types they registered, renew their lease with heartbeats and report the outcome.
@@ -22,18 +16,20 @@ const LAST_SEEN_RESOLUTION_MS = 10_000;
 
 const Name = z.string().trim().min(1, 'is required').max(200);
 
-const RunnerType = RESOURCE_TYPE.refine(
-  (type) => !(BUILT_IN_JOB_TYPES as readonly string[]).includes(type),
-  'is a built-in job type; the gateway runs it itself',
-);
+/** Runners are tenant-owned; their REST paths call the id runnerId. */
+const RUNNER: OwnedResource = { name: 'Runner', prefix: 'run', path: 'runnerId' };
 
-export const RegisterInput = z.strictObject({
-  resourceTypes: z
-    .array(RunnerType)
-    .min(1, 'must name at least one job type')
-    .max(50)
-    .transform((types) => [...new Set(types)].sort()),
-});
+/** POST /runner/register's body: the job types a runner claims, never a built-in one. */
+export function registerInput(builtInTypes: readonly string[]) {
+  const type = runnerJobType(builtInTypes, 'is a built-in job type; the gateway runs it itself');
+  return z.strictObject({
+    resourceTypes: z
+      .array(type)
+      .min(1, 'must name at least one job type')
+      .max(50)
+      .transform((types) => [...new Set(types)].sort()),
+  });
+}
 
 export const HeartbeatInput = z.strictObject({ progress: ProgressInput.optional() });
 
@@ -76,6 +72,8 @@ export function claimedJob(job: Job) {
 type Page = { limit?: number; afterId?: string };
 
 export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: number) {
+  const RegisterInput = registerInput(jobs.builtInTypes);
+
   async function requireTenant(tenantId: string) {
     const tenant = await prisma.tenant.findUnique({ where: { id: parseId('ten', tenantId, 'tenant') } });
     if (!tenant) throw new NotFoundError('Tenant', tenantId);
@@ -83,8 +81,7 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
 
   /** Why a runner's write to a job found nothing to change: another tenant's (or no) job is 404, else 409. */
   async function notHeld(runner: Runner, jobId: string): Promise<never> {
-    const job = await prisma.job.findUnique({ where: { id: jobId } });
-    if (!job || job.tenantId !== runner.tenantId) throw new NotFoundError('Job', jobId);
+    const job = await ownedOrNotFound(JOB, runner, jobId, (where) => prisma.job.findFirst({ where }));
     throw new ConflictError('job_not_held', notHeldReason(job));
   }
 
@@ -116,8 +113,9 @@ export function runnerService(prisma: PrismaClient, jobs: JobService, leaseMs: n
     },
 
     async getRunner(tenantId: string, runnerId: string) {
-      const runner = await prisma.runner.findFirst({ where: { id: parseId('run', runnerId, 'runnerId'), tenantId } });
-      if (!runner) throw new NotFoundError('Runner', runnerId);
+      const runner = await ownedOrNotFound(RUNNER, { tenantId }, runnerId, (where) =>
+        prisma.runner.findFirst({ where }),
+      );
       return runnerResource(runner);
     },
 
