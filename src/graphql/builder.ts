@@ -1,10 +1,11 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateResolver, DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { AuthContext } from '../auth/context.js';
 import { PAGE_SIZE } from '../core/paging.js';
-import type { DomainError } from '../core/errors.js';
+import { type DomainError, UnauthorizedError } from '../core/errors.js';
 import type { Services } from '../services.js';
 import type { LiveEvents } from '../features/events/live.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
@@ -28,9 +29,13 @@ export type GraphQLContext = {
   signal?: AbortSignal;
 };
 
+/** The page sizes of every connection (the shared rule): Prisma's through the builder, others' resolvers spread it. */
+export const CONNECTION_SIZE = { defaultSize: PAGE_SIZE.default, maxSize: PAGE_SIZE.max } as const;
+
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
+  AuthScopes: { authenticated: boolean };
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -39,8 +44,16 @@ export const builder = new SchemaBuilder<{
     JSONObject: { Input: Record<string, unknown>; Output: unknown };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  // Scope auth first, so that a refused caller is answered before the other plugins' resolvers run.
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({ authenticated: ctx.auth !== null }),
+    // The only scope is `authenticated`: a refusal says why the key was not accepted, as REST's 401 does.
+    unauthorizedError: (_parent, ctx) => ctx.authError ?? new UnauthorizedError(),
+    // Checked once when a subscription starts, not on each of its events.
+    authorizeOnSubscribe: true,
+  },
   prisma: {
     client: (ctx) => {
       ctx.signal?.throwIfAborted(); // relations loaded on their own after a timeout
@@ -49,8 +62,8 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     onUnusedQuery: null,
     // Sizes outside the shared rule are refused before execution (cost.ts); these are its bounds.
-    defaultConnectionSize: PAGE_SIZE.default,
-    maxConnectionSize: PAGE_SIZE.max,
+    defaultConnectionSize: CONNECTION_SIZE.defaultSize,
+    maxConnectionSize: CONNECTION_SIZE.maxSize,
   },
   relay: { clientMutationId: 'omit', cursorType: 'String' },
 });
@@ -60,6 +73,8 @@ builder.addScalarType('Date', DateResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.addScalarType('Decimal', DecimalResolver);
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+// Every root field reads or writes tenant data, so each needs a key; GraphiQL and introspection
+// (__schema, __type, __typename are not Pothos fields) need none. Features are the services' rule.
+builder.queryType({ authScopes: { authenticated: true } });
+builder.mutationType({ authScopes: { authenticated: true } });
+builder.subscriptionType({ authScopes: { authenticated: true } });

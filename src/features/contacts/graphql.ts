@@ -75,7 +75,7 @@ builder.queryFields((t) => ({
   contact: t.prismaField({
     type: 'Contact',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.contacts.get(authOf(ctx), String(args.id), query),
+    resolve: (query, _root, args, ctx) => ctx.services.contacts.get(authOf(ctx), args.id, query),
   }),
   contacts: t.prismaConnection({
     type: 'Contact',
@@ -100,13 +100,13 @@ builder.mutationFields((t) => ({
   updateContact: t.prismaField({
     type: 'Contact',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateContactInput, required: true }) },
-    resolve: (_query, _root, args, ctx) => ctx.services.contacts.update(authOf(ctx), String(args.id), args.input),
+    resolve: (_query, _root, args, ctx) => ctx.services.contacts.update(authOf(ctx), args.id, args.input),
   }),
   deleteContact: t.field({
     type: DeleteContactPayload,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const contact = await ctx.services.contacts.delete(authOf(ctx), String(args.id));
+      const contact = await ctx.services.contacts.delete(authOf(ctx), args.id);
       return { deletedContactId: contact.id };
     },
   }),

@@ -1,11 +1,10 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { EventFacts } from './service.js';
-import { eventTypesFor } from './catalog.js';
+import { eventTypesFor } from '../event-types/catalog.js';
 import type { StreamItem } from './live.js';
 import type { AuthContext } from '../../auth/context.js';
-import { PAGE_SIZE } from '../../core/paging.js';
-import { builder, type GraphQLContext } from '../../graphql/builder.js';
+import { builder, CONNECTION_SIZE, type GraphQLContext } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { ContactObject } from '../contacts/graphql.js';
 import { InvoiceObject } from '../invoices/graphql.js';
@@ -81,7 +80,7 @@ builder.queryFields((t) => ({
     args: { types: t.arg.stringList(TYPES_ARG) },
     resolve: (_root, args, ctx) =>
       resolveCursorConnection<Promise<EventSource[]>>(
-        { args, toCursor: (event: EventSource) => event.id, defaultSize: PAGE_SIZE.default, maxSize: PAGE_SIZE.max },
+        { args, toCursor: (event: EventSource) => event.id, ...CONNECTION_SIZE },
         ({ after, before, limit, inverted }): Promise<EventSource[]> =>
           ctx.services.events.list(authOf(ctx), { types: args.types, after, before, limit, descending: inverted }),
       ),
@@ -134,7 +133,7 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, args, ctx) =>
       ctx.live.stream(authOf(ctx), {
         types: args.types,
-        after: args.after && String(args.after),
+        after: args.after,
         reauthenticate: ctx.reauthenticate,
       }),
     resolve: eventOrEnd,
@@ -176,15 +175,15 @@ builder.subscriptionFields((t) => ({
 async function resourceEvents(
   ctx: GraphQLContext,
   types: string,
-  args: { id?: string | number | null; after?: string | number | null },
+  args: { id?: string | null; after?: string | null },
   find: (auth: AuthContext, id: string) => Promise<{ id: string }>,
 ) {
   const auth = authOf(ctx);
-  const resource = args.id == null ? undefined : await find(auth, String(args.id));
+  const resource = args.id == null ? undefined : await find(auth, args.id);
   return ctx.live.stream(auth, {
     types: [types],
     resourceId: resource?.id,
-    after: args.after == null ? null : String(args.after),
+    after: args.after ?? null,
     reauthenticate: ctx.reauthenticate,
   });
 }

@@ -88,7 +88,7 @@ builder.queryFields((t) => ({
   invoice: t.prismaField({
     type: 'Invoice',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.services.invoices.get(authOf(ctx), String(args.id), query),
+    resolve: (query, _root, args, ctx) => ctx.services.invoices.get(authOf(ctx), args.id, query),
   }),
   invoices: t.prismaConnection({
     type: 'Invoice',
@@ -104,7 +104,7 @@ const transitionField = (action: InvoiceAction) =>
     t.prismaField({
       type: 'Invoice',
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_query, _root, args, ctx) => ctx.services.invoices.transition(authOf(ctx), String(args.id), action),
+      resolve: (_query, _root, args, ctx) => ctx.services.invoices.transition(authOf(ctx), args.id, action),
     }),
   );
 
@@ -119,7 +119,7 @@ builder.mutationFields((t) => ({
     description:
       "Renders the invoice as a PDF in an invoices.pdf job; once it succeeded, GET the invoice's pdfPath. Needs the accounting feature.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.invoicePdf.start(authOf(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.invoicePdf.start(authOf(ctx), args.id),
   }),
 }));
 (['issue', 'pay', 'void'] as const).forEach(transitionField);

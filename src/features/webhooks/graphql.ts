@@ -69,11 +69,11 @@ WebhookEndpointRef.implement({
       },
       resolve: async (endpoint, args, ctx: GraphQLContext) => {
         const { limit, afterId } = forwardPage(args, 'whdel');
+        const filters = { status: args.status ?? undefined, eventType: args.eventType ?? undefined };
         const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, {
           limit: limit + 1,
           afterId,
-          status: args.status ?? undefined,
-          eventType: args.eventType ?? undefined,
+          ...filters,
         });
         return connectionOf(rows, limit);
       },
@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
   webhookEndpoint: t.field({
     type: WebhookEndpointRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.webhooks.get(authOf(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.webhooks.get(authOf(ctx), args.id),
   }),
   webhookEndpoints: t.connection({
     type: WebhookEndpointRef,
@@ -131,28 +131,27 @@ builder.mutationFields((t) => ({
     type: WebhookEndpointRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookEndpointInput, required: true }) },
     resolve: (_root, args, ctx) =>
-      ctx.services.webhooks.update(authOf(ctx), String(args.id), withoutNulls(args.input, ['description'])),
+      ctx.services.webhooks.update(authOf(ctx), args.id, withoutNulls(args.input, ['description'])),
   }),
   deleteWebhookEndpoint: t.field({
     type: 'ID',
     description: 'Deletes the endpoint and its delivery log; answers its id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.services.webhooks.delete(authOf(ctx), String(args.id));
-      return String(args.id);
+      await ctx.services.webhooks.delete(authOf(ctx), args.id);
+      return args.id;
     },
   }),
   rotateWebhookSecret: t.field({
     type: EndpointWithSecret,
     description: 'A new secret; the previous ones keep signing alongside it for the overlap (WEBHOOK_SECRET_OVERLAP).',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.webhooks.rotateSecret(authOf(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.webhooks.rotateSecret(authOf(ctx), args.id),
   }),
   retryWebhookDelivery: t.field({
     type: WebhookDeliveryRef,
     args: { endpointId: t.arg.id({ required: true }), deliveryId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) =>
-      ctx.services.webhooks.retry(authOf(ctx), String(args.endpointId), String(args.deliveryId)),
+    resolve: (_root, args, ctx) => ctx.services.webhooks.retry(authOf(ctx), args.endpointId, args.deliveryId),
   }),
   recoverWebhookDeliveries: t.field({
     type: 'Int',
@@ -160,13 +159,13 @@ builder.mutationFields((t) => ({
       'Sends again what the endpoint missed since `since`: its failed deliveries, and events it got no delivery for (say, while it was disabled); answers how many deliveries are due.',
     args: { endpointId: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }) },
     resolve: async (_root, args, ctx) =>
-      (await ctx.services.webhooks.recover(authOf(ctx), String(args.endpointId), { since: args.since.toISOString() }))
+      (await ctx.services.webhooks.recover(authOf(ctx), args.endpointId, { since: args.since.toISOString() }))
         .recovered,
   }),
   sendTestWebhook: t.field({
     type: WebhookDeliveryRef,
     description: 'Sends a webhooks.endpoint.test event to this endpoint only.',
     args: { endpointId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.webhooks.sendTest(authOf(ctx), String(args.endpointId)),
+    resolve: (_root, args, ctx) => ctx.services.webhooks.sendTest(authOf(ctx), args.endpointId),
   }),
 }));
