@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 
 import type { Config } from '../config.js';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { type Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { lockDataDir } from './data-dir.js';
 import { migrationsCurrent } from './migration-folders.js';
 import type { MigrationTarget } from './migrate.js';
@@ -19,11 +19,11 @@ export type Database = {
   prisma: PrismaClient;
   kind: 'postgres' | 'pglite';
   /**
-   * One statement on the driver itself, without Prisma (parameters `$1`, `$2`, …): for the webhook
+   * One statement (a `Prisma.sql` template) on the driver itself, without Prisma: for the webhook
    * worker's claims and records, whose many rows Prisma would only convert. The two drivers parse
    * timestamps differently, so such statements return json, text and numbers.
    */
-  query<Row>(text: string, values: unknown[]): Promise<Row[]>;
+  query<Row>(statement: Prisma.Sql): Promise<Row[]>;
   /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
   listen(channel: string, handler: NotificationHandler): Promise<void>;
   close(): Promise<void>;
@@ -82,8 +82,10 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     return {
       prisma,
       kind: 'postgres',
-      query: async <Row>(text: string, values: unknown[]) =>
-        (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[],
+      query: async <Row>(statement: Prisma.Sql) => {
+        const { text, values } = statement;
+        return (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[];
+      },
       listen: (channel, handler) => listener.listen(channel, handler),
       close: async () => {
         await listener.close();
@@ -122,7 +124,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   return {
     prisma,
     kind: 'pglite',
-    query: async <Row>(text: string, values: unknown[]) => (await pglite.query<Row>(text, values)).rows,
+    query: async <Row>(statement: Prisma.Sql) => (await pglite.query<Row>(statement.text, statement.values)).rows,
     listen: async (channel, handler) => {
       unlisteners.push(await pglite.listen(channel, handler));
     },

@@ -1,12 +1,22 @@
 import { describe, expect, test } from 'vitest';
 import {
   afterAttempt,
+  CLAIM_GRACE_MS,
+  claimLapsing,
+  claimLeaseMs,
+  claimSize,
+  deliveryAfterAttempt,
+  endpointChange,
+  failureRuns,
   fullEndpoints,
   heldByEndpoint,
   nextToSend,
+  nextWakeMs,
   retryAfterMs,
   retryDelay,
+  roomAgain,
   succeeded,
+  wantsClaim,
 } from '../../src/features/webhooks/policy.js';
 
 describe('retryDelay', () => {
@@ -130,5 +140,119 @@ describe('fair choice between endpoints', () => {
     expect(Object.fromEntries(held)).toEqual({ slow: 4, failing: 1, healthy: 1, other: 1 });
     expect(fullEndpoints(held, 2)).toEqual(['slow']);
     expect(fullEndpoints(held, 1).sort()).toEqual(['failing', 'healthy', 'other', 'slow']);
+  });
+});
+
+describe('deliveryAfterAttempt: what becomes of the delivery', () => {
+  const schedule = [0, 5_000, 300_000];
+  const now = Date.UTC(2026, 11, 6);
+  const half = () => 0.5;
+  const nextOf = (statusCode: number | null, attemptsMade: number, retryAfter: number | null = null) =>
+    deliveryAfterAttempt({ statusCode, retryAfterMs: retryAfter }, attemptsMade, schedule, now, half);
+
+  test('a 2xx ends it', () => {
+    expect(nextOf(204, 1)).toEqual({ status: 'succeeded', nextAttemptAt: null });
+    expect(nextOf(200, 3)).toEqual({ status: 'succeeded', nextAttemptAt: null });
+  });
+  test('any other outcome is retried on the schedule', () => {
+    expect(nextOf(500, 1)).toEqual({ status: 'pending', nextAttemptAt: new Date(now + 5_000) });
+    expect(nextOf(null, 2)).toEqual({ status: 'pending', nextAttemptAt: new Date(now + 300_000) });
+    expect(nextOf(429, 1, 60_000)).toEqual({ status: 'pending', nextAttemptAt: new Date(now + 60_000) });
+  });
+  test('it fails once the schedule is spent, and at once on 410 Gone', () => {
+    expect(nextOf(500, 3)).toEqual({ status: 'failed', nextAttemptAt: null });
+    expect(nextOf(null, 3)).toEqual({ status: 'failed', nextAttemptAt: null });
+    expect(nextOf(410, 1)).toEqual({ status: 'failed', nextAttemptAt: null });
+  });
+  test('the delays jitter by ±20 %, so receivers that failed together are not retried together', () => {
+    const delays = [0, 0.25, 0.75, 0.999].map(
+      (random) =>
+        deliveryAfterAttempt(
+          { statusCode: 503, retryAfterMs: null },
+          1,
+          schedule,
+          now,
+          () => random,
+        ).nextAttemptAt!.getTime() - now,
+    );
+    expect(delays).toEqual([4_000, 4_500, 5_500, 5_998]);
+  });
+});
+
+describe("failureRuns and endpointChange: an endpoint's row after a batch of attempts", () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 11, 6, 0, 0, s));
+  const DAY = 10_000;
+  const attempt = (endpointId: string, failingSince: Date | null, statusCode: number | null, s: number) => ({
+    endpointId,
+    failingSince,
+    statusCode,
+    attemptedAt: at(s),
+  });
+
+  test('attempts are taken in order, per endpoint', () => {
+    const runs = failureRuns(
+      [
+        attempt('a', null, 500, 1),
+        attempt('b', at(0), 200, 1),
+        attempt('a', null, 502, 2),
+        attempt('c', at(0), 503, 11),
+        attempt('d', null, 500, 1),
+        attempt('d', null, 200, 2),
+      ],
+      DAY,
+    );
+    expect(Object.fromEntries(runs)).toEqual({
+      a: { failingSince: null, since: at(1), disable: null },
+      b: { failingSince: at(0), since: null, disable: null },
+      c: { failingSince: at(0), since: at(0), disable: 'failing' },
+      d: { failingSince: null, since: null, disable: null },
+    });
+    expect(Object.fromEntries([...runs].map(([id, run]) => [id, endpointChange(run)]))).toEqual({
+      a: { kind: 'failing', since: at(1) },
+      b: { kind: 'recovered' },
+      c: { kind: 'disable', since: at(0), reason: 'failing' },
+      d: null,
+    });
+  });
+  test('410 Gone disables the endpoint whatever follows in the batch', () => {
+    const [run] = failureRuns([attempt('a', null, 410, 1), attempt('a', null, 200, 2)], DAY).values();
+    expect(endpointChange(run!)).toEqual({ kind: 'disable', since: null, reason: 'gone' });
+  });
+  test('a run that goes on, or a success that changes nothing, leaves the row alone', () => {
+    const [failing] = failureRuns([attempt('a', at(0), 500, 3)], DAY).values();
+    const [fine] = failureRuns([attempt('a', null, 200, 3)], DAY).values();
+    expect(endpointChange(failing!)).toBeNull();
+    expect(endpointChange(fine!)).toBeNull();
+  });
+});
+
+describe('claims', () => {
+  test('a claim takes four rounds of the concurrency, always the same number', () => {
+    expect(claimSize(8)).toBe(32);
+    expect(claimSize(1)).toBe(4);
+  });
+  test('a claim outlasts the attempt: its timeout plus the grace to start it', () => {
+    expect(claimLeaseMs(10_000)).toBe(10_000 + CLAIM_GRACE_MS);
+  });
+  test('a queued delivery that can no longer start within its claim goes back', () => {
+    expect(claimLapsing(1_000, 1_000 + CLAIM_GRACE_MS)).toBe(false);
+    expect(claimLapsing(1_000, 1_001 + CLAIM_GRACE_MS)).toBe(true);
+  });
+  test('claims wait while two rounds are queued or the records lag', () => {
+    expect(wantsClaim(0, 0, 8)).toBe(true);
+    expect(wantsClaim(15, 63, 8)).toBe(true);
+    expect(wantsClaim(16, 0, 8)).toBe(false);
+    expect(wantsClaim(0, 64, 8)).toBe(false);
+  });
+  test('a skipped endpoint is claimed again once it holds less than a round', () => {
+    expect(roomAgain(1, 2)).toBe(true);
+    expect(roomAgain(2, 2)).toBe(false);
+    expect(roomAgain(0, 2)).toBe(false); // it was not skipped: it never held a round
+  });
+  test('the worker sleeps until the next delivery is due, at most the poll interval', () => {
+    expect(nextWakeMs(null, 1_000)).toBe(1_000);
+    expect(nextWakeMs(250, 1_000)).toBe(250);
+    expect(nextWakeMs(60_000, 1_000)).toBe(1_000);
+    expect(nextWakeMs(-5_000, 1_000)).toBe(10);
   });
 });

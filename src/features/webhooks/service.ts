@@ -1,5 +1,3 @@
-import { DELIVERIES_CHANNEL } from '../../db/channels.js';
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type {
   Prisma,
@@ -11,12 +9,14 @@ import type {
 import type { AuthContext } from '../../auth/context.js';
 import type { WebhookConfig } from '../../config.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
-import { NotFoundError, ValidationError } from '../../core/errors.js';
-import { canRead, EVENT_TYPES, matchesPattern, type EventEnvelope } from '../events/service.js';
-import { newId, parseId } from '../../core/ids.js';
+import { ValidationError } from '../../core/errors.js';
+import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
+import type { EventEnvelope } from '../events/service.js';
+import { canRead, EVENT_TYPES, matchesPattern, TEST_EVENT_TYPE } from '../events/types.js';
+import { newId } from '../../core/ids.js';
 import { optionalText, parseInput } from '../../core/validation.js';
-
-export const TEST_EVENT_TYPE = 'webhooks.endpoint.test';
+import { newWebhookSecret } from './signing.js';
+import { eventsMissedBy, insertDeliveries, type NewDelivery, notifyDeliveryWorkers } from './sql.js';
 
 const eventTypePattern = z
   .string()
@@ -95,11 +95,6 @@ export function deliveryResource(delivery: WebhookDelivery & { attempts: Webhook
   };
 }
 
-/** whsec_ + 32 random bytes in base64, the Standard Webhooks secret format. */
-export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
-}
-
 /** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
 export function endpointWants(
   endpoint: Pick<WebhookEndpoint, 'eventTypes'>,
@@ -111,14 +106,12 @@ export function endpointWants(
 
 type DeliveryPage = { limit: number; afterId?: string; status?: string; eventType?: string };
 
+const ENDPOINT: OwnedResource = { name: 'Webhook endpoint', prefix: 'whep' };
+const DELIVERY: OwnedResource = { name: 'Delivery', prefix: 'whdel', path: 'deliveryId' };
+
 export function webhookService(prisma: PrismaClient, config: WebhookConfig, guard: AddressGuard) {
-  async function findEndpoint(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<WebhookEndpoint> {
-    const endpoint = await db.webhookEndpoint.findFirst({
-      where: { id: parseId('whep', id), tenantId: auth.tenantId },
-    });
-    if (!endpoint) throw new NotFoundError('Webhook endpoint', id);
-    return endpoint;
-  }
+  const findEndpoint = (auth: AuthContext, id: string): Promise<WebhookEndpoint> =>
+    ownedOrNotFound(ENDPOINT, auth, id, (where) => prisma.webhookEndpoint.findFirst({ where }));
 
   /** Refuses URLs that are or resolve to non-public addresses (unless allowed by the operator). */
   async function checkTarget(url: string): Promise<void> {
@@ -159,12 +152,12 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       });
     },
 
-    get: (auth: AuthContext, id: string) => findEndpoint(prisma, auth, id),
+    get: (auth: AuthContext, id: string) => findEndpoint(auth, id),
 
     /** Changes what was given; `enabled: true` re-enables a disabled endpoint and forgets its failures. */
     async update(auth: AuthContext, id: string, input: unknown): Promise<WebhookEndpoint> {
       const data = parseInput(UpdateEndpointInput, input);
-      const endpoint = await findEndpoint(prisma, auth, id);
+      const endpoint = await findEndpoint(auth, id);
       if (data.url) await checkTarget(data.url);
       const enabling = data.enabled === true && !endpoint.enabled;
       return prisma.webhookEndpoint.update({
@@ -181,13 +174,13 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     },
 
     async delete(auth: AuthContext, id: string): Promise<void> {
-      const endpoint = await findEndpoint(prisma, auth, id);
+      const endpoint = await findEndpoint(auth, id);
       await prisma.webhookEndpoint.delete({ where: { id: endpoint.id } });
     },
 
     /** A new secret signs from now on; the current ones keep signing for the overlap, then stop. */
     async rotateSecret(auth: AuthContext, id: string): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-      const endpoint = await findEndpoint(prisma, auth, id);
+      const endpoint = await findEndpoint(auth, id);
       const secret = newWebhookSecret();
       const overlapEnds = new Date(Date.now() + config.secretOverlapMs);
       await prisma.$transaction([
@@ -201,7 +194,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     },
 
     async deliveries(auth: AuthContext, endpointId: string, page: DeliveryPage) {
-      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const endpoint = await findEndpoint(auth, endpointId);
       const filter = parseInput(DeliveryFilter, { status: page.status, eventType: page.eventType });
       const typeFilter = filter.eventType?.endsWith('*')
         ? { startsWith: filter.eventType.slice(0, -1) }
@@ -220,13 +213,13 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     },
 
     async delivery(auth: AuthContext, endpointId: string, deliveryId: string) {
-      const endpoint = await findEndpoint(prisma, auth, endpointId);
-      const delivery = await prisma.webhookDelivery.findFirst({
-        where: { id: parseId('whdel', deliveryId, 'deliveryId'), endpointId: endpoint.id },
-        include: { attempts: { orderBy: { attemptedAt: 'asc' } } },
-      });
-      if (!delivery) throw new NotFoundError('Delivery', deliveryId);
-      return delivery;
+      const endpoint = await findEndpoint(auth, endpointId);
+      return ownedOrNotFound(DELIVERY, auth, deliveryId, (where) =>
+        prisma.webhookDelivery.findFirst({
+          where: { ...where, endpointId: endpoint.id },
+          include: { attempts: { orderBy: { attemptedAt: 'asc' } } },
+        }),
+      );
     },
 
     /** Tries one delivery again now, whatever its status; the attempt joins its log. */
@@ -249,7 +242,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
      */
     async recover(auth: AuthContext, endpointId: string, input: unknown): Promise<{ recovered: number }> {
       const { since } = parseInput(RecoverInput, input);
-      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const endpoint = await findEndpoint(auth, endpointId);
       const from = new Date(Math.max(Date.parse(since), endpoint.createdAt.getTime()));
       const types = EVENT_TYPES.filter((type) => endpointWants(endpoint, auth.features, type));
       const recovered = await prisma.$transaction(async (tx) => {
@@ -257,18 +250,22 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
           where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
           data: { status: 'pending', nextAttemptAt: new Date() },
         });
-        const missed = await tx.$queryRaw<{ id: string; type: string }[]>`
-          SELECT ev."id", ev."type" FROM "Event" AS ev
-          WHERE ev."tenantId" = ${auth.tenantId} AND ev."occurredAt" >= ${from} AND ev."type" = ANY(${types})
-            AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" AS d WHERE d."endpointId" = ${endpoint.id} AND d."eventId" = ev."id")
-          ORDER BY ev."tenantSequence"`;
+        const missed = await tx.$queryRaw<{ id: string; type: string }[]>(
+          eventsMissedBy({ tenantId: auth.tenantId, endpointId: endpoint.id, from, types }),
+        );
         // The relay may create some of them meanwhile (events it had not published yet): one each.
         const created = missed.length
-          ? await tx.$executeRaw`
-              INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
-              SELECT unnest(${missed.map(() => newId('whdel'))}::text[]), ${auth.tenantId}, ${endpoint.id},
-                unnest(${missed.map((event) => event.id)}::text[]), unnest(${missed.map((event) => event.type)}::text[]), now()
-              ON CONFLICT DO NOTHING`
+          ? await tx.$executeRaw(
+              insertDeliveries(
+                missed.map((event) => ({
+                  id: newId('whdel'),
+                  tenantId: auth.tenantId,
+                  endpointId: endpoint.id,
+                  eventId: event.id,
+                  eventType: event.type,
+                })),
+              ),
+            )
           : 0;
         return retried + created;
       });
@@ -278,7 +275,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
 
     /** Sends a `webhooks.endpoint.test` event to this endpoint only; it is not part of the event log. */
     async sendTest(auth: AuthContext, endpointId: string) {
-      const endpoint = await findEndpoint(prisma, auth, endpointId);
+      const endpoint = await findEndpoint(auth, endpointId);
       const eventId = newId('evt');
       const payload: EventEnvelope = {
         id: eventId,
@@ -308,7 +305,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
 export type WebhookService = ReturnType<typeof webhookService>;
 
 export async function notifyWorkers(db: Prisma.TransactionClient): Promise<void> {
-  await db.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;
+  await db.$executeRaw(notifyDeliveryWorkers());
 }
 
 /**
@@ -330,7 +327,7 @@ export async function scheduleDeliveries(
     select: { id: true, features: true },
   });
   const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
-  const data = events.flatMap((event) =>
+  const data: NewDelivery[] = events.flatMap((event) =>
     endpoints
       .filter(
         (endpoint) =>
@@ -346,13 +343,7 @@ export async function scheduleDeliveries(
       })),
   );
   if (!data.length) return 0;
-  // One statement over arrays: Prisma's createMany compiles a query as large as its rows, which
-  // for a relay batch (events x endpoints) costs more than the insert itself.
-  const column = <K extends keyof (typeof data)[number]>(key: K) => data.map((row) => row[key]);
-  const count = await tx.$executeRaw`
-    INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
-    SELECT *, now() FROM unnest(${column('id')}::text[], ${column('tenantId')}::text[], ${column('endpointId')}::text[], ${column('eventId')}::text[], ${column('eventType')}::text[])
-    ON CONFLICT DO NOTHING`;
+  const count = await tx.$executeRaw(insertDeliveries(data));
   if (count) await notifyWorkers(tx);
   return count;
 }

@@ -1,0 +1,155 @@
+import { Agent, type Dispatcher } from 'undici';
+import { BlockedAddressError, type AddressGuard } from './address-guard.js';
+import type { Claimed, Target } from './claim.js';
+import { retryAfterMs } from './policy.js';
+import { signatureHeaders } from './signing.js';
+
+// The delivery worker's second phase: one signed POST of a claimed delivery, and its outcome.
+
+/** Response bodies are logged up to this many bytes; the rest is not even read. */
+const MAX_LOGGED_BODY = 4096;
+/** The logged error of an attempt without a complete answer within the timeout. */
+const TIMED_OUT = 'timeout: no complete answer in time';
+
+/** What an attempt got: an answer (statusCode), or none (error). */
+export type Outcome = {
+  statusCode: number | null;
+  headers: Record<string, string> | null;
+  body: string | null;
+  error: string | null;
+  durationMs: number;
+  retryAfterMs: number | null;
+};
+
+/**
+ * The agent every POST goes through. Connections go only to allowed addresses (the guard's lookup,
+ * at connect time); redirects are never followed (the dispatcher has no redirect interceptor).
+ * post() bounds the whole attempt; undici's own phase timeouts are set to the same, so its 300 s
+ * defaults never cut a longer WEBHOOK_TIMEOUT short.
+ */
+export function deliveryAgent(guard: AddressGuard, timeoutMs: number): Agent {
+  return new Agent({ connect: { lookup: guard.lookup }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+}
+
+/** Signs and POSTs one claimed delivery; every failure is an outcome, never an exception. */
+export async function send(agent: Agent, { endpoint, envelope, body }: Claimed, timeoutMs: number): Promise<Outcome> {
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signed = signatureHeaders(endpoint.keys, envelope.id, timestamp, body);
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    if (endpoint.target.blocked) throw endpoint.target.blocked;
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'nilo-gateway-webhooks/1',
+      ...signed,
+      'x-correlation-id': envelope.correlationId,
+    };
+    const response = await post(agent, endpoint.target, headers, body, timeoutMs);
+    return {
+      statusCode: response.statusCode,
+      headers: Object.fromEntries(
+        Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+      ),
+      body: response.body,
+      error: null,
+      durationMs: elapsed(),
+      retryAfterMs: retryAfterMs(response.headers['retry-after']),
+    };
+  } catch (error) {
+    return {
+      statusCode: null,
+      headers: null,
+      body: null,
+      error: describe(error),
+      durationMs: elapsed(),
+      retryAfterMs: null,
+    };
+  }
+}
+
+type Answer = { statusCode: number; headers: Record<string, string | string[] | undefined>; body: string };
+
+/** An attempt that had no complete answer within the timeout. */
+class AttemptTimeoutError extends Error {}
+
+/**
+ * POSTs `body` and resolves with the answer's status, headers and first MAX_LOGGED_BODY bytes;
+ * the rest is not read. The whole attempt (connecting, headers, body) has `timeoutMs`. On
+ * undici's dispatcher directly rather than through request(), which wraps every answer in a
+ * stream and a promise chain that cost as much as the rest of the request together.
+ */
+function post(
+  agent: Agent,
+  target: Target,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    let statusCode = 0;
+    let responseHeaders: Answer['headers'] = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else
+        resolve({
+          statusCode,
+          headers: responseHeaders,
+          body: Buffer.concat(chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8'),
+        });
+    };
+    const timer = setTimeout(() => {
+      settle(new AttemptTimeoutError());
+      controller?.abort(new AttemptTimeoutError());
+    }, timeoutMs);
+    agent.dispatch(
+      { origin: target.origin, path: target.path, method: 'POST', headers, body },
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (settled) started.abort(new AttemptTimeoutError());
+        },
+        onResponseStart(_, status, answerHeaders) {
+          statusCode = status;
+          responseHeaders = answerHeaders;
+        },
+        onResponseData(current, chunk) {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size >= MAX_LOGGED_BODY) {
+            settle(null);
+            current.abort(new Error('the rest of the answer is not read'));
+          }
+        },
+        onResponseEnd() {
+          settle(null);
+        },
+        onResponseError(_, error) {
+          settle(error);
+        },
+      },
+    );
+  });
+}
+
+/** The attempt log's error text: blocked addresses and timeouts by name, others by code and message. */
+function describe(error: unknown): string {
+  if (error instanceof BlockedAddressError) return `blocked: ${error.message}`;
+  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (
+    error instanceof AttemptTimeoutError ||
+    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err.code === 'UND_ERR_BODY_TIMEOUT'
+  )
+    return TIMED_OUT;
+  if (err.cause instanceof BlockedAddressError) return `blocked: ${err.cause.message}`;
+  const code = err.code ?? err.cause?.code;
+  return [code, err.message ?? String(error)].filter(Boolean).join(': ').slice(0, 500);
+}
