@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { isId, type IdPrefix } from './ids.js';
-import { PAGE_SIZE } from './paging.js';
+import { NOT_A_CURSOR, pageSizeSchema } from './paging.js';
 
 // POST …/search, shared by every searchable resource: the body schema (one per resource, so an
 // unknown field or operator is a 400 naming it and the allowed ones), the Prisma `where` and
@@ -141,12 +141,7 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
   return z.strictObject({
     filters: z.array(Filter).max(50).default([]),
     sort: z.array(Sort).max(5).default([]),
-    pageSize: z
-      .number()
-      .int('must be an integer')
-      .min(PAGE_SIZE.min, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`)
-      .max(PAGE_SIZE.max, `must be between ${PAGE_SIZE.min} and ${PAGE_SIZE.max}`)
-      .default(PAGE_SIZE.default),
+    pageSize: pageSizeSchema(z.number()),
     cursor: z.string().max(500).optional(),
   });
 }
@@ -246,7 +241,7 @@ function decodeSearchCursor(resource: string, body: SearchBody): number {
   }
   const cursor = parsed as { o?: unknown; q?: unknown } | undefined;
   if (!cursor || typeof cursor !== 'object' || !Number.isSafeInteger(cursor.o) || (cursor.o as number) < 0) {
-    throw new ValidationError([{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+    throw new ValidationError([{ path: 'cursor', message: NOT_A_CURSOR }]);
   }
   if (cursor.q !== queryHash(resource, body)) {
     throw new ValidationError([

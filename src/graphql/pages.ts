@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../core/errors.js';
-import { parseId, type IdPrefix } from '../core/ids.js';
-import { pageSize } from '../core/paging.js';
+import type { IdPrefix } from '../core/ids.js';
+import { keysetAfter, keysetSlice, pageSize } from '../core/paging.js';
 
 /** Forward paging by id: the cursor is the last id seen, an id of the connection's own kind. */
 export function forwardPage(
@@ -9,16 +9,15 @@ export function forwardPage(
 ) {
   if (args.last != null || args.before != null)
     throw new InvalidRequestError('This connection pages forwards only: use first and after.');
-  const limit = pageSize(args.first, 'first');
-  return { limit, afterId: args.after == null ? undefined : parseId(prefix, args.after, 'after') };
+  return { limit: pageSize(args.first, 'first'), afterId: keysetAfter(args.after, prefix) };
 }
 
 export function connectionOf<T extends { id: string }>(rows: T[], limit: number) {
-  const nodes = rows.slice(0, limit);
+  const { items: nodes, more } = keysetSlice(rows, limit);
   return {
     edges: nodes.map((node) => ({ cursor: node.id, node })),
     pageInfo: {
-      hasNextPage: rows.length > limit,
+      hasNextPage: more,
       hasPreviousPage: false,
       startCursor: nodes[0]?.id ?? null,
       endCursor: nodes.at(-1)?.id ?? null,

@@ -2,7 +2,6 @@ import { STATUS_CODES } from 'node:http';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
-import { JobResource } from '../features/resources.js';
 
 // The REST contract in one place: the shared answer schemas, the headers every answer carries,
 // and how route declarations become OpenAPI operations. /openapi.json is generated from the
@@ -86,11 +85,6 @@ export function Page<T extends z.ZodType>(item: T) {
     count: z.int().min(0),
   });
 }
-
-/** The answer to work that starts a job (202), with Location pointing at pollPath. */
-export const JobReceipt = JobResource.pick({ jobId: true, status: true, resourceType: true, pollPath: true }).meta({
-  id: 'JobReceipt',
-});
 
 // Headers, as components the operations reference.
 export const HEADERS = {

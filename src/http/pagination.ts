@@ -1,41 +1,38 @@
 import { z } from 'zod';
-import { PAGE_SIZE } from '../core/paging.js';
+import {
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  isKeysetCursor,
+  keysetSlice,
+  NOT_A_CURSOR,
+  pageSizeSchema,
+} from '../core/paging.js';
 
 /** `?limit=` (the shared page size rule: 1–500, default 50) and `?cursor=`; the cursor is opaque. */
 export const PageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(PAGE_SIZE.min).max(PAGE_SIZE.max).default(PAGE_SIZE.default),
-  cursor: z
-    .string()
-    .max(200)
-    .refine((c) => /^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$/.test(decodeCursor(c)), 'is not a cursor returned by this API')
-    .optional(),
+  limit: pageSizeSchema(z.coerce.number()),
+  cursor: z.string().max(200).refine(isKeysetCursor, NOT_A_CURSOR).optional(),
 });
 export type PageQuery = z.output<typeof PageQuery>;
 
-// Lists are in id order; ULIDs sort by creation time, so the last id seen is the cursor.
-export function encodeCursor(id: string): string {
-  return Buffer.from(id).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  return Buffer.from(cursor, 'base64url').toString();
-}
+/** The id a validated `?cursor=` holds: lists with their own query read it as their `afterId`. */
+export const decodeCursor = (cursor: string): string => decodeKeysetCursor(cursor);
 
 /** Prisma arguments for one page: one extra row tells whether another page follows. */
 export function pageArgs(query: PageQuery) {
   return {
-    where: query.cursor ? { id: { gt: decodeCursor(query.cursor) } } : {},
+    where: query.cursor ? { id: { gt: decodeKeysetCursor(query.cursor) } } : {},
     orderBy: { id: 'asc' as const },
     take: query.limit + 1,
   };
 }
 
 export function page<T, R>(rows: T[], query: PageQuery, idOf: (row: T) => string, toResource: (row: T) => R) {
-  const items = rows.slice(0, query.limit);
+  const { items, more } = keysetSlice(rows, query.limit);
   const last = items.at(-1);
   return {
     items: items.map(toResource),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(idOf(last)) : null,
+    nextCursor: more && last ? encodeKeysetCursor(idOf(last)) : null,
     count: items.length,
   };
 }

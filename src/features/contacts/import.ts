@@ -4,23 +4,21 @@ import { Prisma, type Contact, type Job, type PrismaClient } from '../../generat
 import { requireFeature, type AuthContext } from '../../auth/context.js';
 import {
   changeEvent,
-  CONTACT_COLUMNS,
   contactColumns,
   CONTACTS_FEATURE,
-  contactResource,
   CreateContactInput,
   duplicateContact,
-  insertContacts,
   newContact,
   toColumns,
   type ParsedContact,
 } from './service.js';
+import { contactResource } from './resource.js';
+import { contactsMatching, insertContacts } from './sql.js';
 import type { FieldError } from '../../core/errors.js';
 import { recordEvents, type NewEvent } from '../events/service.js';
 import type { JobState } from '../jobs/job.js';
 import type { JobService, Progress } from '../jobs/service.js';
 import { CONTACTS_IMPORT_JOB } from './import-job.js';
-import { columnList } from '../../db/insert-rows.js';
 import { isUniqueViolation } from '../../db/prisma-errors.js';
 import { fieldErrors, parseInput } from '../../core/validation.js';
 
@@ -132,9 +130,7 @@ async function upsertChunk(
   const progressed = step ? [await step(tx)] : [];
   const externalIds = rows.map((r) => r.data.externalId).filter((v): v is string => Boolean(v));
   const emails = rows.map((r) => r.data.email?.toLowerCase()).filter((v): v is string => Boolean(v));
-  const existing = await tx.$queryRaw<Contact[]>`
-    SELECT ${columnList(CONTACT_COLUMNS)} FROM "Contact"
-    WHERE "tenantId" = ${writer.tenantId} AND ("externalId" = ANY(${externalIds}) OR "emailNormalized" = ANY(${emails}))`;
+  const existing = await tx.$queryRaw<Contact[]>(contactsMatching(writer.tenantId, externalIds, emails));
   type Known = { stored?: Contact; pending?: Contact };
   const byExternalId = new Map<string, Known>();
   const byEmail = new Map<string, Known>();

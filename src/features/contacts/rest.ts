@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../../auth/context.js';
-import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput, contactResource } from './service.js';
+import { CONTACTS_FEATURE, ContactInput, ContactSearchInput, CreateContactInput } from './service.js';
+import { ContactResource, contactResource } from './resource.js';
 import { ImportContactsInput } from './import.js';
 import type { Services } from '../../services.js';
-import { ContactResource } from '../resources.js';
 import { accepted } from '../jobs/rest.js';
-import { JobReceipt, operation, Page } from '../../http/openapi.js';
+import { JobReceipt } from '../jobs/resource.js';
+import { operation, Page } from '../../http/openapi.js';
 import { page, pageArgs, PageQuery } from '../../http/pagination.js';
 
 const ContactParams = z.object({ contactId: z.string().describe('contact_ followed by a ULID') });

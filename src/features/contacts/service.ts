@@ -3,14 +3,17 @@ import { Prisma, type Contact, type PrismaClient } from '../../generated/prisma/
 import { requireFeature, type AuthContext } from '../../auth/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { recordEvent, writeWithEvents } from '../events/service.js';
-import { newId, parseId } from '../../core/ids.js';
-import { insertRows } from '../../db/insert-rows.js';
+import { newId } from '../../core/ids.js';
+import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from '../../db/prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from '../../core/search.js';
 import { JsonObject, optionalText, parseInput } from '../../core/validation.js';
+import { contactResource } from './resource.js';
+import { CONTACT_COLUMNS, insertContacts } from './sql.js';
 
-/** The contact columns this version reads and writes in raw SQL. */
-export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
+// contacts/graphql.ts reads these two here.
+export { CONTACT_COLUMNS } from './sql.js';
+export { fullName } from './resource.js';
 
 const contactFields = {
   email: z
@@ -61,39 +64,6 @@ const identifiable = (c: Partial<Record<(typeof IDENTIFYING_FIELDS)[number], str
 
 export const CreateContactInput = ContactInput.refine(identifiable, { message: NOT_IDENTIFIABLE });
 
-/** The contact as REST returns it, webhooks carry it and events store it. */
-export function contactResource(c: Contact) {
-  return {
-    contactId: c.id,
-    email: c.email,
-    fullName: fullName(c),
-    firstName: c.firstName,
-    lastName: c.lastName,
-    phone: c.phone,
-    company: c.company,
-    streetAddress: c.streetAddress,
-    city: c.city,
-    state: c.state,
-    postalCode: c.postalCode,
-    country: c.country,
-    tag: c.tag,
-    preferredLanguage: c.preferredLanguage,
-    formality: c.formality,
-    preferredTone: c.preferredTone,
-    salutation: c.salutation,
-    addressingNotes: c.addressingNotes,
-    note: c.note,
-    customData: (c.customData ?? null) as Prisma.JsonObject | null,
-    externalId: c.externalId,
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-  };
-}
-
-export function fullName(c: Pick<Contact, 'firstName' | 'lastName'>): string | null {
-  return [c.firstName, c.lastName].filter(Boolean).join(' ') || null;
-}
-
 const text = (column: string): SearchField => ({ column, kind: 'text', nullable: true });
 
 /** The fields POST /contacts/contacts/search filters and sorts by (REST names → columns). */
@@ -115,22 +85,16 @@ export const ContactSearchInput = searchBodySchema(CONTACT_SEARCH_FIELDS);
 
 type FindManyArgs = Omit<Prisma.ContactFindManyArgs, 'where'> & { where?: Prisma.ContactWhereInput };
 
+const CONTACT: OwnedResource = { name: 'Contact', prefix: 'contact' };
+
 export function contactService(prisma: PrismaClient) {
-  async function findOwned(db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Contact> {
-    const contact = await db.contact.findFirst({ where: { id: parseId('contact', id), tenantId: auth.tenantId } });
-    if (!contact) throw new NotFoundError('Contact', id);
-    return contact;
-  }
+  const findOwned = (db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Contact> =>
+    ownedOrNotFound(CONTACT, auth, id, (where) => db.contact.findFirst({ where }));
 
   return {
-    async get<A extends Omit<Prisma.ContactFindFirstArgs, 'where'>>(auth: AuthContext, id: string, args?: A) {
+    get<A extends Omit<Prisma.ContactFindFirstArgs, 'where'>>(auth: AuthContext, id: string, args?: A) {
       requireFeature(auth, CONTACTS_FEATURE);
-      const contact = await prisma.contact.findFirst({
-        ...args,
-        where: { id: parseId('contact', id), tenantId: auth.tenantId },
-      });
-      if (!contact) throw new NotFoundError('Contact', id);
-      return contact;
+      return ownedOrNotFound(CONTACT, auth, id, (where) => prisma.contact.findFirst({ ...args, where }));
     },
 
     /** Tenant-scoped list; callers pass paging (and Pothos's selection) as Prisma arguments. */
@@ -209,7 +173,7 @@ function rethrowDuplicate(error: unknown): never {
 /** A concurrent delete removed the row between findOwned and the write: the same 404 as before it. */
 function goneAsNotFound(id: string) {
   return (error: unknown): never => {
-    if (isRecordNotFound(error)) throw new NotFoundError('Contact', id);
+    if (isRecordNotFound(error)) throw new NotFoundError(CONTACT.name, id);
     throw error;
   };
 }
@@ -241,11 +205,6 @@ const EMPTY_CONTACT = Object.fromEntries(CONTACT_COLUMNS.map((column) => [column
 /** A new contact's whole row, as it will read back once inserted (insertContacts). */
 export function newContact(tenantId: string, data: ParsedContact, now: Date): Contact {
   return { ...EMPTY_CONTACT, ...contactColumns(data), id: newId('contact'), tenantId, createdAt: now, updatedAt: now };
-}
-
-/** One statement that inserts whole contact rows and returns them as stored. */
-export function insertContacts(contacts: Contact[]): Prisma.Sql {
-  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS);
 }
 
 export function changeEvent(

@@ -2,7 +2,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PageSizes, PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
 import type { InvoiceLine, Prisma } from '../../generated/prisma/client.js';
-import { isoDate } from './service.js';
+import { isoDate } from './resource.js';
 
 type InvoiceWithLines = Prisma.InvoiceGetPayload<{ include: { lines: true } }>;
 

@@ -1,17 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireFeature } from '../../auth/context.js';
-import {
-  CreateInvoiceInput,
-  INVOICES_FEATURE,
-  InvoiceSearchInput,
-  invoiceResource,
-  type InvoiceAction,
-} from './service.js';
+import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, type InvoiceAction } from './service.js';
+import { InvoiceResource, invoiceResource } from './resource.js';
 import type { Services } from '../../services.js';
-import { InvoiceResource } from '../resources.js';
 import { accepted } from '../jobs/rest.js';
-import { JobReceipt, operation, Page } from '../../http/openapi.js';
+import { JobReceipt } from '../jobs/resource.js';
+import { operation, Page } from '../../http/openapi.js';
 import { page, pageArgs, PageQuery } from '../../http/pagination.js';
 
 const InvoiceParams = z.object({ invoiceId: z.string().describe('inv_ followed by a ULID') });

@@ -1,13 +1,20 @@
 import { z } from 'zod';
-import type { Invoice, InvoiceLine, Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Invoice, Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../../auth/context.js';
-import { NotFoundError, UnprocessableError } from '../../core/errors.js';
-import { recordEvent, type EventType } from '../events/service.js';
+import { UnprocessableError } from '../../core/errors.js';
+import { recordEvent } from '../events/service.js';
+import type { EventType } from '../events/types.js';
 import { newId, parseId } from '../../core/ids.js';
+import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import { decimalPlaces, lineAmounts, sum, toDecimal } from './money.js';
 import { isForeignKeyViolation } from '../../db/prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from '../../core/search.js';
 import { optionalText, parseInput } from '../../core/validation.js';
+import { INVOICE_STATUSES, invoiceResource, type InvoiceWithDetails, withDetails } from './resource.js';
+import { nextInvoiceCounter } from './sql.js';
+
+// invoices/graphql.ts reads the statuses here.
+export { INVOICE_STATUSES } from './resource.js';
 
 /** Totals must stay exactly representable as JSON numbers (15 significant digits). */
 const MAX_AMOUNT = toDecimal('9999999999999.99');
@@ -76,8 +83,6 @@ export type CreateInvoiceInput = z.input<typeof CreateInvoiceInput>;
 
 export const INVOICES_FEATURE = 'accounting';
 
-export const INVOICE_STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
-
 /** The lifecycle: which status each action accepts, where it leads, and what it announces. */
 const TRANSITIONS = {
   issue: { from: ['draft'], to: 'issued', stamp: 'issuedAt', event: 'accounting.invoice.issued' },
@@ -85,57 +90,6 @@ const TRANSITIONS = {
   void: { from: ['draft', 'issued'], to: 'void', stamp: 'voidedAt', event: 'accounting.invoice.voided' },
 } as const satisfies Record<string, { from: string[]; to: string; stamp: keyof Invoice; event: EventType }>;
 export type InvoiceAction = keyof typeof TRANSITIONS;
-
-// The whole application row: GraphQL resolves any selection of it from what the domain returns.
-const withDetails = { lines: { orderBy: { position: 'asc' } }, application: true } as const;
-export type InvoiceWithDetails = Prisma.InvoiceGetPayload<{ include: typeof withDetails }>;
-
-/** The invoice as REST returns it, webhooks carry it and events store it. */
-export function invoiceResource(invoice: InvoiceWithDetails) {
-  return {
-    invoiceId: invoice.id,
-    invoiceNumber: invoice.number,
-    status: invoice.status,
-    customer: invoice.customer,
-    customerContactId: invoice.customerContactId,
-    customerCompany: invoice.customerCompany,
-    customerAddress: invoice.customerAddress,
-    customerVatId: invoice.customerVatId,
-    reference: invoice.reference,
-    paymentInstructions: invoice.paymentInstructions,
-    note: invoice.note,
-    issuedDate: isoDate(invoice.issuedDate),
-    paymentTermsDays: invoice.paymentTermsDays,
-    dueDate: isoDate(invoice.dueDate),
-    items: invoice.lines.map(lineResource),
-    netTotal: invoice.netTotal.toNumber(),
-    taxTotal: invoice.taxTotal.toNumber(),
-    grossTotal: invoice.grossTotal.toNumber(),
-    applicationId: invoice.applicationId,
-    applicationName: invoice.application.name,
-    createdAt: invoice.createdAt.toISOString(),
-    updatedAt: invoice.updatedAt.toISOString(),
-    issuedAt: invoice.issuedAt?.toISOString() ?? null,
-    paidAt: invoice.paidAt?.toISOString() ?? null,
-    voidedAt: invoice.voidedAt?.toISOString() ?? null,
-  };
-}
-
-function lineResource(line: InvoiceLine) {
-  return {
-    description: line.description,
-    quantity: line.quantity.toNumber(),
-    price: line.price.toNumber(),
-    taxRate: line.taxRate.toNumber(),
-    net: line.net.toNumber(),
-    tax: line.tax.toNumber(),
-    gross: line.gross.toNumber(),
-  };
-}
-
-export function isoDate(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
 
 /** The fields POST /invoices/search filters and sorts by (REST names → columns). */
 export const INVOICE_SEARCH_FIELDS: Record<string, SearchField> = {
@@ -155,16 +109,13 @@ export const InvoiceSearchInput = searchBodySchema(INVOICE_SEARCH_FIELDS);
 
 type FindManyArgs = Omit<Prisma.InvoiceFindManyArgs, 'where'> & { where?: Prisma.InvoiceWhereInput };
 
+const INVOICE: OwnedResource = { name: 'Invoice', prefix: 'inv' };
+
 export function invoiceService(prisma: PrismaClient) {
   return {
-    async get<A extends Omit<Prisma.InvoiceFindFirstArgs, 'where'>>(auth: AuthContext, id: string, args?: A) {
+    get<A extends Omit<Prisma.InvoiceFindFirstArgs, 'where'>>(auth: AuthContext, id: string, args?: A) {
       requireFeature(auth, INVOICES_FEATURE);
-      const invoice = await prisma.invoice.findFirst({
-        ...args,
-        where: { id: parseId('inv', id), tenantId: auth.tenantId },
-      });
-      if (!invoice) throw new NotFoundError('Invoice', id);
-      return invoice;
+      return ownedOrNotFound(INVOICE, auth, id, (where) => prisma.invoice.findFirst({ ...args, where }));
     },
 
     /** The invoice with its lines and creating application, as invoiceResource needs it. */
@@ -269,8 +220,9 @@ export function invoiceService(prisma: PrismaClient) {
           where: { id, tenantId: auth.tenantId, status: { in: [...rule.from] } },
           data: { status: rule.to, [rule.stamp]: new Date() },
         });
-        const invoice = await tx.invoice.findFirst({ where: { id, tenantId: auth.tenantId }, include: withDetails });
-        if (!invoice) throw new NotFoundError('Invoice', id);
+        const invoice = await ownedOrNotFound(INVOICE, auth, id, (where) =>
+          tx.invoice.findFirst({ where, include: withDetails }),
+        );
         if (count === 0) {
           throw new UnprocessableError(
             'invalid_transition',
@@ -301,10 +253,7 @@ async function requireCustomerContact(tx: Prisma.TransactionClient, auth: AuthCo
  * transaction ends, so concurrent creates queue here and a rollback leaves no gap.
  */
 async function nextInvoiceNumber(tx: Prisma.TransactionClient, tenantId: string, year: number): Promise<string> {
-  const [row] = await tx.$queryRaw<{ last: number }[]>`
-    INSERT INTO "InvoiceCounter" ("tenantId", "year", "last") VALUES (${tenantId}, ${year}, 1)
-    ON CONFLICT ("tenantId", "year") DO UPDATE SET "last" = "InvoiceCounter"."last" + 1
-    RETURNING "last"`;
+  const [row] = await tx.$queryRaw<{ last: number }[]>(nextInvoiceCounter(tenantId, year));
   return `INV-${year}-${String(row!.last).padStart(5, '0')}`;
 }
 

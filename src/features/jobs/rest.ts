@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { jobReceipt, jobResource, jobWithHint, type JobState } from './job.js';
 import { createJobInput, JobFilter } from './service.js';
-import { JobResource } from '../resources.js';
-import { JobReceipt, operation, Page } from '../../http/openapi.js';
+import { JobReceipt, JobResource } from './resource.js';
+import { operation, Page } from '../../http/openapi.js';
 import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
 
 const JobParams = z.object({ jobId: z.string().describe('job_ followed by a ULID') });

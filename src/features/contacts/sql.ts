@@ -1,0 +1,23 @@
+import { Prisma, type Contact } from '../../generated/prisma/client.js';
+import { columnList, insertRows } from '../../db/insert-rows.js';
+
+// The contact statements Prisma's query API cannot write as one statement.
+
+/** The contact columns this version reads and writes in raw SQL. */
+export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
+
+/** Inserts whole contact rows and returns them as stored: one statement for any number (createMany compiles per row). */
+export function insertContacts(contacts: Contact[]): Prisma.Sql {
+  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS);
+}
+
+/**
+ * The tenant's contacts an import chunk's rows may match, by externalId or email. Each list is one
+ * array parameter (`= ANY`), where Prisma's `in` sends a parameter per value and so a new statement
+ * shape for every chunk size.
+ */
+export function contactsMatching(tenantId: string, externalIds: string[], emails: string[]): Prisma.Sql {
+  return Prisma.sql`
+    SELECT ${columnList(CONTACT_COLUMNS)} FROM "Contact"
+    WHERE "tenantId" = ${tenantId} AND ("externalId" = ANY(${externalIds}) OR "emailNormalized" = ANY(${emails}))`;
+}
