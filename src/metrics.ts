@@ -73,9 +73,7 @@ function queuedJobTypes(limit: number): Prisma.Sql {
 /** The queues as the database holds them: a few index-backed aggregates per scrape. */
 async function readQueues(database: Database): Promise<QueueState> {
   const [[totals], endpoints, jobs] = await Promise.all([
-    database.query<{ deliveriesPending: number; oldestDueDeliverySeconds: number; jobsRunning: number }>(
-      queueTotals(),
-    ),
+    database.query<{ deliveriesPending: number; oldestDueDeliverySeconds: number; jobsRunning: number }>(queueTotals()),
     database.query<{ reason: string; count: number }>(disabledEndpoints()),
     database.query<{ type: string; queued: number; oldestDueSeconds: number }>(queuedJobTypes(MAX_JOB_TYPE_SERIES)),
   ]);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { ConflictError, InvalidRequestError } from '../core/errors.js';
 
 // Idempotency-Key semantics shared by REST and GraphQL: one key space per application.
@@ -22,15 +22,7 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
       if (!KEY_PATTERN.test(key)) {
         throw new InvalidRequestError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
       }
-      const now = new Date();
-      const claimed = await prisma.$executeRaw`
-        INSERT INTO "IdempotencyRecord" ("applicationId", "key", "requestHash", "state", "createdAt", "expiresAt")
-        VALUES (${applicationId}, ${key}, ${requestHash}, 'in_flight', ${now}, ${new Date(now.getTime() + ttlMs)})
-        ON CONFLICT ("applicationId", "key") DO UPDATE
-          SET "requestHash" = EXCLUDED."requestHash", "state" = 'in_flight', "statusCode" = NULL,
-              "headers" = NULL, "body" = NULL, "createdAt" = EXCLUDED."createdAt", "expiresAt" = EXCLUDED."expiresAt"
-          WHERE "IdempotencyRecord"."expiresAt" < ${now}
-             OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})`;
+      const claimed = await prisma.$executeRaw(claimKey(applicationId, key, requestHash, new Date(), ttlMs));
       if (claimed === 1) return { replay: null };
 
       const record = await prisma.idempotencyRecord.findUnique({
@@ -59,10 +51,10 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
     },
 
     async complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
-      await prisma.$executeRaw`
-        UPDATE "IdempotencyRecord"
-        SET "state" = 'completed', "statusCode" = ${response.statusCode}, "headers" = ${JSON.stringify(response.headers)}::jsonb, "body" = ${response.body}
-        WHERE "applicationId" = ${applicationId} AND "key" = ${key}`;
+      await prisma.idempotencyRecord.updateMany({
+        where: { applicationId, key },
+        data: { state: 'completed', statusCode: response.statusCode, headers: response.headers, body: response.body },
+      });
     },
 
     /** Forgets a claim whose request failed unexpectedly, so the client may retry it. */
@@ -75,4 +67,20 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
       return count;
     },
   };
+}
+
+/**
+ * Claims the key for a first request: a new record, or one whose claim lapsed (expired, or in
+ * flight past IN_FLIGHT_TIMEOUT_MS). One INSERT … ON CONFLICT DO UPDATE … WHERE, so two requests
+ * racing for a key cannot both claim it: Prisma's upsert has no condition on the update.
+ */
+function claimKey(applicationId: string, key: string, requestHash: string, now: Date, ttlMs: number): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO "IdempotencyRecord" ("applicationId", "key", "requestHash", "state", "createdAt", "expiresAt")
+    VALUES (${applicationId}, ${key}, ${requestHash}, 'in_flight', ${now}, ${new Date(now.getTime() + ttlMs)})
+    ON CONFLICT ("applicationId", "key") DO UPDATE
+      SET "requestHash" = EXCLUDED."requestHash", "state" = 'in_flight', "statusCode" = NULL,
+          "headers" = NULL, "body" = NULL, "createdAt" = EXCLUDED."createdAt", "expiresAt" = EXCLUDED."expiresAt"
+      WHERE "IdempotencyRecord"."expiresAt" < ${now}
+         OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})`;
 }

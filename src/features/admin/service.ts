@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Application, PrismaClient } from '../../generated/prisma/client.js';
 import { FEATURES } from '../../auth/context.js';
-import { AUTH_CHANGED_CHANNEL } from '../../db/channels.js';
 import { API_KEY_PREFIX, generateKey } from '../../auth/keys.js';
 import { DomainError, NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
 import { parseInput } from '../../core/validation.js';
+import { notifyAuthChanged } from './sql.js';
 
 // Operator actions on tenants, applications and keys (admin API and CLI, first-start demo tenant).
 
@@ -28,7 +28,7 @@ export type NewApplication = {
  * of the change from the NOTIFY sent in the same transaction (delivered on commit).
  */
 export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: string) => void = () => {}) {
-  const announce = (tenantId: string) => prisma.$executeRaw`SELECT pg_notify(${AUTH_CHANGED_CHANNEL}, ${tenantId})`;
+  const announce = (tenantId: string) => prisma.$executeRaw(notifyAuthChanged(tenantId));
 
   async function requireTenant(tenantId: string) {
     const tenant = await prisma.tenant.findUnique({ where: { id: parseId('ten', tenantId, 'tenant') } });
