@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import compress from '@fastify/compress';
@@ -8,27 +14,31 @@ import { AUTH_CHANGED_CHANNEL } from './db/channels.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { databaseUnavailable } from './db/unavailable.js';
+import { Prisma } from './generated/prisma/client.js';
 import { DomainError, ValidationError } from './core/errors.js';
 import { createServices, type Services } from './services.js';
 import { fieldErrors } from './core/validation.js';
 import { createEventBus } from './features/events/bus.js';
 import { createLiveEvents } from './features/events/live.js';
 import { startRelay } from './features/events/relay.js';
+import type { EventBus } from './features/events/bus.js';
+import type { LiveEvents } from './features/events/live.js';
 import { metrics } from './metrics.js';
 import { requestLogLine, loggerOptions } from './logging.js';
 import { homePage } from './http/home.js';
 import { readiness } from './http/readiness.js';
 import { costControl } from './graphql/limits.js';
 import { graphqlRoutes } from './graphql/route.js';
-import { subscriptionGroups } from './graphql/subscription-groups.js';
+import { subscriptionGroups, type SubscriptionGroups } from './graphql/subscription-groups.js';
 import { graphqlWebSocket } from './graphql/websocket.js';
 import { eventRoutes } from './features/events/rest.js';
-import { eventTypeRoutes, eventWebhooks } from './features/events/catalog-rest.js';
+import { eventTypeRoutes, eventWebhooks } from './features/event-types/rest.js';
 import { jobRoutes } from './features/jobs/rest.js';
 import { runnerAdminRoutes, runnerRoutes } from './features/runners/rest.js';
 import { adminRoutes } from './features/admin/rest.js';
 import { advertiseGateway } from './db/data-dir.js';
 import { webhookRoutes } from './features/webhooks/rest.js';
+import { scheduleDeliveries } from './features/webhooks/service.js';
 import { builtInJobHandlers } from './built-in-jobs.js';
 import { startJobWorker } from './features/jobs/worker.js';
 import { startDeliveryWorker } from './features/webhooks/worker.js';
@@ -36,7 +46,7 @@ import { contactRoutes } from './features/contacts/rest.js';
 import { correlationIdOf } from './http/context.js';
 import { idempotency, requireApiKey } from './http/hooks.js';
 import { invoiceRoutes } from './features/invoices/rest.js';
-import { chargeOnAuthentication, createRateLimiter, rateLimit } from './http/rate-limit.js';
+import { chargeOnAuthentication, createRateLimiter, rateLimit, type RateLimiter } from './http/rate-limit.js';
 import { answerClientError, httpProblem, problemFromDomainError, sendProblem } from './http/problems.js';
 import { parseJsonBody, refuseUnstorableUrlText } from './http/input.js';
 import { openApiDocument, operation, transform, transformObject } from './http/openapi.js';
@@ -53,12 +63,66 @@ export type App = {
   stop(): Promise<void>;
 };
 
+/** The gateway: the database and the domain services, HTTP with every feature's routes, GraphQL, and the workers. */
 export async function buildApp(config: Config): Promise<App> {
   const database = await openDatabase(config);
   const services = createServices(database.prisma, config);
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
-  const http = Fastify({
+
+  const http = createHttp(config);
+  const bus = createEventBus({
+    redisUrl: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    log: http.log,
+  });
+  const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
+  const subscriptions = subscriptionGroups();
+  parseRequests(http);
+  await answerRequests(http);
+  await documentation(http);
+  const readinessGate = operationalRoutes(http, { database, bus, live, subscriptions });
+
+  const limiter = createRateLimiter({
+    perMinute: config.rateLimitPerMinute,
+    runnerPerMinute: config.runnerRateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    redisUrl: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+  await featureRoutes(http, services, limiter, config);
+  // The admin CLI finds an embedded gateway, and sends it its commands, through the data folder.
+  if (database.kind === 'pglite')
+    http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
+  const websocket = await graphql(http, config, { services, live, subscriptions, limiter });
+
+  const workers = await startWorkers(config, { database, services, bus, log: http.log });
+  return {
+    http,
+    services,
+    database,
+    start: (options = {}) => listen(http, config, options, readinessGate),
+    /**
+     * Graceful: stops accepting, tells websocket clients to go elsewhere (1001), ends event streams,
+     * lets in-flight requests finish, then releases relay work and connections.
+     */
+    async stop() {
+      workers.stopSweeping();
+      const closing = http.close();
+      await websocket?.close();
+      live.close();
+      await closing;
+      await workers.stop();
+      await bus.close();
+      await limiter.close();
+      await database.close();
+    },
+  };
+}
+
+/** Fastify with the gateway's limits, request ids, and the problem shape for errors found before routing. */
+function createHttp(config: Config): FastifyInstance {
+  return Fastify({
     logger: loggerOptions(config),
     // One line per request, written when it is answered (requestLogLine), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -86,15 +150,10 @@ export async function buildApp(config: Config): Promise<App> {
       return sendProblem(reply, httpProblem(code, error.message, request.id, status));
     },
   });
+}
 
-  const bus = createEventBus({
-    redisUrl: config.redisUrl,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-    log: http.log,
-  });
-  const live = createLiveEvents({ services, bus, pollMs: config.eventPollMs });
-  const subscriptions = subscriptionGroups();
-
+/** Request bodies: JSON only, validated by the routes' zod schemas; answers serialized as built. */
+function parseRequests(http: FastifyInstance) {
   http.setValidatorCompiler<z.ZodType>(({ schema }) => (data) => {
     const result = schema.safeParse(data);
     return result.success ? { value: result.data } : { error: new ValidationError(fieldErrors(result.error)) };
@@ -114,7 +173,10 @@ export async function buildApp(config: Config): Promise<App> {
     }
   });
   http.addHook('preValidation', refuseUnstorableUrlText);
+}
 
+/** What every answer gets: the correlation id, a log line, compression, and problems for errors, 404 and 405. */
+async function answerRequests(http: FastifyInstance) {
   http.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });
@@ -126,24 +188,19 @@ export async function buildApp(config: Config): Promise<App> {
   http.setErrorHandler((error, _request, reply) => sendProblem(reply, toProblem(error, reply)));
   const routes = trackRoutes(http);
   http.setNotFoundHandler((request, reply) => {
-    const allowed = routes.methodsFor(request.url.split('?')[0]!);
-    if (allowed.length) {
-      reply.header('allow', allowed.join(', '));
-      return sendProblem(
-        reply,
-        httpProblem(
-          'method_not_allowed',
-          `${request.method} is not allowed here; use ${allowed.join(', ')}.`,
-          request.id,
-        ),
-      );
+    const path = request.url.split('?')[0]!;
+    const allowed = routes.methodsFor(path);
+    if (!allowed.length) {
+      return sendProblem(reply, httpProblem('not_found', `No route ${request.method} ${path}.`, request.id));
     }
-    return sendProblem(
-      reply,
-      httpProblem('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, request.id),
-    );
+    reply.header('allow', allowed.join(', '));
+    const message = `${request.method} is not allowed here; use ${allowed.join(', ')}.`;
+    return sendProblem(reply, httpProblem('method_not_allowed', message, request.id));
   });
+}
 
+/** The OpenAPI document (with the event types as its webhooks) and its human docs. */
+async function documentation(http: FastifyInstance) {
   await http.register(swagger, {
     openapi: { ...openApiDocument(), webhooks: eventWebhooks() },
     transform,
@@ -152,24 +209,33 @@ export async function buildApp(config: Config): Promise<App> {
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
-  metrics(http, { live, groups: subscriptions, database, redisPing: bus.ping });
+}
+
+/** Metrics, the home page, liveness and readiness; /ready answers 503 until `open()` is called. */
+function operationalRoutes(
+  http: FastifyInstance,
+  sources: { database: Database; bus: EventBus; live: LiveEvents; subscriptions: SubscriptionGroups },
+) {
+  const { database, bus } = sources;
+  metrics(http, { live: sources.live, groups: sources.subscriptions, database, redisPing: bus.ping });
   http.get('/', { schema: { hide: true } }, homePage);
   // Liveness: answers while the process runs, whatever its dependencies do.
   http.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   let started = false;
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     if (!started) return reply.code(503).send({ status: 'starting' });
-    const state = await readiness({ database: () => database.query('SELECT 1', []), redis: bus.ping });
+    const state = await readiness({ database: () => database.query(Prisma.sql`SELECT 1`), redis: bus.ping });
     return reply.code(state.status === 'unavailable' ? 503 : 200).send(state);
   });
+  return {
+    open() {
+      started = true;
+    },
+  };
+}
 
-  const limiter = createRateLimiter({
-    perMinute: config.rateLimitPerMinute,
-    runnerPerMinute: config.runnerRateLimitPerMinute,
-    authFailuresPerMinute: config.authFailuresPerMinute,
-    redisUrl: config.redisUrl,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-  });
+/** Every feature's REST routes: /api/v1 behind API keys, the runners' own scope, and the admin API. */
+async function featureRoutes(http: FastifyInstance, services: Services, limiter: RateLimiter, config: Config) {
   rateLimit(http, limiter);
   idempotency(http, services);
   await http.register(
@@ -200,9 +266,15 @@ export async function buildApp(config: Config): Promise<App> {
   // Runners authenticate with their own keys: outside the API-key scope above.
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
   await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });
-  // The admin CLI finds an embedded gateway, and sends it its commands, through the data folder.
-  if (database.kind === 'pglite')
-    http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
+}
+
+/** /graphql over HTTP and SSE, and its websocket transport (returned, to close it first on stop). */
+async function graphql(
+  http: FastifyInstance,
+  config: Config,
+  parts: { services: Services; live: LiveEvents; subscriptions: SubscriptionGroups; limiter: RateLimiter },
+) {
+  const { services, live, subscriptions, limiter } = parts;
   let websocket: ReturnType<typeof graphqlWebSocket> | undefined;
   await http.register(async (gql) => {
     const cost = costControl(config.graphql, limiter);
@@ -213,62 +285,62 @@ export async function buildApp(config: Config): Promise<App> {
       maxConnectionsPerApp: config.wsMaxConnectionsPerApp,
     });
   });
-  const relay = config.eventRelay
-    ? await startRelay({ database, bus, pollMs: config.eventPollMs, log: http.log })
-    : undefined;
+  return websocket;
+}
+
+/** The event relay (when enabled), the job and webhook delivery workers, and the hourly sweep of idempotency keys. */
+async function startWorkers(
+  config: Config,
+  parts: { database: Database; services: Services; bus: EventBus; log: FastifyBaseLogger },
+) {
+  const { database, services, bus, log } = parts;
+  const pollMs = config.eventPollMs;
+  const relay = config.eventRelay ? await startRelay({ database, bus, scheduleDeliveries, pollMs, log }) : undefined;
   const jobs = await startJobWorker({
     database,
     services,
     handlers: builtInJobHandlers,
     config: config.jobs,
-    pollMs: config.eventPollMs,
-    log: http.log,
+    pollMs,
+    log,
   });
   const deliveries = await startDeliveryWorker({
     database,
     config: config.webhooks,
     guard: services.addressGuard,
-    pollMs: config.eventPollMs,
-    log: http.log,
+    pollMs,
+    log,
   });
-
   const sweeper = setInterval(
-    () => services.idempotency.deleteExpired().catch((err) => http.log.warn({ err }, 'idempotency sweep failed')),
+    () => services.idempotency.deleteExpired().catch((err) => log.warn({ err }, 'idempotency sweep failed')),
     3_600_000,
   );
   sweeper.unref();
-
   return {
-    http,
-    services,
-    database,
-    async start(options = {}) {
-      await http.listen({ port: config.port, host: config.host });
-      const address = http.server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-      await options.beforeReady?.(url);
-      started = true;
-      return url;
-    },
-    /**
-     * Graceful: stops accepting, tells websocket clients to go elsewhere (1001), ends event streams,
-     * lets in-flight requests finish, then releases relay work and connections.
-     */
+    stopSweeping: () => clearInterval(sweeper),
+    /** Lets each worker finish what it holds (in this order: jobs, relay, deliveries). */
     async stop() {
-      clearInterval(sweeper);
-      const closing = http.close();
-      await websocket?.close();
-      live.close();
-      await closing;
       await jobs.stop();
       await relay?.stop();
       await deliveries.stop();
-      await bus.close();
-      await limiter.close();
-      await database.close();
     },
   };
+}
+
+/** Listens, then runs `beforeReady` and opens /ready; resolves to the base URL. */
+async function listen(
+  http: FastifyInstance,
+  config: Config,
+  options: { beforeReady?: (url: string) => Promise<void> },
+  readinessGate: { open(): void },
+): Promise<string> {
+  await http.listen({ port: config.port, host: config.host });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  await options.beforeReady?.(url);
+  readinessGate.open();
+  return url;
 }
 
 function toProblem(error: unknown, reply: FastifyReply) {

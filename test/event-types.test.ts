@@ -1,8 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { EVENT_TYPES } from '../src/features/events/service.js';
-import { TEST_EVENT_TYPE } from '../src/features/webhooks/service.js';
+import { EVENT_TYPES, TEST_EVENT_TYPE } from '../src/features/events/types.js';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
 import { startReceiver } from './support/receiver.js';
 

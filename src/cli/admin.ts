@@ -2,8 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { advertisedGateway, dataDirHolder } from '../db/data-dir.js';
-import type { adminService } from '../features/admin/service.js';
-import type { runnerService } from '../features/runners/service.js';
+import type { Services } from '../services.js';
 
 // Each command runs on the admin API of a gateway (/admin/v1) when one is named (--url,
 // ADMIN_URL) or holds the embedded data folder, else on the database itself through the same
@@ -79,10 +78,7 @@ class CommandError extends Error {
 /** One command: the admin API request that does it, and the same on the domain services. */
 type Command = {
   request: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown };
-  direct: (services: {
-    admin: ReturnType<typeof adminService>;
-    runners: ReturnType<typeof runnerService>;
-  }) => Promise<unknown>;
+  direct: (services: Services) => Promise<unknown>;
 };
 
 const features = (list: string | undefined) =>
@@ -218,30 +214,15 @@ async function throughGateway(
 }
 
 async function onDatabase(config: Config, direct: Command['direct']): Promise<unknown> {
-  // The two services the commands use, not the whole domain layer (createServices also loads the
-  // PDF library, a tenth of a second that no admin command needs).
-  const [
-    { openDatabase },
-    { adminService },
-    { runnerService },
-    { jobService },
-    { BUILT_IN_JOB_TYPES },
-    { DomainError },
-  ] = await Promise.all([
+  // The services as the server composes them (createServices), loaded only on this path.
+  const [{ openDatabase }, { createServices }, { DomainError }] = await Promise.all([
     import('../db/database.js'),
-    import('../features/admin/service.js'),
-    import('../features/runners/service.js'),
-    import('../features/jobs/service.js'),
-    import('../built-in-jobs.js'),
+    import('../services.js'),
     import('../core/errors.js'),
   ]);
   const database = await openDatabase(config);
   try {
-    const { prisma } = database;
-    return await direct({
-      admin: adminService(prisma),
-      runners: runnerService(prisma, jobService(prisma, BUILT_IN_JOB_TYPES, config.jobs), config.jobs.leaseMs),
-    });
+    return await direct(createServices(database.prisma, config));
   } catch (error) {
     if (error instanceof DomainError) throw new CommandError(error.message, error.code);
     throw error;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
-import { projectRoot } from '../db/migrate.js';
+import { projectRoot } from '../db/migration-folders.js';
 import { schema } from './schema.js';
 
 /** schema.graphql at the project root: printed from the Pothos schema, checked by a test. */

@@ -1,8 +1,8 @@
 import type { AuthContext } from '../../auth/context.js';
 import { databaseFault } from '../../db/unavailable.js';
 import { DomainError, FeatureNotEnabledError } from '../../core/errors.js';
-import { featureOf, selectEventTypes, type EventFacts } from './service.js';
-import type { Services } from '../../services.js';
+import type { EventFacts, EventRange, EventService } from './service.js';
+import { featureOf, selectEventTypes } from './types.js';
 import type { EventBus } from './bus.js';
 
 export type StreamRequest = {
@@ -18,6 +18,13 @@ export type StreamRequest = {
 
 /** What a stream yields: the next event, or why it ends (the subscription reports it as its error). */
 export type StreamItem = EventFacts | { end: DomainError };
+
+/** What live streams need of the domain: the log, and word of admin changes. */
+export type LiveServices = {
+  events: EventService;
+  /** Called after every admin change, with the tenant id (null: any tenant); returns the unsubscribe. */
+  onAuthChange(listener: (tenantId: string | null) => void): () => void;
+};
 
 type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
 type Listener = (signal: Signal) => void;
@@ -36,56 +43,92 @@ const MAX_QUEUED = 1000;
  * lost last message is caught up within `pollMs`, and while Redis is away every event is. While
  * the database is away, streams stay open and catch up once it is back.
  */
-export function createLiveEvents(options: { services: Services; bus: EventBus; pollMs: number }) {
+export function createLiveEvents(options: { services: LiveServices; bus: EventBus; pollMs: number }) {
   const { services, bus, pollMs } = options;
-  /** Per followed tenant: its local streams, and the highest sequence seen (or suspected) so far. */
+  const followers = tenantFollowers(bus);
+  const poll = watchForLosses(followers, services.events, pollMs);
+  const stopWatchingAuth = services.onAuthChange((tenantId) => followers.broadcast(tenantId, { kind: 'auth' }));
+  /** Streams that are live: following their tenant, with their starting point read. */
+  const active = { count: 0 };
+  const context: StreamContext = { events: services.events, followers, pollMs, active };
+
+  return {
+    /**
+     * Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's
+     * error, and is live when it resolves: whatever commits from then on reaches the stream.
+     */
+    stream: (auth: AuthContext, request: StreamRequest) => openStream(context, auth, request),
+    /** How many streams are live in this process (the nilo_live_event_streams metric). */
+    activeStreams: () => active.count,
+    /** Ends every stream (their subscriptions complete) and stops following tenants. */
+    close() {
+      clearInterval(poll);
+      stopWatchingAuth();
+      followers.broadcast(null, { kind: 'close' });
+    },
+  };
+}
+
+export type LiveEvents = ReturnType<typeof createLiveEvents>;
+
+/** The tenants this process follows: per tenant, its local streams and the highest sequence seen (or suspected) so far. */
+function tenantFollowers(bus: EventBus) {
   const tenants = new Map<
     string,
     { listeners: Set<Listener>; unsubscribe: () => void; seen: number; suspected: number }
   >();
-
-  function broadcast(tenantId: string | null, signal: Signal) {
-    for (const [id, tenant] of tenants) {
-      if (tenantId === null || tenantId === id) tenant.listeners.forEach((listener) => listener(signal));
-    }
-  }
-
-  function join(tenantId: string, listener: Listener): () => void {
-    let tenant = tenants.get(tenantId);
-    if (!tenant) {
-      const listeners = new Set<Listener>();
-      const unsubscribe = bus.subscribe(tenantId, (event) => {
+  return {
+    tenants,
+    broadcast(tenantId: string | null, signal: Signal) {
+      for (const [id, tenant] of tenants) {
+        if (tenantId === null || tenantId === id) tenant.listeners.forEach((listener) => listener(signal));
+      }
+    },
+    /** Follows the tenant's pub/sub (the first stream subscribes, the last one leaving unsubscribes). */
+    join(tenantId: string, listener: Listener): () => void {
+      let tenant = tenants.get(tenantId);
+      if (!tenant) {
+        const listeners = new Set<Listener>();
+        const unsubscribe = bus.subscribe(tenantId, (event) => {
+          const entry = tenants.get(tenantId);
+          if (entry) entry.seen = Math.max(entry.seen, event.tenantSequence);
+          listeners.forEach((l) => l({ kind: 'event', event }));
+        });
+        tenant = { listeners, unsubscribe, seen: 0, suspected: 0 };
+        tenants.set(tenantId, tenant);
+      }
+      tenant.listeners.add(listener);
+      return () => {
         const entry = tenants.get(tenantId);
-        if (entry) entry.seen = Math.max(entry.seen, event.tenantSequence);
-        listeners.forEach((l) => l({ kind: 'event', event }));
-      });
-      tenant = { listeners, unsubscribe, seen: 0, suspected: 0 };
-      tenants.set(tenantId, tenant);
-    }
-    tenant.listeners.add(listener);
-    return () => {
-      const entry = tenants.get(tenantId);
-      if (!entry) return;
-      entry.listeners.delete(listener);
-      if (entry.listeners.size) return;
-      entry.unsubscribe();
-      tenants.delete(tenantId);
-    };
-  }
+        if (!entry) return;
+        entry.listeners.delete(listener);
+        if (entry.listeners.size) return;
+        entry.unsubscribe();
+        tenants.delete(tenantId);
+      };
+    },
+    noteSeen(tenantId: string, sequence: number) {
+      const tenant = tenants.get(tenantId);
+      if (tenant) tenant.seen = Math.max(tenant.seen, sequence);
+    },
+  };
+}
 
-  function noteSeen(tenantId: string, sequence: number) {
-    const tenant = tenants.get(tenantId);
-    if (tenant) tenant.seen = Math.max(tenant.seen, sequence);
-  }
+type Followers = ReturnType<typeof tenantFollowers>;
 
-  // A sequence the log had one poll ago that pub/sub has still not brought was lost on the way
-  // (the relay normally publishes within milliseconds, so one poll of grace avoids false alarms).
+/**
+ * Every `pollMs`: a sequence the log had one poll ago that pub/sub has still not brought was lost
+ * on the way (the relay normally publishes within milliseconds, so one poll of grace avoids false
+ * alarms), and the tenant's streams check the log.
+ */
+function watchForLosses(followers: Followers, events: EventService, pollMs: number): NodeJS.Timeout {
+  const { tenants } = followers;
   let polling = false;
   const poll = setInterval(async () => {
     if (polling || !tenants.size) return;
     polling = true;
     try {
-      const latest = await services.events.latestSequences([...tenants.keys()]);
+      const latest = await events.latestSequences([...tenants.keys()]);
       for (const [tenantId, sequence] of latest) {
         const tenant = tenants.get(tenantId);
         if (!tenant) continue;
@@ -102,164 +145,175 @@ export function createLiveEvents(options: { services: Services; bus: EventBus; p
     }
   }, pollMs);
   poll.unref();
-  const stopWatchingAuth = services.onAuthChange((tenantId) => broadcast(tenantId, { kind: 'auth' }));
-  /** Streams that are live: following their tenant, with their starting point read. */
-  let active = 0;
+  return poll;
+}
 
-  /**
-   * Checks the request (types, feature gates, `after`) at once, so a refusal is the subscription's
-   * error, and is live when it resolves: whatever commits from then on reaches the stream.
-   */
-  async function stream(auth: AuthContext, request: StreamRequest): Promise<AsyncGenerator<StreamItem>> {
-    const types = new Set<string>(selectEventTypes(auth, request.types));
-    const afterSequence = request.after ? await services.events.sequenceOf(auth, request.after) : null;
+type StreamContext = { events: EventService; followers: Followers; pollMs: number; active: { count: number } };
 
-    const inbox: Signal[] = [];
-    let wake: (() => void) | undefined;
-    const receive: Listener = (signal) => {
-      if (signal.kind !== 'event' || inbox.length < MAX_QUEUED) inbox.push(signal);
-      else if (inbox.at(-1)?.kind !== 'check') inbox.push({ kind: 'check' });
-      wake?.();
-    };
-    // Following before reading the log: whatever commits from here on arrives or is caught up.
-    const leave = join(auth.tenantId, receive);
-    let latest: number;
-    try {
-      latest = await services.events.latestSequence(auth.tenantId);
-    } catch (error) {
-      leave();
-      throw error;
-    }
-    noteSeen(auth.tenantId, latest);
-    active++;
-    let open = true;
-    const close = () => {
-      if (!open) return;
-      open = false;
-      leave();
-      active--;
-    };
-    const mailbox: Mailbox = {
-      take: async () => {
-        while (!inbox.length) await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        return inbox.shift()!;
-      },
-      close,
-      checkLater: () => setTimeout(() => receive({ kind: 'check' }), pollMs).unref(),
-    };
-    const generator = follow(
-      auth,
-      request,
-      types,
-      afterSequence ?? latest,
-      afterSequence !== null ? latest : null,
-      mailbox,
-    );
-    // An async generator that has not started or waits for the next event would take a return()
-    // only at its next yield, which on a quiet tenant may never come: the stream closes at once.
-    const stream: AsyncGenerator<StreamItem> = {
-      [Symbol.asyncIterator]: () => stream,
-      next: () => generator.next(),
-      throw: (error) => generator.throw(error),
-      return: (value) => {
-        close();
-        receive({ kind: 'close' });
-        return generator.return(value);
-      },
-    };
-    return stream;
+/** One stream (see createLiveEvents' `stream`). */
+async function openStream(
+  { events, followers, pollMs, active }: StreamContext,
+  auth: AuthContext,
+  request: StreamRequest,
+): Promise<AsyncGenerator<StreamItem>> {
+  const types = new Set<string>(selectEventTypes(auth, request.types));
+  const afterSequence = request.after ? await events.sequenceOf(auth, request.after) : null;
+  const inbox = createInbox(pollMs);
+  // Following before reading the log: whatever commits from here on arrives or is caught up.
+  const leave = followers.join(auth.tenantId, inbox.receive);
+  let latest: number;
+  try {
+    latest = await events.latestSequence(auth.tenantId);
+  } catch (error) {
+    leave();
+    throw error;
   }
+  followers.noteSeen(auth.tenantId, latest);
+  active.count++;
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    leave();
+    active.count--;
+  };
+  const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
+  const reader = logReader(events, auth.tenantId, range, afterSequence ?? latest, inbox.checkLater);
+  const generator = follow(reader, request, types, afterSequence !== null ? latest : null, { ...inbox, close });
+  return closingAtOnce(generator, () => {
+    close();
+    inbox.receive({ kind: 'close' });
+  });
+}
 
-  /** Yields the tenant's matching events after `start`: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
-  async function* follow(
-    auth: AuthContext,
-    request: StreamRequest,
-    types: Set<string>,
-    start: number,
-    catchUpTo: number | null,
-    mailbox: Mailbox,
-  ): AsyncGenerator<StreamItem> {
-    const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
-    const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
-    let last = start;
-
-    /** Yields the tenant's matching events after `last` up to `through`, from the log. */
-    async function* catchUp(through: number): AsyncGenerator<EventFacts> {
-      for (;;) {
-        const page = await services.events.facts(auth.tenantId, {
-          ...range,
-          afterSequence: last,
-          throughSequence: through,
-        });
-        for (const event of page) {
-          last = event.tenantSequence;
-          yield event;
-        }
-        if (page.length < PAGE_SIZE) break;
-      }
-      last = Math.max(last, through);
-    }
-
-    /** Catches up through `through` (the latest sequence when absent); while the database is away, tries again a poll later. */
-    async function* catchUpSoon(through?: number): AsyncGenerator<EventFacts> {
-      try {
-        yield* catchUp(through ?? (await services.events.latestSequence(auth.tenantId)));
-      } catch (error) {
-        if (databaseFault(error) === undefined) throw error;
-        mailbox.checkLater();
-      }
-    }
-
-    try {
-      if (catchUpTo !== null) yield* catchUp(catchUpTo);
-      for (;;) {
-        const signal = await mailbox.take();
-        switch (signal.kind) {
-          case 'close':
-            return;
-          case 'auth': {
-            const ended = await accessLost(request, features);
-            if (ended) {
-              yield { end: ended };
-              return;
-            }
-            break;
-          }
-          case 'check':
-            yield* catchUpSoon();
-            break;
-          case 'event': {
-            const { event } = signal;
-            if (event.tenantSequence <= last) break; // already passed: a duplicate or caught up earlier
-            if (event.tenantSequence === last + 1) {
-              last = event.tenantSequence;
-              if (types.has(event.type) && (!range.resourceId || range.resourceId === event.resourceId)) yield event;
-            } else {
-              yield* catchUpSoon(event.tenantSequence); // something before it has not arrived (yet)
-            }
-          }
-        }
-      }
-    } finally {
-      mailbox.close();
-    }
-  }
-
+/** A stream's signals in arrival order; past MAX_QUEUED, events give way to one check of the log. */
+function createInbox(pollMs: number) {
+  const signals: Signal[] = [];
+  let wake: (() => void) | undefined;
+  const receive: Listener = (signal) => {
+    if (signal.kind !== 'event' || signals.length < MAX_QUEUED) signals.push(signal);
+    else if (signals.at(-1)?.kind !== 'check') signals.push({ kind: 'check' });
+    wake?.();
+  };
   return {
-    stream,
-    /** How many streams are live in this process (the nilo_live_event_streams metric). */
-    activeStreams: () => active,
-    /** Ends every stream (their subscriptions complete) and stops following tenants. */
-    close() {
-      clearInterval(poll);
-      stopWatchingAuth();
-      broadcast(null, { kind: 'close' });
+    receive,
+    take: async (): Promise<Signal> => {
+      while (!signals.length) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      return signals.shift()!;
+    },
+    checkLater: () => {
+      setTimeout(() => receive({ kind: 'check' }), pollMs).unref();
     },
   };
 }
 
-export type LiveEvents = ReturnType<typeof createLiveEvents>;
+/**
+ * An async generator that has not started or waits for the next event would take a return()
+ * only at its next yield, which on a quiet tenant may never come: the stream closes at once.
+ */
+function closingAtOnce(generator: AsyncGenerator<StreamItem>, close: () => void): AsyncGenerator<StreamItem> {
+  const stream: AsyncGenerator<StreamItem> = {
+    [Symbol.asyncIterator]: () => stream,
+    next: () => generator.next(),
+    throw: (error) => generator.throw(error),
+    return: (value) => {
+      close();
+      return generator.return(value);
+    },
+  };
+  return stream;
+}
+
+type LogReader = ReturnType<typeof logReader>;
+
+/** A stream's place in its tenant's log (the last tenantSequence it passed), and its catching up from there. */
+function logReader(
+  events: EventService,
+  tenantId: string,
+  range: Omit<EventRange, 'afterSequence' | 'throughSequence'>,
+  start: number,
+  checkLater: () => void,
+) {
+  let last = start;
+
+  /** Yields the tenant's matching events after `last` up to `through`, from the log. */
+  async function* catchUp(through: number): AsyncGenerator<EventFacts> {
+    for (;;) {
+      const page = await events.facts(tenantId, { ...range, afterSequence: last, throughSequence: through });
+      for (const event of page) {
+        last = event.tenantSequence;
+        yield event;
+      }
+      if (page.length < PAGE_SIZE) break;
+    }
+    last = Math.max(last, through);
+  }
+
+  /** Catches up through `through` (the latest sequence when absent); while the database is away, tries again a poll later. */
+  async function* catchUpSoon(through?: number): AsyncGenerator<EventFacts> {
+    try {
+      yield* catchUp(through ?? (await events.latestSequence(tenantId)));
+    } catch (error) {
+      if (databaseFault(error) === undefined) throw error;
+      checkLater();
+    }
+  }
+
+  return {
+    catchUp,
+    catchUpSoon,
+    last: () => last,
+    /** The next sequence arrived live: passed, whether the stream wanted its event or not. */
+    pass: (sequence: number) => {
+      last = sequence;
+    },
+  };
+}
+
+/** Yields the tenant's matching events: first from the log up to `catchUpTo` (when resuming), then as they arrive. */
+async function* follow(
+  reader: LogReader,
+  request: StreamRequest,
+  types: Set<string>,
+  catchUpTo: number | null,
+  mailbox: Mailbox,
+): AsyncGenerator<StreamItem> {
+  const features = new Set([...types].map(featureOf).filter((feature) => feature !== null));
+  try {
+    if (catchUpTo !== null) yield* reader.catchUp(catchUpTo);
+    for (;;) {
+      const signal = await mailbox.take();
+      switch (signal.kind) {
+        case 'close':
+          return;
+        case 'auth': {
+          const ended = await accessLost(request, features);
+          if (ended) {
+            yield { end: ended };
+            return;
+          }
+          break;
+        }
+        case 'check':
+          yield* reader.catchUpSoon();
+          break;
+        case 'event': {
+          const { event } = signal;
+          if (event.tenantSequence <= reader.last()) break; // already passed: a duplicate or caught up earlier
+          if (event.tenantSequence === reader.last() + 1) {
+            reader.pass(event.tenantSequence);
+            if (types.has(event.type) && (!request.resourceId || request.resourceId === event.resourceId)) yield event;
+          } else {
+            yield* reader.catchUpSoon(event.tenantSequence); // something before it has not arrived (yet)
+          }
+        }
+      }
+    }
+  } finally {
+    mailbox.close();
+  }
+}
 
 /** After an admin change: the error that ends the stream, if its key or a feature it reads is gone. */
 async function accessLost(request: StreamRequest, features: Set<string>): Promise<DomainError | undefined> {

@@ -1,13 +1,14 @@
 import { EVENTS_CHANNEL } from '../../db/channels.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../db/database.js';
 import { databaseUnavailable } from '../../db/unavailable.js';
 import type { EventFacts } from './service.js';
-import { scheduleDeliveries } from '../webhooks/service.js';
 import { relayLag } from '../../metrics.js';
 import { passRunner } from '../../core/passes.js';
 import type { EventBus } from './bus.js';
+import { analyzeWebhookDeliveries, claimUnpublishedEvents } from './sql.js';
 
 /** Events of one tenant per batch, and tenants per batch. */
 const BATCH_SIZE = 500;
@@ -27,7 +28,14 @@ const LINGER_MS = 2;
  */
 const FIRST_ANALYZE_AFTER_DELIVERIES = 1000;
 
-type UnpublishedEvent = EventFacts & { tenantId: string };
+export type UnpublishedEvent = EventFacts & { tenantId: string };
+
+/**
+ * Creates the webhook deliveries of a batch inside the relay's transaction (so each event gets
+ * them exactly once) and returns how many. Passed in by the composition root: the webhooks feature
+ * depends on events, not the other way round.
+ */
+export type ScheduleDeliveries = (tx: Prisma.TransactionClient, events: UnpublishedEvent[]) => Promise<number>;
 
 /**
  * Publishes committed events, in order per tenant, creates their webhook deliveries, and moves the
@@ -42,10 +50,11 @@ type UnpublishedEvent = EventFacts & { tenantId: string };
 export async function startRelay(options: {
   database: Database;
   bus: EventBus;
+  scheduleDeliveries: ScheduleDeliveries;
   pollMs: number;
   log: FastifyBaseLogger;
 }) {
-  const { database, bus, pollMs, log } = options;
+  const { database, bus, scheduleDeliveries, pollMs, log } = options;
   let deliveriesSinceAnalyze = 0;
   let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
   let analyzing = false;
@@ -55,7 +64,8 @@ export async function startRelay(options: {
     deliveriesSinceAnalyze = 0;
     analyzeAfter *= 2;
     analyzing = true;
-    database.prisma.$executeRaw`ANALYZE "WebhookDelivery"`
+    database.prisma
+      .$executeRaw(analyzeWebhookDeliveries())
       .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
       .finally(() => (analyzing = false));
   }
@@ -65,22 +75,9 @@ export async function startRelay(options: {
     let deliveries = 0;
     const batch = await database.prisma.$transaction(async (tx) => {
       // The cursors move at once; the move commits only after the publishing below succeeded.
-      const events = await tx.$queryRaw<UnpublishedEvent[]>`
-        WITH cursor AS (
-          SELECT c."tenantId", c."publishedSequence" FROM "RelayCursor" c JOIN "Tenant" t ON t."id" = c."tenantId"
-          WHERE t."eventSequence" > c."publishedSequence" AND (${tenantIds}::text[] IS NULL OR c."tenantId" = ANY(${tenantIds}::text[]))
-          LIMIT ${TENANTS_PER_BATCH}
-          FOR UPDATE OF c SKIP LOCKED),
-        batch AS (
-          SELECT e.* FROM cursor c CROSS JOIN LATERAL (
-            SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId" FROM "Event"
-            WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
-            ORDER BY "tenantSequence" LIMIT ${BATCH_SIZE}) e),
-        advanced AS (
-          UPDATE "RelayCursor" c SET "publishedSequence" = b."last"
-          FROM (SELECT "tenantId", max("tenantSequence") AS "last" FROM batch GROUP BY "tenantId") b
-          WHERE c."tenantId" = b."tenantId")
-        SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
+      const events = await tx.$queryRaw<UnpublishedEvent[]>(
+        claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE),
+      );
       if (!events.length) return { published: 0, more: false };
       const perTenant = new Map<string, number>();
       const publishedAt = Date.now();

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { EventEnvelope as DomainEventEnvelope } from './catalog.js';
-import { eventEnvelope } from './service.js';
-import type { Services } from '../../services.js';
+import { EventEnvelope as DomainEventEnvelope } from './envelope.js';
+import { eventEnvelope, type EventService } from './service.js';
 import { operation, Page } from '../../http/openapi.js';
 import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
 
@@ -24,7 +23,7 @@ const EventsQuery = PageQuery.extend({
 export const EventEnvelope = DomainEventEnvelope.meta({ id: 'EventEnvelope' });
 
 export const eventRoutes =
-  (services: Services): FastifyPluginAsyncZod =>
+  (services: { events: EventService }): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/events',

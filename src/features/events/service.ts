@@ -1,24 +1,9 @@
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
-import { FEATURES, type AuthContext, type Feature } from '../../auth/context.js';
-import { FeatureNotEnabledError, NotFoundError, ValidationError } from '../../core/errors.js';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { AuthContext } from '../../auth/context.js';
+import { NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
-
-export const EVENT_TYPES = [
-  'communication.contact.created',
-  'communication.contact.updated',
-  'communication.contact.deleted',
-  'accounting.invoice.created',
-  'accounting.invoice.issued',
-  'accounting.invoice.paid',
-  'accounting.invoice.voided',
-  'jobs.job.queued',
-  'jobs.job.running',
-  'jobs.job.progress',
-  'jobs.job.succeeded',
-  'jobs.job.failed',
-  'jobs.job.canceled',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { appendEvents, writeAndAppendEvents, type AppendedEvent } from './sql.js';
+import { selectEventTypes, type EventType } from './types.js';
 
 export type NewEvent = {
   type: EventType;
@@ -60,48 +45,6 @@ const FACT_COLUMNS = {
   resourceId: true,
 } as const;
 
-/** Reading an event type needs the feature its first segment names (communication.*, accounting.*); jobs.* need none. */
-export function featureOf(type: string): Feature | null {
-  const family = type.split('.')[0];
-  return (FEATURES as readonly string[]).includes(family!) ? (family as Feature) : null;
-}
-
-export function canRead(features: readonly string[], type: string): boolean {
-  const feature = featureOf(type);
-  return feature === null || features.includes(feature);
-}
-
-/**
- * The event types a caller may read, narrowed by `patterns`: exact types or wildcards
- * ("accounting.*", "communication.contact.*", "*"). Without patterns: every type its features
- * allow. Asking for a type of a disabled feature is refused, so a mistake does not look like silence.
- */
-export function selectEventTypes(auth: AuthContext, patterns?: readonly string[] | null): EventType[] {
-  const readable = (type: EventType) => canRead(auth.features, type);
-  if (!patterns) return EVENT_TYPES.filter(readable);
-  const selected = new Set<EventType>();
-  patterns.forEach((pattern, index) => {
-    const matches = EVENT_TYPES.filter((type) => matchesPattern(type, pattern));
-    if (!matches.length) {
-      throw new ValidationError([
-        {
-          path: `types[${index}]`,
-          message: `"${pattern.slice(0, 100)}" is not an event type or a wildcard such as "accounting.*"`,
-        },
-      ]);
-    }
-    const allowed = matches.filter(readable);
-    if (!allowed.length) throw new FeatureNotEnabledError(featureOf(matches[0]!)!);
-    allowed.forEach((type) => selected.add(type));
-  });
-  return EVENT_TYPES.filter((type) => selected.has(type));
-}
-
-export function matchesPattern(type: string, pattern: string): boolean {
-  if (pattern === '*') return true;
-  return pattern.endsWith('.*') ? type.startsWith(pattern.slice(0, -1)) : type === pattern;
-}
-
 export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): EventEnvelope {
   return {
     id: event.id,
@@ -113,32 +56,6 @@ export function eventEnvelope(event: EventFacts & { data: Prisma.JsonValue }): E
   };
 }
 
-/**
- * The statement's `next` and `appended` CTEs, which append events to the log. Bumping the
- * tenant's counter row locks it until commit, which makes tenantSequence gapless and ordered by
- * commit. A trigger NOTIFYs the relays.
- */
-function appendEvents(writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]): Prisma.Sql {
-  const rows = events.map((event, index) => ({
-    n: index + 1,
-    id: newId('evt'),
-    type: event.type,
-    resourceType: event.resourceType,
-    resourceId: event.resourceId,
-    data: event.data,
-  }));
-  return Prisma.sql`
-    next AS (
-      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${writer.tenantId} RETURNING "eventSequence"
-    ),
-    appended AS (
-      INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
-      SELECT e."id", ${writer.tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${writer.correlationId},
-             e."resourceType", e."resourceId", e."data"
-      FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)
-    )`;
-}
-
 /** Appends events to the log inside the caller's transaction. Call it last, so the tenant's row is locked briefly. */
 export async function recordEvents(
   tx: Prisma.TransactionClient,
@@ -146,7 +63,7 @@ export async function recordEvents(
   events: NewEvent[],
 ): Promise<void> {
   if (!events.length) return;
-  await tx.$executeRaw`WITH ${appendEvents(writer, events)} SELECT 1`;
+  await tx.$executeRaw(appendEvents(writer.tenantId, writer.correlationId, appended(events)));
 }
 
 export function recordEvent(
@@ -168,7 +85,18 @@ export function writeWithEvents<Row>(
   write: Prisma.Sql,
   events: NewEvent[],
 ): Promise<Row[]> {
-  return db.$queryRaw<Row[]>`WITH written AS (${write}), ${appendEvents(writer, events)} SELECT * FROM written`;
+  return db.$queryRaw<Row[]>(writeAndAppendEvents(write, writer.tenantId, writer.correlationId, appended(events)));
+}
+
+/** The log's rows of new events: each gets its id here, its tenantSequence from the statement. */
+function appended(events: NewEvent[]): AppendedEvent[] {
+  return events.map((event) => ({
+    id: newId('evt'),
+    type: event.type,
+    resourceType: event.resourceType,
+    resourceId: event.resourceId,
+    data: event.data,
+  }));
 }
 
 export type EventRange = {
@@ -265,6 +193,8 @@ export function eventService(prisma: PrismaClient) {
     },
   };
 }
+
+export type EventService = ReturnType<typeof eventService>;
 
 function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput {
   return {

@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import type { Feature } from '../../auth/context.js';
-import { canRead, EVENT_TYPES, featureOf, type EventType } from './service.js';
-import { ContactResource, InvoiceResource, JobResource } from '../resources.js';
-import { TEST_EVENT_TYPE } from '../webhooks/service.js';
+import { canRead, EVENT_TYPES, featureOf, TEST_EVENT_TYPE, type EventType } from '../events/types.js';
+import { EventEnvelope, GAPLESS } from '../events/envelope.js';
+import { ContactResource } from '../contacts/resource.js';
+import { InvoiceResource } from '../invoices/resource.js';
+import { JobResource } from '../jobs/resource.js';
 
 // The event-type catalog: every type the gateway emits, what it means, the feature it needs and
 // the JSON Schema of its `data`. Served as GET /api/v1/event-types, the GraphQL `eventTypes` query
-// and the OpenAPI document's `webhooks`, all from this one list.
+// and the OpenAPI document's `webhooks`, all from this one list. A feature of its own, above the
+// events feature: it knows every resource's shape, and the features that own those resources
+// write to the event log.
 
 /** JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) of a zod schema, without `$schema`, to embed anywhere. */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -73,20 +77,6 @@ export const EVENT_TYPE_CATALOG: readonly EventTypeEntry[] = [
 export function eventTypesFor(features: readonly string[]) {
   return EVENT_TYPE_CATALOG.map((entry) => ({ ...entry, enabled: canRead(features, entry.type) }));
 }
-
-const GAPLESS = '1, 2, 3… per tenant with no gap: a jump means a missed event';
-
-/** The envelope every event travels in (eventEnvelope in events.ts builds it): the log, webhooks and subscriptions alike. */
-export const EventEnvelope = z.strictObject({
-  id: z
-    .string()
-    .describe('evt_ followed by a ULID; the webhook-id header, the same id as in subscriptions and GET /api/v1/events'),
-  type: z.string().describe('e.g. accounting.invoice.created'),
-  tenantSequence: z.int().min(1).nullable().describe(`${GAPLESS}; null only for webhook test events`),
-  occurredAt: z.iso.datetime(),
-  correlationId: z.string().describe('The X-Correlation-Id of the request that caused the event'),
-  data: z.unknown().describe('The resource as REST returns it'),
-});
 
 /** JSON Schema of the envelope as webhooks POST it (and GET /api/v1/events lists it) for one type, with that type's data. */
 export function envelopeSchema(entry: EventTypeEntry): Record<string, unknown> {

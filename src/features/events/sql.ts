@@ -1,0 +1,83 @@
+import { Prisma } from '../../generated/prisma/client.js';
+
+// The events feature's raw SQL, one function per statement. Each says why it bypasses Prisma's
+// query API; callers run it with $queryRaw / $executeRaw.
+
+/** A row of appendedEvents: one event of the log, before its sequence is known. */
+export type AppendedEvent = {
+  id: string;
+  type: string;
+  resourceType: string;
+  resourceId: string;
+  data: Prisma.InputJsonValue;
+};
+
+/**
+ * The `next` and `appended` CTEs that append events to the log. Raw because the tenant's counter
+ * bump and the inserts must be one statement: bumping the counter row locks it until commit, which
+ * makes tenantSequence gapless and ordered by commit. A trigger NOTIFYs the relays.
+ */
+function appendedEvents(tenantId: string, correlationId: string, events: AppendedEvent[]): Prisma.Sql {
+  const rows = events.map((event, index) => ({ n: index + 1, ...event }));
+  return Prisma.sql`
+    next AS (
+      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${tenantId} RETURNING "eventSequence"
+    ),
+    appended AS (
+      INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
+      SELECT e."id", ${tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${correlationId},
+             e."resourceType", e."resourceId", e."data"
+      FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)
+    )`;
+}
+
+/** Appends events to the log (raw: see appendedEvents). */
+export function appendEvents(tenantId: string, correlationId: string, events: AppendedEvent[]): Prisma.Sql {
+  return Prisma.sql`WITH ${appendedEvents(tenantId, correlationId, events)} SELECT 1`;
+}
+
+/**
+ * Runs `write` (an INSERT … RETURNING) and appends events in the same statement, returning what
+ * `write` returned (raw: one statement is atomic without a transaction, see appendedEvents).
+ */
+export function writeAndAppendEvents(
+  write: Prisma.Sql,
+  tenantId: string,
+  correlationId: string,
+  events: AppendedEvent[],
+): Prisma.Sql {
+  return Prisma.sql`WITH written AS (${write}), ${appendedEvents(tenantId, correlationId, events)} SELECT * FROM written`;
+}
+
+/**
+ * Locks up to `tenantLimit` relay cursors that have unpublished events (of `tenantIds`; null: any
+ * tenant's), moves them past up to `eventLimit` events each and returns those events. Raw because
+ * Prisma has no FOR UPDATE … SKIP LOCKED, and it all is one round trip per batch.
+ */
+export function claimUnpublishedEvents(
+  tenantIds: string[] | null,
+  tenantLimit: number,
+  eventLimit: number,
+): Prisma.Sql {
+  return Prisma.sql`
+    WITH cursor AS (
+      SELECT c."tenantId", c."publishedSequence" FROM "RelayCursor" c JOIN "Tenant" t ON t."id" = c."tenantId"
+      WHERE t."eventSequence" > c."publishedSequence" AND (${tenantIds}::text[] IS NULL OR c."tenantId" = ANY(${tenantIds}::text[]))
+      LIMIT ${tenantLimit}
+      FOR UPDATE OF c SKIP LOCKED),
+    batch AS (
+      SELECT e.* FROM cursor c CROSS JOIN LATERAL (
+        SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId" FROM "Event"
+        WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
+        ORDER BY "tenantSequence" LIMIT ${eventLimit}) e),
+    advanced AS (
+      UPDATE "RelayCursor" c SET "publishedSequence" = b."last"
+      FROM (SELECT "tenantId", max("tenantSequence") AS "last" FROM batch GROUP BY "tenantId") b
+      WHERE c."tenantId" = b."tenantId")
+    SELECT * FROM batch ORDER BY "tenantId", "tenantSequence"`;
+}
+
+/** Refreshes the planner's statistics of the deliveries table (raw: Prisma has no ANALYZE). */
+export function analyzeWebhookDeliveries(): Prisma.Sql {
+  return Prisma.sql`ANALYZE "WebhookDelivery"`;
+}
