@@ -18,8 +18,10 @@ import type { JobService, Progress } from './service.js';
 
 const WORKER: JobHolder = { runnerId: null };
 
-/** `S`: the services handlers work with (the composition root's own), the job service among them. */
-type WorkerOptions<S extends { jobs: JobService }> = {
+/** What the worker itself needs of the services; handlers get all of `S` (the composition root's). */
+type WorkerServices = { jobs: JobService };
+
+type WorkerOptions<S extends WorkerServices> = {
   database: Database;
   services: S;
   handlers: JobHandlers<S>;
@@ -29,13 +31,13 @@ type WorkerOptions<S extends { jobs: JobService }> = {
 };
 
 /** The worker's state: the attempts running in this process, and how to ask for another claim. */
-type Worker<S extends { jobs: JobService }> = WorkerOptions<S> & { running: Set<Promise<void>>; wake(): void };
+type Worker<S extends WorkerServices> = WorkerOptions<S> & { running: Set<Promise<void>>; wake(): void };
 
 /** One attempt at a claimed job; `stoppedBy` is set once the job was canceled or went to another holder. */
 type Attempt = { job: Job; stoppedBy?: JobStoppedError };
 
 /** Claim: as many due jobs as there is room for; each runs on its own and asks for another claim when done. */
-async function claim<S extends { jobs: JobService }>(worker: Worker<S>): Promise<void> {
+async function claim<S extends WorkerServices>(worker: Worker<S>): Promise<void> {
   const { services, handlers, config, running } = worker;
   const room = config.concurrency - running.size;
   if (room <= 0) return;
@@ -50,7 +52,7 @@ async function claim<S extends { jobs: JobService }>(worker: Worker<S>): Promise
 }
 
 /** Run: the handler, under a lease renewed even while it is busy between progress reports; then its outcome. */
-async function run<S extends { jobs: JobService }>(worker: Worker<S>, job: Job): Promise<void> {
+async function run<S extends WorkerServices>(worker: Worker<S>, job: Job): Promise<void> {
   const attempt: Attempt = { job };
   const { progress, progressWithin } = reporting(worker, attempt);
   const lease = setInterval(() => progress({}).catch(() => {}), renewalIntervalMs(worker.config.leaseMs));
@@ -70,7 +72,7 @@ async function run<S extends { jobs: JobService }>(worker: Worker<S>, job: Job):
 }
 
 /** Lease renewal and progress: each tells the attempt when it must stop, and stops the handler by throwing. */
-function reporting<S extends { jobs: JobService }>(
+function reporting<S extends WorkerServices>(
   worker: Worker<S>,
   attempt: Attempt,
 ): Pick<JobContext<S>, 'progress' | 'progressWithin'> {
@@ -91,7 +93,7 @@ function reporting<S extends { jobs: JobService }>(
 }
 
 /** Record a failed attempt: retried or failed for good, as the error says; nothing for a stopped one. */
-async function recordFailure<S extends { jobs: JobService }>(worker: Worker<S>, job: Job, error: unknown) {
+async function recordFailure<S extends WorkerServices>(worker: Worker<S>, job: Job, error: unknown) {
   const { log } = worker;
   const failure = handlerFailure(error);
   if (failure.stopped) return;
@@ -105,7 +107,7 @@ async function recordFailure<S extends { jobs: JobService }>(worker: Worker<S>, 
 }
 
 /** Requeue: jobs whose holder went quiet go back to the queue (or fail, out of attempts); then claim again. */
-function requeueQuiet<S extends { jobs: JobService }>(worker: Worker<S>): void {
+function requeueQuiet<S extends WorkerServices>(worker: Worker<S>): void {
   const { log } = worker;
   worker.services.jobs.reclaimExpired().then(
     (reclaimed) => {
@@ -118,7 +120,7 @@ function requeueQuiet<S extends { jobs: JobService }>(worker: Worker<S>): void {
 }
 
 /** Jobs nobody runs fail as no_runner, one sweep at a time; `stop` waits for the one in progress. */
-function noRunnerSweeper<S extends { jobs: JobService }>(worker: Worker<S>) {
+function noRunnerSweeper<S extends WorkerServices>(worker: Worker<S>) {
   const { log, config } = worker;
   let sweeping: Promise<unknown> | undefined;
   const sweep = () => {
@@ -141,7 +143,7 @@ function noRunnerSweeper<S extends { jobs: JobService }>(worker: Worker<S>) {
   };
 }
 
-export async function startJobWorker<S extends { jobs: JobService }>(options: WorkerOptions<S>) {
+export async function startJobWorker<S extends WorkerServices>(options: WorkerOptions<S>) {
   const { database, pollMs, log } = options;
   // During a database outage the poll keeps trying; the outage is logged once, not every pass.
   const passes = passRunner(
