@@ -53,9 +53,9 @@ export function isKeysetCursor(cursor: string): boolean {
   return KEYSET_ID.test(Buffer.from(cursor, 'base64url').toString());
 }
 
-/** The id a REST cursor holds; 400 validation_failed at `path` when it is none this API handed out. */
-export function decodeKeysetCursor(cursor: string, path = 'cursor'): string {
-  if (!isKeysetCursor(cursor)) throw new ValidationError([{ path, message: NOT_A_CURSOR }]);
+/** The id a REST cursor holds; 400 validation_failed (at `cursor`) when it is none this API handed out. */
+export function decodeKeysetCursor(cursor: string): string {
+  if (!isKeysetCursor(cursor)) throw new ValidationError([{ path: 'cursor', message: NOT_A_CURSOR }]);
   return Buffer.from(cursor, 'base64url').toString();
 }
 
