@@ -64,19 +64,22 @@ const identifiable = (c: Partial<Record<(typeof IDENTIFYING_FIELDS)[number], str
 
 export const CreateContactInput = ContactInput.refine(identifiable, { message: NOT_IDENTIFIABLE });
 
-const text = (column: string): SearchField => ({ column, kind: 'text', nullable: true });
+/** The text fields search filters and sorts by: each the nullable column of its name, as the resource answers it. */
+const SEARCHABLE_TEXT = [
+  'email',
+  'firstName',
+  'lastName',
+  'company',
+  'city',
+  'state',
+  'country',
+  'tag',
+  'preferredLanguage',
+] as const satisfies readonly (keyof Contact)[];
 
 /** The fields POST /contacts/contacts/search filters and sorts by (REST names → columns). */
 export const CONTACT_SEARCH_FIELDS: Record<string, SearchField> = {
-  email: text('email'),
-  firstName: text('firstName'),
-  lastName: text('lastName'),
-  company: text('company'),
-  city: text('city'),
-  state: text('state'),
-  country: text('country'),
-  tag: text('tag'),
-  preferredLanguage: text('preferredLanguage'),
+  ...Object.fromEntries(SEARCHABLE_TEXT.map((column) => [column, { column, kind: 'text', nullable: true }])),
   createdAt: { column: 'createdAt', kind: 'datetime' },
   updatedAt: { column: 'updatedAt', kind: 'datetime' },
 };
