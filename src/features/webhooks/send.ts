@@ -87,56 +87,69 @@ function post(
   timeoutMs: number,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let settled = false;
-    let statusCode = 0;
-    let responseHeaders: Answer['headers'] = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (error: Error | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error) reject(error);
-      else
-        resolve({
-          statusCode,
-          headers: responseHeaders,
-          body: Buffer.concat(chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8'),
-        });
-    };
-    const timer = setTimeout(() => {
-      settle(new AttemptTimeoutError());
-      controller?.abort(new AttemptTimeoutError());
-    }, timeoutMs);
-    agent.dispatch(
-      { origin: target.origin, path: target.path, method: 'POST', headers, body },
-      {
-        onRequestStart(started) {
-          controller = started;
-          if (settled) started.abort(new AttemptTimeoutError());
-        },
-        onResponseStart(_, status, answerHeaders) {
-          statusCode = status;
-          responseHeaders = answerHeaders;
-        },
-        onResponseData(current, chunk) {
-          chunks.push(chunk);
-          size += chunk.length;
-          if (size >= MAX_LOGGED_BODY) {
-            settle(null);
-            current.abort(new Error('the rest of the answer is not read'));
-          }
-        },
-        onResponseEnd() {
-          settle(null);
-        },
-        onResponseError(_, error) {
-          settle(error);
-        },
-      },
-    );
+    const reader = new AnswerReader(resolve, reject, timeoutMs);
+    agent.dispatch({ origin: target.origin, path: target.path, method: 'POST', headers, body }, reader);
   });
+}
+
+/** Reads one answer for post(): settles once, with the answer, its error, or the timeout's. */
+class AnswerReader implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private statusCode = 0;
+  private headers: Answer['headers'] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly resolve: (answer: Answer) => void,
+    private readonly reject: (error: Error) => void,
+    timeoutMs: number,
+  ) {
+    this.timer = setTimeout(() => {
+      this.settle(new AttemptTimeoutError());
+      this.controller?.abort(new AttemptTimeoutError());
+    }, timeoutMs);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new AttemptTimeoutError());
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, statusCode: number, headers: Answer['headers']): void {
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= MAX_LOGGED_BODY) {
+      this.settle(null);
+      controller.abort(new Error('the rest of the answer is not read'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.settle(null);
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    this.settle(error);
+  }
+
+  private settle(error: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (error) this.reject(error);
+    else {
+      const body = Buffer.concat(this.chunks).subarray(0, MAX_LOGGED_BODY).toString('utf8');
+      this.resolve({ statusCode: this.statusCode, headers: this.headers, body });
+    }
+  }
 }
 
 /** The attempt log's error text: blocked addresses and timeouts by name, others by code and message. */
