@@ -83,17 +83,9 @@ export async function buildApp(config: Config): Promise<App> {
   await documentation(http);
   const readinessGate = operationalRoutes(http, { database, bus, live, subscriptions });
 
-  const limiter = createRateLimiter({
-    perMinute: config.rateLimitPerMinute,
-    runnerPerMinute: config.runnerRateLimitPerMinute,
-    authFailuresPerMinute: config.authFailuresPerMinute,
-    redisUrl: config.redisUrl,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-  });
+  const limiter = rateLimiter(config);
   await featureRoutes(http, services, limiter, config);
-  // The admin CLI finds an embedded gateway, and sends it its commands, through the data folder.
-  if (database.kind === 'pglite')
-    http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
+  advertiseWhenEmbedded(http, database, config);
   const websocket = await graphql(http, config, { services, live, subscriptions, limiter });
 
   const workers = await startWorkers(config, { database, services, bus, log: http.log });
@@ -234,6 +226,17 @@ function operationalRoutes(
   };
 }
 
+/** The request budgets: per application, per runner, and of failed authentications. */
+function rateLimiter(config: Config): RateLimiter {
+  return createRateLimiter({
+    perMinute: config.rateLimitPerMinute,
+    runnerPerMinute: config.runnerRateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    redisUrl: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+}
+
 /** Every feature's REST routes: /api/v1 behind API keys, the runners' own scope, and the admin API. */
 async function featureRoutes(http: FastifyInstance, services: Services, limiter: RateLimiter, config: Config) {
   rateLimit(http, limiter);
@@ -266,6 +269,12 @@ async function featureRoutes(http: FastifyInstance, services: Services, limiter:
   // Runners authenticate with their own keys: outside the API-key scope above.
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
   await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });
+}
+
+/** The admin CLI finds an embedded gateway, and sends it its commands, through the data folder. */
+function advertiseWhenEmbedded(http: FastifyInstance, database: Database, config: Config) {
+  if (database.kind === 'pglite')
+    http.addHook('onListen', async () => advertiseGateway(config.dataDir, http.server.address() as AddressInfo));
 }
 
 /** /graphql over HTTP and SSE, and its websocket transport (returned, to close it first on stop). */

@@ -47,74 +47,20 @@ export type ScheduleDeliveries = (tx: Prisma.TransactionClient, events: Unpublis
  * everything up to the newest committed one can be published. Woken by NOTIFY (naming the
  * tenants) within milliseconds of a commit; polls every `pollMs` in case a notification was missed.
  */
-export async function startRelay(options: {
-  database: Database;
-  bus: EventBus;
-  scheduleDeliveries: ScheduleDeliveries;
-  pollMs: number;
-  log: FastifyBaseLogger;
-}) {
-  const { database, bus, scheduleDeliveries, pollMs, log } = options;
-  let deliveriesSinceAnalyze = 0;
-  let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
-  let analyzing = false;
-  function noteDeliveries(created: number) {
-    deliveriesSinceAnalyze += created;
-    if (deliveriesSinceAnalyze < analyzeAfter || analyzing) return;
-    deliveriesSinceAnalyze = 0;
-    analyzeAfter *= 2;
-    analyzing = true;
-    database.prisma
-      .$executeRaw(analyzeWebhookDeliveries())
-      .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
-      .finally(() => (analyzing = false));
-  }
-
-  /** Publishes a batch of these tenants' unpublished events (null: any tenant's): how many, and whether there may be more. */
-  async function publishBatch(tenantIds: string[] | null): Promise<{ published: number; more: boolean }> {
-    let deliveries = 0;
-    const batch = await database.prisma.$transaction(async (tx) => {
-      // The cursors move at once; the move commits only after the publishing below succeeded.
-      const events = await tx.$queryRaw<UnpublishedEvent[]>(
-        claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE),
-      );
-      if (!events.length) return { published: 0, more: false };
-      const perTenant = new Map<string, number>();
-      const publishedAt = Date.now();
-      for (const { tenantId, ...event } of events) {
-        perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
-        const occurredAt = new Date(event.occurredAt);
-        bus.publish(tenantId, { ...event, occurredAt });
-        relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
-      }
-      deliveries = await scheduleDeliveries(tx, events);
-      const more =
-        perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
-      return { published: events.length, more };
-    });
-    noteDeliveries(deliveries);
-    return batch;
-  }
-
+export async function startRelay(options: RelayOptions) {
+  const { database, pollMs, log } = options;
+  const noteDeliveries = deliveriesAnalyzer(database, log);
   /** Tenants named by notifications since the last pass; null: look at every tenant. */
   let notified: Set<string> | null = null;
-  // A pass publishes batches until none is full.
   const passes = passRunner(
     async () => {
       const tenantIds = notified && [...notified];
       notified = new Set();
       if (tenantIds?.length === 0) return;
-      let published = 0;
-      try {
-        for (let more = true; more; ) {
-          const batch = await publishBatch(tenantIds);
-          published += batch.published;
-          more = batch.more;
-        }
-      } catch (err) {
+      const published = await publishUntilDone(options, tenantIds, noteDeliveries).catch((err: unknown) => {
         notified = null;
         throw err;
-      }
+      });
       if (published) await sleep(LINGER_MS);
     },
     // During a database outage the poll keeps trying; the outage is logged once, not every pass.
@@ -142,5 +88,72 @@ export async function startRelay(options: {
       clearInterval(poll);
       await passes.stop();
     },
+  };
+}
+
+type RelayOptions = {
+  database: Database;
+  bus: EventBus;
+  scheduleDeliveries: ScheduleDeliveries;
+  pollMs: number;
+  log: FastifyBaseLogger;
+};
+
+/** Publishes batches of these tenants' events (null: any tenant's) until one is not full: how many in all. */
+async function publishUntilDone(
+  options: RelayOptions,
+  tenantIds: string[] | null,
+  noteDeliveries: (created: number) => void,
+): Promise<number> {
+  let published = 0;
+  for (let more = true; more; ) {
+    const batch = await publishBatch(options, tenantIds);
+    noteDeliveries(batch.deliveries);
+    published += batch.published;
+    more = batch.more;
+  }
+  return published;
+}
+
+/** Publishes one batch: how many events, whether there may be more, and how many deliveries it created. */
+function publishBatch(
+  { database, bus, scheduleDeliveries }: RelayOptions,
+  tenantIds: string[] | null,
+): Promise<{ published: number; more: boolean; deliveries: number }> {
+  return database.prisma.$transaction(async (tx) => {
+    // The cursors move at once; the move commits only after the publishing below succeeded.
+    const events = await tx.$queryRaw<UnpublishedEvent[]>(
+      claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE),
+    );
+    if (!events.length) return { published: 0, more: false, deliveries: 0 };
+    const perTenant = new Map<string, number>();
+    const publishedAt = Date.now();
+    for (const { tenantId, ...event } of events) {
+      perTenant.set(tenantId, (perTenant.get(tenantId) ?? 0) + 1);
+      const occurredAt = new Date(event.occurredAt);
+      bus.publish(tenantId, { ...event, occurredAt });
+      relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
+    }
+    const deliveries = await scheduleDeliveries(tx, events);
+    const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
+    return { published: events.length, more, deliveries };
+  });
+}
+
+/** Counts the deliveries created and analyzes their table when due (see FIRST_ANALYZE_AFTER_DELIVERIES). */
+function deliveriesAnalyzer(database: Database, log: FastifyBaseLogger): (created: number) => void {
+  let deliveriesSinceAnalyze = 0;
+  let analyzeAfter = FIRST_ANALYZE_AFTER_DELIVERIES;
+  let analyzing = false;
+  return (created) => {
+    deliveriesSinceAnalyze += created;
+    if (deliveriesSinceAnalyze < analyzeAfter || analyzing) return;
+    deliveriesSinceAnalyze = 0;
+    analyzeAfter *= 2;
+    analyzing = true;
+    database.prisma
+      .$executeRaw(analyzeWebhookDeliveries())
+      .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
+      .finally(() => (analyzing = false));
   };
 }
