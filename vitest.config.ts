@@ -1,5 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// Three tiers, all run by `vitest run` (npm test):
+//   unit      test/unit/      pure functions: no database, network or child process (npm run test:unit)
+//   service   test/service/   the domain services on an embedded or PostgreSQL database, without HTTP
+//   contract  test/*.test.ts  the gateway end to end: HTTP, GraphQL, processes, the documentation
+// The last two share test/support/global-setup.ts: one build and one migrated database per run.
+const GLOBAL_SETUP = ['test/support/global-setup.ts'];
+
 export default defineConfig({
   resolve: {
     // One `graphql` instance, as under Node/tsx in production: vite would give src/ graphql's ESM
@@ -8,10 +15,14 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['test/support/contract-fetch.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'service', include: ['test/service/**/*.test.ts'], globalSetup: GLOBAL_SETUP } },
+      { extends: true, test: { name: 'contract', include: ['test/*.test.ts'], globalSetup: GLOBAL_SETUP } },
+    ],
   },
 });

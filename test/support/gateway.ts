@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -15,11 +15,11 @@ export function useGateway(env: Record<string, string> = {}, options: { ownDatab
   let dataDir: string | undefined;
   let ownDatabase: Awaited<ReturnType<typeof createDatabase>> | undefined;
   beforeAll(async () => {
-    dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+    dataDir = process.env.DATABASE_URL ? undefined : migratedDataDir();
     // Delivery and job workers serve every tenant of their database: a file whose gateway has its
     // own webhook or job settings keeps its work away from other files' gateways.
     if (process.env.DATABASE_URL && options.ownDatabase) {
-      ownDatabase = await createDatabase(process.env.DATABASE_URL);
+      ownDatabase = await createDatabase(process.env.DATABASE_URL, { migrated: true });
       env = { ...env, DATABASE_URL: ownDatabase.url };
     }
     // Suites drive one application hard, and fail keys on purpose from one address (counted in
@@ -43,8 +43,27 @@ export function useGateway(env: Record<string, string> = {}, options: { ownDatab
   return state;
 }
 
-/** A fresh, empty PostgreSQL database on the server of `serverUrl`, for one test file. */
-export async function createDatabase(serverUrl: string) {
+/**
+ * A new embedded data folder holding a copy of the run's migrated PGlite folder
+ * (test/support/global-setup.ts): what a first open would create, without initdb and migrations.
+ */
+export function migratedDataDir(): string {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+  seedDataDir(dataDir);
+  return dataDir;
+}
+
+/** Copies the run's migrated PGlite folder into `dataDir` (which holds no database yet). */
+export function seedDataDir(dataDir: string): void {
+  const template = inject('pgliteTemplate');
+  if (template) cpSync(template, path.join(dataDir, 'pglite'), { recursive: true });
+}
+
+/**
+ * A fresh PostgreSQL database on the server of `serverUrl`, for one test file: empty, or with
+ * `migrated` a copy of the run's migrated template database (test/support/global-setup.ts).
+ */
+export async function createDatabase(serverUrl: string, { migrated = false } = {}) {
   const name = `nilo_test_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: serverUrl });
@@ -55,7 +74,8 @@ export async function createDatabase(serverUrl: string) {
       await client.end();
     }
   };
-  await admin(`CREATE DATABASE "${name}"`);
+  const template = migrated ? inject('postgresTemplate') : undefined;
+  await admin(template ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };

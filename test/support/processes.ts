@@ -1,18 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migrate.js';
 import { createServices } from '../../src/services.js';
-import { createDatabase, type Tenant } from './gateway.js';
+import { createDatabase, seedDataDir, type Tenant } from './gateway.js';
 import { sleep } from './problem.js';
 
-// Gateways and CLIs as real subprocesses (node --import tsx, cwd = project root). Whatever a test
-// file leaves running is killed after it.
+// Gateways and CLIs as real subprocesses (node, cwd = project root), started from the run's build
+// of src/ (test/support/global-setup.ts). Whatever a test file leaves running is killed after it.
 
 const spawned = new Set<ChildProcess>();
 afterAll(() => {
@@ -21,9 +21,16 @@ afterAll(() => {
   }
 });
 
-/** Spawns `node --import tsx <script>` and remembers it for cleanup. */
+/**
+ * Spawns the build of `script` (an entry point of `npm run build`, e.g. `src/cli/admin.ts`) with
+ * node, and remembers it for cleanup.
+ */
 export function spawnTracked(script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const builtDir = inject('builtDir');
+  const command = builtDir
+    ? [path.join(builtDir, path.relative('src', script).replace(/\.ts$/, '.js'))]
+    : ['--import', 'tsx', script];
+  const proc = spawn(process.execPath, [...command, ...args], {
     cwd: projectRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -115,8 +122,12 @@ export function gatewayEnvironments() {
     return env;
   }
 
-  /** Opens the gateways' database from the test (embedded: only while no gateway holds it). */
+  /**
+   * Opens the gateways' database from the test (embedded: only while no gateway holds it). A data
+   * folder opened first here starts as a copy of the migrated template, as opening would leave it.
+   */
   async function withDatabase<T>(env: NodeJS.ProcessEnv, use: (db: Database) => Promise<T>): Promise<T> {
+    if (!database && !existsSync(env.DATA_DIR!)) seedDataDir(env.DATA_DIR!);
     const opened = await openDatabase(loadConfig(env));
     try {
       return await use(opened);

@@ -1,0 +1,66 @@
+import { describe, expect, test } from 'vitest';
+import { contactResource } from '../../src/features/contacts/resource.js';
+import { eventsOf, newCaller, useServices } from '../support/domain.js';
+
+// Contacts through the contact service: each write leaves exactly one event in the tenant's
+// gapless sequence, carrying the resource as REST answers it; rules hold without HTTP.
+
+const ctx = useServices();
+
+describe('contact service', () => {
+  test('create, update and delete each record one event with the resource', async () => {
+    const { contacts } = ctx.services;
+    const auth = await newCaller(ctx.services);
+
+    const created = await contacts.create(auth, { firstName: 'Ada', lastName: 'Lovelace', email: 'Ada@Example.com' });
+    expect(created).toMatchObject({
+      tenantId: auth.tenantId,
+      email: 'Ada@Example.com',
+      emailNormalized: 'ada@example.com',
+    });
+    const updated = await contacts.update(auth, created.id, { city: 'London', lastName: null });
+    expect(updated).toMatchObject({ city: 'London', lastName: null, firstName: 'Ada' });
+    const deleted = await contacts.delete(auth, created.id);
+
+    const events = await eventsOf(ctx.services, auth);
+    expect(events.map((e) => [e.tenantSequence, e.type, e.resourceId])).toEqual([
+      [1, 'communication.contact.created', created.id],
+      [2, 'communication.contact.updated', created.id],
+      [3, 'communication.contact.deleted', created.id],
+    ]);
+    expect(events.map((e) => e.data)).toEqual(
+      [created, updated, deleted].map((c) => JSON.parse(JSON.stringify(contactResource(c)))),
+    );
+    expect(events.every((e) => e.correlationId === auth.correlationId && e.resourceType === 'contact')).toBe(true);
+    await expect(contacts.get(auth, created.id)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  test('another tenant neither sees nor changes the contact, and records nothing', async () => {
+    const { contacts } = ctx.services;
+    const [owner, other] = await Promise.all([newCaller(ctx.services), newCaller(ctx.services)]);
+    const contact = await contacts.create(owner, { email: 'owned@example.com' });
+
+    await expect(contacts.get(other, contact.id)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(contacts.update(other, contact.id, { city: 'Elsewhere' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(contacts.delete(other, contact.id)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await eventsOf(ctx.services, other)).toEqual([]);
+    expect(await contacts.get(owner, contact.id)).toMatchObject({ city: null });
+  });
+
+  test('a duplicate email is a conflict and records no event', async () => {
+    const { contacts } = ctx.services;
+    const auth = await newCaller(ctx.services);
+    await contacts.create(auth, { email: 'twice@example.com' });
+    await expect(contacts.create(auth, { email: 'TWICE@example.com' })).rejects.toMatchObject({ code: 'email_taken' });
+    expect(await eventsOf(ctx.services, auth)).toHaveLength(1);
+  });
+
+  test('a tenant without the communication feature is refused', async () => {
+    const auth = await newCaller(ctx.services, ['accounting']);
+    await expect(ctx.services.contacts.create(auth, { email: 'x@example.com' })).rejects.toMatchObject({
+      code: 'feature_not_enabled',
+    });
+  });
+});
