@@ -15,12 +15,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const COMPOSITION_ROOT = ['src/app.ts', 'src/services.ts', 'src/built-in-jobs.ts', 'src/main.ts', 'src/cli/'];
 
 /**
- * The GraphQL files that assemble the features' graphql.ts into one schema and serve it; every
- * other GraphQL file is plumbing the features build on.
+ * The GraphQL files that load the features: schema.ts imports each feature's graphql.ts (the
+ * schema is their sum), and the others load schema.ts. Every other GraphQL file is plumbing the
+ * features build on. A test holds the list to files that do load a feature.
  */
 const GRAPHQL_COMPOSITION = [
-  'src/graphql/schema.ts', // imports each feature's graphql.ts: the schema is their sum
-  'src/graphql/printed-schema.ts', // prints that schema (schema.graphql)
+  'src/graphql/schema.ts',
+  'src/graphql/printed-schema.ts', // prints the schema (schema.graphql)
   'src/graphql/print-schema.ts', // the command that writes it
   'src/graphql/yoga.ts', // serves the schema
   'src/graphql/route.ts', // mounts the yoga server on Fastify
@@ -172,6 +173,28 @@ function pathBetween(from: string, to: string, edges: Import[], node: (file: str
   return path;
 }
 
+/**
+ * How loading `from` loads a file `forbidden` accepts, directly or through other files: the chain
+ * of imports (breadth first, so the shortest), or null when it does not.
+ */
+function loadPath(from: string, forbidden: (file: string) => boolean): string | null {
+  const via = new Map<string, Import>();
+  for (const queue = [from]; queue.length; ) {
+    for (const edge of imports.filter((e) => e.from === queue[0])) {
+      if (via.has(edge.to) || edge.to === from) continue;
+      via.set(edge.to, edge);
+      if (forbidden(edge.to)) {
+        const chain: Import[] = [];
+        for (let at: Import | undefined = edge; at; at = via.get(at.from)) chain.unshift(at);
+        return chain.map(where).join(' → ');
+      }
+      queue.push(edge.to);
+    }
+    queue.shift();
+  }
+  return null;
+}
+
 describe('layers of src/', () => {
   test('finds the imports (the scan itself works)', () => {
     expect(files).toContain('src/app.ts');
@@ -196,19 +219,20 @@ describe('layers of src/', () => {
     expect(broken.map(where)).toEqual([]);
   });
 
-  test('db, auth, http, config and GraphQL plumbing import neither features nor the composition root', () => {
-    const broken = imports.filter(
-      (edge) =>
-        within(edge.from, INNER) &&
-        !within(edge.from, GRAPHQL_COMPOSITION) &&
-        (isFeature(edge.to) || isCompositionRoot(edge.to)),
-    );
-    expect(broken.map(where)).toEqual([]);
+  test('db, auth, http, config and GraphQL plumbing load neither features nor the composition root', () => {
+    const plumbing = files.filter((file) => within(file, INNER) && !within(file, GRAPHQL_COMPOSITION));
+    const broken = plumbing.map((file) => loadPath(file, (to) => isFeature(to) || isCompositionRoot(to)));
+    expect(broken.filter((path) => path !== null)).toEqual([]);
   });
 
-  test('features do not import the composition root', () => {
-    const broken = imports.filter((edge) => isFeature(edge.from) && isCompositionRoot(edge.to));
-    expect(broken.map(where)).toEqual([]);
+  test('each GraphQL composition file does load a feature (else it is plumbing: take it off the list)', () => {
+    const plumbing = GRAPHQL_COMPOSITION.filter((file) => loadPath(file, isFeature) === null);
+    expect(plumbing).toEqual([]);
+  });
+
+  test('features do not load the composition root', () => {
+    const broken = files.filter(isFeature).map((file) => loadPath(file, isCompositionRoot));
+    expect(broken.filter((path) => path !== null)).toEqual([]);
   });
 
   test('no cycle between feature folders', () => {
