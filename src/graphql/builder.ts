@@ -68,6 +68,9 @@ export const builder = new SchemaBuilder<{
   relay: { clientMutationId: 'omit', cursorType: 'String' },
 });
 
+/** The builder's schema types, for refs passed between features (ObjectRef<BuilderTypes, Shape>). */
+export type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer Types> ? Types : never;
+
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('Date', DateResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);

@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
+import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
 import { unselectedColumns } from '../../graphql/columns.js';
 import { CONTACT_COLUMNS, fullName } from './service.js';
 
@@ -111,3 +112,19 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+eventResource('contact', ContactObject);
+
+builder.subscriptionField('contactChanged', (t) =>
+  t.field({
+    type: EventRef,
+    description:
+      'Contact events (communication.contact.*), of one contact when `id` is given. Needs the communication feature.',
+    args: { id: t.arg.id(), after: t.arg.id() },
+    subscribe: (_root, args, ctx) =>
+      resourceEvents(ctx, 'communication.contact.*', args, (auth, id) =>
+        ctx.services.contacts.get(auth, id, { select: { id: true } }),
+      ),
+    resolve: eventOrEnd,
+  }),
+);

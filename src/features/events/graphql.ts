@@ -1,14 +1,11 @@
-import { queryFromInfo } from '@pothos/plugin-prisma';
+import { PrismaObjectRef, queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { ObjectRef } from '@pothos/core';
 import type { EventFacts } from './service.js';
-import { eventTypesFor } from '../event-types/catalog.js';
 import type { StreamItem } from './live.js';
 import type { AuthContext } from '../../auth/context.js';
-import { builder, CONNECTION_SIZE, type GraphQLContext } from '../../graphql/builder.js';
+import { builder, type BuilderTypes, CONNECTION_SIZE, type GraphQLContext } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
-import { ContactObject } from '../contacts/graphql.js';
-import { InvoiceObject } from '../invoices/graphql.js';
-import { JobRef } from '../jobs/graphql.js';
 
 type EventSource = EventFacts & { data?: unknown };
 
@@ -17,12 +14,23 @@ const DeletedResource = builder.objectRef<{ id: string; resourceType: string }>(
   fields: (t) => ({ id: t.exposeID('id'), resourceType: t.exposeString('resourceType') }),
 });
 
+/**
+ * The GraphQL object of each resource type events are about. Each feature names its own
+ * (eventResource), so the event log, which every feature writes to, imports none of them.
+ */
+const resourceObjects = new Map<string, ObjectRef<BuilderTypes, object>>();
+
+/** Makes `object` the type of an event's `data` when the event is about a `resourceType`. */
+export function eventResource(resourceType: string, object: ObjectRef<BuilderTypes, object>) {
+  resourceObjects.set(resourceType, object);
+}
+
 /** Which GraphQL type each resolved resource is (the union's resolveType reads it). */
-const resourceTypes = new WeakMap<object, 'Contact' | 'Invoice' | 'Job' | 'DeletedResource'>();
-const GRAPHQL_TYPES = { contact: 'Contact', invoice: 'Invoice', job: 'Job' } as const;
+const resourceTypes = new WeakMap<object, string>();
 
 const EventData = builder.unionType('EventData', {
-  types: [ContactObject, InvoiceObject, JobRef, DeletedResource],
+  // Read when the schema is built, once every feature has named its object.
+  types: () => [...resourceObjects.values(), DeletedResource],
   resolveType: (value) => resourceTypes.get(value as object) ?? 'DeletedResource',
 });
 
@@ -47,11 +55,12 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
         ctx.signal?.throwIfAborted();
         // Read with the client's selection in one query: loaded without it, each field would read
         // the row again, and fail once the resource is deleted in between.
-        const typeName = GRAPHQL_TYPES[event.resourceType as keyof typeof GRAPHQL_TYPES];
-        const query = typeName === 'Job' ? {} : queryFromInfo({ context: ctx, info, typeName });
+        const object = resourceObjects.get(event.resourceType)!;
+        const query =
+          object instanceof PrismaObjectRef ? queryFromInfo({ context: ctx, info, typeName: object.name }) : {};
         const resource = await ctx.services.events.currentResource(event, query);
         if (!resource) return { id: event.resourceId, resourceType: event.resourceType };
-        resourceTypes.set(resource, typeName);
+        resourceTypes.set(resource, object.name);
         return resource;
       },
     }),
@@ -87,37 +96,6 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const EventTypeRef = builder.objectRef<ReturnType<typeof eventTypesFor>[number]>('EventType').implement({
-  description:
-    "One entry of the event-type catalog: the same list as GET /api/v1/event-types and the OpenAPI document's webhooks.",
-  fields: (t) => ({
-    type: t.exposeString('type', { description: 'For example accounting.invoice.paid.' }),
-    description: t.exposeString('description'),
-    feature: t.exposeString('feature', {
-      nullable: true,
-      description: 'The tenant feature needed to receive it; null: every tenant.',
-    }),
-    enabled: t.exposeBoolean('enabled', { description: 'Whether your tenant receives it now (its feature is on).' }),
-    webhookOnly: t.exposeBoolean('webhookOnly', {
-      description: 'Only webhook endpoints receive it, on request; it is not in the event log.',
-    }),
-    schema: t.field({
-      type: 'JSONObject',
-      description: "JSON Schema (draft 2020-12) of the event's `snapshot` (the `data` of REST and webhooks).",
-      resolve: (entry) => entry.schema,
-    }),
-  }),
-});
-
-builder.queryFields((t) => ({
-  eventTypes: t.field({
-    type: [EventTypeRef],
-    description:
-      'Every event type the gateway emits: what it means, the feature it needs, whether your tenant receives it, and the JSON Schema of its data.',
-    resolve: (_root, _args, ctx) => eventTypesFor(authOf(ctx).features),
-  }),
-}));
-
 /** Subscription payloads are stream items: an event, or the error that ends the stream. */
 export const eventOrEnd = (item: StreamItem) => {
   if ('end' in item) throw item.end;
@@ -138,41 +116,13 @@ builder.subscriptionFields((t) => ({
       }),
     resolve: eventOrEnd,
   }),
-  contactChanged: t.field({
-    type: EventRef,
-    description:
-      'Contact events (communication.contact.*), of one contact when `id` is given. Needs the communication feature.',
-    args: { id: t.arg.id(), after: t.arg.id() },
-    subscribe: (_root, args, ctx) =>
-      resourceEvents(ctx, 'communication.contact.*', args, (auth, id) =>
-        ctx.services.contacts.get(auth, id, { select: { id: true } }),
-      ),
-    resolve: eventOrEnd,
-  }),
-  invoiceChanged: t.field({
-    type: EventRef,
-    description:
-      'Invoice events (accounting.invoice.*), of one invoice when `id` is given. Needs the accounting feature.',
-    args: { id: t.arg.id(), after: t.arg.id() },
-    subscribe: (_root, args, ctx) =>
-      resourceEvents(ctx, 'accounting.invoice.*', args, (auth, id) =>
-        ctx.services.invoices.get(auth, id, { select: { id: true } }),
-      ),
-    resolve: eventOrEnd,
-  }),
-  jobUpdated: t.field({
-    type: EventRef,
-    description:
-      'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
-    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
-    subscribe: (_root, args, ctx) =>
-      resourceEvents(ctx, 'jobs.job.*', args, (auth, id) => ctx.services.jobs.get(auth, id)),
-    resolve: eventOrEnd,
-  }),
 }));
 
-/** Events of one family, of one resource when `id` is given: it must be the tenant's (404 otherwise). */
-async function resourceEvents(
+/**
+ * Subscribes to events of one family, of one resource when `id` is given: `find` makes sure it is
+ * the tenant's (404 otherwise). Each feature's subscription to its resources' changes.
+ */
+export async function resourceEvents(
   ctx: GraphQLContext,
   types: string,
   args: { id?: string | null; after?: string | null },

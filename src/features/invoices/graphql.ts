@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
+import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
 import { INVOICE_STATUSES, type InvoiceAction } from './service.js';
 import { invoicePdfPath } from './pdf.js';
 import { JobRef } from '../jobs/graphql.js';
@@ -123,3 +124,19 @@ builder.mutationFields((t) => ({
   }),
 }));
 (['issue', 'pay', 'void'] as const).forEach(transitionField);
+
+eventResource('invoice', InvoiceObject);
+
+builder.subscriptionField('invoiceChanged', (t) =>
+  t.field({
+    type: EventRef,
+    description:
+      'Invoice events (accounting.invoice.*), of one invoice when `id` is given. Needs the accounting feature.',
+    args: { id: t.arg.id(), after: t.arg.id() },
+    subscribe: (_root, args, ctx) =>
+      resourceEvents(ctx, 'accounting.invoice.*', args, (auth, id) =>
+        ctx.services.invoices.get(auth, id, { select: { id: true } }),
+      ),
+    resolve: eventOrEnd,
+  }),
+);

@@ -2,6 +2,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import { JOB_STATUSES, jobWithHint, pollPath, type JobState, type JobStatus } from './job.js';
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
+import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
 import { withoutNulls } from '../../graphql/inputs.js';
 import { connectionOf, forwardPage } from '../../graphql/pages.js';
 
@@ -71,7 +72,7 @@ builder.queryFields((t) => ({
   job: t.field({
     type: JobRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.jobs.get(authOf(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.jobs.get(authOf(ctx), args.id),
   }),
   jobs: t.connection({
     type: JobRef,
@@ -79,13 +80,8 @@ builder.queryFields((t) => ({
     args: { status: t.arg({ type: JobStatusEnum }), resourceType: t.arg.string() },
     resolve: async (_root, args, ctx) => {
       const { limit, afterId } = forwardPage(args, 'job');
-      const rows = await ctx.services.jobs.list(authOf(ctx), {
-        limit: limit + 1,
-        afterId,
-        status: args.status ?? undefined,
-        resourceType: args.resourceType ?? undefined,
-      });
-      return connectionOf(rows, limit);
+      const filters = { status: args.status ?? undefined, resourceType: args.resourceType ?? undefined };
+      return connectionOf(await ctx.services.jobs.list(authOf(ctx), { limit: limit + 1, afterId, ...filters }), limit);
     },
   }),
 }));
@@ -100,7 +96,7 @@ builder.mutationFields((t) => ({
   cancelJob: t.field({
     type: JobRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.jobs.cancel(authOf(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.jobs.cancel(authOf(ctx), args.id),
   }),
   importContacts: t.field({
     type: JobRef,
@@ -110,3 +106,17 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => ctx.services.contactImport.start(authOf(ctx), { contacts: args.contacts }),
   }),
 }));
+
+eventResource('job', JobRef);
+
+builder.subscriptionField('jobUpdated', (t) =>
+  t.field({
+    type: EventRef,
+    description:
+      'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
+    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
+    subscribe: (_root, args, ctx) =>
+      resourceEvents(ctx, 'jobs.job.*', args, (auth, id) => ctx.services.jobs.get(auth, id)),
+    resolve: eventOrEnd,
+  }),
+);
