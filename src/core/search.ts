@@ -219,7 +219,8 @@ function toDb(spec: SearchField, value: unknown): unknown {
 }
 
 // The cursor is the offset of the next row, bound to the query (resource, filters, sort, page
-// size) that produced it: a cursor of another query is a 400, never a surprising page.
+// size) that produced it: a cursor of another query is a 400, never a surprising page. Not a
+// keyset cursor (src/core/paging.ts): a sort by any field has no single id to continue after.
 function queryHash(resource: string, body: SearchBody): string {
   const { cursor: _cursor, ...query } = body;
   return createHash('sha256')
