@@ -1,11 +1,9 @@
 import { createClient, type Client } from 'graphql-sse';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
+import { createTenant, http, migratedDataDir, useGateway, type Tenant } from './support/gateway.js';
 import { liveStreams } from './support/subscriptions.js';
 
 const gateway = useGateway();
@@ -150,7 +148,7 @@ describe('single-connection mode over plain HTTP', () => {
 });
 
 test('stopping a gateway ends its open single-connection streams', async () => {
-  const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+  const dataDir = process.env.DATABASE_URL ? undefined : migratedDataDir();
   const app = await buildApp(
     loadConfig({
       ...process.env,

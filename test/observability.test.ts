@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
+import { createTenant, http, migratedDataDir, useGateway, type Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 import { liveStreams } from './support/subscriptions.js';
@@ -148,7 +146,7 @@ describe('compression', () => {
 
 describe('/ready', () => {
   test('answers 503 "starting" until the start-up work is done, then 200', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'nilo-ready-'));
+    const dataDir = migratedDataDir();
     const app = await buildApp(
       loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir }),
     );

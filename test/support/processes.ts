@@ -55,7 +55,10 @@ export type GatewayProcess = {
   exited: Promise<number | null>;
 };
 
-/** Starts src/main.ts on a free port and waits until /health answers. */
+/**
+ * Starts src/main.ts on a free port and waits until /ready answers 200: its start-up work is done
+ * and it handles SIGTERM (a signal before that would end it unhandled, with no exit code).
+ */
 export async function startGateway(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   const port = await freePort();
   const proc = spawnTracked('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1' });
@@ -67,13 +70,13 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<GatewayProce
   const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${output}`);
-    const healthy = await fetch(`${url}/health`).then(
-      (r) => r.ok,
+    const ready = await fetch(`${url}/ready`).then(
+      (r) => r.status === 200,
       () => false,
     );
-    if (healthy) break;
-    if (Date.now() > deadline) throw new Error(`gateway did not answer /health:\n${output}`);
-    await sleep(100);
+    if (ready) break;
+    if (Date.now() > deadline) throw new Error(`gateway did not get ready:\n${output}`);
+    await sleep(50);
   }
   return { proc, url, output: () => output, exited };
 }
