@@ -2,7 +2,8 @@ import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
 import { unselectedColumns } from '../../graphql/columns.js';
-import { CONTACT_COLUMNS, fullName } from './service.js';
+import { fullName } from './resource.js';
+import { CONTACT_COLUMNS } from './sql.js';
 
 /** What a page of contacts may leave out of its rows. */
 const unselectedInPage = unselectedColumns('Contact', ['edges', 'node'], CONTACT_COLUMNS);

@@ -12,8 +12,6 @@ import { contactResource } from './resource.js';
 import { CONTACT_COLUMNS, insertContacts } from './sql.js';
 
 // contacts/graphql.ts reads these two here.
-export { CONTACT_COLUMNS } from './sql.js';
-export { fullName } from './resource.js';
 
 const contactFields = {
   email: z

@@ -1,7 +1,8 @@
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
-import { INVOICE_STATUSES, type InvoiceAction } from './service.js';
+import { INVOICE_STATUSES } from './resource.js';
+import type { InvoiceAction } from './service.js';
 import { invoicePdfPath } from './pdf.js';
 import { JobRef } from '../jobs/graphql.js';
 

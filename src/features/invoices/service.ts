@@ -14,7 +14,6 @@ import { INVOICE_STATUSES, invoiceResource, type InvoiceWithDetails, withDetails
 import { nextInvoiceCounter } from './sql.js';
 
 // invoices/graphql.ts reads the statuses here.
-export { INVOICE_STATUSES } from './resource.js';
 
 /** Totals must stay exactly representable as JSON numbers (15 significant digits). */
 const MAX_AMOUNT = toDecimal('9999999999999.99');
