@@ -12,9 +12,8 @@ import compress from '@fastify/compress';
 import { z } from 'zod';
 import { AUTH_CHANGED_CHANNEL } from './db/channels.js';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
+import { type Database, openDatabase, ping } from './db/database.js';
 import { databaseUnavailable } from './db/unavailable.js';
-import { Prisma } from './generated/prisma/client.js';
 import { DomainError, ValidationError } from './core/errors.js';
 import { createServices, type Services } from './services.js';
 import { fieldErrors } from './core/validation.js';
@@ -216,7 +215,7 @@ function operationalRoutes(
   let started = false;
   http.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     if (!started) return reply.code(503).send({ status: 'starting' });
-    const state = await readiness({ database: () => database.query(Prisma.sql`SELECT 1`), redis: bus.ping });
+    const state = await readiness({ database: () => ping(database), redis: bus.ping });
     return reply.code(state.status === 'unavailable' ? 503 : 200).send(state);
   });
   return {

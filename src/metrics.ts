@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Database } from './db/database.js';
+import { type Database, ping } from './db/database.js';
 import { Prisma } from './generated/prisma/client.js';
 import { check, CHECK_TIMEOUT_MS } from './http/readiness.js';
 
@@ -175,7 +175,7 @@ export function metrics(
     help: 'Whether the database answered SELECT 1 within a second (1) or not (0)',
     registers: [registry],
     async collect() {
-      this.set((await check(() => database.query(Prisma.sql`SELECT 1`))).status === 'up' ? 1 : 0);
+      this.set((await check(() => ping(database))).status === 'up' ? 1 : 0);
     },
   });
   if (redisPing) {

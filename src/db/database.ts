@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 
 import type { Config } from '../config.js';
-import { type Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { lockDataDir } from './data-dir.js';
 import { migrationsCurrent } from './migration-folders.js';
 import type { MigrationTarget } from './migrate.js';
@@ -28,6 +28,9 @@ export type Database = {
   listen(channel: string, handler: NotificationHandler): Promise<void>;
   close(): Promise<void>;
 };
+
+/** The probe of /ready and the database-up gauge: one round trip that reads no table. */
+export const ping = (database: Pick<Database, 'query'>) => database.query(Prisma.sql`SELECT 1`);
 
 export type OpenOptions = {
   /** Apply pending migrations before returning (default true). */
