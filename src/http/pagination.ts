@@ -15,9 +15,6 @@ export const PageQuery = z.strictObject({
 });
 export type PageQuery = z.output<typeof PageQuery>;
 
-/** The id a validated `?cursor=` holds: lists with their own query read it as their `afterId`. */
-export const decodeCursor = (cursor: string): string => decodeKeysetCursor(cursor);
-
 /** Prisma arguments for one page: one extra row tells whether another page follows. */
 export function pageArgs(query: PageQuery) {
   return {

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { EventEnvelope as DomainEventEnvelope } from './envelope.js';
 import { eventEnvelope, type EventService } from './service.js';
 import { operation, Page } from '../../http/openapi.js';
-import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
+import { decodeKeysetCursor } from '../../core/paging.js';
+import { page, PageQuery } from '../../http/pagination.js';
 
 const EventsQuery = PageQuery.extend({
   after: z.string().max(200).optional().describe('An event id: only events after it (the same as a cursor).'),
@@ -42,7 +43,7 @@ export const eventRoutes =
       async (request) => {
         const { after, cursor, types, limit } = request.query;
         const rows = await services.events.list(request.auth!, {
-          after: after ?? (cursor && decodeCursor(cursor)),
+          after: after ?? (cursor && decodeKeysetCursor(cursor)),
           types: types?.split(',').map((type) => type.trim()),
           limit: limit + 1,
         });

@@ -5,7 +5,8 @@ import { jobReceipt, jobResource, jobWithHint, type JobState } from './job.js';
 import { createJobInput, JobFilter } from './service.js';
 import { JobReceipt, JobResource } from './resource.js';
 import { operation, Page } from '../../http/openapi.js';
-import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
+import { decodeKeysetCursor } from '../../core/paging.js';
+import { page, PageQuery } from '../../http/pagination.js';
 
 const JobParams = z.object({ jobId: z.string().describe('job_ followed by a ULID') });
 const JobsQuery = PageQuery.extend(JobFilter.shape);
@@ -63,7 +64,7 @@ export const jobRoutes =
         const { limit, cursor, status, resourceType } = request.query;
         const rows = await services.jobs.list(request.auth!, {
           limit: limit + 1,
-          afterId: cursor && decodeCursor(cursor),
+          afterId: cursor && decodeKeysetCursor(cursor),
           status,
           resourceType,
         });

@@ -7,7 +7,8 @@ import { claimedJob, CompleteInput, FailInput, HeartbeatInput, registerInput } f
 import type { Runner } from '../../generated/prisma/client.js';
 import { Job } from '../jobs/rest.js';
 import { JsonObject, operation, Page, Timestamp } from '../../http/openapi.js';
-import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
+import { decodeKeysetCursor } from '../../core/paging.js';
+import { page, PageQuery } from '../../http/pagination.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
 
 declare module 'fastify' {
@@ -180,7 +181,7 @@ export const runnerAdminRoutes =
         const { limit, cursor } = request.query;
         const rows = await services.runners.listRunners(request.auth!.tenantId, {
           limit: limit + 1,
-          afterId: cursor && decodeCursor(cursor),
+          afterId: cursor && decodeKeysetCursor(cursor),
         });
         return page(
           rows,

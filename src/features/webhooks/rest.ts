@@ -12,7 +12,8 @@ import {
   UpdateEndpointInput,
 } from './service.js';
 import { operation, Page, Timestamp } from '../../http/openapi.js';
-import { decodeCursor, page, PageQuery } from '../../http/pagination.js';
+import { decodeKeysetCursor } from '../../core/paging.js';
+import { page, PageQuery } from '../../http/pagination.js';
 
 const EndpointParams = z.object({ endpointId: z.string().describe('whep_ followed by a ULID') });
 const DeliveryParams = z.object({
@@ -118,7 +119,10 @@ export const webhookRoutes =
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        const rows = await webhooks.list(request.auth!, { limit: limit + 1, afterId: cursor && decodeCursor(cursor) });
+        const rows = await webhooks.list(request.auth!, {
+          limit: limit + 1,
+          afterId: cursor && decodeKeysetCursor(cursor),
+        });
         return page(rows, request.query, (e) => e.id, endpointResource);
       },
     );
@@ -222,7 +226,7 @@ export const webhookRoutes =
         const { limit, cursor, status, eventType } = request.query;
         const rows = await webhooks.deliveries(request.auth!, request.params.endpointId, {
           limit: limit + 1,
-          afterId: cursor && decodeCursor(cursor),
+          afterId: cursor && decodeKeysetCursor(cursor),
           status,
           eventType,
         });
