@@ -18,7 +18,7 @@ vi.setConfig({ testTimeout: 180_000 });
 // of its own) unless DATABASE_URL is set.
 //
 // Slow by design: a delivery claimed by the killed process is due again only when its claim lease
-// ends, WEBHOOK_TIMEOUT + 5 s after the claim (CLAIM_GRACE_MS in src/features/webhooks/worker.ts).
+// ends, WEBHOOK_TIMEOUT + 5 s after the claim (CLAIM_GRACE_MS in src/features/webhooks/policy.ts).
 
 const { environment, createTenantIn } = gatewayEnvironments();
 
