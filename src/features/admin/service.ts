@@ -27,6 +27,17 @@ export type NewApplication = {
  * `onAuthChanged` forgets cached keys in this process at once; other gateway processes learn
  * of the change from the NOTIFY sent in the same transaction (delivered on commit).
  */
+/** What creating an application or rotating its key answers: the only time the key is shown. */
+function newApplication(app: Application, key: { key: string; fingerprint: string }): NewApplication {
+  return {
+    applicationId: app.id,
+    applicationName: app.name,
+    tenantId: app.tenantId,
+    apiKey: key.key,
+    fingerprint: key.fingerprint,
+  };
+}
+
 export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: string) => void = () => {}) {
   const announce = (tenantId: string) => prisma.$executeRaw(notifyAuthChanged(tenantId));
 
@@ -62,13 +73,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
       announce(app.tenantId),
     ]);
     onAuthChanged(app.tenantId);
-    return {
-      applicationId: app.id,
-      applicationName: app.name,
-      tenantId: app.tenantId,
-      apiKey: key.key,
-      fingerprint: key.fingerprint,
-    };
+    return newApplication(app, key);
   }
 
   const demoApplication = () =>
@@ -116,13 +121,7 @@ export function adminService(prisma: PrismaClient, onAuthChanged: (tenantId: str
           },
         },
       });
-      return {
-        applicationId: app.id,
-        applicationName: app.name,
-        tenantId: app.tenantId,
-        apiKey: key.key,
-        fingerprint: key.fingerprint,
-      };
+      return newApplication(app, key);
     },
 
     rotateKey: async (applicationId: string) => rotateKey(await requireApplication(applicationId)),
