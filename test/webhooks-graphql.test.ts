@@ -850,9 +850,8 @@ describe('errors carry the REST codes', () => {
     }
   });
 
-  // BUG (src/features/webhooks/graphql.ts, forwardPage()): `after` is used as an id bound unchecked, so
-  // "garbage" silently starts over from the first page and "zzz" answers an empty one. REST refuses a
-  // bad cursor (validation_failed), events(after:) answers invalid_id, contacts(after:) invalid_request.
+  // `after` must be an id of the connection's own kind (forwardPage in src/graphql/pages.ts), so
+  // "garbage" cannot silently start over from the first page, nor "zzz" answer an empty one.
   test('a malformed after cursor is refused on both connections, not read as a position', async () => {
     const tenant = await createTenant(gateway.app);
     const receiver = await startReceiver();

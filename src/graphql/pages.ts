@@ -12,7 +12,20 @@ export function forwardPage(
   return { limit: pageSize(args.first, 'first'), afterId: keysetAfter(args.after, prefix) };
 }
 
-export function connectionOf<T extends { id: string }>(rows: T[], limit: number) {
+/**
+ * A forward-only connection over a list the service pages by id: `fetch` is asked for one row more
+ * than the page, which tells whether another page follows.
+ */
+export async function forwardConnection<T extends { id: string }>(
+  args: Parameters<typeof forwardPage>[0],
+  prefix: IdPrefix,
+  fetch: (page: { limit: number; afterId: string | undefined }) => Promise<T[]>,
+) {
+  const { limit, afterId } = forwardPage(args, prefix);
+  return connectionOf(await fetch({ limit: limit + 1, afterId }), limit);
+}
+
+function connectionOf<T extends { id: string }>(rows: T[], limit: number) {
   const { items: nodes, more } = keysetSlice(rows, limit);
   return {
     edges: nodes.map((node) => ({ cursor: node.id, node })),

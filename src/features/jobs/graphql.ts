@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
 import { withoutNulls } from '../../graphql/inputs.js';
-import { connectionOf, forwardPage } from '../../graphql/pages.js';
+import { forwardConnection } from '../../graphql/pages.js';
 
 const JobStatusEnum = builder.enumType('JobStatus', { values: JOB_STATUSES });
 
@@ -78,11 +78,14 @@ builder.queryFields((t) => ({
     type: JobRef,
     description: "The tenant's jobs, oldest first.",
     args: { status: t.arg({ type: JobStatusEnum }), resourceType: t.arg.string() },
-    resolve: async (_root, args, ctx) => {
-      const { limit, afterId } = forwardPage(args, 'job');
-      const filters = { status: args.status ?? undefined, resourceType: args.resourceType ?? undefined };
-      return connectionOf(await ctx.services.jobs.list(authOf(ctx), { limit: limit + 1, afterId, ...filters }), limit);
-    },
+    resolve: (_root, args, ctx) =>
+      forwardConnection(args, 'job', (page) =>
+        ctx.services.jobs.list(authOf(ctx), {
+          ...page,
+          status: args.status ?? undefined,
+          resourceType: args.resourceType ?? undefined,
+        }),
+      ),
   }),
 }));
 

@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import type { GraphQLContext } from '../../graphql/builder.js';
 import { withoutNulls } from '../../graphql/inputs.js';
-import { connectionOf, forwardPage } from '../../graphql/pages.js';
+import { forwardConnection } from '../../graphql/pages.js';
 
 type DeliveryWithAttempts = WebhookDelivery & { attempts: WebhookAttempt[] };
 
@@ -67,16 +67,14 @@ WebhookEndpointRef.implement({
         status: t.arg({ type: DeliveryStatus }),
         eventType: t.arg.string({ description: 'A type, or a prefix wildcard such as "accounting.*".' }),
       },
-      resolve: async (endpoint, args, ctx: GraphQLContext) => {
-        const { limit, afterId } = forwardPage(args, 'whdel');
-        const filters = { status: args.status ?? undefined, eventType: args.eventType ?? undefined };
-        const rows = await ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, {
-          limit: limit + 1,
-          afterId,
-          ...filters,
-        });
-        return connectionOf(rows, limit);
-      },
+      resolve: (endpoint, args, ctx: GraphQLContext) =>
+        forwardConnection(args, 'whdel', (page) =>
+          ctx.services.webhooks.deliveries(authOf(ctx), endpoint.id, {
+            ...page,
+            status: args.status ?? undefined,
+            eventType: args.eventType ?? undefined,
+          }),
+        ),
     }),
   }),
 });
@@ -114,10 +112,8 @@ builder.queryFields((t) => ({
   webhookEndpoints: t.connection({
     type: WebhookEndpointRef,
     description: "The tenant's webhook endpoints, oldest first.",
-    resolve: async (_root, args, ctx) => {
-      const { limit, afterId } = forwardPage(args, 'whep');
-      return connectionOf(await ctx.services.webhooks.list(authOf(ctx), { limit: limit + 1, afterId }), limit);
-    },
+    resolve: (_root, args, ctx) =>
+      forwardConnection(args, 'whep', (page) => ctx.services.webhooks.list(authOf(ctx), page)),
   }),
 }));
 
