@@ -6,7 +6,7 @@ import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
 
 const gateway = useGateway(
-  { JOB_LEASE: '2s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' },
+  { JOB_LEASE: '30s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' },
   { ownDatabase: true },
 );
 const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
