@@ -1,17 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sleep } from './support/problem.js';
 import { fingerprintOf, json, refused, runAdmin, type Run } from './support/cli.js';
 import { startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
+import { scratchDir } from './support/scratch.js';
 
 // The admin CLI and the gateway as real subprocesses (node --import tsx, cwd = project root), on a
 // temporary embedded data folder, or on DATABASE_URL when it is set.
 
 const PG = Boolean(process.env.DATABASE_URL);
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-cli-test-'));
+const scratch = scratchDir('nilo-cli-test-');
 
 afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });

@@ -1,17 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { fingerprintOf, json, refused, runAdmin } from './support/cli.js';
 import { sleep } from './support/problem.js';
 import { spawnTracked, startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
+import { scratchDir } from './support/scratch.js';
 
 // Runner keys through the admin CLI, and the reference runner (src/cli/runner.ts) against a
 // gateway, all as real subprocesses: on a temporary embedded data folder, or on DATABASE_URL.
 
 const PG = Boolean(process.env.DATABASE_URL);
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-runner-cli-test-'));
+const scratch = scratchDir('nilo-runner-cli-test-');
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

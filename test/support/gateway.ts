@@ -1,10 +1,10 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { scratchDir } from './scratch.js';
 
 /**
  * One gateway per test file, on a free port: on PostgreSQL when DATABASE_URL is set (CI),
@@ -48,7 +48,7 @@ export function useGateway(env: Record<string, string> = {}, options: { ownDatab
  * (test/support/global-setup.ts): what a first open would create, without initdb and migrations.
  */
 export function migratedDataDir(): string {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'nilo-test-'));
+  const dataDir = scratchDir('nilo-test-');
   seedDataDir(dataDir);
   return dataDir;
 }

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -8,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migration-folders.js';
+import { scratchDir } from './scratch.js';
 
 // Work every test file of a run would otherwise repeat, done once before the workers start:
 // - the gateway and CLIs built with `npm run build` (into a folder of this run's own, since the
@@ -65,7 +65,7 @@ async function prepare(): Promise<Prepared> {
 
 /** Opens (so creates and migrates) a PGlite data folder; answers the PGlite folder inside it. */
 async function migratedPGlite(): Promise<string> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'nilo-test-template-'));
+  const dataDir = scratchDir('nilo-test-template-');
   const db = await openDatabase(loadConfig({ DATA_DIR: dataDir }));
   await db.close();
   return path.join(dataDir, 'pglite');

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +8,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migrate.js';
 import { createServices } from '../../src/services.js';
 import { createDatabase, seedDataDir, type Tenant } from './gateway.js';
+import { scratchDir } from './scratch.js';
 import { sleep } from './problem.js';
 
 // Gateways and CLIs as real subprocesses (node, cwd = project root), started from the run's build
@@ -100,7 +100,7 @@ export async function killGateway(gateway: GatewayProcess): Promise<void> {
  * of their database, so other files' gateways must not see this file's work).
  */
 export function gatewayEnvironments() {
-  const scratch = mkdtempSync(path.join(tmpdir(), 'nilo-processes-'));
+  const scratch = scratchDir('nilo-processes-');
   let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let folders = 0;
   beforeAll(async () => {
