@@ -7,7 +7,8 @@ import { createTenant, eventsOf, graphql, http, type Tenant } from './support/ga
 import { settledJob } from './support/jobs.js';
 import { expectProblem } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
-import { PrivatePostgres, PrivateRedis, waitUntil } from './support/services.js';
+import { PrivatePostgres, PrivateRedis } from './support/services.js';
+import { waitUntil } from './support/wait.js';
 import { connectWs, eventsIn, subscribeLive, type Subscription, type WsConnection } from './support/subscriptions.js';
 
 // A gateway on a private PostgreSQL and a private Redis, in both CI passes, which this file stops,

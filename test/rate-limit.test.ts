@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRateLimiter, type RateLimiter } from '../src/http/rate-limit.js';
 import { createTenant, http, useGateway } from './support/gateway.js';
 import { expectGraphQLRequestError, expectProblem } from './support/problem.js';
-import { PrivateRedis, waitUntil } from './support/services.js';
+import { PrivateRedis } from './support/services.js';
+import { waitUntil } from './support/wait.js';
 import { connectWs, subscribeLive } from './support/subscriptions.js';
 
 // Limits are per application and minute; a small budget makes the refusal reachable.

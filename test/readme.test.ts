@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { useGateway } from './support/gateway.js';
 import { liveStreams, liveSubscriptions } from './support/subscriptions.js';
+import { waitUntil } from './support/wait.js';
 
 // The README's examples run as written against a real gateway, in the README's order: its curl
 // commands with BASE and KEY set (ids the README elides as contact_…, inv_…, job_… are the ones
@@ -183,14 +184,6 @@ function start(command: string, args: string[], childEnv = env) {
   };
 }
 
-async function until(condition: () => Promise<boolean>) {
-  const deadline = Date.now() + 15_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const writeWithKey = (path: string, body: unknown) =>
   fetch(gateway.url + path, {
     method: 'POST',
@@ -205,7 +198,7 @@ test('the SSE example with curl receives an event', async () => {
   const [example] = curlExamples(codeBlocks(section('Live events'), 'sh')[0]!);
   const before = await liveStreams(gateway.url);
   const curl = start('bash', ['-c', example!.command]);
-  await until(async () => (await liveStreams(gateway.url)) > before);
+  await waitUntil('the SSE stream is live', async () => (await liveStreams(gateway.url)) > before, 15_000);
   const contact = await writeWithKey('/api/v1/contacts/contacts', { email: 'sse-readme@example.com' });
   await curl.waitFor(contact.contactId);
   curl.stop();
@@ -229,7 +222,7 @@ test('the graphql-ws snippet runs on this Node, receives an event and resumes af
   try {
     const before = await liveSubscriptions(gateway.url);
     const live = start(process.execPath, [file]);
-    await until(async () => (await liveSubscriptions(gateway.url)) > before);
+    await waitUntil('the subscription is live', async () => (await liveSubscriptions(gateway.url)) > before, 15_000);
     const invoice = await writeWithKey('/api/v1/invoices', {
       customer: 'Snippet',
       issuedDate: '2026-05-30',

@@ -9,6 +9,7 @@ import {
   type GatewayProcess,
 } from './support/processes.js';
 import { startReceiver, type Received } from './support/receiver.js';
+import { waitUntil } from './support/wait.js';
 
 // Real gateway processes: starting one (PGlite's initdb, migrations) takes seconds on a busy machine.
 vi.setConfig({ testTimeout: 180_000 });
@@ -80,11 +81,10 @@ describe('SIGKILL mid-delivery', () => {
     }
 
     // Kill the process while at least one of its requests is held by the receiver, unanswered.
-    await waitUntil(
-      async () => inFlight().length > 0,
-      10_000,
-      () => first.output(),
-    );
+    await waitUntil('a request of the first process is held, unanswered', async () => inFlight().length > 0, 10_000, {
+      intervalMs: 20,
+      context: () => first.output(),
+    });
     await killGateway(first);
     const killedAt = Date.now();
     const answeredBeforeKill = new Set(answered);
@@ -112,17 +112,19 @@ describe('SIGKILL mid-delivery', () => {
       const leaseMs = WEBHOOK_TIMEOUT_MS + CLAIM_GRACE_MS;
       const answeredIds = () => new Set([...answered].map((r) => r.headers['webhook-id']));
       await waitUntil(
+        'every event was answered 200',
         async () => eventIds.every((id) => answeredIds().has(id)),
         leaseMs + 30_000,
-        () => second.output(),
+        { intervalMs: 20, context: () => second.output() },
       );
       const deliveries = async () =>
         (await api(second, tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries?limit=100`)).body
           .items as any[];
       await waitUntil(
+        'every delivery is recorded as succeeded',
         async () => (await deliveries()).filter((d) => d.status === 'succeeded').length === EVENTS,
         10_000,
-        () => second.output(),
+        { intervalMs: 20, context: () => second.output() },
       );
       await sleep(500); // nothing more should arrive
       const killed = receiver.received.filter(fromKilled);
@@ -207,11 +209,10 @@ describe('SIGTERM with claimed deliveries not yet sent', () => {
       );
 
     // The first request is held by the receiver; the other three are claimed meanwhile.
-    await waitUntil(
-      async () => receiver.received.length === 1,
-      10_000,
-      () => first.output(),
-    );
+    await waitUntil('the receiver holds the first request', async () => receiver.received.length === 1, 10_000, {
+      intervalMs: 20,
+      context: () => first.output(),
+    });
     await sleep(500);
     await stopGateway(first); // waits for the attempt in flight
     const stoppedAt = Date.now();
@@ -223,9 +224,10 @@ describe('SIGTERM with claimed deliveries not yet sent', () => {
         (await api(second, tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries?limit=100`)).body
           .items as any[];
       await waitUntil(
+        'the four deliveries are recorded as succeeded',
         async () => (await deliveries()).filter((d) => d.status === 'succeeded').length === 4,
         40_000,
-        () => second.output(),
+        { intervalMs: 20, context: () => second.output() },
       );
       expect(Date.now() - stoppedAt).toBeLessThan(45_000);
       expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(4);
@@ -240,15 +242,3 @@ describe('SIGTERM with claimed deliveries not yet sent', () => {
     }
   }, 180_000);
 });
-
-async function waitUntil(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  context: () => string = () => '',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms\n${context()}`);
-    await sleep(20);
-  }
-}

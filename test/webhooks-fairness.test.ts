@@ -3,7 +3,7 @@ import { createTenant, http, useGateway, type Tenant } from './support/gateway.j
 import { graphqlClient, ok } from './support/graphql.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
-import { waitUntil } from './support/services.js';
+import { waitUntil } from './support/wait.js';
 
 // Fair, truthfully counted webhook delivery, with real receivers verifying every request. Each
 // process sends 4 attempts at once, at most 1 to one endpoint. A claim lasts WEBHOOK_TIMEOUT + 5 s
