@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { PGlite } from '@electric-sql/pglite';
@@ -12,6 +11,7 @@ import { dataDirHolder, MAX_PREPARED_STATEMENTS, openDatabase, type Database } f
 import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
 import { createDatabase, createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
+import { scratchDir } from './support/scratch.js';
 
 // Starting PGlite on a fresh folder runs initdb (~3 s).
 const SLOW = 30_000;
@@ -22,7 +22,7 @@ const migrationNames = readdirSync(path.join(projectRoot, 'prisma/migrations'), 
   .sort();
 
 function tempDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'gateway-db-test-'));
+  return scratchDir('gateway-db-test-');
 }
 
 describe('openDatabase without DATABASE_URL (PGlite)', { timeout: SLOW }, () => {
