@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import ProcessSuitesFirst from './test/support/sequencer.js';
 
 // Three tiers, all run by `vitest run` (npm test):
 //   unit      test/unit/      pure functions: no database, network or child process (npm run test:unit)
@@ -23,6 +24,7 @@ export default defineConfig({
     // 107 s with 1 worker, 78 s with 2, 80 s with 3, 70 s with 4 (on a busy machine); 3 leaves room
     // for the timing-sensitive tests.
     maxWorkers: 3,
+    sequence: { sequencer: ProcessSuitesFirst },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
