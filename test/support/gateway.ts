@@ -53,7 +53,10 @@ export function migratedDataDir(): string {
   return dataDir;
 }
 
-/** Copies the run's migrated PGlite folder into `dataDir` (which holds no database yet). */
+/**
+ * Copies the run's migrated PGlite folder into `dataDir` (which holds no database yet); with
+ * DATABASE_URL there is none, and the folder stays unused.
+ */
 export function seedDataDir(dataDir: string): void {
   const template = inject('pgliteTemplate');
   if (template) cpSync(template, path.join(dataDir, 'pglite'), { recursive: true });
@@ -74,8 +77,7 @@ export async function createDatabase(serverUrl: string, { migrated = false } = {
       await client.end();
     }
   };
-  const template = migrated ? inject('postgresTemplate') : undefined;
-  await admin(template ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`);
+  await admin(`CREATE DATABASE "${name}"${migrated ? ` TEMPLATE "${inject('postgresTemplate')}"` : ''}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };

@@ -26,11 +26,8 @@ afterAll(() => {
  * node, and remembers it for cleanup.
  */
 export function spawnTracked(script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const builtDir = inject('builtDir');
-  const command = builtDir
-    ? [path.join(builtDir, path.relative('src', script).replace(/\.ts$/, '.js'))]
-    : ['--import', 'tsx', script];
-  const proc = spawn(process.execPath, [...command, ...args], {
+  const built = path.join(inject('builtDir'), path.relative('src', script).replace(/\.ts$/, '.js'));
+  const proc = spawn(process.execPath, [built, ...args], {
     cwd: projectRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
