@@ -41,7 +41,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'contract', include: ['test/*.test.ts'], globalSetup: GLOBAL_SETUP, setupFiles: CHECKS },
+        test: {
+          name: 'contract',
+          include: ['test/*.test.ts'],
+          globalSetup: GLOBAL_SETUP,
+          setupFiles: CHECKS,
+          // Each file starts its own gateways and tenants; sharing a worker's module graph saves every
+          // file the ~3 s of loading the gateway again (the embedded pass measured 186 s against 253 s).
+          isolate: false,
+        },
       },
     ],
   },

@@ -4,7 +4,8 @@ import { connectWs, eventsIn, subscribeLive, type WsConnection } from './support
 
 // A gateway whose relay never publishes: every pub/sub message is "lost". Subscribers must still
 // get every event, in order, from the log through the safety-net poll.
-const gateway = useGateway({ EVENT_RELAY: 'off', EVENT_POLL_MS: '100' });
+// Its own database: another file's relay would publish this tenant's events too.
+const gateway = useGateway({ EVENT_RELAY: 'off', EVENT_POLL_MS: '100' }, { ownDatabase: true });
 let ws: WsConnection | undefined;
 afterAll(async () => ws?.dispose());
 

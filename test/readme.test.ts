@@ -171,10 +171,16 @@ function start(command: string, args: string[], childEnv = env) {
   const child = spawn(command, args, { env: childEnv, cwd: ROOT });
   children.add(child);
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
+  let stdout = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    stdout += chunk;
+  });
   child.stderr.on('data', (chunk) => (output += chunk));
   return {
     output: () => output,
+    /** Without stderr, whose lines (curl's progress meter, ended by \r only) may land inside stdout's. */
+    stdout: () => stdout,
     async waitFor(text: string) {
       const deadline = Date.now() + 15_000;
       while (!output.includes(text) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -203,7 +209,7 @@ test('the SSE example with curl receives an event', async () => {
   await curl.waitFor(contact.contactId);
   curl.stop();
   const [eventLine, dataLine] = example!.expected!.split('\n');
-  const lines = curl.output().split('\n');
+  const lines = curl.stdout().split('\n');
   expect(lines).toContain(eventLine);
   const data = lines.find((line) => line.startsWith('data: ') && line.includes(contact.contactId))!;
   const promised = parseExpectation(dataLine!.slice('data: '.length)).body as {
