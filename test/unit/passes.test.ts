@@ -1,0 +1,121 @@
+import { describe, expect, test } from 'vitest';
+import { groupCommit, passRunner } from '../../src/core/passes.js';
+
+// Passes and group commits are driven by hand-settled promises: each step is awaited, never slept.
+
+/** A promise settled from outside. */
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets every already-settled continuation run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('passRunner', () => {
+  test('wakes during a pass ask for exactly one more pass, never two at once', async () => {
+    const ends = [deferred(), deferred(), deferred()];
+    let started = 0;
+    let active = 0;
+    let mostActive = 0;
+    const runner = passRunner(
+      async () => {
+        active++;
+        mostActive = Math.max(mostActive, active);
+        await ends[started++]!.promise;
+        active--;
+      },
+      (err) => {
+        throw err;
+      },
+    );
+    runner.wake();
+    runner.wake();
+    runner.wake();
+    runner.wake();
+    await settle();
+    expect(started).toBe(1);
+    ends[0]!.resolve();
+    await settle();
+    expect(started).toBe(2); // the four wakes cost one extra pass
+    ends[1]!.resolve();
+    await settle();
+    expect(started).toBe(2); // nothing woke it during the second pass
+    runner.wake();
+    await settle();
+    expect(started).toBe(3); // idle, a wake starts a pass at once
+    ends[2]!.resolve();
+    await runner.stop();
+    expect(mostActive).toBe(1);
+  });
+
+  test('a failed pass goes to onError and the next wake tries again; stop waits for the pass and ends them', async () => {
+    const errors: unknown[] = [];
+    const end = deferred();
+    let passes = 0;
+    const runner = passRunner(
+      async () => {
+        passes++;
+        if (passes === 1) throw new Error('database away');
+        await end.promise;
+      },
+      (err) => errors.push(err),
+    );
+    runner.wake();
+    await settle();
+    expect(errors).toEqual([new Error('database away')]);
+    runner.wake();
+    await settle();
+    expect(passes).toBe(2);
+    runner.wake(); // asks for one more, which stop cancels
+    let stopped = false;
+    const stopping = runner.stop().then(() => {
+      stopped = true;
+    });
+    await settle();
+    expect(stopped).toBe(false); // the pass in progress has not ended
+    end.resolve();
+    await stopping;
+    runner.wake();
+    await settle();
+    expect(passes).toBe(2);
+  });
+});
+
+describe('groupCommit', () => {
+  test('an idle writer writes at once; items added meanwhile are written together by the next write', async () => {
+    const batches: number[][] = [];
+    const writes = [deferred(), deferred()];
+    const commit = groupCommit<number>(async (batch) => {
+      batches.push(batch);
+      await writes[batches.length - 1]!.promise;
+    });
+    const first = commit.add(1);
+    const rest = [commit.add(2), commit.add(3), commit.add(4)];
+    await settle();
+    expect(batches).toEqual([[1]]);
+    writes[0]!.resolve();
+    await first;
+    await settle();
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    writes[1]!.resolve();
+    await Promise.all(rest);
+  });
+
+  test("a failed write rejects its own batch's items only", async () => {
+    const writes = [deferred(), deferred()];
+    let count = 0;
+    const commit = groupCommit<string>(() => writes[count++]!.promise);
+    const failing = commit.add('a');
+    const later = commit.add('b');
+    writes[0]!.reject(new Error('deadlock'));
+    await expect(failing).rejects.toThrow('deadlock');
+    writes[1]!.resolve();
+    await expect(later).resolves.toBeUndefined();
+  });
+});
