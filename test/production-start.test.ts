@@ -5,6 +5,7 @@ import { projectRoot } from '../src/db/migrate.js';
 import { sleep } from './support/problem.js';
 import { freePort, gatewayEnvironments } from './support/processes.js';
 import { connectWs, subscribeLive } from './support/subscriptions.js';
+import { waitUntil } from './support/wait.js';
 
 // `npm start` as an operator or a process manager runs it: built to dist/, then `node dist/main.js`
 // in place of the shell npm starts (exec), so npm's SIGTERM and SIGINT reach the gateway.
@@ -102,10 +103,9 @@ describe('npm start', () => {
       else expect(gateway.readyOutput).toMatch(/shown only this once:\s+nilo_ak_/);
       // One log line per request.
       await fetch(`${gateway.url}/api/v1/hello`);
-      await sleep(100);
-      expect(logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello')).toMatchObject([
-        { res: { statusCode: 401 }, responseTime: expect.any(Number) },
-      ]);
+      const helloLines = () => logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello');
+      await waitUntil('the request is logged', () => helloLines().length > 0, 10_000, { context: gateway.output });
+      expect(helloLines()).toMatchObject([{ res: { statusCode: 401 }, responseTime: expect.any(Number) }]);
 
       gateway.npm.kill('SIGINT');
       expect(await gateway.exited, gateway.output()).toBe(0);

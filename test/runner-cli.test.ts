@@ -5,6 +5,7 @@ import { fingerprintOf, json, refused, runAdmin } from './support/cli.js';
 import { sleep } from './support/problem.js';
 import { spawnTracked, startGateway, stopGateway, type GatewayProcess } from './support/processes.js';
 import { scratchDir } from './support/scratch.js';
+import { waitUntil } from './support/wait.js';
 
 // Runner keys through the admin CLI, and the reference runner (src/cli/runner.ts) against a
 // gateway, all as real subprocesses: on a temporary embedded data folder, or on DATABASE_URL.
@@ -149,8 +150,15 @@ describe('runner keys and the reference runner', { timeout: 180_000 }, () => {
     });
     await until(long.body.jobId, (job) => job.progress.completed >= 1);
     expect((await request(`${jobs}/${long.body.jobId}/cancel`, 'POST', apiKey)).body.status).toBe('canceled');
-    const deadline = Date.now() + 10_000;
-    while (!output.includes(`stopped ${long.body.jobId}: canceled`) && Date.now() < deadline) await sleep(100);
+    await waitUntil(
+      'the runner stopped the canceled job',
+      () => output.includes(`stopped ${long.body.jobId}: canceled`),
+      10_000,
+      {
+        intervalMs: 100,
+        context: () => output,
+      },
+    );
     expect(output).toContain(`stopped ${long.body.jobId}: canceled`);
 
     const unsupported = await request(jobs, 'POST', apiKey, { resourceType: 'demo.unsupported', input: {} });

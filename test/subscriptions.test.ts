@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
+import { waitUntil } from './support/wait.js';
 import {
   connectWs,
   eventsIn,
@@ -298,7 +299,14 @@ describe('events subscription', () => {
     expect(eventsIn(await same[0]!.waitFor(2))[1].data).toEqual({ email: 'last@example.com' });
     expect(same.slice(1).map((subscription) => subscription.results.length)).toEqual([1, 1, 1, 1]);
     same[0]!.unsubscribe();
-    while ((await liveStreams(gateway.url)) > streamsBefore) await sleep(20);
+    await waitUntil(
+      'the unsubscribed stream has ended',
+      async () => (await liveStreams(gateway.url)) <= streamsBefore,
+      20_000,
+      {
+        intervalMs: 20,
+      },
+    );
 
     // Each alias makes another operation, executed for itself.
     const different = [];
@@ -331,12 +339,16 @@ describe('events subscription', () => {
 describe('stream lifetime', () => {
   /** Waits until the gateway's live stream count is `count`; fails after 5 seconds. */
   async function streamsDropTo(count: number) {
-    const deadline = Date.now() + 5_000;
-    while ((await liveStreams(gateway.url)) > count) {
-      if (Date.now() > deadline)
-        throw new Error(`still ${await liveStreams(gateway.url)} live streams, expected ${count}`);
-      await sleep(20);
-    }
+    let live = 0;
+    await waitUntil(
+      `${count} live streams remain`,
+      async () => (live = await liveStreams(gateway.url)) <= count,
+      5_000,
+      {
+        intervalMs: 20,
+        context: () => `still ${live} live streams`,
+      },
+    );
   }
 
   test('unsubscribing or disconnecting ends the stream at once, though its tenant is quiet', async () => {
@@ -512,7 +524,9 @@ describe('events over server-sent events', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    while ((await liveStreams(gateway.url)) <= streamsBefore) await sleep(20);
+    await waitUntil('the SSE stream is live', async () => (await liveStreams(gateway.url)) > streamsBefore, 20_000, {
+      intervalMs: 20,
+    });
     const created = await createContact(tenant, 'sse@example.com');
     let text = '';
     while (!text.includes(created.body.contactId)) {

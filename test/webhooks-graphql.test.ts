@@ -4,6 +4,7 @@ import { createTenant, http, useGateway, type Tenant } from './support/gateway.j
 import { failed, graphqlClient, ok, type GqlResult } from './support/graphql.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver, type Received } from './support/receiver.js';
+import { waitUntil } from './support/wait.js';
 
 // The webhook management surface through GraphQL (POST /graphql), with real receivers that verify
 // every request with the standardwebhooks package, and every result compared with what REST
@@ -166,7 +167,10 @@ describe('endpoints', () => {
     expect(event).toMatchObject({ type: 'communication.contact.created', data: { contactId } });
     expect(request!.headers['webhook-id']).toBe(event.id);
 
-    await waitUntil(async () => (await restDeliveries(tenant, created.endpoint.id))[0]?.status === 'succeeded');
+    await waitUntil(
+      'the delivery has succeeded',
+      async () => (await restDeliveries(tenant, created.endpoint.id))[0]?.status === 'succeeded',
+    );
     const [delivery] = await expectSurfacesAgree(tenant, created.endpoint.id);
     expect(delivery).toMatchObject({
       eventId: event.id,
@@ -280,7 +284,10 @@ describe('endpoints', () => {
     expect(receiver.received.every((r) => r.verifiedBy === 0)).toBe(true);
     expect(witness.events().some((e) => e.data.invoiceId === invoice2)).toBe(true);
 
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 2);
+    await waitUntil(
+      '2 deliveries have succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 2,
+    );
     const deliveries = await expectSurfacesAgree(tenant, endpoint.id);
     expect(deliveries.map((d) => d.eventId)).toEqual(idsOf(receiver));
     const final = ok(
@@ -301,10 +308,16 @@ describe('endpoints', () => {
     const ENDPOINT_QUERY = `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`;
 
     await createContact(tenant, 'succeeds@example.com');
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 1);
+    await waitUntil(
+      '1 delivery has succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 1,
+    );
     healthy = false;
     await createContact(tenant, 'fails@example.com');
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 1);
+    await waitUntil(
+      '1 delivery has failed',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 1,
+    );
 
     const now = ok(await gql(tenant.apiKey, ENDPOINT_QUERY, { id: endpoint.id })).webhookEndpoint;
     expect((await api(tenant, 'GET', `/webhooks/endpoints/${endpoint.id}`)).body).toEqual(endpointAsRest(now));
@@ -320,7 +333,10 @@ describe('endpoints', () => {
     await createContact(tenant, 'before-delete@example.com');
     await receiver.waitFor(1);
     // The attempt recorded first: a delete racing the recording is the next test.
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
+    await waitUntil(
+      'the delivery has succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded',
+    );
 
     expect(
       ok(await gql(tenant.apiKey, 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id })),
@@ -370,7 +386,7 @@ describe('endpoints', () => {
       endpointId = (await endpointFor(tenant, receiver)).endpoint.id;
       await createContact(tenant, `race${round}@example.com`);
       await receiver.waitFor(1);
-      await waitUntil(async () => deleting !== undefined);
+      await waitUntil('the receiver has started the deletion', async () => deleting !== undefined);
       const result = await deleting!;
       expect(result.errors, `round ${round}: ${JSON.stringify(result.errors)}`).toBeUndefined();
       expect(result.data).toEqual({ deleteWebhookEndpoint: endpointId });
@@ -391,7 +407,7 @@ describe('deliveries', () => {
     await createInvoice(tenant);
     await createContact(tenant, 'd2@example.com');
     await createInvoice(tenant);
-    await waitUntil(async () => {
+    await waitUntil('all 4 deliveries are settled', async () => {
       const all = await restDeliveries(tenant, endpoint.id);
       return all.length === 4 && all.every((d) => d.status !== 'pending');
     });
@@ -476,7 +492,10 @@ describe('deliveries', () => {
     const receiver = await startReceiver(() => ({ status: healthy ? 200 : 500 }));
     const { endpoint } = await endpointFor(tenant, receiver);
     await createContact(tenant, 'retry@example.com');
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'failed');
+    await waitUntil(
+      'the delivery has failed',
+      async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'failed',
+    );
     const [failedDelivery] = await expectSurfacesAgree(tenant, endpoint.id);
     expect(failedDelivery).toMatchObject({ attemptCount: 3 });
     expect(receiver.received).toHaveLength(3);
@@ -496,7 +515,10 @@ describe('deliveries', () => {
     });
     expect(['pending', 'succeeded']).toContain(retried.status);
     const requests = await receiver.waitFor(4);
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
+    await waitUntil(
+      'the delivery has succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded',
+    );
 
     expect(requests).toHaveLength(4);
     expect(new Set(idsOf(receiver))).toEqual(new Set([failedDelivery.eventId]));
@@ -515,17 +537,26 @@ describe('deliveries', () => {
     const RECOVER = 'mutation($e: ID!, $since: DateTime!) { recoverWebhookDeliveries(endpointId: $e, since: $since) }';
 
     await createContact(tenant, 'old@example.com');
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 1);
+    await waitUntil(
+      '1 delivery has failed',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 1,
+    );
     await createContact(tenant, 'new1@example.com');
     await createContact(tenant, 'new2@example.com');
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 3);
+    await waitUntil(
+      '3 deliveries have failed',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'failed' })).length === 3,
+    );
     const [old, new1, new2] = await expectSurfacesAgree(tenant, endpoint.id);
     expect(receiver.received).toHaveLength(9); // the retry schedule, 3 attempts, exhausted for each
 
     healthy = true;
     const recovered = ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: new1.createdAt }));
     expect(recovered).toEqual({ recoverWebhookDeliveries: 2 });
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 2);
+    await waitUntil(
+      '2 deliveries have succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 2,
+    );
     await sleep(300);
 
     const resent = receiver.received.slice(9);
@@ -555,7 +586,10 @@ describe('deliveries', () => {
     expect(ok(await gql(tenant.apiKey, RECOVER, { e: endpoint.id, since: old.createdAt }))).toEqual({
       recoverWebhookDeliveries: 1,
     });
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 3);
+    await waitUntil(
+      '3 deliveries have succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id, { status: 'succeeded' })).length === 3,
+    );
     expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(old.eventId);
   });
 
@@ -588,7 +622,10 @@ describe('deliveries', () => {
       data: { endpointId: endpoint.id, message: expect.any(String) },
     });
     expect((await api(tenant, 'GET', '/events')).body.count).toBe(0);
-    await waitUntil(async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded');
+    await waitUntil(
+      'the delivery has succeeded',
+      async () => (await restDeliveries(tenant, endpoint.id))[0]?.status === 'succeeded',
+    );
     const [delivery] = await expectSurfacesAgree(tenant, endpoint.id, { eventType: 'webhooks.endpoint.test' });
     expect(delivery).toMatchObject({
       deliveryId: sent.id,
@@ -734,7 +771,10 @@ describe('errors carry the REST codes', () => {
     const { endpoint: otherEndpoint } = await endpointFor(other, otherReceiver);
     await createContact(owner, 'mine@example.com');
     await receiver.waitFor(1);
-    await waitUntil(async () => (await restDeliveries(owner, endpoint.id))[0]?.status === 'succeeded');
+    await waitUntil(
+      'the delivery has succeeded',
+      async () => (await restDeliveries(owner, endpoint.id))[0]?.status === 'succeeded',
+    );
     const [delivery] = await restDeliveries(owner, endpoint.id);
     const ENDPOINT_QUERY = `query($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT} } }`;
     const before = ok(await gql(owner.apiKey, ENDPOINT_QUERY, { id: endpoint.id })).webhookEndpoint;
@@ -880,11 +920,3 @@ describe('errors carry the REST codes', () => {
     }
   });
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
-}
