@@ -8,23 +8,28 @@ const DEMO_KEY_COMMAND = 'npm run --silent admin -- demo-key';
 const config = loadConfig();
 const app = await buildApp(config);
 // Ready (for /ready and for the people reading the start output) once the first start's tenant exists.
-await app.start({ beforeReady: firstRun });
+const started = app.start({ beforeReady: firstRun });
 
+// Installed before the start finishes: a signal while it runs (the port already answers /health)
+// stops the gateway once it has started, instead of killing it half-way.
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     app.http.log.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (err) => {
-        app.http.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    started
+      .then(() => app.stop())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          app.http.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   });
 }
+await started;
 
 /** Says where everything is; on an empty database, creates the demo tenant (embedded development) or says how to create one. */
 async function firstRun(baseUrl: string) {

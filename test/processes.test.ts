@@ -1,11 +1,20 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { describe, expect, test, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services.js';
 import type { Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
-import { gatewayEnvironments, killGateway, startGateway, stopGateway } from './support/processes.js';
+import { waitUntil } from './support/wait.js';
+import {
+  freePort,
+  gatewayEnvironments,
+  killGateway,
+  spawnTracked,
+  startGateway,
+  stopGateway,
+} from './support/processes.js';
 import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 
 // Real gateway processes: starting one (PGlite's initdb, migrations) takes seconds on a busy machine.
@@ -26,6 +35,45 @@ const createContact = (url: string, tenant: Tenant, email: string) =>
   }).then(async (res) => ({ status: res.status, body: await res.json() }));
 
 describe('graceful shutdown (SIGTERM)', () => {
+  if (PG) {
+    test('a SIGTERM while the start is still finishing (the port answers, /ready not yet) exits 0 once started', async () => {
+      const env = environment();
+      await createTenantIn(env);
+      // The start's last step counts the tenants: held on this lock, the start waits with the port
+      // already answering /health, and the SIGTERM surely comes in the middle of it.
+      const lock = new pg.Client({ connectionString: env.DATABASE_URL });
+      lock.on('error', () => {}); // dropped with this file's database if the test fails half-way
+      await lock.connect();
+      try {
+        await lock.query('BEGIN');
+        await lock.query('LOCK TABLE "Tenant" IN ACCESS EXCLUSIVE MODE');
+        const port = await freePort();
+        const proc = spawnTracked('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1' });
+        let output = '';
+        proc.stderr!.on('data', (d) => (output += d));
+        const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+        const url = `http://127.0.0.1:${port}`;
+        await waitUntil(
+          'the port answers /health',
+          () =>
+            fetch(`${url}/health`).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          60_000,
+        );
+        expect((await fetch(`${url}/ready`)).status).toBe(503);
+        proc.kill('SIGTERM');
+        await sleep(300);
+        expect(proc.signalCode, 'killed by the signal half-way through the start').toBeNull();
+        await lock.query('COMMIT');
+        expect(await exited, output).toBe(0);
+      } finally {
+        await lock.end();
+      }
+    });
+  }
+
   test('websockets close with 1001, a request in flight completes, new connections are refused, exit 0', async () => {
     const env = environment();
     const tenant = await createTenantIn(env);

@@ -52,10 +52,7 @@ export type GatewayProcess = {
   exited: Promise<number | null>;
 };
 
-/**
- * Starts src/main.ts on a free port and waits until /ready answers 200: its start-up work is done
- * and it handles SIGTERM (a signal before that would end it unhandled, with no exit code).
- */
+/** Starts src/main.ts on a free port and waits until /ready answers 200: its start-up work is done. */
 export async function startGateway(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   const port = await freePort();
   const proc = spawnTracked('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1' });
