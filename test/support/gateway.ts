@@ -1,6 +1,6 @@
 import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import { runOnServer } from './postgres.js';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -68,15 +68,7 @@ export function seedDataDir(dataDir: string): void {
  */
 export async function createDatabase(serverUrl: string, { migrated = false } = {}) {
   const name = `nilo_test_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (sql: string) => runOnServer(serverUrl, sql);
   await admin(`CREATE DATABASE "${name}"${migrated ? ` TEMPLATE "${inject('postgresTemplate')}"` : ''}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;

@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migration-folders.js';
+import { runOnServer } from './postgres.js';
 import { scratchDir } from './scratch.js';
 
 // Work every test file of a run would otherwise repeat, done once before the workers start:
@@ -81,10 +82,10 @@ async function migratedPostgres(serverUrl: string): Promise<string> {
   await client.end();
   for (const { datname } of rows)
     if (!alive(Number(datname.slice(TEMPLATE_PREFIX.length).split('_')[0])))
-      await onServer(serverUrl, `DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      await runOnServer(serverUrl, `DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
 
   const name = `${TEMPLATE_PREFIX}${process.pid}_${Date.now()}`;
-  await onServer(serverUrl, `CREATE DATABASE "${name}"`);
+  await runOnServer(serverUrl, `CREATE DATABASE "${name}"`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const [template, sharedDb] = await Promise.all([
@@ -99,7 +100,7 @@ async function cleanUp({ builtDir, pgliteTemplate, postgresTemplate }: Prepared[
   rmSync(builtDir, { recursive: true, force: true });
   if (pgliteTemplate) rmSync(path.dirname(pgliteTemplate), { recursive: true, force: true });
   if (postgresTemplate && process.env.DATABASE_URL)
-    await onServer(process.env.DATABASE_URL, `DROP DATABASE IF EXISTS "${postgresTemplate}" WITH (FORCE)`);
+    await runOnServer(process.env.DATABASE_URL, `DROP DATABASE IF EXISTS "${postgresTemplate}" WITH (FORCE)`);
 }
 
 function alive(pid: number): boolean {
@@ -108,15 +109,5 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
-}
-
-async function onServer(serverUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
   }
 }
