@@ -3,7 +3,8 @@ import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
-import { expectProblem, sleep } from './support/problem.js';
+import { expectProblem } from './support/problem.js';
+import { waitUntil } from './support/wait.js';
 
 // invoices.pdf end to end: POST …/pdf (or renderInvoicePdf) queues a job, the gateway's worker
 // renders the invoice with pdf-lib and stores it, GET …/pdf serves the newest rendering.
@@ -313,13 +314,16 @@ describe('GraphQL', () => {
     const pdfPath = `/api/v1/invoices/${invoiceId}/pdf`;
     const poll = async () =>
       (await gql(tenant, 'query($id: ID!) { job(id: $id) { status result } }', { id: jobId })).data.job;
-    const deadline = Date.now() + 30_000;
-    let job = await poll();
-    while (job.status === 'queued' || job.status === 'running') {
-      if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status}`);
-      await sleep(50);
-      job = await poll();
-    }
+    let job: any;
+    await waitUntil(
+      'the job has ended',
+      async () => {
+        job = await poll();
+        return job.status !== 'queued' && job.status !== 'running';
+      },
+      30_000,
+      { context: () => `job ${jobId} still ${job?.status}` },
+    );
     expect(job).toEqual({
       status: 'succeeded',
       result: { invoiceId, documentId: expect.stringMatching(/^invdoc_/), pdfPath, bytes: expect.any(Number) },

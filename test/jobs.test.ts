@@ -4,6 +4,7 @@ import { settledJob } from './support/jobs.js';
 import { expectProblem, sleep } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn } from './support/subscriptions.js';
+import { waitUntil } from './support/wait.js';
 
 const gateway = useGateway(
   { JOB_LEASE: '30s', WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32', EVENT_POLL_MS: '200' },
@@ -188,12 +189,12 @@ describe('cancel', () => {
   test('a running import stops at its next step and stays canceled', async () => {
     const tenant = await createTenant(gateway.app);
     const started = await api(tenant, 'POST', '/contacts/contacts/import', { contacts: importRows(20_000, 'cx') });
-    const deadline = Date.now() + 30_000;
-    while (
-      (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body.progress.completed < 500 &&
-      Date.now() < deadline
-    )
-      await sleep(20);
+    await waitUntil(
+      'the import has done 500 rows',
+      async () => (await api(tenant, 'GET', `/jobs/${started.body.jobId}`)).body.progress.completed >= 500,
+      30_000,
+      { intervalMs: 20 },
+    );
     const canceled = await api(tenant, 'POST', `/jobs/${started.body.jobId}/cancel`);
     expect(
       canceled.body.status,

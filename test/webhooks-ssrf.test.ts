@@ -1,8 +1,9 @@
 import { expect, test } from 'vitest';
 import { newId } from '../src/core/ids.js';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
-import { expectProblem, sleep } from './support/problem.js';
+import { expectProblem } from './support/problem.js';
 import { startReceiver } from './support/receiver.js';
+import { waitUntil } from './support/wait.js';
 
 // No WEBHOOK_ALLOWED_CIDRS: only public addresses may receive webhooks.
 const gateway = useGateway(
@@ -88,14 +89,16 @@ test('at connect time a target that now resolves to a private address is refused
   await api(tenant, 'POST', '/contacts/contacts', { email: 'rebind@example.com' });
 
   for (const endpointId of endpoints) {
-    const deadline = Date.now() + 10_000;
     let endpoint: { enabled: boolean; disabledReason?: string } | undefined;
-    while (Date.now() < deadline) {
-      const current: { enabled: boolean } = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}`)).body;
-      endpoint = current;
-      if (!current.enabled) break;
-      await sleep(50);
-    }
+    await waitUntil(
+      'the endpoint is disabled',
+      async () => {
+        endpoint = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}`)).body;
+        return !endpoint!.enabled;
+      },
+      10_000,
+      { context: () => JSON.stringify(endpoint) },
+    );
     expect(endpoint).toMatchObject({ enabled: false, disabledReason: 'failing' });
     const [delivery] = (await api(tenant, 'GET', `/webhooks/endpoints/${endpointId}/deliveries`)).body.items;
     expect(delivery.attempts.length).toBeGreaterThanOrEqual(2);
