@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { contactResource } from '../../src/features/contacts/resource.js';
-import { eventsOf, newCaller, useServices } from '../support/domain.js';
+import { newCaller, useServices } from '../support/domain.js';
+import { eventsOf } from '../support/gateway.js';
 
 // Contacts through the contact service: each write leaves exactly one event in the tenant's
 // gapless sequence, carrying the resource as REST answers it; rules hold without HTTP.
@@ -22,7 +23,7 @@ describe('contact service', () => {
     expect(updated).toMatchObject({ city: 'London', lastName: null, firstName: 'Ada' });
     const deleted = await contacts.delete(auth, created.id);
 
-    const events = await eventsOf(ctx.services, auth);
+    const events = await eventsOf(ctx, auth.tenantId);
     expect(events.map((e) => [e.tenantSequence, e.type, e.resourceId])).toEqual([
       [1, 'communication.contact.created', created.id],
       [2, 'communication.contact.updated', created.id],
@@ -45,7 +46,7 @@ describe('contact service', () => {
       code: 'not_found',
     });
     await expect(contacts.delete(other, contact.id)).rejects.toMatchObject({ code: 'not_found' });
-    expect(await eventsOf(ctx.services, other)).toEqual([]);
+    expect(await eventsOf(ctx, other.tenantId)).toEqual([]);
     expect(await contacts.get(owner, contact.id)).toMatchObject({ city: null });
   });
 
@@ -54,7 +55,7 @@ describe('contact service', () => {
     const auth = await newCaller(ctx.services);
     await contacts.create(auth, { email: 'twice@example.com' });
     await expect(contacts.create(auth, { email: 'TWICE@example.com' })).rejects.toMatchObject({ code: 'email_taken' });
-    expect(await eventsOf(ctx.services, auth)).toHaveLength(1);
+    expect(await eventsOf(ctx, auth.tenantId)).toHaveLength(1);
   });
 
   test('a tenant without the communication feature is refused', async () => {

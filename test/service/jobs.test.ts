@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { eventsOf, newCaller, useServices } from '../support/domain.js';
+import { newCaller, useServices } from '../support/domain.js';
+import { eventsOf } from '../support/gateway.js';
 
 // A runner's job through the job and runner services: queued by a client, claimed under a lease
 // by a runner of the tenant registered for its type, reported on, finished; each step an event.
@@ -35,7 +36,7 @@ describe('job lifecycle', () => {
     await expect(runners.complete(runner, queued.id, { text: 'again' })).rejects.toMatchObject({
       code: 'job_not_held',
     });
-    const types = (await eventsOf(ctx.services, auth)).map((e) => e.type);
+    const types = (await eventsOf(ctx, auth.tenantId)).map((e) => e.type);
     expect(types[0]).toBe('jobs.job.queued');
     expect(types.at(-1)).toBe('jobs.job.succeeded');
     expect(types.filter((t) => t === 'jobs.job.succeeded')).toHaveLength(1);
@@ -56,7 +57,7 @@ describe('job lifecycle', () => {
     const job = await ctx.services.jobs.create(auth, { resourceType: 'documents.ocr' });
     expect(await ctx.services.jobs.cancel(auth, job.id)).toMatchObject({ status: 'canceled' });
     await expect(ctx.services.jobs.cancel(auth, job.id)).rejects.toMatchObject({ code: 'job_finished' });
-    expect((await eventsOf(ctx.services, auth)).map((e) => e.type)).toEqual(['jobs.job.queued', 'jobs.job.canceled']);
+    expect((await eventsOf(ctx, auth.tenantId)).map((e) => e.type)).toEqual(['jobs.job.queued', 'jobs.job.canceled']);
   });
 
   test("built-in job types are refused on the runners' endpoint", async () => {

@@ -4,7 +4,7 @@ import type { AuthContext } from '../../src/auth/context.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { createServices, type Services } from '../../src/services.js';
-import { migratedDataDir } from './gateway.js';
+import { createTenant, migratedDataDir } from './gateway.js';
 
 // The service tier (test/service/): the domain services as REST, GraphQL and the CLI call them,
 // on a database of their own per test file (a copy of the run's migrated PGlite folder) or on
@@ -27,17 +27,11 @@ export function useServices() {
   return state;
 }
 
-/** A fresh tenant with one application, created through the admin service; answers the caller as its key authenticates. */
+/** A fresh tenant with one application (createTenant of the contract tier); answers the caller as its key authenticates. */
 export async function newCaller(
   services: Services,
   features: string[] = ['accounting', 'communication'],
 ): Promise<AuthContext> {
-  const { tenantId } = await services.admin.createTenant({ name: `Service test ${Date.now()}`, features });
-  const { apiKey } = await services.admin.createApplication({ tenantId, name: 'Service test app' });
+  const { tenantId, apiKey } = await createTenant({ services }, features);
   return services.authenticate(apiKey, `corr-${tenantId}`);
-}
-
-/** The events of the caller's tenant, in sequence order. */
-export function eventsOf(services: Services, auth: AuthContext) {
-  return services.prisma.event.findMany({ where: { tenantId: auth.tenantId }, orderBy: { tenantSequence: 'asc' } });
 }

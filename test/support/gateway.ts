@@ -78,7 +78,10 @@ export async function createDatabase(serverUrl: string, { migrated = false } = {
 export type Tenant = { tenantId: string; applicationId: string; apiKey: string };
 
 /** A fresh tenant with one application and key, created through the admin service. */
-export async function createTenant(app: App, features: string[] = ['accounting', 'communication']): Promise<Tenant> {
+export async function createTenant(
+  app: Pick<App, 'services'>,
+  features: string[] = ['accounting', 'communication'],
+): Promise<Tenant> {
   const { tenantId } = await app.services.admin.createTenant({ name: `Test ${Date.now()}`, features });
   const { applicationId, apiKey } = await app.services.admin.createApplication({ tenantId, name: 'Test app' });
   return { tenantId, applicationId, apiKey };
@@ -128,7 +131,7 @@ export async function graphql(
 }
 
 /** The events a tenant's writes left in the log, in sequence order. */
-export function eventsOf(app: App, tenantId: string) {
+export function eventsOf(app: Pick<App, 'services'>, tenantId: string) {
   return app.services.prisma.event.findMany({ where: { tenantId }, orderBy: { tenantSequence: 'asc' } });
 }
 
