@@ -16,7 +16,7 @@ const tags = ['jobs'];
 export const Job = JobResource.meta({ id: 'Job' });
 
 /** A job as clients read it: waitingFor "no_runner" while no runner (nor built-in worker) handles its type. */
-const JobWithHint = Job.extend({ waitingFor: z.enum(['no_runner']).nullable() }).meta({ id: 'JobWithHint' });
+export const JobWithHint = Job.extend({ waitingFor: z.enum(['no_runner']).nullable() }).meta({ id: 'JobWithHint' });
 
 /** The documented answer to work that starts a job: 202, the short job form, and where to poll. */
 export function accepted(reply: import('fastify').FastifyReply, job: JobState) {

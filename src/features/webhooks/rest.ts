@@ -22,7 +22,7 @@ const DeliveryParams = z.object({
 });
 
 /** The endpoint as endpointResource builds it. */
-const Endpoint = z
+export const Endpoint = z
   .object({
     endpointId: z.string(),
     url: z.string(),
@@ -35,12 +35,12 @@ const Endpoint = z
   })
   .meta({ id: 'WebhookEndpoint' });
 /** Only when created and when its secret is rotated: the signing secret. */
-const EndpointWithSecret = Endpoint.extend({
+export const EndpointWithSecret = Endpoint.extend({
   secret: z.string().describe('whsec_ + base64: verify signatures with it (Standard Webhooks)'),
 }).meta({ id: 'WebhookEndpointWithSecret' });
 
 /** A delivery as deliveryResource builds it, with its attempts. */
-const Delivery = z
+export const Delivery = z
   .object({
     deliveryId: z.string(),
     endpointId: z.string(),
