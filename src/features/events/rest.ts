@@ -6,7 +6,7 @@ import { operation, Page } from '../../http/openapi.js';
 import { decodeKeysetCursor } from '../../core/paging.js';
 import { page, PageQuery } from '../../http/pagination.js';
 
-const EventsQuery = PageQuery.extend({
+export const EventsQuery = PageQuery.extend({
   after: z.string().max(200).optional().describe('An event id: only events after it (the same as a cursor).'),
   types: z
     .string()
