@@ -10,6 +10,7 @@ import { eventService } from './features/events/service.js';
 import { idempotencyService } from './http/idempotency.js';
 import { invoicePdfService } from './features/invoices/pdf.js';
 import { invoiceService } from './features/invoices/service.js';
+import { sellerProfileService } from './features/invoices/seller-profile.js';
 import { jobService } from './features/jobs/service.js';
 import { runnerService } from './features/runners/service.js';
 import { viewerService } from './features/viewer/service.js';
@@ -31,6 +32,8 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     admin: adminService(prisma, auth.forget),
     contacts: contactService(prisma),
     invoices: invoiceService(prisma),
+    /** Who issues the tenant's invoices; get(tenantId) is what the invoice PDF prints. */
+    sellerProfiles: sellerProfileService(prisma),
     events: eventService(prisma),
     jobs,
     contactImport: contactImportService(prisma, jobs),

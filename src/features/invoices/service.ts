@@ -6,7 +6,8 @@ import { recordEvent } from '../events/service.js';
 import type { EventType } from '../events/types.js';
 import { newId, parseId } from '../../core/ids.js';
 import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
-import { decimalPlaces, lineAmounts, sum, toDecimal } from './money.js';
+import { decimalPlaces, formatMoney, lineAmounts, minorUnits, sum, toDecimal } from './money.js';
+import { CurrencyCode, defaultCurrency } from './seller-profile.js';
 import { isForeignKeyViolation } from '../../db/prisma-errors.js';
 import { searchArgs, searchBodySchema, searchPage, type SearchField } from '../../core/search.js';
 import { optionalText, parseInput } from '../../core/validation.js';
@@ -15,8 +16,8 @@ import { nextInvoiceCounter } from './sql.js';
 
 // invoices/graphql.ts reads the statuses here.
 
-/** Totals must stay exactly representable as JSON numbers (15 significant digits). */
-const MAX_AMOUNT = toDecimal('9999999999999.99');
+/** Totals stay below 10^13 (9999999999999.99 in EUR): 13 integer digits, within the amount columns' 16. */
+const AMOUNT_LIMIT = toDecimal('10000000000000');
 
 const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
 
@@ -66,6 +67,9 @@ export const CreateInvoiceInput = z
       .date('must be an ISO-8601 date (YYYY-MM-DD)')
       .refine((d) => d >= '1000-01-01', 'must be in the year 1000 or later'),
     paymentTermsDays: z.number().int('must be an integer').min(0).max(3650),
+    currency: CurrencyCode.optional().describe(
+      "ISO 4217 code; its minor units are the scale of every amount. Default: the seller profile's defaultCurrency, else EUR",
+    ),
     items: z.array(LineInput).min(1, 'At least one item is required.').max(1000),
   })
   .refine(
@@ -147,6 +151,9 @@ export function invoiceService(prisma: PrismaClient) {
     async create(auth: AuthContext, input: unknown): Promise<InvoiceWithDetails> {
       requireFeature(auth, INVOICES_FEATURE);
       const data = parseInput(CreateInvoiceInput, input);
+      // Read before the transaction: the profile can change at any time, and an invoice takes the default it saw.
+      const currency = data.currency ?? (await defaultCurrency(prisma, auth.tenantId));
+      const places = minorUnits(currency);
       const lines = data.items.map((item, position) => {
         const quantity = toDecimal(item.quantity);
         const price = toDecimal(item.price);
@@ -158,7 +165,7 @@ export function invoiceService(prisma: PrismaClient) {
           quantity,
           price,
           taxRate,
-          ...lineAmounts(quantity, price, taxRate),
+          ...lineAmounts(quantity, price, taxRate, places),
         };
       });
       const totals = {
@@ -166,10 +173,11 @@ export function invoiceService(prisma: PrismaClient) {
         taxTotal: sum(lines.map((l) => l.tax)),
         grossTotal: sum(lines.map((l) => l.gross)),
       };
-      if (totals.grossTotal.gt(MAX_AMOUNT)) {
+      if (totals.grossTotal.gte(AMOUNT_LIMIT)) {
+        const largest = AMOUNT_LIMIT.minus(toDecimal(1).dividedBy(10 ** places));
         throw new UnprocessableError(
           'amount_out_of_range',
-          `The invoice total may be at most ${MAX_AMOUNT.toFixed(2)}.`,
+          `The invoice total may be at most ${formatMoney(largest, currency)} ${currency}.`,
           [{ path: 'items', message: 'the invoice total is too large' }],
         );
       }
@@ -186,6 +194,7 @@ export function invoiceService(prisma: PrismaClient) {
             data: {
               ...fields,
               ...totals,
+              currency,
               id: newId('inv'),
               tenantId: auth.tenantId,
               applicationId: auth.applicationId,
