@@ -48,6 +48,8 @@ import { invoiceRoutes } from './features/invoices/rest.js';
 import { chargeOnAuthentication, createRateLimiter, rateLimit, type RateLimiter } from './http/rate-limit.js';
 import { answerClientError, httpProblem, problemFromDomainError, sendProblem } from './http/problems.js';
 import { parseJsonBody, refuseUnstorableUrlText } from './http/input.js';
+import { discoveryRoutes } from './mcp/discovery.js';
+import { mcpRoutes } from './mcp/route.js';
 import { openApiDocument, operation, transform, transformObject } from './http/openapi.js';
 
 export type App = {
@@ -200,6 +202,8 @@ async function documentation(http: FastifyInstance) {
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   // Human docs of the same OpenAPI document; its assets ship inside the package (no CDN).
   await http.register(swaggerUi, { routePrefix: '/docs' });
+  // /llms.txt and /schema.graphql: what an agent reads first, without a key.
+  discoveryRoutes(http);
 }
 
 /** Metrics, the home page, liveness and readiness; /ready answers 503 until `open()` is called. */
@@ -265,6 +269,8 @@ async function featureRoutes(http: FastifyInstance, services: Services, limiter:
     },
     { prefix: '/api/v1' },
   );
+  // The same domain as MCP tools, behind the same keys and budget.
+  await http.register(mcpRoutes(services, limiter, { openApi: () => http.swagger() }));
   // Runners authenticate with their own keys: outside the API-key scope above.
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
   await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });

@@ -12,7 +12,14 @@ import { describe, expect, test } from 'vitest';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Where the process is assembled: it may import everything, and nothing below imports it. */
-const COMPOSITION_ROOT = ['src/app.ts', 'src/services.ts', 'src/built-in-jobs.ts', 'src/main.ts', 'src/cli/'];
+const COMPOSITION_ROOT = [
+  'src/app.ts',
+  'src/services.ts',
+  'src/built-in-jobs.ts',
+  'src/main.ts',
+  'src/cli/',
+  'src/mcp/',
+];
 
 /**
  * The GraphQL files that load the features: schema.ts imports each feature's graphql.ts (the
