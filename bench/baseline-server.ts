@@ -1,9 +1,11 @@
 // The baseline: a bare node:http server doing, per request, the single SQL statement a scenario
-// needs, with a pg Pool the size of the gateway's. Routes come from the scenarios: `/${scenario.id}`.
+// needs, with a pg Pool the size of the gateway's. Routes come from the scenarios' peers given as
+// routes: `/${scenario.id}` for the peer named baseline, `/${scenario.id}/${peer}` for the others.
 // Env: PORT, DATABASE_URL (the bench database), BENCH_BASELINE_SCHEMA, BENCH_POOL_SIZE.
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { sendJson } from './lib/http.js';
+import { peersOf, routePath } from './lib/peers.js';
 import type { BaselineRoute } from './lib/types.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -14,9 +16,11 @@ if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
 /** Same size as the gateway's pool (src/db/database.ts POOL_SIZE). */
 const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BENCH_POOL_SIZE ?? 10) });
-/** The scenarios whose baseline is a route here (the others bring a server of their own). */
+/** The peers that are a route here (the others bring a server of their own). */
 const routes = new Map<string, BaselineRoute>();
-for (const { id, baseline } of scenarios) if ('handle' in baseline) routes.set(`${baseline.method} /${id}`, baseline);
+for (const scenario of scenarios)
+  for (const [name, peer] of peersOf(scenario))
+    if ('handle' in peer) routes.set(`${peer.method} ${routePath(scenario.id, name)}`, peer);
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');

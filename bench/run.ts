@@ -1,6 +1,7 @@
-// npm run bench [-- --only <id,…>] [-- --sql-count] [-- --profile]
-// Measures each scenario against the gateway and then against the bare baseline server, each a
-// child process started fresh and warmed up, with the same autocannon load. See bench/README.md.
+// npm run bench [-- --only <id,…>] [-- --peers <name,…>] [-- --sql-count] [-- --profile]
+// Measures each scenario on the gateway and then on each of its peers (the bare baseline server,
+// PostGraphile, …), each a child process started fresh, warmed up and measured one at a time on
+// the same data, with the same load. See bench/README.md.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
@@ -21,14 +22,16 @@ import { failuresOf, measure } from './lib/load.js';
 import { startPgCounter } from './lib/pg-counter.js';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { formatTable, formatTarget, scenarioResult, type ScenarioResult } from './lib/report.js';
-import { cpuBetween, machineCpuBusy, postgresCpuSnapshot, processCpuMs } from './lib/machine.js';
+import { CpuWindow, machineCpuBusy, startDatabaseCpuCounter } from './lib/machine.js';
+import { isServerPeer, peersOf, ROUTE_SERVER_SCRIPT } from './lib/peers.js';
 import { formatActivity, HARNESS_APPLICATION_NAME, sampleActivity, type ActivitySummary } from './lib/activity.js';
-import type { BenchTenant, Measurement, Scenario, SetupContext, Side } from './lib/types.js';
+import type { BenchTenant, Measurement, ProcessRole, Scenario, SetupContext, Side } from './lib/types.js';
 import { scenarios as allScenarios } from './scenarios/index.js';
 
 const { values: flags } = parseArgs({
   options: {
     only: { type: 'string' },
+    peers: { type: 'string' },
     'sql-count': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
@@ -36,15 +39,17 @@ const { values: flags } = parseArgs({
 
 const settings = {
   seconds: positive('BENCH_SECONDS', 10),
-  warmupSeconds: positive('BENCH_WARMUP_SECONDS', 2),
+  /** HTTP loads warm up by answered requests: a fresh process's first seconds under load are slower. */
+  warmupRequests: positive('BENCH_WARMUP_REQUESTS', 5_000),
+  /** Custom loads (fan-out, webhooks, jobs) warm up with one run of this many seconds. */
+  warmupSeconds: positive('BENCH_WARMUP_SECONDS', 5),
   connections: positive('BENCH_CONNECTIONS', 32),
-  only: (flags.only ?? process.env.BENCH_ONLY ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
+  only: list(flags.only ?? process.env.BENCH_ONLY),
+  /** Only these peers (the gateway always runs): quicker A/B runs against one peer. */
+  peers: list(flags.peers ?? process.env.BENCH_PEERS),
   sqlCount: flags['sql-count'] || process.env.BENCH_SQL_COUNT === '1',
   profile: flags.profile || process.env.BENCH_PROFILE === '1',
-  profileSide: process.env.BENCH_PROFILE_SIDE === 'baseline' ? ('baseline' as const) : ('gateway' as const),
+  profileSide: process.env.BENCH_PROFILE_SIDE || 'gateway',
   enforceTargets: process.env.BENCH_ENFORCE_TARGETS === '1',
   serverUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
@@ -102,7 +107,7 @@ try {
 async function main() {
   mkdirSync(resultsDir, { recursive: true });
   log(
-    `bench database on ${redact(settings.serverUrl)}; ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.seconds}s per side; ${cpus().length} CPUs`,
+    `bench database on ${redact(settings.serverUrl)}; ${settings.connections} connections, warm-up ${settings.warmupRequests} requests (custom loads ${settings.warmupSeconds}s) + ${settings.seconds}s per side; ${cpus().length} CPUs`,
   );
   const database = await createBenchDatabase(settings.serverUrl, `nilo_bench_${runId}`);
   cleanups.push(() => database.drop());
@@ -126,8 +131,8 @@ async function main() {
   for (const scenario of scenarios) {
     log(`${scenario.id}: setup`);
     const state = await scenario.setup(ctx);
-    const measured = {} as Record<Side, Measurement>;
-    for (const side of ['gateway', 'baseline'] as const) {
+    const measured: Record<Side, Measurement> = {};
+    for (const side of sidesOf(scenario)) {
       const run = await measureSide(scenario, state, side, ctx);
       measured[side] = run.measurement;
       const problem = failuresOf(run.measurement);
@@ -135,7 +140,7 @@ async function main() {
         failures.push(`${scenario.id} ${side}: ${problem}\n    ${run.measurement.failureSamples.join('\n    ')}`);
       if (run.profile) profiles[scenario.id] = run.profile;
     }
-    results.push(scenarioResult(scenario, measured.gateway, measured.baseline));
+    results.push(scenarioResult(scenario, measured));
   }
 
   console.log(`\n${formatTable(results)}\n`);
@@ -152,6 +157,7 @@ async function main() {
         runAt: new Date().toISOString(),
         settings: {
           seconds: settings.seconds,
+          warmupRequests: settings.warmupRequests,
           warmupSeconds: settings.warmupSeconds,
           connections: settings.connections,
           node: process.version,
@@ -170,9 +176,12 @@ async function main() {
   if (failures.length) throw new Error(`requests failed, figures are not valid:\n  ${failures.join('\n  ')}`);
   const below = results.filter((r) => !r.meetsTarget);
   if (below.length) {
-    log(
-      `below target: ${below.map((r) => `${r.id} ${r.ratio.toFixed(2)}x, target ${formatTarget(r.target)}`).join('; ')}`,
+    const misses = below.flatMap((r) =>
+      r.peers
+        .filter((p) => p.meetsTarget === false)
+        .map((p) => `${r.id} vs ${p.name} ${p.ratio?.toFixed(2)}x, target ${formatTarget(p.target)}`),
     );
+    log(`below target: ${misses.join('; ')}`);
     if (settings.enforceTargets) process.exitCode = 1;
   }
 }
@@ -197,23 +206,39 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
   let measurement: Measurement;
   try {
     const pid = server.child.process.pid!;
-    const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl, pid }, state);
+    const processes = [{ name: side, pid, role: 'server' as ProcessRole }];
+    const trackProcess = (name: string, childPid: number, role: ProcessRole) =>
+      processes.push({ name, pid: childPid, role });
+    const load = await scenario.load({ ...ctx, side, baseUrl: server.baseUrl, pid, trackProcess }, state);
     // A custom load sets its own amount of work (the fan-out: a number of events), not seconds.
     const timed = (seconds: number) => (load.kind === 'http' ? ` ${seconds}s` : '');
-    log(`${scenario.id} ${side}: warm-up${timed(settings.warmupSeconds)}`);
+    log(
+      `${scenario.id} ${side}: warm-up ${load.kind === 'http' ? `${settings.warmupRequests} requests` : `run (${settings.warmupSeconds}s)`}`,
+    );
     const warm = await measure(server.baseUrl, load, {
       seconds: settings.warmupSeconds,
       connections: settings.connections,
       warmup: true,
+      ...(load.kind === 'http' ? { requests: settings.warmupRequests } : {}),
     });
     const warmProblem = failuresOf(warm);
     if (warmProblem)
       throw new Error(
         `${scenario.id} ${side} failed during warm-up: ${warmProblem}\n    ${warm.failureSamples.join('\n    ')}`,
       );
+    // autovacuum is off on the machines measured so far: each side starts from vacuumed tables
+    // with fresh statistics, whatever the sides before it (or its own warm-up) left behind.
+    await ctx.sql.query('VACUUM ANALYZE');
     log(`${scenario.id} ${side}: measuring${timed(settings.seconds)}`);
-    const serverCpuBefore = processCpuMs(pid);
-    const postgresBefore = postgresCpuSnapshot();
+    // Processes are read every 250 ms: one a custom load starts inside the window counts from 0,
+    // one it stops at the window's end keeps what it used until then.
+    const cpu = new CpuWindow();
+    const known = processes.length;
+    const readProcesses = () => processes.forEach((p, i) => cpu.see(p.pid, i >= known));
+    readProcesses();
+    const reader = setInterval(readProcesses, 250);
+    const harnessBefore = process.cpuUsage();
+    const postgres = await startDatabaseCpuCounter(ctx.sql, HARNESS_APPLICATION_NAME);
     const activity = settings.profile ? sampleActivity(ctx.sql, ctx.databaseUrl) : undefined;
     const fromUs = nowUs();
     measurement = await measure(server.baseUrl, load, {
@@ -222,12 +247,25 @@ async function measureSide(scenario: Scenario<any>, state: unknown, side: Side, 
       warmup: false,
     });
     window = { fromUs, toUs: nowUs() };
-    const serverCpu = serverCpuBefore === null ? null : processCpuMs(pid)! - serverCpuBefore;
-    const postgresCpu = cpuBetween(postgresBefore, postgresCpuSnapshot());
+    clearInterval(reader);
+    readProcesses();
+    const harness = process.cpuUsage(harnessBefore);
+    const postgresCpu = await postgres.stop();
     const perRequest = (ms: number | null) => (ms === null || !measurement.ok ? null : ms / measurement.ok);
+    const used = processes.map((p) => ({ ...p, ms: cpu.used(p.pid) }));
+    const sum = (role: ProcessRole) =>
+      used
+        .filter((p) => p.role === role)
+        .reduce<number | null>((t, p) => (t === null || p.ms === null ? null : t + p.ms), 0);
+    const loadMs = sum('load');
     measurement = {
       ...measurement,
-      serverCpuMsPerRequest: measurement.serverCpuMsPerRequest ?? perRequest(serverCpu),
+      serverCpuMsPerRequest: measurement.serverCpuMsPerRequest ?? perRequest(sum('server')),
+      loadCpuMsPerRequest: perRequest(loadMs === null ? null : loadMs + (harness.user + harness.system) / 1000),
+      processCpuMsPerRequest: {
+        ...Object.fromEntries(used.map((p) => [p.name, perRequest(p.ms)])),
+        harness: perRequest((harness.user + harness.system) / 1000),
+      },
       postgresCpuMsPerRequest: perRequest(postgresCpu),
     };
     if (activity) activitySummaries[`${scenario.id} ${side}`] = await activity.stop();
@@ -279,7 +317,13 @@ async function waitForQuiet(label: string): Promise<number | null> {
   }
 }
 
-/** Starts the gateway or the scenario's baseline on a free port and waits until it is healthy. */
+/** The gateway, then the scenario's peers (those named by --peers, when given). */
+function sidesOf(scenario: Scenario<any>): Side[] {
+  const peers = peersOf(scenario).map(([name]) => name);
+  return ['gateway', ...(settings.peers.length ? peers.filter((p) => settings.peers.includes(p)) : peers)];
+}
+
+/** Starts the gateway or one of the scenario's peers on a free port and waits until it is healthy. */
 async function startSide(
   scenario: Scenario<any>,
   side: Side,
@@ -298,11 +342,16 @@ async function startSide(
     WS_MAX_CONNECTIONS_PER_APP: '100000', // the fan-out's subscribers are one application's
     ...scenario.env,
   };
-  const baselineScript = 'script' in scenario.baseline ? scenario.baseline.script : 'bench/baseline-server.ts';
-  const child =
-    side === 'gateway'
-      ? startNode('gateway', 'src/main.ts', env, nodeArgs)
-      : startNode('baseline', baselineScript, { ...env, BENCH_BASELINE_SCHEMA: baselineSchema }, nodeArgs);
+  let child: Child;
+  if (side === 'gateway') child = startNode('gateway', 'src/main.ts', env, nodeArgs);
+  else {
+    const peer = peersOf(scenario).find(([name]) => name === side)?.[1];
+    if (!peer) throw new Error(`${scenario.id} has no peer ${side}`);
+    const peerEnv = { ...env, BENCH_BASELINE_SCHEMA: baselineSchema };
+    child = isServerPeer(peer)
+      ? startNode(side, peer.script, { ...peerEnv, ...peer.env }, [...(peer.nodeArgs ?? []), ...nodeArgs])
+      : startNode(side, ROUTE_SERVER_SCRIPT, peerEnv, nodeArgs);
+  }
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitForHealthy(child, `${baseUrl}/health`);
@@ -323,12 +372,12 @@ async function sqlCountPass(ctx: SetupContext) {
   for (const scenario of scenarios) {
     log(`${scenario.id}: setup`);
     const state = await scenario.setup(ctx);
-    for (const side of ['gateway', 'baseline'] as const) {
+    for (const side of sidesOf(scenario)) {
       const proxy = await startPgCounter(ctx.databaseUrl);
       const server = await startSide(scenario, side, proxy.url);
       try {
         const load = await scenario.load(
-          { ...ctx, side, baseUrl: server.baseUrl, pid: server.child.process.pid! },
+          { ...ctx, side, baseUrl: server.baseUrl, pid: server.child.process.pid!, trackProcess: () => {} },
           state,
         );
         await measure(server.baseUrl, load, { seconds: 1, connections: 4, warmup: true });
@@ -388,6 +437,13 @@ async function createTenant(databaseUrl: string, name: string, features: string[
 
 function nowUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function positive(name: string, fallback: number): number {

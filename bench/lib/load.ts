@@ -1,7 +1,8 @@
 import autocannon from 'autocannon';
 import type { HttpLoad, Load, Measurement } from './types.js';
 
-export type LoadOptions = { seconds: number; connections: number; warmup: boolean };
+/** `requests`: an HTTP load stops after that many answers instead of after `seconds` (warm-up). */
+export type LoadOptions = { seconds: number; connections: number; warmup: boolean; requests?: number };
 
 export function measure(baseUrl: string, load: Load, options: LoadOptions): Promise<Measurement> {
   return load.kind === 'custom' ? load.run(options) : measureHttp(baseUrl, load, options);
@@ -41,7 +42,7 @@ export async function measureHttp(baseUrl: string, load: HttpLoad, options: Load
   const result = await autocannon({
     url: baseUrl,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.requests ? { amount: options.requests } : { duration: options.seconds }),
     // A server that stalls must show up as errors, not hang the run.
     timeout: 30,
     requests: [request],

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { readFileSync } from 'node:fs';
 
 /** Share of all CPUs busy over `ms` (Linux /proc/stat), or null where that is not available. */
 export async function machineCpuBusy(ms: number): Promise<number | null> {
@@ -43,30 +44,77 @@ export function processRssBytes(pid: number): number | null {
 }
 
 /**
- * CPU time (ms) of every process whose name is `postgres` (the server and its backends), keyed by
- * pid so that a backend that exits between two snapshots does not count as negative.
+ * CPU time (ms) of a changing set of processes over a window, from /proc/<pid>/stat readings:
+ * `see` reads a process (its first reading is the start, or 0 for a process that started inside
+ * the window) and the last reading is the end, so a process that exits keeps what it used up to
+ * the last reading. Call `see` often (every poll) for processes that may exit.
  */
-export function postgresCpuSnapshot(): Map<number, number> | null {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return null;
+export class CpuWindow {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+
+  see(pid: number, startedInside = false): void {
+    const ms = processCpuMs(pid);
+    if (ms === null) return;
+    if (!this.first.has(pid)) this.first.set(pid, startedInside ? 0 : ms);
+    this.last.set(pid, ms);
   }
-  const snapshot = new Map<number, number>();
-  for (const p of pids) {
-    const stat = readStat(Number(p));
-    if (stat?.comm === 'postgres') snapshot.set(Number(p), stat.cpuMs);
+
+  /** Null for a process never read (no /proc here, or gone before its first reading). */
+  used(pid: number): number | null {
+    const first = this.first.get(pid);
+    return first === undefined ? null : this.last.get(pid)! - first;
   }
-  return snapshot;
+
+  total(): number {
+    let sum = 0;
+    for (const [pid, ms] of this.last) sum += ms - this.first.get(pid)!;
+    return sum;
+  }
+
+  get size(): number {
+    return this.first.size;
+  }
 }
 
-/** CPU ms used between two snapshots by the processes of the second. */
-export function cpuBetween(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
-  if (!before || !after) return null;
-  let total = 0;
-  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
-  return total;
+/**
+ * CPU time (ms) of the PostgreSQL backends connected to the bench database over a window, other
+ * databases' backends and the server's own processes (checkpointer, WAL writer) left out: polls
+ * pg_stat_activity every `intervalMs` for the backends' pids (not the harness's own sessions) and
+ * reads each one's CPU. A backend that connects during the window counts from its start; one that
+ * disconnects, up to the last poll that saw it. Null when PostgreSQL's processes are not readable
+ * here (another machine or container).
+ */
+export async function startDatabaseCpuCounter(
+  sql: pg.Pool,
+  excludeApplication: string,
+  intervalMs = 250,
+): Promise<{ stop(): Promise<number | null> }> {
+  const window = new CpuWindow();
+  const poll = async (initial: boolean) => {
+    const { rows } = await sql.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> $1`,
+      [excludeApplication],
+    );
+    for (const { pid } of rows) window.see(pid, !initial);
+    return rows.length;
+  };
+  const backends = await poll(true);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      if (!stopped) await poll(false);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await poll(false);
+      return backends > 0 && window.size === 0 ? null : window.total();
+    },
+  };
 }
 
 function readStat(pid: number): { comm: string; cpuMs: number } | null {

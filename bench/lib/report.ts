@@ -1,34 +1,76 @@
-import type { Measurement, Scenario, Target } from './types.js';
+import { peersOf, tableKindOf, targetOf } from './peers.js';
+import type { Measurement, Scenario, Side, Target } from './types.js';
+
+/** The gateway against one peer. */
+export type PeerResult = {
+  name: string;
+  measurement: Measurement;
+  /** Without one the peer is there for reference. */
+  target?: Target;
+  /**
+   * throughput tables: gateway ÷ peer throughput; p99 tables: gateway ÷ peer p99; limits: the
+   * gateway's largest figure ÷ its limit (the same for every peer). Null: nothing to compare.
+   */
+  ratio: number | null;
+  /** Null without a target. */
+  meetsTarget: boolean | null;
+};
 
 export type ScenarioResult = {
   id: string;
   title: string;
-  target: Target;
+  /** Which table the scenario is in. */
+  kind: Target['kind'];
   gateway: Measurement;
-  baseline: Measurement;
-  /** throughput targets: gateway ÷ baseline throughput; p99 targets: gateway ÷ baseline p99; limits: the largest figure ÷ its limit */
-  ratio: number;
+  peers: PeerResult[];
+  /** Every peer's target met. */
   meetsTarget: boolean;
 };
 
-export function scenarioResult(scenario: Scenario<any>, gateway: Measurement, baseline: Measurement): ScenarioResult {
-  const { target } = scenario;
-  const result = { id: scenario.id, title: scenario.title, target, gateway, baseline };
-  if (target.kind === 'throughput') {
-    const ratio = baseline.throughput > 0 ? gateway.throughput / baseline.throughput : 0;
-    return { ...result, ratio, meetsTarget: ratio >= target.minRatio };
-  }
-  if (target.kind === 'limits') {
-    const ratio = Math.max(
-      ...Object.entries(target.max).map(([name, limit]) => (gateway.figures?.[name] ?? Infinity) / limit),
-    );
-    return { ...result, ratio, meetsTarget: ratio <= 1 };
-  }
-  const ratio = baseline.p99 > 0 ? gateway.p99 / baseline.p99 : Infinity;
-  return { ...result, ratio, meetsTarget: ratio <= target.maxRatio && gateway.p99 <= target.maxMs };
+export function scenarioResult(scenario: Scenario<any>, measured: Record<Side, Measurement>): ScenarioResult {
+  const kind = tableKindOf(scenario);
+  const gateway = measured.gateway!;
+  const peers = peersOf(scenario)
+    .filter(([name]) => measured[name])
+    .map(([name, definition]): PeerResult => {
+      const measurement = measured[name]!;
+      const target = targetOf(scenario, name, definition);
+      const ratio = ratioOf(target ?? kindOnly(kind), gateway, measurement);
+      return { name, measurement, target, ratio, meetsTarget: target ? meets(target, ratio, gateway) : null };
+    });
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    kind,
+    gateway,
+    peers,
+    meetsTarget: peers.every((p) => p.meetsTarget !== false),
+  };
 }
 
-export function formatTarget(target: Target): string {
+/** A peer without a target is compared the way its table compares. */
+function kindOnly(kind: Target['kind']): Target | undefined {
+  if (kind === 'throughput') return { kind, minRatio: 0 };
+  if (kind === 'p99') return { kind, maxRatio: Infinity, maxMs: Infinity };
+  return undefined;
+}
+
+function ratioOf(target: Target | undefined, gateway: Measurement, peer: Measurement): number | null {
+  if (!target) return null;
+  if (target.kind === 'throughput') return peer.throughput > 0 ? gateway.throughput / peer.throughput : 0;
+  if (target.kind === 'p99') return peer.p99 > 0 ? gateway.p99 / peer.p99 : Infinity;
+  return Math.max(...Object.entries(target.max).map(([name, limit]) => (gateway.figures?.[name] ?? Infinity) / limit));
+}
+
+function meets(target: Target, ratio: number | null, gateway: Measurement): boolean {
+  if (ratio === null) return false;
+  if (target.kind === 'throughput') return ratio >= target.minRatio;
+  if (target.kind === 'limits') return ratio <= 1;
+  return ratio <= target.maxRatio && gateway.p99 <= target.maxMs;
+}
+
+export function formatTarget(target: Target | undefined): string {
+  if (!target) return '-';
   if (target.kind === 'limits')
     return Object.entries(target.max)
       .map(([name, limit]) => `${name} <=${limit}`)
@@ -39,122 +81,139 @@ export function formatTarget(target: Target): string {
 }
 
 /**
- * The comparison tables, gateway beside its baseline, one row per scenario: one table for the
- * throughput scenarios (HTTP load), one for the p99 scenarios (fan-out latency).
+ * The comparison tables, one row per side (the gateway, then each peer with the gateway's ratio to
+ * it): one table for the throughput scenarios (HTTP load, jobs, deliveries), one for the p99
+ * scenarios (fan-out latency), one for the limits (footprint). CPU per request is per process
+ * kind: the side's server processes, the load generator, the bench database's PostgreSQL backends.
  */
 export function formatTable(results: ScenarioResult[]): string {
-  const byThroughput = results.filter((r) => r.target.kind === 'throughput');
-  const byP99 = results.filter((r) => r.target.kind === 'p99');
   const tables = [];
+  const byThroughput = results.filter((r) => r.kind === 'throughput');
   if (byThroughput.length) {
     tables.push(
       table(
         [
           'scenario',
-          'gateway req/s',
+          'side',
+          'req/s',
           'p50 ms',
           'p99 ms',
-          'baseline req/s',
-          'p50 ms',
-          'p99 ms',
-          'ratio',
+          'gw ratio',
           'target',
           'status',
-          'non-2xx/err gw|base',
-          'app cpu ms/req gw|base',
-          'pg cpu ms/req gw|base',
+          'non-2xx/err',
+          'cpu ms/req server',
+          'load',
+          'pg',
         ],
-        byThroughput.map((r) => [
-          r.id,
-          r.gateway.throughput.toFixed(0),
-          ms(r.gateway.p50),
-          ms(r.gateway.p99),
-          r.baseline.throughput.toFixed(0),
-          ms(r.baseline.p50),
-          ms(r.baseline.p99),
-          ...comparison(r),
-          `${bad(r.gateway)}|${bad(r.baseline)}`,
-          `${cpu(r.gateway.serverCpuMsPerRequest)}|${cpu(r.baseline.serverCpuMsPerRequest)}`,
-          `${cpu(r.gateway.postgresCpuMsPerRequest)}|${cpu(r.baseline.postgresCpuMsPerRequest)}`,
-        ]),
+        byThroughput.flatMap((r) =>
+          rows(
+            r,
+            (m) => [m.throughput.toFixed(0), ms(m.p50), ms(m.p99)],
+            bad,
+            (m) => [cpu(m.serverCpuMsPerRequest), cpu(m.loadCpuMsPerRequest), cpu(m.postgresCpuMsPerRequest)],
+          ),
+        ),
       ),
     );
   }
+  const byP99 = results.filter((r) => r.kind === 'p99');
   if (byP99.length) {
     tables.push(
       table(
         [
           'scenario',
-          'gateway p50 ms',
+          'side',
+          'p50 ms',
           'p99 ms',
-          'baseline p50 ms',
-          'p99 ms',
-          'p99 ratio',
+          'gw p99 ratio',
           'target',
           'status',
-          'failed/err gw|base',
-          'KiB/subscriber gw|base',
-          'app cpu ms/event gw|base',
-          'pg cpu ms/event gw|base',
+          'failed/err',
+          'KiB/subscriber',
+          'cpu ms/event server',
+          'load',
+          'pg',
         ],
-        byP99.map((r) => [
-          r.id,
-          ms(r.gateway.p50),
-          ms(r.gateway.p99),
-          ms(r.baseline.p50),
-          ms(r.baseline.p99),
-          ...comparison(r),
-          `${undelivered(r.gateway)}|${undelivered(r.baseline)}`,
-          `${kib(r.gateway.rssPerSubscriberKib)}|${kib(r.baseline.rssPerSubscriberKib)}`,
-          `${cpu(r.gateway.serverCpuMsPerRequest)}|${cpu(r.baseline.serverCpuMsPerRequest)}`,
-          `${cpu(r.gateway.postgresCpuMsPerRequest)}|${cpu(r.baseline.postgresCpuMsPerRequest)}`,
-        ]),
+        byP99.flatMap((r) =>
+          rows(
+            r,
+            (m) => [ms(m.p50), ms(m.p99)],
+            undelivered,
+            (m) => [
+              kib(m.rssPerSubscriberKib),
+              cpu(m.serverCpuMsPerRequest),
+              cpu(m.loadCpuMsPerRequest),
+              cpu(m.postgresCpuMsPerRequest),
+            ],
+          ),
+        ),
       ),
     );
   }
-  const byLimits = results.filter((r) => r.target.kind === 'limits');
+  const byLimits = results.filter((r) => r.kind === 'limits');
   if (byLimits.length) {
     tables.push(
       table(
-        ['scenario', 'figure', 'gateway', 'baseline', 'limit', 'status'],
-        byLimits.flatMap((r) =>
-          Object.entries((r.target as Extract<Target, { kind: 'limits' }>).max).map(([name, limit]) => {
+        ['scenario', 'figure', 'gateway', 'peers', 'limit', 'status'],
+        byLimits.flatMap((r) => {
+          const limits = r.peers.find((p) => p.target?.kind === 'limits')?.target as
+            | Extract<Target, { kind: 'limits' }>
+            | undefined;
+          return Object.entries(limits?.max ?? {}).map(([name, limit]) => {
             const value = r.gateway.figures?.[name];
             return [
               r.id,
               name,
               figure(value),
-              figure(r.baseline.figures?.[name]),
+              r.peers.map((p) => `${p.name} ${figure(p.measurement.figures?.[name])}`).join(', '),
               String(limit),
               value !== undefined && value <= limit ? 'ok' : 'ABOVE LIMIT',
             ];
-          }),
-        ),
+          });
+        }),
       ),
     );
   }
   const notes = results.flatMap((r) =>
-    (['gateway', 'baseline'] as const).flatMap((side) => {
-      const busy = r[side].backgroundCpuBusy;
+    [['gateway', r.gateway] as const, ...r.peers.map((p) => [p.name, p.measurement] as const)].flatMap(([side, m]) => {
+      const busy = m.backgroundCpuBusy;
       const noisy =
         busy != null && busy >= 0.25
           ? [`note: ${r.id} ${side} ran while other work kept the machine ${(busy * 100).toFixed(0)}% busy`]
           : [];
-      return [...(r[side].notes ?? []).map((note) => `note: ${r.id} ${side}: ${note}`), ...noisy];
+      return [...(m.notes ?? []).map((note) => `note: ${r.id} ${side}: ${note}`), ...noisy];
     }),
   );
   return [tables.join('\n\n'), ...notes].join('\n');
 }
 
-/** ratio, target, status */
-function comparison(r: ScenarioResult): string[] {
-  return [`${r.ratio.toFixed(2)}x`, formatTarget(r.target), r.meetsTarget ? 'ok' : 'BELOW TARGET'];
+/** The gateway's row, then one per peer with the gateway's ratio to it, its target and status. */
+function rows(
+  r: ScenarioResult,
+  figures: (m: Measurement) => string[],
+  failed: (m: Measurement) => string,
+  costs: (m: Measurement) => string[],
+): string[][] {
+  return [
+    [r.id, 'gateway', ...figures(r.gateway), '', '', '', failed(r.gateway), ...costs(r.gateway)],
+    ...r.peers.map((p) => [
+      '',
+      p.name,
+      ...figures(p.measurement),
+      p.ratio === null ? '-' : `${p.ratio.toFixed(2)}x`,
+      formatTarget(p.target),
+      p.meetsTarget === null ? '' : p.meetsTarget ? 'ok' : 'BELOW TARGET',
+      failed(p.measurement),
+      ...costs(p.measurement),
+    ]),
+  ];
 }
 
 /** Left-aligns the scenario and status columns, right-aligns the figures. */
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const left = new Set([0, header.indexOf('status')]);
+  const left = new Set([0, 1, header.indexOf('status')]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))

@@ -6,12 +6,26 @@ const SEED = 1_000;
 const PAGE = 50;
 const BASELINE_TENANT = 'ten_bench_list';
 const QUERY = `{ contacts(first: ${PAGE}) { edges { node { id email firstName lastName customData updatedAt } } } }`;
+/** The same page and columns from PostGraphile (its name for the primary key column is rowId). */
+const postgraphileQuery = (tenantId: string) =>
+  `{ allContacts(first: ${PAGE}, condition: { tenantId: ${JSON.stringify(tenantId)} }, orderBy: PRIMARY_KEY_ASC) { edges { node { rowId email firstName lastName customData updatedAt } } } }`;
 
-/** GraphQL first page of a tenant's 1,000 contacts (auth + Yoga/Pothos + one Prisma findMany). */
+/**
+ * GraphQL first page of a tenant's 1,000 contacts (auth + rate limit + Yoga/Pothos + one query),
+ * against the bare statement and against PostGraphile 5 on the gateway's own table and rows.
+ */
 export const graphqlContactsList = defineScenario({
   id: 'graphql.contacts.list',
   title: `GraphQL contacts(first: ${PAGE})`,
   target: { kind: 'throughput', minRatio: 0.5 },
+  peers: {
+    postgraphile: {
+      title:
+        'PostGraphile 5 (Amber preset, grafserv on node:http) on the gateway\'s "Contact" table: allContacts(first: 50, condition: {tenantId}, orderBy: PRIMARY_KEY_ASC)',
+      script: 'bench/postgraphile-server.ts',
+      target: { kind: 'throughput', minRatio: 1.2 },
+    },
+  },
 
   async setup(ctx) {
     await ensureBaselineContacts(ctx.sql, ctx.baselineSchema);
@@ -58,6 +72,15 @@ export const graphqlContactsList = defineScenario({
           `GraphQL probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`,
         );
       }
+    } else if (ctx.side === 'postgraphile') {
+      const probe = await requestJson(ctx.baseUrl, 'POST', '/graphql', {
+        body: { query: postgraphileQuery(state.tenant.tenantId) },
+      });
+      if (probe.status !== 200 || probe.body?.errors || probe.body?.data?.allContacts?.edges?.length !== PAGE) {
+        throw new Error(
+          `PostGraphile probe did not return ${PAGE} contacts: HTTP ${probe.status} ${probe.text.slice(0, 500)}`,
+        );
+      }
     } else {
       const probe = await requestJson(ctx.baseUrl, 'GET', '/graphql.contacts.list');
       if (probe.status !== 200 || probe.body?.data?.contacts?.edges?.length !== PAGE) {
@@ -66,6 +89,16 @@ export const graphqlContactsList = defineScenario({
         );
       }
     }
+    if (ctx.side === 'postgraphile')
+      return {
+        kind: 'http',
+        method: 'POST',
+        path: '/graphql',
+        // The same headers as the gateway's; PostGraphile ignores the API key.
+        headers,
+        body: JSON.stringify({ query: postgraphileQuery(state.tenant.tenantId) }),
+        verifyBody: (text) => !text.includes('"errors"') && text.includes('"edges"'),
+      };
     return ctx.side === 'gateway'
       ? {
           kind: 'http',
