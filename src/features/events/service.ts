@@ -2,7 +2,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { AuthContext } from '../../auth/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
-import { appendEvents, writeAndAppendEvents, type AppendedEvent } from './sql.js';
+import { appendEvents, changeAndAppendEvents, writeAndAppendEvents, type AppendedEvent } from './sql.js';
 import { selectEventTypes, type EventType } from './types.js';
 
 export type NewEvent = {
@@ -210,4 +210,19 @@ function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput
 
 function order(range: EventRange) {
   return { tenantSequence: range.descending ? ('desc' as const) : ('asc' as const) };
+}
+
+/**
+ * Runs `change` (an UPDATE … RETURNING rows that each name their event, see
+ * changeAndAppendEvents) and appends one event per changed row, of any tenant, in the same
+ * statement: atomic without a transaction, each tenant's counter row locked only while it
+ * commits. `maxRows`: how many rows `change` may return. Returns what `change` returned.
+ */
+export function changeWithEvents<Row>(
+  db: Prisma.TransactionClient,
+  change: Prisma.Sql,
+  maxRows: number,
+): Promise<Row[]> {
+  const eventIds = Array.from({ length: maxRows }, () => newId('evt'));
+  return db.$queryRaw<Row[]>(changeAndAppendEvents(change, eventIds));
 }

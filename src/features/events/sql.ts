@@ -81,3 +81,36 @@ export function claimUnpublishedEvents(
 export function analyzeWebhookDeliveries(): Prisma.Sql {
   return Prisma.sql`ANALYZE "WebhookDelivery"`;
 }
+
+/**
+ * Runs `change` (an UPDATE … RETURNING) and appends one event per row it returned, in the same
+ * statement, returning what `change` returned. Each row names its event in the columns
+ * "tenantId", "correlationId", "eventType", "eventResourceType", "eventResourceId" and "eventData"
+ * (built by `change` from the row as changed), so events of rows nobody knew beforehand (a claim)
+ * need no second statement. Rows may be several tenants': their counter rows are locked in id
+ * order, so two such statements cannot deadlock; a tenant's events are numbered by resource id.
+ * `eventIds` holds an id for each row `change` may return. Raw: see appendedEvents.
+ */
+export function changeAndAppendEvents(change: Prisma.Sql, eventIds: string[]): Prisma.Sql {
+  return Prisma.sql`
+    WITH changed AS (${change}),
+    numbered AS (
+      SELECT c."tenantId", c."correlationId", c."eventType", c."eventResourceType", c."eventResourceId", c."eventData",
+             row_number() OVER (ORDER BY c."tenantId", c."eventResourceId") AS "n",
+             row_number() OVER (PARTITION BY c."tenantId" ORDER BY c."eventResourceId") AS "k",
+             count(*) OVER (PARTITION BY c."tenantId") AS "of"
+      FROM changed c),
+    locked AS (
+      SELECT t."id" FROM "Tenant" t WHERE t."id" IN (SELECT "tenantId" FROM changed) ORDER BY t."id" FOR UPDATE),
+    next AS (
+      UPDATE "Tenant" t SET "eventSequence" = t."eventSequence" + c."of"
+      FROM locked l JOIN (SELECT DISTINCT "tenantId", "of" FROM numbered) c ON c."tenantId" = l."id"
+      WHERE t."id" = l."id"
+      RETURNING t."id", t."eventSequence" - c."of" AS "before"),
+    appended AS (
+      INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
+      SELECT (${eventIds}::text[])[e."n"], e."tenantId", next."before" + e."k", e."eventType", ${new Date()}, e."correlationId",
+             e."eventResourceType", e."eventResourceId", e."eventData"
+      FROM numbered e JOIN next ON next."id" = e."tenantId")
+    SELECT * FROM changed`;
+}
