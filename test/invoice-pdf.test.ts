@@ -1,8 +1,10 @@
-import { decodePDFRawStream, PDFArray, PDFDocument, PDFRawStream, type PDFPage } from 'pdf-lib';
+import { execFileSync } from 'node:child_process';
+import { PDFDocument, PDFName } from 'pdf-lib';
 import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
+import { pdfPages } from './support/pdf.js';
 import { expectProblem } from './support/problem.js';
 import { waitUntil } from './support/wait.js';
 
@@ -10,6 +12,19 @@ import { waitUntil } from './support/wait.js';
 // renders the invoice with pdf-lib and stores it, GET …/pdf serves the newest rendering.
 
 const gw = useGateway();
+
+/** A 1×1 PNG, as a seller's logo. */
+const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+/** poppler's pdffonts, where installed (CI installs it): the embedded-font check of PDF/A. */
+const pdffontsInstalled = (() => {
+  try {
+    execFileSync('pdffonts', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const api = (tenant: Tenant | undefined, method: string, path: string, body?: unknown) =>
   http(gw.url, method, `/api/v1${path}`, { key: tenant?.apiKey, body });
@@ -59,30 +74,18 @@ async function download(tenant: Tenant, invoiceId: string) {
   return { status: response.status, headers: response.headers, bytes: new Uint8Array(await response.arrayBuffer()) };
 }
 
-/**
- * The text a page shows. pdf-lib writes content streams deflated, and each drawText as a hex
- * string of WinAnsi bytes followed by Tj: inflate the streams, decode those strings (Latin-1
- * matches WinAnsi for every character these tests draw).
- */
-function pageText(page: PDFPage): string {
-  const contents = page.node.Contents();
-  const refs = contents instanceof PDFArray ? contents.asArray() : [contents];
-  const operators = refs
-    .map((ref) => page.doc.context.lookup(ref))
-    .map((stream) => {
-      if (!(stream instanceof PDFRawStream)) throw new Error('expected a stored content stream');
-      return Buffer.from(decodePDFRawStream(stream).decode()).toString('latin1');
-    })
-    .join('\n');
-  return [...operators.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g)]
-    .map((match) => Buffer.from(match[1]!, 'hex').toString('latin1'))
-    .join('\n');
-}
-
+/** The rendering as pdf-lib reads it (title, pages) and the lines of text each page shows. */
 async function parsePdf(bytes: Uint8Array) {
   expect(Buffer.from(bytes.subarray(0, 5)).toString('latin1')).toBe('%PDF-');
   const pdf = await PDFDocument.load(bytes);
-  return { pdf, pages: pdf.getPages().map(pageText) };
+  return { pdf, pages: await pdfPages(bytes) };
+}
+
+/** Renders through REST and reads the result back. */
+async function renderedPages(tenant: Tenant, invoiceId: string) {
+  await render(tenant, invoiceId);
+  const { bytes } = await download(tenant, invoiceId);
+  return { bytes, ...(await parsePdf(bytes)) };
 }
 
 describe('REST', () => {
@@ -122,41 +125,33 @@ describe('REST', () => {
     const { pdf: document, pages } = await parsePdf(pdf.bytes);
     expect(document.getPageCount()).toBe(1);
     expect(document.getTitle()).toBe(`Invoice ${invoiceNumber}`);
-    const lines = pages[0]!.split('\n');
-    // Every field the invoice has, amounts exactly as stored (money with cents).
-    for (const text of [
-      invoiceNumber,
-      'Draft',
-      '2026-05-30',
-      '2026-06-29 (30 days)',
-      'PO-45678',
-      'Acme Floral Supplies',
-      'Acme Floral Supplies LLC',
-      '123 Garden Lane',
-      'Portland, OR 97201',
-      'VAT ID: US-987654321',
-      'Premium rose stems (500 count)',
-      '2',
-      '149.99',
-      '8.5',
-      '299.98',
-      '25.50',
-      '325.48',
-      'Delivery fee',
-      '1',
-      '25.00',
-      '0',
-      '0.00',
-      '324.98',
-      '350.48',
-      'Payment instructions',
+    // Every field the invoice has, amounts with the currency's two places; the tenant's name
+    // stands as the seller while it has no seller profile.
+    expect(pages[0]).toEqual([
+      tenant.name!,
+      `INVOICE ${invoiceNumber}`,
+      `Invoice number ${invoiceNumber} Bill to`,
+      'Status Draft Acme Floral Supplies',
+      'Issued 2026-05-30 Acme Floral Supplies LLC',
+      'Due 2026-06-29 (30 days) 123 Garden Lane',
+      'Currency EUR Portland, OR 97201',
+      'Reference PO-45678 VAT ID: US-987654321',
+      'Description Qty Price EUR Tax % Net EUR Tax EUR Gross EUR',
+      'Premium rose stems (500 count) 2 149.99 8.5 299.98 25.50 325.48',
+      'Delivery fee 1 25.00 0 25.00 0.00 25.00',
+      'Tax rate Net EUR Tax EUR Gross EUR',
+      '8.5 % 299.98 25.50 325.48',
+      '0 % 25.00 0.00 25.00',
+      'Net total EUR 324.98',
+      'Tax total EUR 25.50',
+      'Gross total EUR 350.48',
+      'Payment',
+      `Please pay EUR 350.48 by 2026-06-29 (30 days), quoting ${invoiceNumber}.`,
       'Net 30 via bank transfer to IBAN CH93 0076 2011 6238 5295 7',
       'Note',
       'Seasonal bulk order',
-      `${invoiceNumber} - page 1 of 1`,
-    ]) {
-      expect(lines, text).toContain(text);
-    }
+      `${tenant.name!} ${invoiceNumber} - page 1 of 1`,
+    ]);
   });
 
   test("the jobs.job.* events of the job: queued → running → progress → succeeded, with the request's correlation id", async () => {
@@ -192,17 +187,123 @@ describe('REST', () => {
     expect(second.job.result.documentId).not.toBe(first.job.result.documentId);
 
     const { pages } = await parsePdf((await download(tenant, invoiceId)).bytes);
-    expect(pages[0]!.split('\n')).toContain('Issued');
-    expect(pages[0]!.split('\n')).not.toContain('Draft');
+    expect(pages[0]).toContainEqual(expect.stringMatching(/^Status Issued /));
+    expect(pages[0]!.join('\n')).not.toContain('Draft');
   });
 
-  test('many lines continue on further pages, each with the table header; text outside WinAnsi does not fail the job', async () => {
+  test('a mixed-script invoice in every currency scale prints its data exactly: seller, buyer and contact, fonts embedded', async () => {
     const tenant = await createTenant(gw.app);
-    const items = Array.from({ length: 120 }, (_, i) => ({
-      description: `Line ${i + 1}`,
+    await gw.app.services.sellerProfiles.put(tenant.tenantId, {
+      legalName: 'Ωmega Łódź Trading Sp. z o.o.',
+      addressLines: ['ul. Piotrkowska 104', 'Lokal 5'],
+      city: 'Łódź',
+      postalCode: '90-926',
+      country: 'PL',
+      vatId: 'PL7251234567',
+      email: 'faktury@omega.example',
+      defaultCurrency: 'PLN',
+      iban: 'PL61 1090 1014 0000 0712 1981 2874',
+      bic: 'WBKPPLPP',
+      bankName: 'Santander Bank Polska',
+      paymentTerms: 'Zapłata w ciągu 14 dni.',
+      logo: PNG_1X1,
+    });
+    const contact = await api(tenant, 'POST', '/contacts/contacts', {
+      email: 'buyer@tokyo.example',
+      firstName: '太郎',
+      lastName: '山田',
+      streetAddress: '丸の内 1-1',
+      city: '東京',
+      postalCode: '100-0005',
+      country: 'JP',
+      phone: '+81 3 0000 0000',
+    });
+    expect(contact.status, contact.text).toBe(201);
+    const cases = [
+      { currency: 'JPY', price: 1234.5, net: '1235', tax: '124', gross: '1359' },
+      { currency: 'KWD', price: 12.3456, net: '12.346', tax: '1.235', gross: '13.581' },
+      { currency: undefined, price: 19.999, net: '20.00', tax: '2.00', gross: '22.00' }, // the profile's PLN
+    ];
+    for (const { currency, price, net, tax, gross } of cases) {
+      const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+        customer: 'Łódź Ωmega 東京 GmbH ☕',
+        customerContactId: contact.body.contactId,
+        ...(currency && { currency }),
+        issuedDate: '2026-12-01',
+        paymentTermsDays: 14,
+        note: 'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
+        items: [{ description: 'Kaffee ☕ Кофе 咖啡 Καφές', quantity: 1, price, taxRate: 10 }],
+      });
+      const code = currency ?? 'PLN';
+      const { bytes, pdf, pages } = await renderedPages(tenant, invoiceId);
+      expect(pages[0]).toEqual([
+        'Ωmega Łódź Trading Sp. z o.o.',
+        'ul. Piotrkowska 104',
+        'Lokal 5',
+        '90-926 Łódź',
+        'PL',
+        'VAT ID: PL7251234567',
+        'faktury@omega.example',
+        `INVOICE ${invoiceNumber}`,
+        `Invoice number ${invoiceNumber} Bill to`,
+        'Status Draft Łódź Ωmega 東京 GmbH ☕',
+        'Issued 2026-12-01 丸の内 1-1',
+        'Due 2026-12-15 (14 days) 100-0005 東京',
+        `Currency ${code} JP`,
+        'buyer@tokyo.example',
+        '+81 3 0000 0000',
+        `Description Qty Price ${code} Tax % Net ${code} Tax ${code} Gross ${code}`,
+        `Kaffee ☕ Кофе 咖啡 Καφές 1 ${String(price)} 10 ${net} ${tax} ${gross}`,
+        `Tax rate Net ${code} Tax ${code} Gross ${code}`,
+        `10 % ${net} ${tax} ${gross}`,
+        `Net total ${code} ${net}`,
+        `Tax total ${code} ${tax}`,
+        `Gross total ${code} ${gross}`,
+        'Payment',
+        `Please pay ${code} ${gross} by 2026-12-15 (14 days), quoting ${invoiceNumber}.`,
+        'Zapłata w ciągu 14 dni.',
+        'IBAN PL61 1090 1014 0000 0712 1981 2874 · BIC WBKPPLPP · Santander Bank Polska',
+        'Note',
+        'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
+        `Ωmega Łódź Trading Sp. z o.o. · VAT ID PL7251234567 ${invoiceNumber} - page 1 of 1`,
+      ]);
+      // The logo is drawn: the page has an image.
+      const xObjects = pdf.getPage(0).node.Resources()?.lookup(PDFName.of('XObject'));
+      expect(xObjects?.toString()).toMatch(/\/Image|\/X/);
+      // Fonts are subset: a CJK font in full would be megabytes.
+      expect(bytes.byteLength).toBeLessThan(200_000);
+      if (pdffontsInstalled) {
+        const fonts = execFileSync('pdffonts', ['-'], { input: bytes }).toString().trim().split('\n').slice(2);
+        expect(fonts.length).toBeGreaterThanOrEqual(4); // Noto Sans, DejaVu Sans and Noto Sans SC, regular and bold
+        for (const font of fonts) expect(font.split(/\s+/).at(-5), font).toBe('yes'); // the "emb" column
+      }
+    }
+  });
+
+  test('a character no font can print fails the job, naming it, without retries (never a silent "?")', async () => {
+    const tenant = await createTenant(gw.app);
+    const { invoiceId } = await createInvoice(tenant, {
+      customer: '한국 상사 🧾 ሰ',
+      issuedDate: '2026-12-01',
+      paymentTermsDays: 14,
+      items: [{ description: 'שלום', quantity: 1, price: 1, taxRate: 0 }],
+    });
+    const res = await api(tenant, 'POST', `/invoices/${invoiceId}/pdf`);
+    expect(res.status, res.text).toBe(202);
+    const job = await settled(tenant, res.body.jobId);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'unsupported_characters' } });
+    for (const named of ['"한" (U+D55C)', '"🧾" (U+1F9FE)', '"ሰ" (U+1230)', '"ש" (U+05E9)'])
+      expect(job.error.message).toContain(named);
+    expectProblem(await api(tenant, 'GET', `/invoices/${invoiceId}/pdf`), 404, 'pdf_not_rendered');
+  });
+
+  test('200 lines continue over several pages, each with the table header and its page number; every line printed once', async () => {
+    const tenant = await createTenant(gw.app);
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      description: `Line ${i + 1} Ωμέγα Кофе 東京`,
       quantity: 1,
       price: 1,
-      taxRate: 0,
+      taxRate: i % 2 ? 0 : 20,
     }));
     const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
       customer: 'Zoë Ünal 東京',
@@ -210,19 +311,27 @@ describe('REST', () => {
       paymentTermsDays: 0,
       items,
     });
-    await render(tenant, invoiceId);
-
-    const { pdf, pages } = await parsePdf((await download(tenant, invoiceId)).bytes);
-    expect(pdf.getPageCount()).toBeGreaterThan(1);
+    const { pdf, pages } = await renderedPages(tenant, invoiceId);
+    expect(pdf.getPageCount()).toBeGreaterThan(3);
     expect(pages).toHaveLength(pdf.getPageCount());
-    pages.forEach((text, index) => {
-      expect(text.split('\n')).toContain('Description');
-      expect(text.split('\n')).toContain(`${invoiceNumber} - page ${index + 1} of ${pages.length}`);
+    pages.forEach((lines, index) => {
+      expect(lines).toContain('Description Qty Price EUR Tax % Net EUR Tax EUR Gross EUR');
+      expect(lines.at(-1)).toBe(`${tenant.name!} ${invoiceNumber} - page ${index + 1} of ${pages.length}`);
     });
-    const all = pages.join('\n').split('\n');
-    for (let i = 1; i <= 120; i++) expect(all).toContain(`Line ${i}`);
-    expect(pages.at(-1)!.split('\n')).toContain('120.00'); // the gross total, after the last line
-    expect(all).toContain('Zoë Ünal ??'); // what Helvetica cannot draw shows as "?"
+    const all = pages.flat();
+    for (let i = 1; i <= 200; i++) {
+      const rate = i % 2 ? 20 : 0;
+      const tax = i % 2 ? '0.20' : '0.00';
+      const gross = i % 2 ? '1.20' : '1.00';
+      expect(
+        all.filter((line) => line === `Line ${i} Ωμέγα Кофе 東京 1 1.00 ${rate} 1.00 ${tax} ${gross}`),
+      ).toHaveLength(1);
+    }
+    const last = pages.at(-1)!;
+    expect(last).toContain('20 % 100.00 20.00 120.00');
+    expect(last).toContain('0 % 100.00 0.00 100.00');
+    expect(last).toContain('Gross total EUR 220.00');
+    expect(all).toContain('Status Draft Zoë Ünal 東京');
   });
 
   test('an invoice gone before the job runs fails the job at once, without retries', async () => {
@@ -342,7 +451,7 @@ describe('GraphQL', () => {
 
     const pdf = await download(tenant, invoiceId);
     expect(pdf.status).toBe(200);
-    expect((await parsePdf(pdf.bytes)).pages[0]!.split('\n')).toContain(invoiceNumber);
+    expect((await parsePdf(pdf.bytes)).pages[0]).toContain(`INVOICE ${invoiceNumber}`);
   });
 
   test('refusals carry the REST codes', async () => {

@@ -75,16 +75,17 @@ export async function createDatabase(serverUrl: string, { migrated = false } = {
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
-export type Tenant = { tenantId: string; applicationId: string; apiKey: string };
+export type Tenant = { tenantId: string; applicationId: string; apiKey: string; name?: string };
 
 /** A fresh tenant with one application and key, created through the admin service. */
 export async function createTenant(
   app: Pick<App, 'services'>,
   features: string[] = ['accounting', 'communication'],
 ): Promise<Tenant> {
-  const { tenantId } = await app.services.admin.createTenant({ name: `Test ${Date.now()}`, features });
+  const name = `Test ${Date.now()}`;
+  const { tenantId } = await app.services.admin.createTenant({ name, features });
   const { applicationId, apiKey } = await app.services.admin.createApplication({ tenantId, name: 'Test app' });
-  return { tenantId, applicationId, apiKey };
+  return { tenantId, name, applicationId, apiKey };
 }
 
 export type HttpResult = { status: number; headers: Headers; body: any; text: string };

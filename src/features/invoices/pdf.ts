@@ -4,6 +4,7 @@ import { PermanentJobError } from '../jobs/handler.js';
 import { NotYetAvailableError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { invoiceService } from './service.js';
+import { sellerProfileService } from './seller-profile.js';
 import type { JobState } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import { INVOICE_PDF_JOB } from './pdf-job.js';
@@ -23,6 +24,7 @@ export type InvoicePdfResult = { invoiceId: string; documentId: string; pdfPath:
 export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
   // Its lookup holds the rules: the accounting feature, a well-formed id, an invoice of the caller's tenant.
   const invoices = invoiceService(prisma);
+  const sellerProfiles = sellerProfileService(prisma);
   return {
     async start(auth: AuthContext, invoiceId: string): Promise<JobState> {
       const invoice = await invoices.get(auth, invoiceId, { select: { id: true } });
@@ -40,9 +42,19 @@ export function invoicePdfService(prisma: PrismaClient, jobs: JobService) {
         include: { lines: { orderBy: { position: 'asc' } } },
       });
       if (!invoice) throw new PermanentJobError('invoice_not_found', `Invoice ${invoiceId} no longer exists.`);
+      const [tenant, seller, buyer] = await Promise.all([
+        prisma.tenant.findUniqueOrThrow({ where: { id: job.tenantId }, select: { name: true } }),
+        sellerProfiles.get(job.tenantId),
+        invoice.customerContactId
+          ? prisma.contact.findFirst({
+              where: { id: invoice.customerContactId, tenantId: job.tenantId },
+              select: { email: true, phone: true, streetAddress: true, postalCode: true, city: true, country: true },
+            })
+          : null,
+      ]);
       // pdf-lib (about 25 MB resident) loads with the first rendering, not in every idle process.
       const { renderInvoicePdf } = await import('./pdf-render.js');
-      const content = await renderInvoicePdf(invoice);
+      const content = await renderInvoicePdf({ invoice, seller, tenantName: tenant.name, buyer });
       const document = await prisma.invoiceDocument.create({
         data: { id: newId('invdoc'), tenantId: job.tenantId, invoiceId, jobId: job.id, content },
         select: { id: true },
