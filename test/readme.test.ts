@@ -166,6 +166,10 @@ test('the contacts import, after the walk-throughs', async () => {
   await runExamples(curlExamples(codeBlocks(section('Jobs'), 'sh')[0]!));
 });
 
+test('the MCP session of "For agents"', async () => {
+  await runExamples(curlExamples(codeBlocks(section('For agents'), 'sh').join('\n')));
+});
+
 /** Starts a README example as a process and collects its output. */
 function start(command: string, args: string[], childEnv = env) {
   const child = spawn(command, args, { env: childEnv, cwd: ROOT });
