@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { ConflictError, InvalidRequestError } from '../core/errors.js';
+import { groupCommit } from '../core/passes.js';
 
 // Idempotency-Key semantics shared by REST and GraphQL: one key space per application.
 
@@ -15,15 +16,34 @@ export function requestFingerprint(parts: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
+type Claim = { applicationId: string; key: string; requestHash: string };
+type Completion = { applicationId: string; key: string; response: StoredResponse };
+
 export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
+  // Claims and completions that arrive while the previous statement runs share the next one:
+  // under load, one statement and one commit for many requests' records.
+  const claims = groupCommit<Claim, boolean>(async (batch) => {
+    // A key twice in one statement would be claimed twice (an error): only its first request is
+    // in it, the others find the record in flight.
+    const distinct = new Map<string, Claim>();
+    for (const claim of batch) distinct.set(recordKey(claim), distinct.get(recordKey(claim)) ?? claim);
+    const rows = await prisma.$queryRaw<{ applicationId: string; key: string }[]>(
+      claimKeys([...distinct.values()], new Date(), ttlMs),
+    );
+    const claimed = new Set(rows.map(recordKey));
+    return batch.map((claim) => distinct.get(recordKey(claim)) === claim && claimed.has(recordKey(claim)));
+  });
+  const completions = groupCommit<Completion>(async (batch) => {
+    await prisma.$executeRaw(completeRecords(batch));
+  });
+
   return {
     /** Claims the key for this request, or answers with the replay, or refuses with 409. */
     async begin(applicationId: string, key: string, requestHash: string): Promise<IdempotencyStart> {
       if (!KEY_PATTERN.test(key)) {
         throw new InvalidRequestError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
       }
-      const claimed = await prisma.$executeRaw(claimKey(applicationId, key, requestHash, new Date(), ttlMs));
-      if (claimed === 1) return { replay: null };
+      if (await claims.add({ applicationId, key, requestHash })) return { replay: null };
 
       const record = await prisma.idempotencyRecord.findUnique({
         where: { applicationId_key: { applicationId, key } },
@@ -50,11 +70,8 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
       };
     },
 
-    async complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
-      await prisma.idempotencyRecord.updateMany({
-        where: { applicationId, key },
-        data: { state: 'completed', statusCode: response.statusCode, headers: response.headers, body: response.body },
-      });
+    complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
+      return completions.add({ applicationId, key, response });
     },
 
     /** Forgets a claim whose request failed unexpectedly, so the client may retry it. */
@@ -69,18 +86,35 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
   };
 }
 
+const recordKey = (record: { applicationId: string; key: string }) => `${record.applicationId} ${record.key}`;
+
 /**
- * Claims the key for a first request: a new record, or one whose claim lapsed (expired, or in
- * flight past IN_FLIGHT_TIMEOUT_MS). One INSERT … ON CONFLICT DO UPDATE … WHERE, so two requests
- * racing for a key cannot both claim it: Prisma's upsert has no condition on the update.
+ * Claims the keys of first requests: a new record, or one whose claim lapsed (expired, or in
+ * flight past IN_FLIGHT_TIMEOUT_MS); returns the keys claimed. One INSERT … ON CONFLICT DO
+ * UPDATE … WHERE, so two requests racing for a key cannot both claim it: Prisma's upsert has no
+ * condition on the update, nor a batch form. In key order, so that two statements wait for each
+ * other's keys in one order and never deadlock.
  */
-function claimKey(applicationId: string, key: string, requestHash: string, now: Date, ttlMs: number): Prisma.Sql {
+function claimKeys(claims: Claim[], now: Date, ttlMs: number): Prisma.Sql {
   return Prisma.sql`
     INSERT INTO "IdempotencyRecord" ("applicationId", "key", "requestHash", "state", "createdAt", "expiresAt")
-    VALUES (${applicationId}, ${key}, ${requestHash}, 'in_flight', ${now}, ${new Date(now.getTime() + ttlMs)})
+    SELECT c."applicationId", c."key", c."requestHash", 'in_flight', ${now}, ${new Date(now.getTime() + ttlMs)}
+    FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS c("applicationId" text, "key" text, "requestHash" text)
+    ORDER BY c."applicationId", c."key"
     ON CONFLICT ("applicationId", "key") DO UPDATE
       SET "requestHash" = EXCLUDED."requestHash", "state" = 'in_flight', "statusCode" = NULL,
           "headers" = NULL, "body" = NULL, "createdAt" = EXCLUDED."createdAt", "expiresAt" = EXCLUDED."expiresAt"
       WHERE "IdempotencyRecord"."expiresAt" < ${now}
-         OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})`;
+         OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})
+    RETURNING "applicationId", "key"`;
+}
+
+/** Stores the responses of claimed keys, in one statement for a batch (raw: Prisma's updateMany sets one value for all rows). */
+function completeRecords(completions: Completion[]): Prisma.Sql {
+  const rows = completions.map(({ applicationId, key, response }) => ({ applicationId, key, ...response }));
+  return Prisma.sql`
+    UPDATE "IdempotencyRecord" r
+    SET "state" = 'completed', "statusCode" = c."statusCode", "headers" = c."headers", "body" = c."body"
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS c("applicationId" text, "key" text, "statusCode" int, "headers" jsonb, "body" text)
+    WHERE r."applicationId" = c."applicationId" AND r."key" = c."key"`;
 }

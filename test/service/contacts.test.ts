@@ -64,4 +64,51 @@ describe('contact service', () => {
       code: 'feature_not_enabled',
     });
   });
+
+  test('creates at the same moment share statements: each answers for itself, events stay gapless per tenant', async () => {
+    const { contacts } = ctx.services;
+    const [a, b] = await Promise.all([newCaller(ctx.services), newCaller(ctx.services)]);
+    const a2 = { ...a, correlationId: `${a.correlationId}-second` };
+    await contacts.create(a, { email: 'taken@example.com', externalId: 'ext-taken' });
+    // Added in one tick: the first of each tenant is written alone, the rest batch behind it.
+    const inputs = [
+      ...Array.from({ length: 10 }, (_, i) => [i % 2 ? a2 : a, { email: `a${i}@example.com` }] as const),
+      [a, { email: 'TAKEN@example.com' }] as const, // taken before
+      [a2, { firstName: 'Ext', externalId: 'ext-taken' }] as const, // taken before
+      [a, { email: 'same@example.com', firstName: 'First' }] as const, // same batch: the first wins
+      [a2, { email: 'Same@example.com', firstName: 'Second' }] as const,
+      ...Array.from({ length: 5 }, (_, i) => [b, { email: `b${i}@example.com` }] as const),
+    ];
+    const results = await Promise.allSettled(inputs.map(([auth, input]) => contacts.create(auth, input)));
+
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'created' : (r.reason as { code: string }).code));
+    expect(codes).toEqual([
+      ...Array(10).fill('created'),
+      'email_taken',
+      'external_id_taken',
+      'created',
+      'email_taken',
+      ...Array(5).fill('created'),
+    ]);
+    for (const [tenant, count] of [
+      [a, 12],
+      [b, 5],
+    ] as const) {
+      const events = await eventsOf(ctx, tenant.tenantId);
+      expect(events.map((e) => e.tenantSequence)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      const created = results.flatMap((r, i) =>
+        r.status === 'fulfilled' && r.value.tenantId === tenant.tenantId ? [[r.value, inputs[i]![0]] as const] : [],
+      );
+      // One event per created contact, carrying its row and its caller's correlation id.
+      const byResource = new Map(events.map((e) => [e.resourceId, e]));
+      for (const [contact, caller] of created) {
+        expect(byResource.get(contact.id)).toMatchObject({
+          type: 'communication.contact.created',
+          correlationId: caller.correlationId,
+          data: JSON.parse(JSON.stringify(contactResource(contact))),
+        });
+      }
+      expect(byResource.size).toBe(tenant === a ? created.length + 1 : created.length);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { groupCommit, passRunner } from '../../src/core/passes.js';
+import { groupCommit, groupCommitByKey, passRunner } from '../../src/core/passes.js';
 
 // Passes and group commits are driven by hand-settled promises: each step is awaited, never slept.
 
@@ -117,5 +117,54 @@ describe('groupCommit', () => {
     await expect(failing).rejects.toThrow('deadlock');
     writes[1]!.resolve();
     await expect(later).resolves.toBeUndefined();
+  });
+
+  test("each item gets its own result, at its index in the write's answer", async () => {
+    const commit = groupCommit<number, string>(async (batch) => batch.map((n) => `#${n}`));
+    expect(await Promise.all([commit.add(1), commit.add(2), commit.add(3)])).toEqual(['#1', '#2', '#3']);
+  });
+});
+
+describe('groupCommitByKey', () => {
+  test("a key's items batch together while another key's batch is written side by side", async () => {
+    const batches: [string, number[]][] = [];
+    const writes = new Map<string, ReturnType<typeof deferred>>();
+    const commit = groupCommitByKey<number, number>(async (key, batch) => {
+      batches.push([key, batch]);
+      const write = deferred();
+      writes.set(key, write);
+      await write.promise;
+      return batch.map((n) => n * 10);
+    });
+    const a1 = commit.add('a', 1);
+    const b1 = commit.add('b', 2);
+    const rest = [commit.add('a', 3), commit.add('a', 4), commit.add('b', 5)];
+    await settle();
+    expect(batches).toEqual([
+      ['a', [1]],
+      ['b', [2]],
+    ]);
+    writes.get('a')!.resolve();
+    expect(await a1).toBe(10);
+    await settle();
+    expect(batches.at(-1)).toEqual(['a', [3, 4]]);
+    writes.get('b')!.resolve();
+    expect(await b1).toBe(20);
+    await settle();
+    expect(batches.at(-1)).toEqual(['b', [5]]);
+    writes.get('a')!.resolve();
+    writes.get('b')!.resolve();
+    expect(await Promise.all(rest)).toEqual([30, 40, 50]);
+  });
+
+  test('a key whose writer went idle starts a new one at once', async () => {
+    const batches: number[][] = [];
+    const commit = groupCommitByKey<number>(async (_key, batch) => {
+      batches.push(batch);
+    });
+    await commit.add('a', 1);
+    await settle();
+    await commit.add('a', 2);
+    expect(batches).toEqual([[1], [2]]);
   });
 });

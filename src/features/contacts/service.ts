@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { Prisma, type Contact, type PrismaClient } from '../../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../../auth/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { recordEvent, writeWithEvents } from '../events/service.js';
+import { recordEvent, writeBatchWithEvents, writeWithEvents } from '../events/service.js';
+import { groupCommitByKey } from '../../core/passes.js';
 import { newId } from '../../core/ids.js';
 import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import { isRecordNotFound, isUniqueViolation, uniqueViolationFields } from '../../db/prisma-errors.js';
@@ -88,7 +89,32 @@ type FindManyArgs = Omit<Prisma.ContactFindManyArgs, 'where'> & { where?: Prisma
 
 const CONTACT: OwnedResource = { name: 'Contact', prefix: 'contact' };
 
+type PendingCreate = { contact: Contact; correlationId: string };
+
 export function contactService(prisma: PrismaClient) {
+  /**
+   * Creates of one tenant that arrive while its previous batch is being written go into the next
+   * batch: one statement (and one lock of the tenant's counter row, one commit) for many. A row
+   * whose email or externalId is taken is skipped there and answers null.
+   */
+  const creates = groupCommitByKey<PendingCreate, Contact | null>(async (tenantId, batch) => {
+    const events = batch.map(({ contact, correlationId }) => ({
+      writer: { correlationId },
+      event: changeEvent('communication.contact.created', contact),
+    }));
+    const written = await writeBatchWithEvents<Contact>(
+      prisma,
+      tenantId,
+      insertContacts(
+        batch.map((pending) => pending.contact),
+        { skipConflicts: true },
+      ),
+      events,
+    );
+    const byId = new Map(written.map((contact) => [contact.id, contact]));
+    return batch.map((pending) => byId.get(pending.contact.id) ?? null);
+  });
+
   const findOwned = (db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Contact> =>
     ownedOrNotFound(CONTACT, auth, id, (where) => db.contact.findFirst({ where }));
 
@@ -120,12 +146,16 @@ export function contactService(prisma: PrismaClient) {
     async create(auth: AuthContext, input: unknown): Promise<Contact> {
       requireFeature(auth, CONTACTS_FEATURE);
       const contact = newContact(auth.tenantId, parseInput(CreateContactInput, input), new Date());
-      // One statement, no transaction: the event's data is the row as it will be stored.
+      // One statement with the other creates of the moment, no transaction: the event's data is the row as it will be stored.
+      const created = await creates.add(auth.tenantId, { contact, correlationId: auth.correlationId });
+      if (created) return created;
+      // Skipped: alone, the insert fails on the field that is taken (or succeeds, if it was
+      // another row of the same batch that took it and has since gone).
       const event = changeEvent('communication.contact.created', contact);
-      const [created] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(
+      const [alone] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(
         rethrowDuplicate,
       );
-      return created!;
+      return alone!;
     },
 
     async update(auth: AuthContext, id: string, input: unknown): Promise<Contact> {

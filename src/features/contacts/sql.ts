@@ -6,9 +6,13 @@ import { columnList, insertRows } from '../../db/insert-rows.js';
 /** The contact columns this version reads and writes in raw SQL. */
 export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
-/** Inserts whole contact rows and returns them as stored: one statement for any number (createMany compiles per row). */
-export function insertContacts(contacts: Contact[]): Prisma.Sql {
-  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS);
+/**
+ * Inserts whole contact rows and returns them as stored: one statement for any number (createMany
+ * compiles per row). `skipConflicts`: a row whose email or externalId is taken is left out and
+ * not returned, instead of failing them all.
+ */
+export function insertContacts(contacts: Contact[], options: { skipConflicts?: boolean } = {}): Prisma.Sql {
+  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS, options);
 }
 
 /**

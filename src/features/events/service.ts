@@ -2,7 +2,13 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { AuthContext } from '../../auth/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
-import { appendEvents, changeAndAppendEvents, writeAndAppendEvents, type AppendedEvent } from './sql.js';
+import {
+  appendEvents,
+  changeAndAppendEvents,
+  writeAndAppendEvents,
+  writeAndAppendEventsOfWritten,
+  type AppendedEvent,
+} from './sql.js';
 import { selectEventTypes, type EventType } from './types.js';
 
 export type NewEvent = {
@@ -63,7 +69,7 @@ export async function recordEvents(
   events: NewEvent[],
 ): Promise<void> {
   if (!events.length) return;
-  await tx.$executeRaw(appendEvents(writer.tenantId, writer.correlationId, appended(events)));
+  await tx.$executeRaw(appendEvents(writer.tenantId, appended(writer, events)));
 }
 
 export function recordEvent(
@@ -85,16 +91,35 @@ export function writeWithEvents<Row>(
   write: Prisma.Sql,
   events: NewEvent[],
 ): Promise<Row[]> {
-  return db.$queryRaw<Row[]>(writeAndAppendEvents(write, writer.tenantId, writer.correlationId, appended(events)));
+  return db.$queryRaw<Row[]>(writeAndAppendEvents(write, writer.tenantId, appended(writer, events)));
+}
+
+/** One writer's event in a batch of several writers' (each keeps its own correlationId). */
+export type WriterEvent = { writer: Pick<AuthContext, 'correlationId'>; event: NewEvent };
+
+/**
+ * writeWithEvents for a batch of one tenant's rows that may skip some (INSERT … ON CONFLICT DO
+ * NOTHING RETURNING "id"…): appends only the events of the rows written (resourceId = "id"),
+ * numbered without gaps. Returns what `write` returned.
+ */
+export function writeBatchWithEvents<Row>(
+  db: Prisma.TransactionClient,
+  tenantId: string,
+  write: Prisma.Sql,
+  events: WriterEvent[],
+): Promise<Row[]> {
+  const rows = events.flatMap(({ writer, event }) => appended(writer, [event]));
+  return db.$queryRaw<Row[]>(writeAndAppendEventsOfWritten(write, tenantId, rows));
 }
 
 /** The log's rows of new events: each gets its id here, its tenantSequence from the statement. */
-function appended(events: NewEvent[]): AppendedEvent[] {
+function appended(writer: Pick<AuthContext, 'correlationId'>, events: NewEvent[]): AppendedEvent[] {
   return events.map((event) => ({
     id: newId('evt'),
     type: event.type,
     resourceType: event.resourceType,
     resourceId: event.resourceId,
+    correlationId: writer.correlationId,
     data: event.data,
   }));
 }

@@ -9,44 +9,62 @@ export type AppendedEvent = {
   type: string;
   resourceType: string;
   resourceId: string;
+  correlationId: string;
   data: Prisma.InputJsonValue;
 };
 
 /**
- * The `next` and `appended` CTEs that append events to the log. Raw because the tenant's counter
- * bump and the inserts must be one statement: bumping the counter row locks it until commit, which
- * makes tenantSequence gapless and ordered by commit. A trigger NOTIFYs the relays.
+ * The `kept`, `next` and `appended` CTEs that append events to the log. Raw because the tenant's
+ * counter bump and the inserts must be one statement: bumping the counter row locks it until
+ * commit, which makes tenantSequence gapless and ordered by commit. `kept` narrows the events
+ * (say, to the rows a write returned); the counter moves by as many as are kept, and not at all
+ * (no lock) when none is. A trigger NOTIFYs the relays.
  */
-function appendedEvents(tenantId: string, correlationId: string, events: AppendedEvent[]): Prisma.Sql {
+function appendedEvents(tenantId: string, events: AppendedEvent[], keep: Prisma.Sql = Prisma.sql`TRUE`): Prisma.Sql {
   const rows = events.map((event, index) => ({ n: index + 1, ...event }));
   return Prisma.sql`
+    kept AS (
+      SELECT e.*, row_number() OVER (ORDER BY e."n") AS "k"
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "correlationId" text, "data" jsonb)
+      WHERE ${keep}
+    ),
     next AS (
-      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + ${rows.length} WHERE "id" = ${tenantId} RETURNING "eventSequence"
+      UPDATE "Tenant" SET "eventSequence" = "eventSequence" + (SELECT count(*) FROM kept)
+      WHERE "id" = ${tenantId} AND EXISTS (SELECT FROM kept)
+      RETURNING "eventSequence" - (SELECT count(*) FROM kept) AS "before"
     ),
     appended AS (
       INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
-      SELECT e."id", ${tenantId}, next."eventSequence" - ${rows.length} + e."n", e."type", ${new Date()}, ${correlationId},
-             e."resourceType", e."resourceId", e."data"
-      FROM next, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "data" jsonb)
+      SELECT e."id", ${tenantId}, next."before" + e."k", e."type", ${new Date()}, e."correlationId", e."resourceType", e."resourceId", e."data"
+      FROM next, kept e
     )`;
 }
 
 /** Appends events to the log (raw: see appendedEvents). */
-export function appendEvents(tenantId: string, correlationId: string, events: AppendedEvent[]): Prisma.Sql {
-  return Prisma.sql`WITH ${appendedEvents(tenantId, correlationId, events)} SELECT 1`;
+export function appendEvents(tenantId: string, events: AppendedEvent[]): Prisma.Sql {
+  return Prisma.sql`WITH ${appendedEvents(tenantId, events)} SELECT 1`;
 }
 
 /**
  * Runs `write` (an INSERT … RETURNING) and appends events in the same statement, returning what
  * `write` returned (raw: one statement is atomic without a transaction, see appendedEvents).
  */
-export function writeAndAppendEvents(
+export function writeAndAppendEvents(write: Prisma.Sql, tenantId: string, events: AppendedEvent[]): Prisma.Sql {
+  return Prisma.sql`WITH written AS (${write}), ${appendedEvents(tenantId, events)} SELECT * FROM written`;
+}
+
+/**
+ * Like writeAndAppendEvents, for a write that may skip rows (INSERT … ON CONFLICT DO NOTHING
+ * RETURNING "id"…): only the events of the rows it returned (resourceId = "id") are appended.
+ */
+export function writeAndAppendEventsOfWritten(
   write: Prisma.Sql,
   tenantId: string,
-  correlationId: string,
   events: AppendedEvent[],
 ): Prisma.Sql {
-  return Prisma.sql`WITH written AS (${write}), ${appendedEvents(tenantId, correlationId, events)} SELECT * FROM written`;
+  const keep = Prisma.sql`e."resourceId" IN (SELECT "id" FROM written)`;
+  return Prisma.sql`WITH written AS (${write}), ${appendedEvents(tenantId, events, keep)} SELECT * FROM written`;
 }
 
 /**
