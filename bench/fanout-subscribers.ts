@@ -23,9 +23,14 @@ const send = (message: SubscriberMessage) => process.send!(message);
 process.on('disconnect', () => process.exit(0));
 
 const fail = (message: string) => send({ type: 'failed', message });
-/** An Error, or the CloseEvent graphql-ws reports a closed socket with. */
-const describe = (reason: unknown) =>
-  reason instanceof Error ? reason.message : `closed with ${(reason as { code?: number }).code}`;
+/** An Error, the server's GraphQL errors, or the CloseEvent or ErrorEvent of the socket. */
+const describe = (reason: unknown) => {
+  if (reason instanceof Error) return reason.message;
+  if (Array.isArray(reason)) return JSON.stringify(reason); // the server's GraphQL errors
+  const event = reason as { code?: number; reason?: string; error?: Error; message?: string };
+  if (event.code !== undefined) return `closed with ${event.code} ${event.reason ?? ''}`.trim();
+  return `socket error: ${event.error?.message ?? event.message ?? 'unknown'}`;
+};
 
 /** Per event, when each connection received it, until all have; then the id moves to `reported`. */
 const receipts = new Map<string, { at: number[]; missing: number }>();

@@ -1,12 +1,30 @@
-import { getOperationAST, Kind, valueFromASTUntyped, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  valueFromASTUntyped,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
 import { WebSocket } from 'ws';
 import { sharingKey } from './shared-subscriptions.js';
 
-/** Where one graphql-ws subscription's messages go. */
-export type Subscriber = { socket: WebSocket; id: string; apiKey: string };
+/**
+ * Where one graphql-ws subscription's messages go: `prefix` is its `next` message up to the
+ * payload (`{"id":…,"type":"next","payload":`), so a result serialized once frames for every
+ * member. `end` is told once when the group's stream ends: null when it completed, its errors
+ * when it failed.
+ */
+export type Member = {
+  readonly socket: WebSocket;
+  readonly prefix: string;
+  end(errors: readonly GraphQLError[] | null): void;
+};
 type Start = () => Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
-type Group = { add(subscriber: Subscriber): AsyncIterableIterator<never> | null };
+/** A running group: its member leaves it (the last one ends the stream). */
+export type Group = { leave(member: Member): void };
+type Joinable = Group & { add(member: Member): boolean };
 
 /** Every subscription field replays from this argument (an event id); without it a stream is live only. */
 const RESUME_ARGUMENT = 'after';
@@ -17,24 +35,26 @@ const RESUME_ARGUMENT = 'after';
  * Subscriptions that would receive the same messages (the same operation and variables, by the same
  * API key, following live events only: nothing to replay) form one group: one event stream, one
  * execution and one serialization per event, and one loop writing it to every member's socket.
- * With a thousand dashboards on one tenant, that loop is the whole cost of an event, where a stream
- * per subscriber cost a chain of promises and a scattering of objects for each of them. A late
- * member starts where the group is, which for a live stream is now.
- *
- * graphql-ws gets, per subscription, an iterator that yields nothing and ends (or fails) with the
- * group's stream, so it still completes, errors and cancels each subscription itself; the last
- * member to leave ends the stream.
+ * With thousands of dashboards on one tenant, that loop is the whole cost of an event, and a member
+ * is one small object in a set: no iterator, promise or closure of its own waits for each event.
+ * A late member starts where the group is, which for a live stream is now. A subscription that
+ * cannot share (one resuming from `after`) is a group of one.
  */
 export function subscriptionGroups() {
-  const open = new Map<string, Promise<Group | ExecutionResult>>();
+  const open = new Map<string, Promise<Joinable | ExecutionResult>>();
   const counter = { members: 0 };
 
-  async function subscribe(
+  /**
+   * Adds `member` to the group of its operation, starting the group's stream with `start` when
+   * there is none: resolves with the group, or with the result that refused the subscription.
+   */
+  async function join(
     args: ExecutionArgs,
-    subscriber: Subscriber,
+    apiKey: string,
+    member: Member,
     start: Start,
-  ): Promise<AsyncIterableIterator<never> | ExecutionResult> {
-    const key = groupKey(args, subscriber);
+  ): Promise<Group | ExecutionResult> {
+    const key = groupKey(args, apiKey);
     for (;;) {
       let pending = key === null ? undefined : open.get(key);
       if (!pending) {
@@ -50,14 +70,13 @@ export function subscriptionGroups() {
       }
       const group = await pending;
       if (!('add' in group)) return group;
-      const iterator = group.add(subscriber);
-      if (iterator) return iterator;
+      if (group.add(member)) return group;
       // The group ended while this subscriber waited for it: start another.
     }
   }
 
   return {
-    subscribe,
+    join,
     /** graphql-ws subscriptions with a live stream (the nilo_live_subscriptions metric). */
     subscriptions: () => counter.members,
   };
@@ -68,16 +87,24 @@ export type SubscriptionGroups = ReturnType<typeof subscriptionGroups>;
 /** Serialized results, shared by groups that differ only in their keys (see shared-subscriptions.ts). */
 const payloads = new WeakMap<ExecutionResult, string>();
 
-function createGroup(results: AsyncIterable<ExecutionResult>, forget: () => void, counter: { members: number }): Group {
-  type Member = { socket: WebSocket; prefix: string };
+function createGroup(
+  results: AsyncIterable<ExecutionResult>,
+  forget: () => void,
+  counter: { members: number },
+): Joinable {
   const members = new Set<Member>();
   const source = results[Symbol.asyncIterator]();
   let ended = false;
-  const end = () => {
+  /** Ends the group for everyone still in it: completed (null) or failed. */
+  const finish = (errors: readonly GraphQLError[] | null) => {
     ended = true;
     forget();
+    counter.members -= members.size;
+    const left = [...members];
+    members.clear();
+    for (const member of left) member.end(errors);
   };
-  const sent = (async () => {
+  void (async () => {
     try {
       for (let next = await source.next(); !next.done; next = await source.next()) {
         let payload = payloads.get(next.value);
@@ -85,40 +112,36 @@ function createGroup(results: AsyncIterable<ExecutionResult>, forget: () => void
         for (const { socket, prefix } of members)
           if (socket.readyState === WebSocket.OPEN) socket.send(`${prefix}${payload}}`);
       }
-    } finally {
-      end();
+      finish(null);
+    } catch (error) {
+      // As graphql-ws reports a stream that throws: its message as the subscription's error.
+      const original = error instanceof Error ? error : new Error(String(error));
+      finish([new GraphQLError(original.message, { originalError: original })]);
     }
   })();
-  sent.catch(() => {}); // reported to each member through next(); nobody may be left to ask
 
   return {
-    add({ socket, id }) {
-      if (ended) return null;
-      const member: Member = { socket, prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":` };
+    add(member) {
+      if (ended) return false;
       members.add(member);
       counter.members++;
-      const iterator: AsyncIterableIterator<never> = {
-        [Symbol.asyncIterator]: () => iterator,
-        next: () => sent.then(() => ({ done: true, value: undefined })),
-        return: async () => {
-          if (!members.delete(member)) return { done: true, value: undefined };
-          counter.members--;
-          if (!members.size) {
-            end();
-            await source.return?.();
-          }
-          return { done: true, value: undefined };
-        },
-      };
-      return iterator;
+      return true;
+    },
+    leave(member) {
+      if (!members.delete(member)) return;
+      counter.members--;
+      if (members.size) return;
+      ended = true;
+      forget();
+      void source.return?.();
     },
   };
 }
 
 /** What members of a group share, or null when the subscription must have a stream of its own. */
-function groupKey(args: ExecutionArgs, subscriber: Subscriber): string | null {
+function groupKey(args: ExecutionArgs, apiKey: string): string | null {
   const sharing = sharingKey(args);
-  return sharing === null || resumes(args) ? null : JSON.stringify([sharing, subscriber.apiKey]);
+  return sharing === null || resumes(args) ? null : JSON.stringify([sharing, apiKey]);
 }
 
 /** Whether the operation replays from a point in the log, which makes its stream its own. */
