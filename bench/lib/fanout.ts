@@ -25,6 +25,8 @@ export type Subscribers = {
   received(resourceId: string, timeoutMs: number): Promise<number[] | null>;
   /** Every failure reported so far. */
   failures: string[];
+  /** The subscriber processes, by name, for their CPU figures. */
+  processes: { name: string; pid: number }[];
   stop(): Promise<void>;
 };
 
@@ -91,6 +93,7 @@ export async function startSubscribers(options: {
 
   return {
     failures,
+    processes: children.map((child) => ({ name: child.name, pid: child.process.pid! })),
     stop,
     async received(resourceId, timeoutMs) {
       const complete = () => reports.get(resourceId)?.length === processes;
