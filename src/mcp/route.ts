@@ -11,8 +11,8 @@ const BODY_LIMIT = 64 * 1024 * 1024;
 /**
  * POST /mcp: the Model Context Protocol over Streamable HTTP, stateless (no session; every request
  * carries the key) with JSON answers. The same API keys, tenant scope and budget as /api/v1: a
- * key is required before the body is read, and every request costs a point (every JSON-RPC
- * request of a batch). GET (the server-to-client stream) is not offered: 405, as the transport
+ * key is required before the body is read, and every request costs a point (a batch, one per
+ * message). GET (the server-to-client stream) is not offered: 405, as the transport
  * allows a stateless server.
  */
 export function mcpRoutes(services: Services, limiter: RateLimiter, documents: Documents) {
@@ -49,11 +49,14 @@ export function mcpRoutes(services: Services, limiter: RateLimiter, documents: D
   };
 }
 
-/** The request as the SDK's web-standard transport reads it: URL and headers (the body is already parsed). */
+/**
+ * The request as the SDK's web-standard transport reads it: method and headers (the body is already
+ * parsed). The URL only names the endpoint, so the client's Host header is not trusted to form one.
+ */
 function webRequest(request: FastifyRequest): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  return new Request(`${request.protocol}://${request.host}${request.url}`, { method: request.method, headers });
+  return new Request(`http://localhost${request.url}`, { method: request.method, headers });
 }

@@ -45,6 +45,8 @@ const IDEMPOTENCY_KEY = {
     'Makes a retry safe: the first result is stored for this key and these arguments and answered again (with _meta "nilo/idempotentReplayed": true); the same key with other arguments answers 409 idempotency_key_reused',
 };
 const REPLAYED = 'nilo/idempotentReplayed';
+/** The JSON-RPC code the MCP specification gives an unknown resource (the SDK has no constant for it). */
+const RESOURCE_NOT_FOUND = -32002;
 
 type JsonSchema = { $ref?: string; definitions?: Record<string, object> } & Record<string, unknown>;
 
@@ -72,12 +74,7 @@ function toolOf(op: Operation): Tool {
     description: op.description,
     inputSchema,
     outputSchema: jsonSchema(op.output, 'output') as Tool['outputSchema'],
-    annotations: {
-      title: op.title,
-      readOnlyHint: op.effect === 'read',
-      destructiveHint: op.effect === 'destroy',
-      openWorldHint: false,
-    },
+    annotations: { title: op.title, readOnlyHint: op.effect === 'read', destructiveHint: op.effect === 'destroy' },
   };
 }
 
@@ -150,7 +147,7 @@ function resourceText(uri: string, auth: AuthContext, documents: Documents): str
     case 'nilo://schema.graphql':
       return printedSchema();
     default:
-      throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+      throw new McpError(RESOURCE_NOT_FOUND, `Unknown resource: ${uri}`);
   }
 }
 
