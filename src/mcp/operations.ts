@@ -56,8 +56,9 @@ export type Operation<I extends z.ZodType = z.ZodType> = {
 /** A row of the table, typed by its own input schema. */
 const operation = <I extends z.ZodType>(spec: Operation<I>) => spec as unknown as Operation;
 
-const idOf = (name: string, prefix: string) =>
-  z.strictObject({ [name]: z.string().describe(`${prefix}_ followed by a ULID`) });
+/** The arguments of a tool that takes one id, as REST's path parameter (the id's format is the service's check). */
+const idOf = <N extends string>(name: N, prefix: string) =>
+  z.strictObject({ [name]: z.string().describe(`${prefix}_ followed by a ULID`) } as Record<N, z.ZodString>);
 const ContactId = idOf('contactId', 'contact');
 const InvoiceId = idOf('invoiceId', 'inv');
 const JobId = idOf('jobId', 'job');
@@ -109,7 +110,7 @@ const contacts: Operation[] = [
     output: ContactResource,
     effect: 'write',
     run: async (services, auth, { contactId, ...changes }) =>
-      contactResource(await services.contacts.update(auth, contactId as string, changes)),
+      contactResource(await services.contacts.update(auth, contactId, changes)),
   }),
   operation({
     name: 'contacts_delete',

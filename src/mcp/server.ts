@@ -28,7 +28,7 @@ import { OPERATIONS, type Operation } from './operations.js';
 // gate first, then the domain's zod schemas through parseInput) and answer every refusal with
 // REST's problem: its code, status, detail and field errors.
 
-export const SERVER_INFO = { name: 'nilo-gateway', version: '1.0.0' };
+const SERVER_INFO = { name: 'nilo-gateway', version: '1.0.0' };
 
 const INSTRUCTIONS = `Tools over one tenant's contacts, invoices, jobs, event log and webhook endpoints: the same rules, answers and error codes as the REST API under /api/v1.
 Ids carry their kind: contact_…, inv_…, job_…, evt_…, whep_…; another tenant's id is not found.
@@ -71,7 +71,7 @@ function toolOf(op: Operation): Tool {
   return {
     name: op.name,
     title: op.title,
-    description: op.description,
+    description: op.feature ? `${op.description} Needs the tenant's ${op.feature} feature.` : op.description,
     inputSchema,
     outputSchema: jsonSchema(op.output, 'output') as Tool['outputSchema'],
     annotations: { title: op.title, readOnlyHint: op.effect === 'read', destructiveHint: op.effect === 'destroy' },
@@ -82,10 +82,19 @@ function toolOf(op: Operation): Tool {
 const TOOLS: Tool[] = OPERATIONS.map(toolOf);
 const BY_NAME = new Map(OPERATIONS.map((op) => [op.name, op]));
 
-/** What the resources read: the catalog per caller, and the two documents of the API. */
+/** The documents the resources serve that the HTTP server builds (the OpenAPI document, from every route). */
 export type Documents = { openApi(): unknown };
 
-const RESOURCES = [
+type Resource = {
+  uri: string;
+  name: string;
+  title: string;
+  description: string;
+  mimeType: string;
+  read(auth: AuthContext, documents: Documents): string;
+};
+
+const RESOURCES: Resource[] = [
   {
     uri: 'nilo://event-types',
     name: 'event-types',
@@ -93,6 +102,10 @@ const RESOURCES = [
     description:
       'Every event type: what it means, the feature it needs, whether this tenant receives it, and the JSON Schema of its data (as GET /api/v1/event-types)',
     mimeType: 'application/json',
+    read(auth) {
+      const items = eventTypesFor(auth.features);
+      return JSON.stringify({ items, nextCursor: null, count: items.length });
+    },
   },
   {
     uri: 'nilo://openapi.json',
@@ -100,6 +113,7 @@ const RESOURCES = [
     title: 'OpenAPI document',
     description: 'The REST API under /api/v1 (as GET /openapi.json)',
     mimeType: 'application/json',
+    read: (_auth, documents) => JSON.stringify(documents.openApi()),
   },
   {
     uri: 'nilo://schema.graphql',
@@ -107,8 +121,9 @@ const RESOURCES = [
     title: 'GraphQL schema',
     description: 'The SDL of /graphql (as GET /schema.graphql)',
     mimeType: 'text/plain',
+    read: () => printedSchema(),
   },
-] as const;
+];
 
 /** The MCP server for one authenticated request. */
 export function mcpServer(
@@ -126,29 +141,16 @@ export function mcpServer(
     if (!op) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     return callTool(services, auth, op, request.params.arguments ?? {}, context.log);
   });
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [...RESOURCES] }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({
+    resources: RESOURCES.map(({ read: _read, ...resource }) => resource),
+  }));
   server.setRequestHandler(ReadResourceRequestSchema, (request) => {
     const { uri } = request.params;
-    const text = resourceText(uri, auth, context.documents);
-    const resource = RESOURCES.find((r) => r.uri === uri)!;
-    return { contents: [{ uri, mimeType: resource.mimeType, text }] };
+    const resource = RESOURCES.find((r) => r.uri === uri);
+    if (!resource) throw new McpError(RESOURCE_NOT_FOUND, `Unknown resource: ${uri}`);
+    return { contents: [{ uri, mimeType: resource.mimeType, text: resource.read(auth, context.documents) }] };
   });
   return server;
-}
-
-function resourceText(uri: string, auth: AuthContext, documents: Documents): string {
-  switch (uri) {
-    case 'nilo://event-types': {
-      const items = eventTypesFor(auth.features);
-      return JSON.stringify({ items, nextCursor: null, count: items.length });
-    }
-    case 'nilo://openapi.json':
-      return JSON.stringify(documents.openApi());
-    case 'nilo://schema.graphql':
-      return printedSchema();
-    default:
-      throw new McpError(RESOURCE_NOT_FOUND, `Unknown resource: ${uri}`);
-  }
 }
 
 /**
