@@ -229,7 +229,7 @@ describe('a generated client', () => {
       type Page = paths['/api/v1/invoices']['get']['responses'][200]['content']['application/json'];
       export function describe(contact: Created, problem: Problem, page: Page): string {
         const first: string | null = page.nextCursor;
-        const total: number = page.items[0]?.grossTotal ?? 0;
+        const total: string = page.items[0]?.grossTotal ?? '0.00';
         return [contact.contactId, contact.${contactField}, problem.code, problem.correlationId, first, total].join(' ');
       }
     `;

@@ -135,22 +135,31 @@ describe('POST /invoices', () => {
       issuedDate: '2026-05-30',
       paymentTermsDays: 30,
       dueDate: '2026-06-29',
+      currency: 'EUR', // the tenant has no seller profile: the fallback
       items: [
         // 2 × 149.99 = 299.98; 8.5 % = 25.4983 → 25.50 (half-up at cents)
         {
           description: 'Premium rose stems (500 count)',
-          quantity: 2,
-          price: 149.99,
-          taxRate: 8.5,
-          net: 299.98,
-          tax: 25.5,
-          gross: 325.48,
+          quantity: '2',
+          price: '149.99',
+          taxRate: '8.5',
+          net: '299.98',
+          tax: '25.50',
+          gross: '325.48',
         },
-        { description: 'Delivery fee', quantity: 1, price: 25, taxRate: 0, net: 25, tax: 0, gross: 25 },
+        {
+          description: 'Delivery fee',
+          quantity: '1',
+          price: '25.00',
+          taxRate: '0',
+          net: '25.00',
+          tax: '0.00',
+          gross: '25.00',
+        },
       ],
-      netTotal: 324.98,
-      taxTotal: 25.5,
-      grossTotal: 350.48,
+      netTotal: '324.98',
+      taxTotal: '25.50',
+      grossTotal: '350.48',
       applicationId: t.applicationId,
       applicationName: 'Test app',
       createdAt: full.body.createdAt,
@@ -265,10 +274,10 @@ describe('decimal arithmetic', () => {
   test('0.1 + 0.2 is exactly 0.3', async () => {
     const t = await createTenant(gw.app);
     const full = await createAndGet(t, minimal({ items: [item(1, 0.1, 0), item(1, 0.2, 0)] }));
-    expect(full.items.map((l: any) => l.net)).toEqual([0.1, 0.2]);
-    expect(full.netTotal).toBe(0.3);
-    expect(full.taxTotal).toBe(0);
-    expect(full.grossTotal).toBe(0.3);
+    expect(full.items.map((l: any) => l.net)).toEqual(['0.10', '0.20']);
+    expect(full.netTotal).toBe('0.30');
+    expect(full.taxTotal).toBe('0.00');
+    expect(full.grossTotal).toBe('0.30');
   });
 
   test('8.5 % of 149.99 × 2 is 25.50', async () => {
@@ -276,14 +285,14 @@ describe('decimal arithmetic', () => {
     const full = await createAndGet(t, minimal({ items: [item(2, 149.99, 8.5)] }));
     expect(full.items[0]).toEqual({
       description: 'Item',
-      quantity: 2,
-      price: 149.99,
-      taxRate: 8.5,
-      net: 299.98,
-      tax: 25.5,
-      gross: 325.48,
+      quantity: '2',
+      price: '149.99',
+      taxRate: '8.5',
+      net: '299.98',
+      tax: '25.50',
+      gross: '325.48',
     });
-    expect([full.netTotal, full.taxTotal, full.grossTotal]).toEqual([299.98, 25.5, 325.48]);
+    expect([full.netTotal, full.taxTotal, full.grossTotal]).toEqual(['299.98', '25.50', '325.48']);
   });
 
   test('tax rounds half-up at cents, per line (where half-even would differ)', async () => {
@@ -299,15 +308,15 @@ describe('decimal arithmetic', () => {
       ],
     });
     expect(full.items.map((l: any) => [l.net, l.tax, l.gross])).toEqual([
-      [0.1, 0.01, 0.11],
-      [0.1, 0.01, 0.11],
-      [0.5, 0.03, 0.53],
-      [0.3, 0.02, 0.32],
-      [0.29, 0.01, 0.3],
+      ['0.10', '0.01', '0.11'],
+      ['0.10', '0.01', '0.11'],
+      ['0.50', '0.03', '0.53'],
+      ['0.30', '0.02', '0.32'],
+      ['0.29', '0.01', '0.30'],
     ]);
-    expect(full.netTotal).toBe(1.29);
-    expect(full.taxTotal).toBe(0.08);
-    expect(full.grossTotal).toBe(1.37);
+    expect(full.netTotal).toBe('1.29');
+    expect(full.taxTotal).toBe('0.08');
+    expect(full.grossTotal).toBe('1.37');
   });
 
   test('line nets are rounded half-up to cents', async () => {
@@ -317,12 +326,12 @@ describe('decimal arithmetic', () => {
       minimal({ items: [item(3, 0.3333, 0), item(1.5, 0.01, 0), item(0.5, 0.01, 10), item(0.0001, 0.0001, 0)] }),
     );
     expect(full.items.map((l: any) => [l.quantity, l.price, l.net, l.tax, l.gross])).toEqual([
-      [3, 0.3333, 1, 0, 1],
-      [1.5, 0.01, 0.02, 0, 0.02],
-      [0.5, 0.01, 0.01, 0, 0.01],
-      [0.0001, 0.0001, 0, 0, 0],
+      ['3', '0.3333', '1.00', '0.00', '1.00'],
+      ['1.5', '0.01', '0.02', '0.00', '0.02'],
+      ['0.5', '0.01', '0.01', '0.00', '0.01'],
+      ['0.0001', '0.0001', '0.00', '0.00', '0.00'],
     ]);
-    expect([full.netTotal, full.taxTotal, full.grossTotal]).toEqual([1.03, 0, 1.03]);
+    expect([full.netTotal, full.taxTotal, full.grossTotal]).toEqual(['1.03', '0.00', '1.03']);
   });
 
   test('large quantities and prices are exact', async () => {
@@ -332,12 +341,12 @@ describe('decimal arithmetic', () => {
       minimal({ items: [item(1_000_000, 1234.5678, 19), item(123456789, 9876.5432, 21)] }),
     );
     expect(full.items.map((l: any) => [l.quantity, l.price, l.taxRate, l.net, l.tax, l.gross])).toEqual([
-      [1_000_000, 1234.5678, 19, 1234567800, 234567882, 1469135682],
-      [123456789, 9876.5432, 21, 1219326309891.78, 256058525077.27, 1475384834969.05],
+      ['1000000', '1234.5678', '19', '1234567800.00', '234567882.00', '1469135682.00'],
+      ['123456789', '9876.5432', '21', '1219326309891.78', '256058525077.27', '1475384834969.05'],
     ]);
-    expect(full.netTotal).toBe(1220560877691.78);
-    expect(full.taxTotal).toBe(256293092959.27);
-    expect(full.grossTotal).toBe(1476853970651.05);
+    expect(full.netTotal).toBe('1220560877691.78');
+    expect(full.taxTotal).toBe('256293092959.27');
+    expect(full.grossTotal).toBe('1476853970651.05');
   });
 
   test('4 decimal places of quantity, price and taxRate are kept', async () => {
@@ -346,20 +355,20 @@ describe('decimal arithmetic', () => {
     // 1.2345 × 6.789 = 8.3810205 → 8.38; 8.38 × 7.1234 % = 0.59694... → 0.60
     expect(full.items[0]).toEqual({
       description: 'Item',
-      quantity: 1.2345,
-      price: 6.789,
-      taxRate: 7.1234,
-      net: 8.38,
-      tax: 0.6,
-      gross: 8.98,
+      quantity: '1.2345',
+      price: '6.789',
+      taxRate: '7.1234',
+      net: '8.38',
+      tax: '0.60',
+      gross: '8.98',
     });
   });
 
   test('the largest total is accepted; one cent more is 422 amount_out_of_range and writes nothing', async () => {
     const t = await createTenant(gw.app);
     const max = await createAndGet(t, minimal({ items: [item(10, 999999999999.999, 0)] }));
-    expect(max.netTotal).toBe(9999999999999.99);
-    expect(max.grossTotal).toBe(9999999999999.99);
+    expect(max.netTotal).toBe('9999999999999.99');
+    expect(max.grossTotal).toBe('9999999999999.99');
     expect(max.invoiceNumber).toBe('INV-2026-00001');
 
     const overByCent = await create(t, minimal({ items: [item(10, 999999999999.999, 0), item(1, 0.01, 0)] }));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
@@ -23,6 +24,17 @@ Commands:
   list-runners  --tenant <ten_…>                      (fingerprints, status and job types, never keys)
   revoke-runner --runner <run_…>
   demo-key                                            (a new key for the demo application; the lost one stops working)
+  set-seller-profile --tenant <ten_…> [--from-json <file>] [profile options]
+                                                      (sets the whole profile the invoice PDFs print: the JSON
+                                                      file's fields, each option replacing its field)
+  show-seller-profile   --tenant <ten_…>
+  remove-seller-profile --tenant <ten_…>
+
+Seller profile options (the JSON fields in brackets):
+  --legal-name <text> (legalName)   --address-line <text>, repeatable (addressLines)   --city <text>
+  --postal-code <text>   --region <text>   --country <ISO 3166 alpha-2>   --vat-id <text>   --tax-id <text>
+  --email <address>   --phone <text>   --currency <ISO 4217> (defaultCurrency)   --iban <IBAN>   --bic <BIC>
+  --bank-name <text>   --payment-terms <text>   --logo <PNG or JPEG file>   --no-logo (removes the logo)
 
 Options:
   --url <gateway URL>   send the command to that gateway's admin API (default: ADMIN_URL)
@@ -30,6 +42,24 @@ Options:
 
 Uses the same configuration as the server (DATABASE_URL, or the embedded data in DATA_DIR, and
 ADMIN_TOKEN). While a gateway holds DATA_DIR, commands go through its admin API.`;
+
+/** The seller profile's single-value options and the JSON fields they set. */
+const PROFILE_OPTIONS = {
+  'legal-name': 'legalName',
+  city: 'city',
+  'postal-code': 'postalCode',
+  region: 'region',
+  country: 'country',
+  'vat-id': 'vatId',
+  'tax-id': 'taxId',
+  email: 'email',
+  phone: 'phone',
+  currency: 'defaultCurrency',
+  iban: 'iban',
+  bic: 'bic',
+  'bank-name': 'bankName',
+  'payment-terms': 'paymentTerms',
+} as const;
 
 const { positionals, values } = parseCommandLine();
 
@@ -43,6 +73,13 @@ function parseCommandLine() {
         app: { type: 'string' },
         runner: { type: 'string' },
         features: { type: 'string' },
+        'from-json': { type: 'string' },
+        ...(Object.fromEntries(Object.keys(PROFILE_OPTIONS).map((option) => [option, { type: 'string' }])) as {
+          [option in keyof typeof PROFILE_OPTIONS]: { type: 'string' };
+        }),
+        'address-line': { type: 'string', multiple: true },
+        logo: { type: 'string' },
+        'no-logo': { type: 'boolean', default: false },
         url: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -91,6 +128,42 @@ const required = (name: 'name' | 'tenant' | 'app' | 'runner') => {
   if (!value) throw new UsageError(`--${name} is required for ${command}.`);
   return value;
 };
+
+function readCommandFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read ${what} ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+/** The profile to set: the --from-json file's object, then each option over its field. The service checks it. */
+function sellerProfileBody(): Record<string, unknown> {
+  const file = values['from-json'];
+  let body: Record<string, unknown> = {};
+  if (file) {
+    const parsed: unknown = (() => {
+      try {
+        return JSON.parse(readCommandFile(file, 'the JSON file').toString('utf8'));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`${file} is not JSON: ${error instanceof Error ? error.message : error}`);
+      }
+    })();
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new UsageError(`${file} must hold one JSON object (the seller profile's fields).`);
+    body = { ...parsed };
+  }
+  for (const [option, field] of Object.entries(PROFILE_OPTIONS)) {
+    const value = values[option as keyof typeof PROFILE_OPTIONS];
+    if (value !== undefined) body[field] = value;
+  }
+  if (values['address-line']) body.addressLines = values['address-line'];
+  if (values.logo && values['no-logo']) throw new UsageError('--logo and --no-logo exclude each other.');
+  if (values.logo) body.logo = readCommandFile(values.logo, 'the logo').toString('base64');
+  if (values['no-logo']) body.logo = null;
+  return body;
+}
 
 /** Checks the command line and returns the work to do, so a typo never opens (or creates) a database. */
 function plan(): Command {
@@ -160,6 +233,28 @@ function plan(): Command {
       return {
         request: { method: 'DELETE', path: `/runners/${id('runner')}` },
         direct: ({ runners }) => runners.revokeRunner(runner),
+      };
+    }
+    case 'set-seller-profile': {
+      const tenantId = required('tenant');
+      const body = sellerProfileBody();
+      return {
+        request: { method: 'PUT', path: `/tenants/${id('tenant')}/seller-profile`, body },
+        direct: ({ sellerProfiles }) => sellerProfiles.put(tenantId, body),
+      };
+    }
+    case 'show-seller-profile': {
+      const tenantId = required('tenant');
+      return {
+        request: { method: 'GET', path: `/tenants/${id('tenant')}/seller-profile` },
+        direct: ({ sellerProfiles }) => sellerProfiles.show(tenantId),
+      };
+    }
+    case 'remove-seller-profile': {
+      const tenantId = required('tenant');
+      return {
+        request: { method: 'DELETE', path: `/tenants/${id('tenant')}/seller-profile` },
+        direct: ({ sellerProfiles }) => sellerProfiles.remove(tenantId),
       };
     }
     case 'demo-key':

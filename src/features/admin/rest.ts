@@ -67,7 +67,7 @@ const RunnerParams = z.object({ runnerId: z.string() });
 export const adminRoutes =
   (services: Services, adminToken: string | undefined): FastifyPluginAsyncZod =>
   async (app) => {
-    const { admin, runners } = services;
+    const { admin, runners, sellerProfiles } = services;
     const schema = { hide: true };
 
     app.addHook('onRequest', async (request) => {
@@ -113,6 +113,21 @@ export const adminRoutes =
       '/applications/:applicationId/keys',
       { schema: { ...schema, params: ApplicationParams } },
       async (request) => admin.revokeKeys(request.params.applicationId),
+    );
+
+    app.get('/tenants/:tenantId/seller-profile', { schema: { ...schema, params: TenantParams } }, async (request) =>
+      sellerProfiles.show(request.params.tenantId),
+    );
+
+    // The body is checked by the service (z.unknown here), so the API and the CLI refuse alike.
+    app.put(
+      '/tenants/:tenantId/seller-profile',
+      { schema: { ...schema, params: TenantParams, body: z.unknown() } },
+      async (request) => sellerProfiles.put(request.params.tenantId, request.body),
+    );
+
+    app.delete('/tenants/:tenantId/seller-profile', { schema: { ...schema, params: TenantParams } }, async (request) =>
+      sellerProfiles.remove(request.params.tenantId),
     );
 
     app.get('/tenants/:tenantId/runners', { schema: { ...schema, params: TenantParams } }, async (request) =>

@@ -1,22 +1,34 @@
+import type { InvoiceLine } from '../../generated/prisma/client.js';
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
-import { INVOICE_STATUSES } from './resource.js';
+import { INVOICE_STATUSES, unitPrice } from './resource.js';
+import { formatMoney } from './money.js';
+import type { SellerProfileResource } from './seller-profile.js';
 import type { InvoiceAction } from './service.js';
 import { invoicePdfPath } from './pdf.js';
 import { JobRef } from '../jobs/graphql.js';
 
 const InvoiceStatus = builder.enumType('InvoiceStatus', { values: INVOICE_STATUSES });
 
-builder.prismaObject('InvoiceLine', {
+const MONEY = 'In the invoice\'s currency, with exactly its minor units ("25.50" EUR, "1200" JPY).';
+
+/** A line with its invoice's currency, which formats its amounts (the invoice's items field adds it). */
+type LineWithCurrency = InvoiceLine & { currency: string };
+
+const InvoiceLineObject = builder.objectRef<LineWithCurrency>('InvoiceLine').implement({
   fields: (t) => ({
     description: t.exposeString('description'),
     quantity: t.expose('quantity', { type: 'Decimal' }),
-    price: t.expose('price', { type: 'Decimal' }),
+    price: t.field({
+      type: 'Decimal',
+      description: "Unit price: at least the currency's minor units, more when given.",
+      resolve: (line) => unitPrice(line.price, line.currency),
+    }),
     taxRate: t.expose('taxRate', { type: 'Decimal', description: 'Percentage, e.g. 8.5 for 8.5%.' }),
-    net: t.expose('net', { type: 'Decimal' }),
-    tax: t.expose('tax', { type: 'Decimal' }),
-    gross: t.expose('gross', { type: 'Decimal' }),
+    net: t.field({ type: 'Decimal', description: MONEY, resolve: (line) => formatMoney(line.net, line.currency) }),
+    tax: t.field({ type: 'Decimal', description: MONEY, resolve: (line) => formatMoney(line.tax, line.currency) }),
+    gross: t.field({ type: 'Decimal', description: MONEY, resolve: (line) => formatMoney(line.gross, line.currency) }),
   }),
 });
 
@@ -41,10 +53,31 @@ export const InvoiceObject = builder.prismaObject('Invoice', {
     issuedDate: t.expose('issuedDate', { type: 'Date' }),
     paymentTermsDays: t.exposeInt('paymentTermsDays'),
     dueDate: t.expose('dueDate', { type: 'Date' }),
-    items: t.relation('lines', { query: { orderBy: { position: 'asc' } } }),
-    netTotal: t.expose('netTotal', { type: 'Decimal' }),
-    taxTotal: t.expose('taxTotal', { type: 'Decimal' }),
-    grossTotal: t.expose('grossTotal', { type: 'Decimal' }),
+    currency: t.exposeString('currency', { description: 'ISO 4217 code of every amount of the invoice, e.g. EUR.' }),
+    items: t.field({
+      type: [InvoiceLineObject],
+      // Loaded with the invoice (one query for a whole list), each line given the invoice's currency.
+      select: { currency: true, lines: { orderBy: { position: 'asc' } } },
+      resolve: (invoice) => invoice.lines.map((line) => ({ ...line, currency: invoice.currency })),
+    }),
+    netTotal: t.field({
+      type: 'Decimal',
+      description: MONEY,
+      select: { netTotal: true, currency: true },
+      resolve: (invoice) => formatMoney(invoice.netTotal, invoice.currency),
+    }),
+    taxTotal: t.field({
+      type: 'Decimal',
+      description: MONEY,
+      select: { taxTotal: true, currency: true },
+      resolve: (invoice) => formatMoney(invoice.taxTotal, invoice.currency),
+    }),
+    grossTotal: t.field({
+      type: 'Decimal',
+      description: MONEY,
+      select: { grossTotal: true, currency: true },
+      resolve: (invoice) => formatMoney(invoice.grossTotal, invoice.currency),
+    }),
     application: t.relation('application', { description: 'The application that created the invoice.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -58,6 +91,39 @@ export const InvoiceObject = builder.prismaObject('Invoice', {
       select: { documents: { select: { id: true }, take: 1 } },
       resolve: (invoice) => (invoice.documents.length ? invoicePdfPath(invoice.id) : null),
     }),
+  }),
+});
+
+const SellerLogo = builder.objectRef<NonNullable<SellerProfileResource['logo']>>('SellerLogo').implement({
+  description: 'REST serves the image at GET /api/v1/seller-profile/logo.',
+  fields: (t) => ({
+    mediaType: t.exposeString('mediaType', { description: 'image/png or image/jpeg.' }),
+    byteLength: t.exposeInt('byteLength'),
+  }),
+});
+
+const SellerProfile = builder.objectRef<SellerProfileResource>('SellerProfile').implement({
+  description: "Who issues the tenant's invoices, printed on every invoice PDF; set by the gateway's operator.",
+  fields: (t) => ({
+    legalName: t.exposeString('legalName'),
+    addressLines: t.exposeStringList('addressLines'),
+    city: t.exposeString('city'),
+    postalCode: t.exposeString('postalCode', { nullable: true }),
+    region: t.exposeString('region', { nullable: true }),
+    country: t.exposeString('country', { description: 'ISO 3166-1 alpha-2.' }),
+    vatId: t.exposeString('vatId', { nullable: true }),
+    taxId: t.exposeString('taxId', { nullable: true }),
+    email: t.exposeString('email', { nullable: true }),
+    phone: t.exposeString('phone', { nullable: true }),
+    defaultCurrency: t.exposeString('defaultCurrency', {
+      description: 'ISO 4217: the currency of an invoice created without one.',
+    }),
+    iban: t.exposeString('iban', { nullable: true }),
+    bic: t.exposeString('bic', { nullable: true }),
+    bankName: t.exposeString('bankName', { nullable: true }),
+    paymentTerms: t.exposeString('paymentTerms', { nullable: true }),
+    logo: t.expose('logo', { type: SellerLogo, nullable: true }),
+    updatedAt: t.string({ resolve: (profile) => profile.updatedAt }),
   }),
 });
 
@@ -82,6 +148,9 @@ const CreateInvoiceInput = builder.inputType('CreateInvoiceInput', {
     note: t.string(),
     issuedDate: t.string({ required: true, description: 'ISO-8601 date, YYYY-MM-DD.' }),
     paymentTermsDays: t.int({ required: true }),
+    currency: t.string({
+      description: "ISO 4217 code. Default: the seller profile's defaultCurrency, else EUR.",
+    }),
     items: t.field({ type: [InvoiceLineInput], required: true }),
   }),
 });
@@ -91,6 +160,12 @@ builder.queryFields((t) => ({
     type: 'Invoice',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.services.invoices.get(authOf(ctx), args.id, query),
+  }),
+  sellerProfile: t.field({
+    type: SellerProfile,
+    nullable: true,
+    description: 'Who issues the invoices; a not_found error until the operator sets it. Needs the accounting feature.',
+    resolve: (_root, _args, ctx) => ctx.services.sellerProfiles.forApplication(authOf(ctx)),
   }),
   invoices: t.prismaConnection({
     type: 'Invoice',

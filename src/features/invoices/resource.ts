@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { InvoiceLine, Prisma } from '../../generated/prisma/client.js';
+import { formatMoney, minorUnits } from './money.js';
 
 // The invoice as REST answers it, webhooks carry it and events store it in `data`: the schema (the
 // event-type catalog's JSON Schema, REST's `Invoice` component) and the mapping from the row.
@@ -8,18 +9,25 @@ export const INVOICE_STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
 
 const text = z.string().nullable();
 const timestamp = z.iso.datetime();
+// Every decimal is a string, so no client turns money into a float (src/features/invoices/money.ts).
 const amount = z
-  .number()
+  .string()
+  .regex(/^-?\d+(\.\d{1,4})?$/)
   .describe(
-    'A decimal amount with at most 2 decimal places (line amounts rounded half-up to cents; totals are their sums)',
+    'A decimal string with exactly the currency\'s minor units (ISO 4217): "25.50" EUR, "1200" JPY, "0.125" KWD. Line amounts are rounded half-up to them; totals are their sums',
   );
-const lineInput = z.number().describe('At most 4 decimal places');
+const decimal = z
+  .string()
+  .regex(/^\d+(\.\d{1,4})?$/)
+  .describe('A decimal string as stored, at most 4 decimal places, e.g. "2" or "8.5"');
 
 export const InvoiceLineResource = z.strictObject({
   description: z.string(),
-  quantity: lineInput,
-  price: lineInput,
-  taxRate: lineInput.describe('Percent, at most 4 decimal places, e.g. 8.5'),
+  quantity: decimal,
+  price: decimal.describe(
+    'Unit price: a decimal string with at least the currency\'s minor units, more when given ("149.99", "0.125" EUR)',
+  ),
+  taxRate: decimal.describe('Percent, a decimal string with at most 4 decimal places, e.g. "8.5"'),
   net: amount,
   tax: amount,
   gross: amount,
@@ -40,6 +48,7 @@ export const InvoiceResource = z.strictObject({
   issuedDate: z.iso.date(),
   paymentTermsDays: z.int(),
   dueDate: z.iso.date(),
+  currency: z.string().describe('ISO 4217 code of every amount of the invoice, e.g. EUR'),
   items: z.array(InvoiceLineResource),
   netTotal: amount,
   taxTotal: amount,
@@ -77,10 +86,11 @@ export function invoiceResource(invoice: InvoiceWithDetails): InvoiceResource {
     issuedDate: isoDate(invoice.issuedDate),
     paymentTermsDays: invoice.paymentTermsDays,
     dueDate: isoDate(invoice.dueDate),
-    items: invoice.lines.map(lineResource),
-    netTotal: invoice.netTotal.toNumber(),
-    taxTotal: invoice.taxTotal.toNumber(),
-    grossTotal: invoice.grossTotal.toNumber(),
+    currency: invoice.currency,
+    items: invoice.lines.map((line) => lineResource(line, invoice.currency)),
+    netTotal: formatMoney(invoice.netTotal, invoice.currency),
+    taxTotal: formatMoney(invoice.taxTotal, invoice.currency),
+    grossTotal: formatMoney(invoice.grossTotal, invoice.currency),
     applicationId: invoice.applicationId,
     applicationName: invoice.application.name,
     createdAt: invoice.createdAt.toISOString(),
@@ -91,16 +101,21 @@ export function invoiceResource(invoice: InvoiceWithDetails): InvoiceResource {
   };
 }
 
-function lineResource(line: InvoiceLine): z.output<typeof InvoiceLineResource> {
+function lineResource(line: InvoiceLine, currency: string): z.output<typeof InvoiceLineResource> {
   return {
     description: line.description,
-    quantity: line.quantity.toNumber(),
-    price: line.price.toNumber(),
-    taxRate: line.taxRate.toNumber(),
-    net: line.net.toNumber(),
-    tax: line.tax.toNumber(),
-    gross: line.gross.toNumber(),
+    quantity: line.quantity.toFixed(),
+    price: unitPrice(line.price, currency),
+    taxRate: line.taxRate.toFixed(),
+    net: formatMoney(line.net, currency),
+    tax: formatMoney(line.tax, currency),
+    gross: formatMoney(line.gross, currency),
   };
+}
+
+/** A unit price shows the currency's minor units, and the further places it was given with ("0.125" EUR). */
+export function unitPrice(price: Prisma.Decimal, currency: string): string {
+  return price.toFixed(Math.max(minorUnits(currency), price.decimalPlaces()));
 }
 
 export function isoDate(date: Date): string {

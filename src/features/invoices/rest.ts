@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { requireFeature } from '../../auth/context.js';
 import { CreateInvoiceInput, INVOICES_FEATURE, InvoiceSearchInput, type InvoiceAction } from './service.js';
 import { InvoiceResource, invoiceResource } from './resource.js';
+import { SellerProfileResource } from './seller-profile.js';
 import type { Services } from '../../services.js';
 import { accepted } from '../jobs/rest.js';
 import { JobReceipt } from '../jobs/resource.js';
@@ -191,6 +192,48 @@ export const invoiceRoutes =
           .type('application/pdf')
           .header('content-disposition', `attachment; filename="${pdf.invoiceNumber}.pdf"`)
           .send(Buffer.from(pdf.content.buffer, pdf.content.byteOffset, pdf.content.byteLength));
+      },
+    );
+
+    app.get(
+      '/seller-profile',
+      {
+        schema: operation({
+          operationId: 'getSellerProfile',
+          summary:
+            "Who issues the tenant's invoices (set by the gateway's operator; 404 until then): printed on every invoice PDF",
+          tags,
+          ok: { 200: SellerProfileResource.meta({ id: 'SellerProfile' }) },
+          errors: [403, 404],
+        }),
+      },
+      async (request) => services.sellerProfiles.forApplication(request.auth!),
+    );
+
+    app.get(
+      '/seller-profile/logo',
+      {
+        schema: operation({
+          operationId: 'getSellerLogo',
+          summary: "The seller profile's logo (404 when it has none)",
+          tags,
+          ok: {
+            200: {
+              description: 'The image as the operator uploaded it',
+              content: {
+                'image/png': { schema: z.string().meta({ contentMediaType: 'image/png' }) },
+                'image/jpeg': { schema: z.string().meta({ contentMediaType: 'image/jpeg' }) },
+              },
+            },
+          },
+          errors: [403, 404],
+        }),
+      },
+      async (request, reply) => {
+        const logo = await services.sellerProfiles.logo(request.auth!);
+        return reply
+          .type(logo.mediaType)
+          .send(Buffer.from(logo.bytes.buffer, logo.bytes.byteOffset, logo.bytes.byteLength));
       },
     );
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Prisma, PrismaClient, SellerProfile } from '../../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../../auth/context.js';
-import { NotFoundError, NotYetAvailableError } from '../../core/errors.js';
+import { DomainError, NotFoundError } from '../../core/errors.js';
 import { parseId } from '../../core/ids.js';
 import { optionalText, parseInput } from '../../core/validation.js';
 import { FALLBACK_CURRENCY, isCurrency } from './money.js';
@@ -161,10 +161,13 @@ export function sellerProfileResource(profile: SellerProfile): SellerProfileReso
   };
 }
 
-const notSet = () =>
-  new NotYetAvailableError(
-    'seller_profile_not_set',
-    "This tenant has no seller profile yet; the gateway's operator sets it (admin CLI set-seller-profile).",
+/** 404 not_found, saying who can make it exist. */
+const notSet = (what = 'This tenant has no seller profile yet') =>
+  new DomainError(
+    404,
+    'not_found',
+    'Not found',
+    `${what}; the gateway's operator sets it (admin CLI set-seller-profile).`,
   );
 
 export function sellerProfileService(prisma: PrismaClient) {
@@ -194,8 +197,7 @@ export function sellerProfileService(prisma: PrismaClient) {
         select: { logo: true, logoType: true },
       });
       if (!profile) throw notSet();
-      if (!profile.logo || !profile.logoType)
-        throw new NotYetAvailableError('seller_logo_not_set', 'The seller profile has no logo.');
+      if (!profile.logo || !profile.logoType) throw notSet('The seller profile has no logo');
       return { bytes: profile.logo, mediaType: profile.logoType };
     },
 
@@ -212,7 +214,13 @@ export function sellerProfileService(prisma: PrismaClient) {
       const { logo, ...fields } = parseInput(SellerProfileInput, input);
       await requireTenant(tenantId);
       const logoFields = logo === undefined ? {} : { logo: logo?.bytes ?? null, logoType: logo?.mediaType ?? null };
-      const data = { ...fields, ...logoFields } satisfies Omit<Prisma.SellerProfileUncheckedCreateInput, 'tenantId'>;
+      // A field left out is cleared, not kept: the profile is replaced as a whole.
+      const cleared = { postalCode: null, region: null, vatId: null, taxId: null, email: null, phone: null };
+      const payment = { iban: null, bic: null, bankName: null, paymentTerms: null };
+      const data = { ...cleared, ...payment, ...withoutUndefined(fields), ...logoFields } satisfies Omit<
+        Prisma.SellerProfileUncheckedCreateInput,
+        'tenantId'
+      >;
       const profile = await prisma.sellerProfile.upsert({
         where: { tenantId },
         create: { tenantId, ...data },
@@ -228,6 +236,10 @@ export function sellerProfileService(prisma: PrismaClient) {
       return { tenantId, removed: count > 0 };
     },
   };
+}
+
+function withoutUndefined<T extends object>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
 }
 
 /** An invoice's currency when its request names none: the seller profile's default, else EUR. */

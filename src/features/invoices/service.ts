@@ -103,6 +103,7 @@ export const INVOICE_SEARCH_FIELDS: Record<string, SearchField> = {
   reference: { column: 'reference', kind: 'text', nullable: true },
   issuedDate: { column: 'issuedDate', kind: 'date' },
   dueDate: { column: 'dueDate', kind: 'date' },
+  currency: { column: 'currency', kind: 'text' },
   grossTotal: { column: 'grossTotal', kind: 'number' },
   createdAt: { column: 'createdAt', kind: 'datetime' },
   updatedAt: { column: 'updatedAt', kind: 'datetime' },
