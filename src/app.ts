@@ -37,6 +37,7 @@ import { runnerAdminRoutes, runnerRoutes } from './features/runners/rest.js';
 import { adminRoutes } from './features/admin/rest.js';
 import { advertiseGateway } from './db/data-dir.js';
 import { webhookRoutes } from './features/webhooks/rest.js';
+import { transferRoutes } from './features/transfer/rest.js';
 import { scheduleDeliveries } from './features/webhooks/service.js';
 import { builtInJobHandlers } from './built-in-jobs.js';
 import { startJobWorker } from './features/jobs/worker.js';
@@ -266,6 +267,7 @@ async function featureRoutes(http: FastifyInstance, services: Services, limiter:
       await api.register(webhookRoutes(services));
       await api.register(jobRoutes(services));
       await api.register(runnerAdminRoutes(services));
+      await api.register(transferRoutes(services, config.importBodyLimitBytes));
     },
     { prefix: '/api/v1' },
   );
@@ -273,7 +275,7 @@ async function featureRoutes(http: FastifyInstance, services: Services, limiter:
   await http.register(mcpRoutes(services, limiter, { openApi: () => http.swagger() }));
   // Runners authenticate with their own keys: outside the API-key scope above.
   await http.register(runnerRoutes(services, limiter), { prefix: '/api/v1/runner' });
-  await http.register(adminRoutes(services, config.adminToken), { prefix: '/admin/v1' });
+  await http.register(adminRoutes(services, config.adminToken, config.importBodyLimitBytes), { prefix: '/admin/v1' });
 }
 
 /** The admin CLI finds an embedded gateway, and sends it its commands, through the data folder. */

@@ -35,6 +35,7 @@ const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  IMPORT_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(536_870_912),
   REQUEST_HEADERS_TIMEOUT: duration.default(10_000),
   REQUEST_BODY_TIMEOUT: duration.default(30_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
@@ -97,6 +98,8 @@ export type Config = {
   /** Log lines for people (pretty) or machines (json); unset: pretty when stdout is a terminal. */
   logFormat?: 'pretty' | 'json';
   bodyLimitBytes: number;
+  /** Largest tenant import file (POST /api/v1/imports, NDJSON streamed to the database); more answers 413. */
+  importBodyLimitBytes: number;
   /** A request whose headers have not all arrived this long after its first byte answers 408 and is closed. */
   requestHeadersTimeoutMs: number;
   /** The same for the whole request, body included (Node's requestTimeout), with or without an API key. */
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    importBodyLimitBytes: e.IMPORT_BODY_LIMIT_BYTES,
     requestHeadersTimeoutMs: e.REQUEST_HEADERS_TIMEOUT,
     requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_HOURS * 3_600_000,

@@ -13,6 +13,7 @@ import { invoiceService } from './features/invoices/service.js';
 import { sellerProfileService } from './features/invoices/seller-profile.js';
 import { jobService } from './features/jobs/service.js';
 import { runnerService } from './features/runners/service.js';
+import { transferService } from './features/transfer/service.js';
 import { viewerService } from './features/viewer/service.js';
 import { webhookService } from './features/webhooks/service.js';
 
@@ -38,6 +39,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     jobs,
     contactImport: contactImportService(prisma, jobs),
     invoicePdf: invoicePdfService(prisma, jobs),
+    transfer: transferService(prisma, jobs),
     runners: runnerService(prisma, jobs, config.jobs.leaseMs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, config.idempotencyTtlMs),

@@ -4,6 +4,15 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { advertisedGateway, dataDirHolder } from '../db/data-dir.js';
 import type { Services } from '../services.js';
+import {
+  exportTenant,
+  importTenant,
+  isReadableFile,
+  progressBar,
+  saveAnswer,
+  uploadRequest,
+  type TransferRequest,
+} from './transfer.js';
 
 // Each command runs on the admin API of a gateway (/admin/v1) when one is named (--url,
 // ADMIN_URL) or holds the embedded data folder, else on the database itself through the same
@@ -15,6 +24,10 @@ const USAGE = `Usage: npm run --silent admin -- <command> [options] [--json]
 Commands:
   create-tenant --name <name> [--features accounting,communication]
   list-tenants
+  export-tenant --tenant <ten_…> --out <file> [--include-secrets] [--include-events]
+                                                      (the tenant as an NDJSON file; secrets: webhook signing
+                                                      secrets and runner key hashes)
+  import-tenant --tenant <ten_…> --file <file>        (an export into a tenant without contacts or invoices)
   set-features  --tenant <ten_…> --features <list>   (empty list switches all off)
   create-app    --tenant <ten_…> --name <name>        (prints the new API key once)
   list-apps     --tenant <ten_…>                      (fingerprints and status, never keys)
@@ -72,6 +85,10 @@ function parseCommandLine() {
         tenant: { type: 'string' },
         app: { type: 'string' },
         runner: { type: 'string' },
+        out: { type: 'string' },
+        file: { type: 'string' },
+        'include-secrets': { type: 'boolean', default: false },
+        'include-events': { type: 'boolean', default: false },
         features: { type: 'string' },
         'from-json': { type: 'string' },
         ...(Object.fromEntries(Object.keys(PROFILE_OPTIONS).map((option) => [option, { type: 'string' }])) as {
@@ -112,9 +129,18 @@ class CommandError extends Error {
   }
 }
 
-/** One command: the admin API request that does it, and the same on the domain services. */
+/** One admin API request; a file to upload or to save the answer to for the transfer commands. */
+type GatewayRequest = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown } & Pick<
+  TransferRequest,
+  'upload' | 'download'
+>;
+
+/**
+ * One command: the admin API request that does it (or, for a command of several requests, the
+ * steps that make them), and the same on the domain services.
+ */
 type Command = {
-  request: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown };
+  request: GatewayRequest | ((call: (request: GatewayRequest) => Promise<unknown>) => Promise<unknown>);
   direct: (services: Services) => Promise<unknown>;
 };
 
@@ -123,7 +149,7 @@ const features = (list: string | undefined) =>
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
-const required = (name: 'name' | 'tenant' | 'app' | 'runner') => {
+const required = (name: 'name' | 'tenant' | 'app' | 'runner' | 'out' | 'file') => {
   const value = values[name];
   if (!value) throw new UsageError(`--${name} is required for ${command}.`);
   return value;
@@ -257,6 +283,25 @@ function plan(): Command {
         direct: ({ sellerProfiles }) => sellerProfiles.remove(tenantId),
       };
     }
+    case 'export-tenant':
+      return exportTenant({
+        tenantId: required('tenant'),
+        out: required('out'),
+        includeSecrets: values['include-secrets'],
+        includeEvents: values['include-events'],
+        progress: progressBar(!values.json && process.stderr.isTTY, 'Exporting'),
+        failure: (message, code) => new CommandError(message, code),
+      });
+    case 'import-tenant': {
+      const file = required('file');
+      if (!isReadableFile(file)) throw new UsageError(`Cannot read ${file}.`);
+      return importTenant({
+        tenantId: required('tenant'),
+        file,
+        progress: progressBar(!values.json && process.stderr.isTTY, 'Importing'),
+        failure: (message, code) => new CommandError(message, code),
+      });
+    }
     case 'demo-key':
       return { request: { method: 'POST', path: '/demo-key' }, direct: ({ admin }) => admin.replaceDemoKey() };
     default:
@@ -287,9 +332,16 @@ async function gatewayUrl(config: Config): Promise<string | null> {
   }
 }
 
+/** A command's requests through the gateway at `url`. */
+function viaGateway(url: string, request: Command['request'], token: string | undefined): Promise<unknown> {
+  return typeof request === 'function'
+    ? request((step) => throughGateway(url, step, token))
+    : throughGateway(url, request, token);
+}
+
 async function throughGateway(
   url: string,
-  { method, path, body }: Command['request'],
+  { method, path, body, upload, download }: GatewayRequest,
   token: string | undefined,
 ): Promise<unknown> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -297,12 +349,18 @@ async function throughGateway(
   const target = `${url.replace(/\/+$/, '')}/admin/v1${path}`;
   let response: Response;
   try {
-    response = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(
+      target,
+      upload
+        ? { method, ...uploadRequest(upload, headers) }
+        : { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+    );
   } catch (error) {
     throw new Error(
       `Cannot reach the gateway at ${url}: ${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : error}`,
     );
   }
+  if (response.ok && download) return saveAnswer(response, download);
   const answer = (await response.json().catch(() => null)) as { code?: string; detail?: string } | null;
   if (response.ok) return answer;
   throw new CommandError(answer?.detail ?? `The gateway answered ${response.status}.`, answer?.code ?? 'error');
@@ -330,7 +388,7 @@ try {
   const { request, direct } = plan();
   const config = loadConfig();
   const url = await gatewayUrl(config);
-  print(url ? await throughGateway(url, request, config.adminToken) : await onDatabase(config, direct));
+  print(url ? await viaGateway(url, request, config.adminToken) : await onDatabase(config, direct));
 } catch (error) {
   if (error instanceof UsageError) fail(error.message, 'usage');
   if (error instanceof CommandError) fail(error.message, error.code);

@@ -16,6 +16,7 @@ export const PROBLEM_CODES = [
   'feature_not_enabled',
   'not_found',
   'pdf_not_rendered',
+  'export_not_ready',
   'method_not_allowed',
   'request_timeout',
   'payload_too_large',
@@ -27,6 +28,7 @@ export const PROBLEM_CODES = [
   'idempotency_key_in_flight',
   'idempotency_key_reused',
   'job_finished',
+  'tenant_not_empty',
   'job_not_held',
   'runner_not_registered',
   'amount_out_of_range',
@@ -363,6 +365,7 @@ export function openApiDocument(): NonNullable<FastifyDynamicSwaggerOptions['ope
       { name: 'jobs', description: 'Long-running work' },
       { name: 'runners', description: "The tenant's runners" },
       { name: 'runner', description: 'The runner protocol (runner keys)' },
+      { name: 'transfer', description: "Export the tenant's data as a file, and import one" },
     ],
   };
 }

@@ -85,7 +85,8 @@ export function compileContract(document: Document): Contract {
         );
         return failures;
       }
-      if (!mediaType.endsWith('json')) return failures;
+      // application/json and +json types; application/x-ndjson (a line of JSON each) is no JSON document.
+      if (!/[/+]json$/.test(mediaType)) return failures;
       const pointer = `/paths/${escapePointer(route.template)}/${verb}/responses/${status}/content/${escapePointer(mediaType)}/schema`;
       const validate = validatorAt(pointer);
       let body: unknown;

@@ -4,6 +4,9 @@ import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { DomainError, UnauthorizedError } from '../../core/errors.js';
 import type { Services } from '../../services.js';
+import { jobResource } from '../jobs/job.js';
+import { ndjsonBodies, ndjsonBody, sendExportFile } from '../transfer/rest.js';
+import { OperatorExportInput } from '../transfer/service.js';
 
 // The operator's API under /admin/v1: what the admin CLI does, for a gateway that is running (the
 // CLI itself sends its commands here when a gateway holds the data folder, or when given a URL).
@@ -62,12 +65,13 @@ const Features = z.array(z.string());
 const TenantParams = z.object({ tenantId: z.string() });
 const ApplicationParams = z.object({ applicationId: z.string() });
 const RunnerParams = z.object({ runnerId: z.string() });
+const TenantJobParams = z.object({ tenantId: z.string(), jobId: z.string() });
 
 /** The routes; names and features are checked by the domain services, as for the CLI. */
 export const adminRoutes =
-  (services: Services, adminToken: string | undefined): FastifyPluginAsyncZod =>
+  (services: Services, adminToken: string | undefined, importLimitBytes: number): FastifyPluginAsyncZod =>
   async (app) => {
-    const { admin, runners, sellerProfiles } = services;
+    const { admin, runners, sellerProfiles, transfer } = services;
     const schema = { hide: true };
 
     app.addHook('onRequest', async (request) => {
@@ -146,4 +150,44 @@ export const adminRoutes =
     );
 
     app.post('/demo-key', { schema }, async (_request, reply) => reply.code(201).send(await admin.replaceDemoKey()));
+
+    // Tenant export and import (the CLI's export-tenant and import-tenant through a gateway): jobs of
+    // the tenant, followed here, since the operator holds no API key of the tenant.
+    app.post(
+      '/tenants/:tenantId/exports',
+      { schema: { ...schema, params: TenantParams, body: OperatorExportInput.nullish() } },
+      async (request, reply) =>
+        reply
+          .code(202)
+          .send(jobResource(await transfer.startExportAsOperator(request.params.tenantId, request.body, request.id))),
+    );
+
+    app.get('/tenants/:tenantId/jobs/:jobId', { schema: { ...schema, params: TenantJobParams } }, async (request) =>
+      jobResource(await transfer.operatorJob(request.params.tenantId, request.params.jobId)),
+    );
+
+    app.get(
+      '/tenants/:tenantId/exports/:jobId/download',
+      { schema: { ...schema, params: TenantJobParams } },
+      async (request, reply) =>
+        sendExportFile(reply, await transfer.downloadAsOperator(request.params.tenantId, request.params.jobId)),
+    );
+
+    await app.register(async (imports) => {
+      ndjsonBodies(imports);
+      imports.post(
+        '/tenants/:tenantId/imports',
+        { schema: { ...schema, params: TenantParams } },
+        async (request, reply) => {
+          const { body, declaredBytes } = ndjsonBody(request);
+          const job = await transfer.startImportAsOperator(
+            (request.params as z.output<typeof TenantParams>).tenantId,
+            body,
+            { declaredBytes, limitBytes: importLimitBytes },
+            request.id,
+          );
+          return reply.code(202).send(jobResource(job));
+        },
+      );
+    });
   };
