@@ -279,6 +279,36 @@ describe('the admin CLI', () => {
     refused(await cli(['show-seller-profile', '--tenant', t.tenantId]), 1, 'not_found');
   });
 
+  // On PostgreSQL the CLI without --url opens the database itself: the same service, the same answers.
+  test.runIf(Boolean(process.env.DATABASE_URL))('on the database itself (no gateway named)', async () => {
+    const t = await createTenant(gw.app);
+    const direct = (args: string[]) =>
+      runAdmin([...args, '--json'], { ...process.env, LOG_LEVEL: 'warn', ADMIN_URL: '' });
+    const set = json(
+      await direct([
+        'set-seller-profile',
+        '--tenant',
+        t.tenantId,
+        ...Object.entries({
+          'legal-name': 'Direct AG',
+          'address-line': 'Weg 1',
+          city: 'Bern',
+          country: 'CH',
+          currency: 'CHF',
+        }).flatMap(([k, v]) => [`--${k}`, v]),
+      ]),
+    );
+    expect(set).toMatchObject({ legalName: 'Direct AG', country: 'CH', defaultCurrency: 'CHF', logo: null });
+    expect((await read(t)).body).toStrictEqual(set);
+    expect(
+      refused(
+        await direct(['set-seller-profile', '--tenant', t.tenantId, '--legal-name', 'x']),
+        1,
+        'validation_failed',
+      ),
+    ).toMatch(/addressLines/);
+  });
+
   test('refusals: the service checks what the API checks; a bad file or option is a usage error', async () => {
     const t = await createTenant(gw.app);
     const invalid = refused(

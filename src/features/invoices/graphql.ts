@@ -123,7 +123,7 @@ const SellerProfile = builder.objectRef<SellerProfileResource>('SellerProfile').
     bankName: t.exposeString('bankName', { nullable: true }),
     paymentTerms: t.exposeString('paymentTerms', { nullable: true }),
     logo: t.expose('logo', { type: SellerLogo, nullable: true }),
-    updatedAt: t.string({ resolve: (profile) => profile.updatedAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (profile) => new Date(profile.updatedAt) }),
   }),
 });
 
