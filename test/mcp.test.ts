@@ -122,6 +122,8 @@ describe('tools/list', () => {
       expect(tool.inputSchema.type, tool.name).toBe('object');
       expect(tool.outputSchema?.type, tool.name).toBe('object');
       expect(tool.annotations?.readOnlyHint, tool.name).toBe(READS.has(tool.name));
+      const feature = { contacts: 'communication', invoices: 'accounting' }[tool.name.split('_')[0]!];
+      if (feature) expect(tool.description, tool.name).toContain(`Needs the tenant's ${feature} feature.`);
       // Tools that change something take an idempotency key; reads do not.
       expect(Object.hasOwn(tool.inputSchema.properties ?? {}, 'idempotencyKey'), tool.name).toBe(!READS.has(tool.name));
     }
