@@ -3,8 +3,9 @@
 // POST /graphql, with GET /health for the harness. No authentication, no rate limit: the
 // gateway's scenarios query it the way its own GraphQL is queried, e.g.
 //   allContacts(first: 50, condition: { tenantId }, orderBy: PRIMARY_KEY_ASC)
-//   createContact(input: { contact: { rowId, tenantId, email, … } })
-// (PostGraphile names a table's primary key column `rowId`; `id` is its global node id.)
+//   createContact(input: { contact: { rowId, tenantId, email, emailNormalized, …, updatedAt } })
+// (PostGraphile names a table's primary key column `rowId`; `id` is its global node id. rowId and
+// updatedAt are required there: the gateway, not the table, gives them their values.)
 // Env: PORT, DATABASE_URL (the bench database), BENCH_POOL_SIZE (default 10, the gateway's pool).
 import './lib/promise-with-resolvers.js';
 import { createServer } from 'node:http';

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { getOperationAST, parse } from 'graphql';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { getOperationAST, parse, type ExecutionResult } from 'graphql';
+import { processRegularResult } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../core/errors.js';
 import type { Services } from '../services.js';
 import type { LiveEvents } from '../features/events/live.js';
 import { singleConnectionSse } from './sse.js';
-import { createGraphQLServer, type GraphQLGuards } from './yoga.js';
+import { createGraphQLServer, parseAndValidate, withCorrelatedErrors, type GraphQLGuards } from './yoga.js';
 
 /**
  * /graphql over HTTP (and GraphiQL in a browser), in Fastify's pipeline so hooks apply: Yoga, plus
@@ -39,7 +40,9 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
     schema: { hide: true }, // described by schema.graphql and introspection, not by OpenAPI
     handler: async (req, reply) => {
       if (sse.handles(req)) return sse.handle(req, reply);
-      const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+      const plain = await plainQuery(req, reply);
+      if (typeof plain === 'string') return reply.type('application/json; charset=utf-8').send(plain);
+      const response = plain ?? (await yoga.handleNodeRequestAndResponse(req, reply, { req, reply }));
       response.headers.forEach((value, key) => reply.header(key, value));
       reply.status(response.status);
       const streaming = /text\/event-stream|multipart\/mixed/.test(response.headers.get('content-type') ?? '');
@@ -49,7 +52,66 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
     },
   });
 
+  /**
+   * The common request, a query POSTed as JSON with no Origin (no CORS) and a JSON answer, runs on
+   * Yoga's envelop directly: the same parse and validation caches, plugins (document limits, cost,
+   * error codes, graphql-jit, timeout) and result processing, without Yoga's fetch-API request
+   * pipeline, which built a Request per operation and cost a quarter of a contacts page's CPU
+   * (bench/README.md). Anything else, or a document that does not parse, validate or is no query,
+   * goes to Yoga (undefined), which answers it as before. A result without errors is answered as
+   * Yoga answers it, 200 with its JSON (a string here); one with errors through Yoga's result
+   * processing (its status and body rules).
+   */
+  async function plainQuery(req: FastifyRequest, reply: FastifyReply): Promise<string | Response | undefined> {
+    const params = plainQueryParams(req);
+    if (!params) return undefined;
+    const enveloped = yoga.getEnveloped({ req, reply });
+    const parsed = parseAndValidate(enveloped, params.query);
+    if ('errors' in parsed || getOperationAST(parsed.document, params.operationName)?.operation !== 'query')
+      return undefined;
+    const contextValue = await enveloped.contextFactory();
+    const result = await enveloped.execute({
+      schema: enveloped.schema,
+      document: parsed.document,
+      contextValue,
+      variableValues: params.variables,
+      operationName: params.operationName,
+    });
+    if (Symbol.asyncIterator in result) return processRegularResult(result, yoga.fetchAPI, 'application/json');
+    const single = result as ExecutionResult & { stringify?: (result: ExecutionResult) => string };
+    if (!single.errors?.length && !single.extensions?.http) return (single.stringify ?? JSON.stringify)(single);
+    return processRegularResult(withCorrelatedErrors(single, req.id, app.log), yoga.fetchAPI, 'application/json');
+  }
+
   return yoga;
+}
+
+const PLAIN_PARAMS = new Set(['query', 'variables', 'operationName']);
+
+/**
+ * The operation of a POST that Yoga would answer with plain JSON and nothing else: a JSON object
+ * body of query, variables and operationName only, well typed; no query string, no Origin, and
+ * an Accept that takes JSON. Undefined otherwise (Yoga checks and answers those).
+ */
+function plainQueryParams(
+  req: FastifyRequest,
+): { query: string; variables?: Record<string, unknown>; operationName?: string } | undefined {
+  const { body, headers } = req;
+  if (req.method !== 'POST' || headers.origin !== undefined || !acceptsPlainJson(headers.accept)) return undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || req.url !== '/graphql') return undefined;
+  const { query, variables, operationName } = body as Record<string, unknown>;
+  if (!Object.keys(body).every((key) => PLAIN_PARAMS.has(key)) || typeof query !== 'string') return undefined;
+  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+  if (operationName != null && typeof operationName !== 'string') return undefined;
+  return {
+    query,
+    variables: (variables ?? undefined) as Record<string, unknown> | undefined,
+    operationName: operationName ?? undefined,
+  };
+}
+
+function acceptsPlainJson(accept: string | undefined): boolean {
+  return accept === undefined || accept === '*/*' || accept === 'application/json';
 }
 
 /** Whether a GraphQL request body runs a mutation; an unparseable one is left to GraphQL to refuse. */

@@ -122,23 +122,34 @@ function errorCodes(logger: FastifyBaseLogger): Plugin<GraphQLContext, ServerCon
     onExecute: () => ({
       onExecuteDone: (payload) =>
         handleStreamOrSingleExecutionResult(payload, ({ args, result, setResult }) => {
+          // No @defer/@stream here: a result is never incremental.
           if (result.errors?.length)
-            setResult(withCodedErrors(result, (args.contextValue as GraphQLContext).correlationId, logger));
+            setResult(
+              withCodedErrors(result as ExecutionResult, (args.contextValue as GraphQLContext).correlationId, logger),
+            );
         }),
     }),
     // Requests refused before execution (parse and validation errors) have no execution context.
     onResultProcess({ result, setResult, serverContext }) {
       if (!('req' in serverContext) || Array.isArray(result) || Symbol.asyncIterator in (result as object)) return;
-      const r = result as ExecutionResult;
-      if (r.errors?.some((e) => e.extensions?.correlationId === undefined)) {
-        setResult({
-          ...r,
-          errors: r.errors.map((e) =>
-            e.extensions?.correlationId === undefined ? toCodedError(e, serverContext.req.id, logger) : e,
-          ),
-        });
-      }
+      const coded = withCorrelatedErrors(result as ExecutionResult, serverContext.req.id, logger);
+      if (coded !== result) setResult(coded);
     },
+  };
+}
+
+/** The result with each error that has no correlationId yet coded (the same result when none lacks it). */
+export function withCorrelatedErrors(
+  result: ExecutionResult,
+  correlationId: string,
+  logger: FastifyBaseLogger,
+): ExecutionResult {
+  if (!result.errors?.some((e) => e.extensions?.correlationId === undefined)) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) =>
+      e.extensions?.correlationId === undefined ? toCodedError(e, correlationId, logger) : e,
+    ),
   };
 }
 
