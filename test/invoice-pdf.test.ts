@@ -4,7 +4,7 @@ import { ulid } from 'ulid';
 import { describe, expect, test } from 'vitest';
 import { createTenant, graphql, http, useGateway, type Tenant } from './support/gateway.js';
 import { settledJob } from './support/jobs.js';
-import { pdfPages } from './support/pdf.js';
+import { pdfAttachments, pdfPages } from './support/pdf.js';
 import { expectProblem } from './support/problem.js';
 import { waitUntil } from './support/wait.js';
 
@@ -278,6 +278,51 @@ describe('REST', () => {
         for (const font of fonts) expect(font.split(/\s+/).at(-5), font).toBe('yes'); // the "emb" column
       }
     }
+  });
+
+  test('an issued invoice of a tenant with a seller profile, for a contact with a country, carries its Factur-X XML; its draft does not', async () => {
+    const tenant = await createTenant(gw.app);
+    await gw.app.services.sellerProfiles.put(tenant.tenantId, {
+      legalName: 'Nilo Blumen GmbH',
+      addressLines: ['Gartenstraße 12'],
+      city: 'München',
+      postalCode: '80331',
+      country: 'DE',
+      vatId: 'DE123456789',
+      defaultCurrency: 'EUR',
+      iban: 'DE89 3704 0044 0532 0130 00',
+    });
+    const contact = await api(tenant, 'POST', '/contacts/contacts', {
+      email: 'ap@omega.example',
+      streetAddress: 'ul. Piotrkowska 1',
+      postalCode: '90-001',
+      city: 'Łódź',
+      country: 'PL',
+    });
+    expect(contact.status, contact.text).toBe(201);
+    const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+      ...detailed,
+      customer: 'Łódź Ωmega & Söhne',
+      customerContactId: contact.body.contactId,
+    });
+
+    expect(await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes)).toEqual({});
+    expect((await api(tenant, 'POST', `/invoices/${invoiceId}/issue`)).status).toBe(200);
+    const attachments = await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes);
+    expect(Object.keys(attachments)).toEqual(['factur-x.xml']);
+    const xml = Buffer.from(attachments['factur-x.xml']!).toString('utf8');
+    for (const element of [
+      '<ram:ID>urn:factur-x.eu:1p0:basic</ram:ID>',
+      `<ram:ID>${invoiceNumber}</ram:ID>`,
+      '<ram:Name>Nilo Blumen GmbH</ram:Name>',
+      '<ram:Name>Łódź Ωmega &amp; Söhne</ram:Name>',
+      '<ram:CountryID>PL</ram:CountryID>',
+      '<ram:IBANID>DE89370400440532013000</ram:IBANID>',
+      '<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>',
+      '<ram:TaxTotalAmount currencyID="EUR">25.50</ram:TaxTotalAmount>',
+      '<ram:GrandTotalAmount>350.48</ram:GrandTotalAmount>',
+    ])
+      expect(xml).toContain(element);
   });
 
   test('a character no font can print fails the job, naming it, without retries (never a silent "?")', async () => {

@@ -36,3 +36,15 @@ export async function pdfPages(bytes: Uint8Array): Promise<string[][]> {
     await document.destroy();
   }
 }
+
+/** The files a PDF carries (its EmbeddedFiles), by name. */
+export async function pdfAttachments(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
+  const document = await getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, disableFontFace: true })
+    .promise;
+  try {
+    const attachments = ((await document.getAttachments()) ?? {}) as Record<string, { content: Uint8Array }>;
+    return Object.fromEntries(Object.entries(attachments).map(([name, file]) => [name, file.content]));
+  } finally {
+    await document.destroy();
+  }
+}

@@ -79,3 +79,20 @@ export function sum(values: Decimal[]): Decimal {
 export function decimalPlaces(value: number | string): number {
   return toDecimal(value).decimalPlaces();
 }
+
+/** Amounts of one tax rate: what the PDF's tax summary and the e-invoice's VAT breakdown print. */
+export type RateTotals<Amount> = { rate: Amount; net: Amount; tax: Amount; gross: Amount };
+
+/** The lines' amounts summed per tax rate, in the order the rates first appear. */
+export function totalsByRate<Amount extends Decimal>(
+  lines: { taxRate: Amount; net: Amount; tax: Amount; gross: Amount }[],
+): RateTotals<Decimal>[] {
+  const rates = new Map<string, typeof lines>();
+  for (const line of lines) rates.set(line.taxRate.toString(), [...(rates.get(line.taxRate.toString()) ?? []), line]);
+  return [...rates.values()].map((group) => ({
+    rate: group[0]!.taxRate,
+    net: sum(group.map((line) => line.net)),
+    tax: sum(group.map((line) => line.tax)),
+    gross: sum(group.map((line) => line.gross)),
+  }));
+}

@@ -1,8 +1,9 @@
 // Lays an invoice out as PDF pages with pdf-lib; loaded by the invoices.pdf job when it first runs.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { PageSizes, PDFDocument, rgb, type PDFImage, type PDFPage } from 'pdf-lib';
+import { AFRelationship, PageSizes, PDFDocument, rgb, type PDFImage, type PDFPage } from 'pdf-lib';
 import type { Contact, InvoiceLine, Prisma, SellerProfile } from '../../generated/prisma/client.js';
-import { formatMoney, minorUnits, sum } from './money.js';
+import { FACTUR_X_FILE, facturXml } from './factur-x.js';
+import { formatMoney, minorUnits, totalsByRate } from './money.js';
 import { embedFonts, printable, type FontChain, type Weight } from './pdf-fonts.js';
 import { isoDate } from './resource.js';
 
@@ -203,18 +204,6 @@ function dataTexts(data: InvoiceDocumentData): string[] {
   ]);
 }
 
-/** Sums of the lines by tax rate, in the order the rates first appear. */
-function totalsByRate(lines: InvoiceLine[]) {
-  const rates = new Map<string, InvoiceLine[]>();
-  for (const line of lines) rates.set(line.taxRate.toString(), [...(rates.get(line.taxRate.toString()) ?? []), line]);
-  return [...rates].map(([rate, group]) => ({
-    rate,
-    net: sum(group.map((line) => line.net)),
-    tax: sum(group.map((line) => line.tax)),
-    gross: sum(group.map((line) => line.gross)),
-  }));
-}
-
 async function embedLogo(pdf: PDFDocument, seller: SellerProfile | null): Promise<PDFImage | null> {
   if (!seller?.logo) return null;
   return seller.logoType === 'image/png' ? pdf.embedPng(seller.logo) : pdf.embedJpg(seller.logo);
@@ -333,7 +322,7 @@ export async function renderInvoicePdf(data: InvoiceDocumentData): Promise<Uint8
     });
   for (const group of byRate) {
     const y = layout.nextLine(SIZE.table);
-    layout.drawRight(`${group.rate} %`, columnRight(2), y, 120, { size: SIZE.table });
+    layout.drawRight(`${group.rate.toFixed()} %`, columnRight(2), y, 120, { size: SIZE.table });
     [group.net, group.tax, group.gross].forEach((amount, position) => {
       const index = amountColumns[position]!;
       layout.drawRight(money(amount), columnRight(index), y, columns[index]!.width - COLUMN_GAP, { size: SIZE.table });
@@ -370,6 +359,16 @@ export async function renderInvoicePdf(data: InvoiceDocumentData): Promise<Uint8
     const size = Math.min(SIZE.footer, (SIZE.footer * room) / Math.max(layout.width(issuer, style), 1));
     layout.draw(issuer, MARGIN, FOOTER_Y, { ...style, size }, page);
   });
+  // An issued or paid invoice also carries itself as Factur-X XML (a draft is not an invoice yet)
+  // when it has what EN 16931 requires.
+  const xml = (invoice.status === 'issued' || invoice.status === 'paid') && facturXml(invoice, seller, data.buyer);
+  if (xml) {
+    await pdf.attach(new TextEncoder().encode(xml), FACTUR_X_FILE, {
+      mimeType: 'text/xml',
+      description: 'Factur-X invoice (EN 16931, BASIC profile)',
+      afRelationship: AFRelationship.Alternative,
+    });
+  }
   // A copy typed as Prisma's Bytes wants it: pdf-lib's type does not promise an ArrayBuffer behind its array.
   return new Uint8Array(await pdf.save());
 }
