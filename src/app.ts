@@ -38,7 +38,6 @@ import { adminRoutes } from './features/admin/rest.js';
 import { advertiseGateway } from './db/data-dir.js';
 import { webhookRoutes } from './features/webhooks/rest.js';
 import { transferRoutes } from './features/transfer/rest.js';
-import { scheduleDeliveries } from './features/webhooks/service.js';
 import { builtInJobHandlers } from './built-in-jobs.js';
 import { startJobWorker } from './features/jobs/worker.js';
 import { startDeliveryWorker } from './features/webhooks/worker.js';
@@ -311,6 +310,7 @@ async function startWorkers(
 ) {
   const { database, services, bus, log } = parts;
   const pollMs = config.eventPollMs;
+  const { scheduleDeliveries } = services.webhooks;
   const relay = config.eventRelay ? await startRelay({ database, bus, scheduleDeliveries, pollMs, log }) : undefined;
   const jobs = await startJobWorker({
     database,

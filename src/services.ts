@@ -7,6 +7,8 @@ import { adminService } from './features/admin/service.js';
 import { contactService } from './features/contacts/service.js';
 import { contactImportService } from './features/contacts/import.js';
 import { eventService } from './features/events/service.js';
+import { eventFilters } from './features/events/filters.js';
+import { EVENT_DATA_SCHEMAS } from './features/event-types/catalog.js';
 import { idempotencyService } from './http/idempotency.js';
 import { invoicePdfService } from './features/invoices/pdf.js';
 import { invoiceService } from './features/invoices/service.js';
@@ -24,6 +26,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
   const jobs = jobService(prisma, BUILT_IN_JOB_TYPES, config.jobs);
+  const filters = eventFilters(EVENT_DATA_SCHEMAS);
   return {
     authenticate: auth.authenticate,
     /** Drops cached keys of a tenant (null: of all tenants) after an admin change elsewhere. */
@@ -35,7 +38,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     invoices: invoiceService(prisma),
     /** Who issues the tenant's invoices; get(tenantId) is what the invoice PDF prints. */
     sellerProfiles: sellerProfileService(prisma),
-    events: eventService(prisma),
+    events: eventService(prisma, filters),
     jobs,
     contactImport: contactImportService(prisma, jobs),
     invoicePdf: invoicePdfService(prisma, jobs),
@@ -43,7 +46,7 @@ export function createServices(prisma: PrismaClient, config: Pick<Config, 'idemp
     runners: runnerService(prisma, jobs, config.jobs.leaseMs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, config.idempotencyTtlMs),
-    webhooks: webhookService(prisma, config.webhooks, guard),
+    webhooks: webhookService(prisma, config.webhooks, guard, filters),
     /** The SSRF guard webhook deliveries connect through. */
     addressGuard: guard,
     /** Pothos's Prisma plugin loads relations a resolver did not include through this client. */

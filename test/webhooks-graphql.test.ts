@@ -48,7 +48,7 @@ async function createInvoice(tenant: Tenant): Promise<string> {
   return res.body.invoiceId;
 }
 
-const ENDPOINT = 'id url description eventTypes enabled disabledReason createdAt updatedAt';
+const ENDPOINT = 'id url description eventTypes filters anyOf enabled disabledReason createdAt updatedAt';
 const DELIVERY =
   'id eventId eventType status attemptCount nextAttemptAt lastAttemptAt createdAt attempts { attemptedAt durationMs statusCode responseHeaders responseBody error }';
 const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
@@ -148,6 +148,8 @@ describe('endpoints', () => {
       url: receiver.url,
       description: 'GraphQL receiver',
       eventTypes: ['*'],
+      filters: [],
+      anyOf: [],
       enabled: true,
       disabledReason: null,
       createdAt: expect.any(String),

@@ -1,83 +1,21 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { isId, type IdPrefix } from './ids.js';
+import { Filter as SharedFilter, filterProblems, type FilterField, type FilterOperator } from './filters.js';
 import { NOT_A_CURSOR, pageSizeSchema } from './paging.js';
 
 // POST …/search, shared by every searchable resource: the body schema (one per resource, so an
 // unknown field or operator is a 400 naming it and the allowed ones), the Prisma `where` and
-// `orderBy` it stands for, and the opaque cursor.
-//
-// Semantics: filters are ANDed. Text equality (`is`, `is_not`, `is_any_of`) and `contains` ignore
-// case and compare the literal text (`%` and `_` are no wildcards). `is`/`is_not` accept null on optional fields ("is empty"/"is set"); `is_not` also matches
-// rows where the field is empty. No field is an array, so `includes_any_of` on a scalar field means
-// the same as `is_any_of`. `is_before`/`is_after` are strict (<, >) and also apply to numbers.
+// `orderBy` it stands for, and the opaque cursor. The filters are the filter language of
+// filters.ts (its operators, kinds of fields, values and semantics), ANDed; here they become SQL.
 // Sorting always ends with `id` ascending as the tie-breaker; empty values sort last.
 
-export const SEARCH_OPERATORS = [
-  'is',
-  'is_not',
-  'contains',
-  'is_any_of',
-  'includes_any_of',
-  'is_before',
-  'is_after',
-] as const;
-export type SearchOperator = (typeof SEARCH_OPERATORS)[number];
-
-export type FieldKind = 'text' | 'id' | 'enum' | 'date' | 'datetime' | 'number';
-
-export type SearchField = {
+export type SearchField = FilterField & {
   /** The Prisma column the field stands for. */
   column: string;
-  kind: FieldKind;
-  /** The column may be null: `is`/`is_not` accept null, and nulls sort last. */
-  nullable?: boolean;
-  /** kind 'enum': the allowed values. */
-  values?: readonly string[];
-  /** kind 'id': the id prefix (contact, inv, …). */
-  prefix?: IdPrefix;
 };
-
-const OPERATORS_BY_KIND: Record<FieldKind, readonly SearchOperator[]> = {
-  text: ['is', 'is_not', 'contains', 'is_any_of', 'includes_any_of'],
-  id: ['is', 'is_not', 'is_any_of', 'includes_any_of'],
-  enum: ['is', 'is_not', 'is_any_of', 'includes_any_of'],
-  date: ['is', 'is_not', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'],
-  datetime: ['is', 'is_not', 'is_before', 'is_after'],
-  number: ['is', 'is_not', 'is_any_of', 'includes_any_of', 'is_before', 'is_after'],
-};
-
-const LIST_OPERATORS: readonly SearchOperator[] = ['is_any_of', 'includes_any_of'];
-const MAX_LIST = 100;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const dateSchema = z.iso.date();
-const dateTimeSchema = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
-
-/** What one value of a field must be, or null when it is acceptable. */
-function scalarProblem(spec: SearchField, value: unknown): string | null {
-  switch (spec.kind) {
-    case 'text':
-      return typeof value === 'string' && value.length <= 1000 ? null : 'must be a string (at most 1000 characters)';
-    case 'id':
-      return typeof value === 'string' && isId(spec.prefix!, value)
-        ? null
-        : `must be "${spec.prefix}_" followed by a 26-character ULID`;
-    case 'enum':
-      return typeof value === 'string' && spec.values!.includes(value)
-        ? null
-        : `must be one of ${spec.values!.join(', ')}`;
-    case 'date':
-      return dateSchema.safeParse(value).success ? null : 'must be an ISO-8601 date (YYYY-MM-DD)';
-    case 'datetime':
-      return dateTimeSchema.safeParse(value).success
-        ? null
-        : 'must be an ISO-8601 date-time (2026-05-30T12:00:00Z) or date';
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? null : 'must be a number';
-  }
-}
 
 const list = (values: readonly string[]) => values.join(', ');
 
@@ -88,52 +26,14 @@ export function searchBodySchema(fields: Record<string, SearchField>) {
     error: (issue) => `unknown field ${JSON.stringify(issue.input)}; allowed fields: ${list(names)}`,
     abort: true,
   });
-  const Filter = z
-    .strictObject({
-      field: fieldName.describe(`One of: ${list(names)}`),
-      operator: z.enum(SEARCH_OPERATORS, {
-        error: (issue) =>
-          `unknown operator ${JSON.stringify(issue.input)}; allowed operators: ${list(SEARCH_OPERATORS)}`,
-      }),
-      value: z.unknown().describe('A string, number, date, null, or an array for is_any_of/includes_any_of'),
-    })
-    .superRefine((filter, ctx) => {
+  const Filter = SharedFilter.extend({ field: fieldName.describe(`One of: ${list(names)}`) }).superRefine(
+    (filter, ctx) => {
       const spec = fields[filter.field];
       if (!spec) return;
-      const allowed = OPERATORS_BY_KIND[spec.kind];
-      if (!allowed.includes(filter.operator)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['operator'],
-          message: `operator "${filter.operator}" does not apply to field "${filter.field}"; allowed operators: ${list(allowed)}`,
-        });
-        return;
-      }
-      const { value } = filter;
-      if (LIST_OPERATORS.includes(filter.operator)) {
-        if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['value'],
-            message: `must be an array of 1 to ${MAX_LIST} values for "${filter.operator}"`,
-          });
-          return;
-        }
-        value.forEach((item, i) => {
-          const problem = scalarProblem(spec, item);
-          if (problem)
-            ctx.addIssue({ code: 'custom', path: ['value', i], message: `${problem} (field "${filter.field}")` });
-        });
-        return;
-      }
-      if (value === null && spec.nullable && (filter.operator === 'is' || filter.operator === 'is_not')) return;
-      if (value === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['value'], message: 'is required' });
-        return;
-      }
-      const problem = scalarProblem(spec, value);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['value'], message: `${problem} (field "${filter.field}")` });
-    });
+      for (const { path, message } of filterProblems(filter.field, spec, filter))
+        ctx.addIssue({ code: 'custom', path, message });
+    },
+  );
   const Sort = z.strictObject({
     field: fieldName.describe(`One of: ${list(names)}`),
     direction: z.enum(['asc', 'desc'], { error: 'must be "asc" or "desc"' }).default('asc'),
@@ -173,7 +73,7 @@ export function searchPage<T, R>(resource: string, body: SearchBody, rows: T[], 
   };
 }
 
-function filterWhere(spec: SearchField, operator: SearchOperator, value: unknown): Where {
+function filterWhere(spec: SearchField, operator: FilterOperator, value: unknown): Where {
   const col = spec.column;
   const text = spec.kind === 'text';
   const eq = (v: unknown): Where => {

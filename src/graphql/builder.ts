@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { DateResolver, DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
+import { DateResolver, DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import type { AuthContext } from '../auth/context.js';
 import { PAGE_SIZE } from '../core/paging.js';
 import { type DomainError, UnauthorizedError } from '../core/errors.js';
@@ -42,6 +42,7 @@ export const builder = new SchemaBuilder<{
     Date: { Input: Date; Output: Date };
     Decimal: { Input: number | string; Output: { toString(): string } | number | string };
     JSONObject: { Input: Record<string, unknown>; Output: unknown };
+    JSON: { Input: unknown; Output: unknown };
   };
 }>({
   // Scope auth first, so that a refused caller is answered before the other plugins' resolvers run.
@@ -74,6 +75,7 @@ export type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilde
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('Date', DateResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.addScalarType('JSON', JSONResolver);
 builder.addScalarType('Decimal', DecimalResolver);
 
 // Every root field reads or writes tenant data, so each needs a key; GraphiQL and introspection

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
-import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
+import { eventOrEnd, EventRef, eventResource, filterArgs, resourceEvents } from '../events/graphql.js';
 import { unselectedColumns } from '../../graphql/columns.js';
 import { fullName } from './resource.js';
 import { CONTACT_COLUMNS } from './sql.js';
@@ -120,8 +120,8 @@ builder.subscriptionField('contactChanged', (t) =>
   t.field({
     type: EventRef,
     description:
-      'Contact events (communication.contact.*), of one contact when `id` is given. Needs the communication feature.',
-    args: { id: t.arg.id(), after: t.arg.id() },
+      'Contact events (communication.contact.*), of one contact when `id` is given, that match `filters`/`anyOf` (e.g. tag is vip). Needs the communication feature.',
+    args: { id: t.arg.id(), after: t.arg.id(), ...filterArgs },
     subscribe: (_root, args, ctx) =>
       resourceEvents(ctx, 'communication.contact.*', args, (auth, id) =>
         ctx.services.contacts.get(auth, id, { select: { id: true } }),

@@ -73,6 +73,11 @@ export const EVENT_TYPE_CATALOG: readonly EventTypeEntry[] = [
   },
 ];
 
+/** The JSON Schema of each type's data, by type: what content filters check their fields against. */
+export const EVENT_DATA_SCHEMAS: ReadonlyMap<string, Record<string, unknown>> = new Map(
+  EVENT_TYPE_CATALOG.map((entry) => [entry.type, entry.schema]),
+);
+
 /** The catalog as a caller sees it: each type, and whether the caller's tenant receives it (its feature is on). */
 export function eventTypesFor(features: readonly string[]) {
   return EVENT_TYPE_CATALOG.map((entry) => ({ ...entry, enabled: canRead(features, entry.type) }));

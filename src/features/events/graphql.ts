@@ -7,7 +7,7 @@ import type { AuthContext } from '../../auth/context.js';
 import { builder, type BuilderTypes, CONNECTION_SIZE, type GraphQLContext } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
 
-type EventSource = EventFacts & { data?: unknown };
+type EventSource = EventFacts & { data?: unknown; skipped?: number };
 
 const DeletedResource = builder.objectRef<{ id: string; resourceType: string }>('DeletedResource').implement({
   description: "A resource that no longer exists; the event's `snapshot` holds its last state.",
@@ -64,6 +64,12 @@ export const EventRef = builder.objectRef<EventSource>('Event').implement({
         return resource;
       },
     }),
+    skipped: t.int({
+      nullable: true,
+      description:
+        "Subscriptions only (null in queries): how many of the tenant's events this subscription passed over since the previous event it delivered (or since its start: `after`, else the moment it went live) because their type, resource or filter did not match. tenantSequence − skipped − 1 is the previous delivered event's sequence, so a gap the filter left tells itself apart from a missed event.",
+      resolve: (event) => event.skipped ?? null,
+    }),
     snapshot: t.field({
       type: 'JSONObject',
       description:
@@ -81,17 +87,55 @@ const TYPES_ARG = {
   description: 'Event types or wildcards such as "accounting.*"; default: every type your features allow.',
 };
 
+/** One condition of the filter language (the README's "Filters"): the same as REST's `{field, operator, value}`. */
+export const EventFilterInput = builder.inputType('EventFilterInput', {
+  description:
+    'A condition on an event: `field` is a path into its data (status, customer, grossTotal, customData.erpId, tag…) or resourceId / correlationId; operator is one of is, is_not, contains, is_any_of, includes_any_of, is_before, is_after.',
+  fields: (t) => ({
+    field: t.string({ required: true }),
+    operator: t.string({ required: true }),
+    value: t.field({
+      type: 'JSON',
+      description: 'A string, number, boolean, date, null, or a list for is_any_of/includes_any_of.',
+    }),
+  }),
+});
+
+/** The filter arguments every event query and subscription takes. */
+export const filterArgs = builder.args((t) => ({
+  filters: t.field({
+    type: [EventFilterInput],
+    description: "Conditions on the event that must all hold, checked against the selected types' data schemas.",
+  }),
+  anyOf: t.field({
+    type: t.listRef(t.listRef(EventFilterInput)),
+    description: 'Lists of conditions of which at least one must hold in full, besides `filters`.',
+  }),
+}));
+
+/** GraphQL's filter arguments as the filter language's input (an omitted value is absent, as in JSON). */
+export const filterSelection = (args: {
+  filters?: readonly unknown[] | null;
+  anyOf?: readonly (readonly unknown[])[] | null;
+}) => ({
+  filters: args.filters ?? undefined,
+  anyOf: args.anyOf ?? undefined,
+});
+
 builder.queryFields((t) => ({
   events: t.connection({
     type: EventRef,
     description:
       "The tenant's event log in tenantSequence order. `after` takes any event id (each edge's cursor is its event id), so a client can catch up from the last event it saw.",
-    args: { types: t.arg.stringList(TYPES_ARG) },
+    args: { types: t.arg.stringList(TYPES_ARG), ...filterArgs },
     resolve: (_root, args, ctx) =>
       resolveCursorConnection<Promise<EventSource[]>>(
         { args, toCursor: (event: EventSource) => event.id, ...CONNECTION_SIZE },
-        ({ after, before, limit, inverted }): Promise<EventSource[]> =>
-          ctx.services.events.list(authOf(ctx), { types: args.types, after, before, limit, descending: inverted }),
+        async ({ after, before, limit, inverted }): Promise<EventSource[]> => {
+          const selection = { types: args.types, ...filterSelection(args) };
+          const page = { after, before, limit, descending: inverted };
+          return (await ctx.services.events.search(authOf(ctx), selection, page)).events;
+        },
       ),
   }),
 }));
@@ -107,11 +151,12 @@ builder.subscriptionFields((t) => ({
     type: EventRef,
     description:
       'Events of the tenant as they commit. With `after` (an event id), first every later event from the log, then live ones, with no gap and no duplicate.',
-    args: { types: t.arg.stringList(TYPES_ARG), after: t.arg.id() },
+    args: { types: t.arg.stringList(TYPES_ARG), after: t.arg.id(), ...filterArgs },
     subscribe: (_root, args, ctx) =>
       ctx.live.stream(authOf(ctx), {
         types: args.types,
         after: args.after,
+        ...filterSelection(args),
         reauthenticate: ctx.reauthenticate,
       }),
     resolve: eventOrEnd,
@@ -125,7 +170,12 @@ builder.subscriptionFields((t) => ({
 export async function resourceEvents(
   ctx: GraphQLContext,
   types: string,
-  args: { id?: string | null; after?: string | null },
+  args: {
+    id?: string | null;
+    after?: string | null;
+    filters?: readonly unknown[] | null;
+    anyOf?: readonly (readonly unknown[])[] | null;
+  },
   find: (auth: AuthContext, id: string) => Promise<{ id: string }>,
 ) {
   const auth = authOf(ctx);
@@ -134,6 +184,7 @@ export async function resourceEvents(
     types: [types],
     resourceId: resource?.id,
     after: args.after ?? null,
+    ...filterSelection(args),
     reauthenticate: ctx.reauthenticate,
   });
 }

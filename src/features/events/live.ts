@@ -2,8 +2,9 @@ import type { AuthContext } from '../../auth/context.js';
 import { databaseFault } from '../../db/unavailable.js';
 import { DomainError, FeatureNotEnabledError } from '../../core/errors.js';
 import type { EventFacts, EventRange, EventService } from './service.js';
-import { featureOf, selectEventTypes } from './types.js';
+import { featureOf } from './types.js';
 import type { EventBus } from './bus.js';
+import type { EventFilter } from './filters.js';
 
 export type StreamRequest = {
   /** Event type patterns (see selectEventTypes); all readable types when absent. */
@@ -12,12 +13,26 @@ export type StreamRequest = {
   after?: string | null;
   /** Only events about this resource. */
   resourceId?: string | null;
+  /** Content filter: conditions that must all hold, and AND-lists of which one must (see filters.ts). */
+  filters?: unknown;
+  anyOf?: unknown;
   /** Looks the caller's key up again after an admin change; throws when it no longer works. */
   reauthenticate(): Promise<AuthContext>;
 };
 
+/** An event as the relay publishes it: its facts and, from this version's relay on, its data. */
+export type LiveEvent = EventFacts & { data?: unknown };
+
+/**
+ * An event a stream delivers, with `skipped`: how many of the tenant's events the stream passed
+ * over since the previous one it delivered (or since its start: `after`, else the moment it went
+ * live) because their type, resource or content did not match. So tenantSequence − skipped − 1 is
+ * the previous event's sequence: a client tells a filtered gap from a missed event.
+ */
+export type StreamEvent = LiveEvent & { skipped: number };
+
 /** What a stream yields: the next event, or why it ends (the subscription reports it as its error). */
-export type StreamItem = EventFacts | { end: DomainError };
+export type StreamItem = StreamEvent | { end: DomainError };
 
 /** What live streams need of the domain: the log, and word of admin changes. */
 export type LiveServices = {
@@ -26,7 +41,7 @@ export type LiveServices = {
   onAuthChange(listener: (tenantId: string | null) => void): () => void;
 };
 
-type Signal = { kind: 'event'; event: EventFacts } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
+type Signal = { kind: 'event'; event: LiveEvent } | { kind: 'check' } | { kind: 'auth' } | { kind: 'close' };
 type Listener = (signal: Signal) => void;
 /** A stream's signals in arrival order, and the end of its following. */
 type Mailbox = { take(): Promise<Signal>; close(): void; checkLater(): void };
@@ -156,7 +171,8 @@ async function openStream(
   auth: AuthContext,
   request: StreamRequest,
 ): Promise<AsyncGenerator<StreamItem>> {
-  const types = new Set<string>(selectEventTypes(auth, request.types));
+  const selection = events.select(auth, request);
+  const types = new Set<string>(selection.types);
   const afterSequence = request.after ? await events.sequenceOf(auth, request.after) : null;
   const inbox = createInbox(pollMs);
   // Following before reading the log: whatever commits from here on arrives or is caught up.
@@ -178,7 +194,7 @@ async function openStream(
     active.count--;
   };
   const range = { types: [...types], resourceId: request.resourceId ?? undefined, limit: PAGE_SIZE };
-  const reader = logReader(events, auth.tenantId, range, afterSequence ?? latest, inbox.checkLater);
+  const reader = logReader(events, auth.tenantId, range, afterSequence ?? latest, inbox.checkLater, selection.filter);
   const generator = follow(reader, request, types, afterSequence !== null ? latest : null, { ...inbox, close });
   return closingAtOnce(generator, () => {
     close();
@@ -227,23 +243,53 @@ function closingAtOnce(generator: AsyncGenerator<StreamItem>, close: () => void)
 
 type LogReader = ReturnType<typeof logReader>;
 
-/** A stream's place in its tenant's log (the last tenantSequence it passed), and its catching up from there. */
+/**
+ * Streams delivering the same live event with the same `skipped` share one object: the shared
+ * subscription execution (src/graphql/shared-subscriptions.ts) runs once per event object.
+ */
+const delivered = new WeakMap<LiveEvent, Map<number, StreamEvent>>();
+
+function withSkipped(event: LiveEvent, skipped: number): StreamEvent {
+  let bySkipped = delivered.get(event);
+  if (!bySkipped) delivered.set(event, (bySkipped = new Map()));
+  let item = bySkipped.get(skipped);
+  if (!item) bySkipped.set(skipped, (item = { ...event, skipped }));
+  return item;
+}
+
+/**
+ * A stream's place in its tenant's log (the last tenantSequence it passed, and the last it
+ * delivered), and its catching up from there. With a content filter, the log is read with the
+ * events' data and filtered by the same predicate as live events.
+ */
 function logReader(
   events: EventService,
   tenantId: string,
   range: Omit<EventRange, 'afterSequence' | 'throughSequence'>,
   start: number,
   checkLater: () => void,
+  filter: EventFilter | null,
 ) {
   let last = start;
+  let lastDelivered = start;
+
+  /** The event as delivered (counting what was passed over since the previous one), or null when the filter drops it. */
+  function deliver(event: LiveEvent): StreamEvent | null {
+    if (filter && !filter(event as LiveEvent & { data: unknown })) return null;
+    const skipped = event.tenantSequence - lastDelivered - 1;
+    lastDelivered = event.tenantSequence;
+    return withSkipped(event, skipped);
+  }
 
   /** Yields the tenant's matching events after `last` up to `through`, from the log. */
-  async function* catchUp(through: number): AsyncGenerator<EventFacts> {
+  async function* catchUp(through: number): AsyncGenerator<StreamEvent> {
     for (;;) {
-      const page = await events.facts(tenantId, { ...range, afterSequence: last, throughSequence: through });
+      const bounds = { ...range, afterSequence: last, throughSequence: through };
+      const page: LiveEvent[] = filter ? await events.withData(tenantId, bounds) : await events.facts(tenantId, bounds);
       for (const event of page) {
         last = event.tenantSequence;
-        yield event;
+        const item = deliver(event);
+        if (item) yield item;
       }
       if (page.length < PAGE_SIZE) break;
     }
@@ -251,7 +297,7 @@ function logReader(
   }
 
   /** Catches up through `through` (the latest sequence when absent); while the database is away, tries again a poll later. */
-  async function* catchUpSoon(through?: number): AsyncGenerator<EventFacts> {
+  async function* catchUpSoon(through?: number): AsyncGenerator<StreamEvent> {
     try {
       yield* catchUp(through ?? (await events.latestSequence(tenantId)));
     } catch (error) {
@@ -264,9 +310,12 @@ function logReader(
     catchUp,
     catchUpSoon,
     last: () => last,
-    /** The next sequence arrived live: passed, whether the stream wanted its event or not. */
-    pass: (sequence: number) => {
-      last = sequence;
+    /** Whether the next live event can be judged as it came: a filter needs its data, which a relay of an older version did not publish. */
+    judges: (event: LiveEvent) => !filter || event.data !== undefined,
+    /** The next sequence arrived live and is passed: the delivered event, or null when the stream does not want it. */
+    pass(event: LiveEvent, wanted: boolean): StreamEvent | null {
+      last = event.tenantSequence;
+      return wanted ? deliver(event) : null;
     },
   };
 }
@@ -301,11 +350,13 @@ async function* follow(
         case 'event': {
           const { event } = signal;
           if (event.tenantSequence <= reader.last()) break; // already passed: a duplicate or caught up earlier
-          if (event.tenantSequence === reader.last() + 1) {
-            reader.pass(event.tenantSequence);
-            if (types.has(event.type) && (!request.resourceId || request.resourceId === event.resourceId)) yield event;
+          if (event.tenantSequence === reader.last() + 1 && reader.judges(event)) {
+            const wanted = types.has(event.type) && (!request.resourceId || request.resourceId === event.resourceId);
+            const item = reader.pass(event, wanted);
+            if (item) yield item;
           } else {
-            yield* reader.catchUpSoon(event.tenantSequence); // something before it has not arrived (yet)
+            // Something before it has not arrived (yet), or a filter needs data it came without.
+            yield* reader.catchUpSoon(event.tenantSequence);
           }
         }
       }

@@ -28,7 +28,8 @@ const LINGER_MS = 2;
  */
 const FIRST_ANALYZE_AFTER_DELIVERIES = 1000;
 
-export type UnpublishedEvent = EventFacts & { tenantId: string };
+/** A committed event the relay publishes, with its data: subscribers' and webhook endpoints' content filters read it there, not from the log. */
+export type UnpublishedEvent = EventFacts & { tenantId: string; data: Prisma.JsonValue };
 
 /**
  * Creates the webhook deliveries of a batch inside the relay's transaction (so each event gets

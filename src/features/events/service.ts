@@ -10,6 +10,7 @@ import {
   type AppendedEvent,
 } from './sql.js';
 import { selectEventTypes, type EventType } from './types.js';
+import type { EventFilter, EventFilters } from './filters.js';
 
 export type NewEvent = {
   type: EventType;
@@ -136,9 +137,66 @@ export type EventRange = {
   limit: number;
 };
 
+/** What a caller selects of the log: types (patterns), and the content filter (see filters.ts). */
+export type EventSelection = { types?: readonly string[] | null; filters?: unknown; anyOf?: unknown };
+
+/** A page of the filtered log: the matching events, the last event it examined (null: none), and whether it read the range to its end. */
+export type FilteredPage = {
+  events: (EventFacts & { data: Prisma.JsonValue })[];
+  examined: Pick<EventFacts, 'id' | 'tenantSequence'> | null;
+  exhausted: boolean;
+};
+
 /** Reads the tenant's durable event log: what catch-up, the events query and GET /events share. */
-export function eventService(prisma: PrismaClient) {
+export function eventService(prisma: PrismaClient, filters: EventFilters) {
   return {
+    /**
+     * The types a caller reads and its content filter, checked and compiled once (null: none).
+     * Refusals name their paths (`types[0]`, `filters[1].field`).
+     */
+    select(auth: AuthContext, selection: EventSelection): { types: EventType[]; filter: EventFilter | null } {
+      const types = selectEventTypes(auth, selection.types);
+      return { types, filter: filters.compile(types, { filters: selection.filters, anyOf: selection.anyOf }) };
+    },
+
+    /**
+     * A page of the log that matches `selection`, read in the log's order and filtered in the
+     * process by the same predicate as live streams and webhooks: up to `limit` events, having
+     * examined at most `maxExamined` (when given) after `after`.
+     */
+    async search(
+      auth: AuthContext,
+      selection: EventSelection,
+      page: { after?: string; before?: string; limit: number; descending?: boolean; maxExamined?: number },
+    ): Promise<FilteredPage> {
+      const { types, filter } = this.select(auth, selection);
+      let afterSequence = page.after ? await this.sequenceOf(auth, page.after, 'after') : 0;
+      let throughSequence = page.before ? (await this.sequenceOf(auth, page.before, 'before')) - 1 : undefined;
+      const found: FilteredPage['events'] = [];
+      let examined: FilteredPage['examined'] = null;
+      let count = 0;
+      for (;;) {
+        const rows = await this.withData(auth.tenantId, {
+          types,
+          afterSequence,
+          throughSequence,
+          limit: FILTER_PAGE,
+          descending: page.descending,
+        });
+        for (const row of rows) {
+          examined = row;
+          count++;
+          if (!filter || filter(row)) found.push(row);
+          if (found.length === page.limit || count === page.maxExamined)
+            return { events: found, examined, exhausted: false };
+        }
+        if (rows.length < FILTER_PAGE) return { events: found, examined, exhausted: true };
+        const last = rows.at(-1)!.tenantSequence;
+        if (page.descending) throughSequence = last - 1;
+        else afterSequence = last;
+      }
+    },
+
     /** The tenantSequence of one of the tenant's events; another tenant's id is not found. */
     async sequenceOf(auth: AuthContext, eventId: string, path = 'after'): Promise<number> {
       parseId('evt', eventId, path);
@@ -220,6 +278,9 @@ export function eventService(prisma: PrismaClient) {
 }
 
 export type EventService = ReturnType<typeof eventService>;
+
+/** Events read from the log per round trip while filtering it. */
+const FILTER_PAGE = 500;
 
 function rangeWhere(tenantId: string, range: EventRange): Prisma.EventWhereInput {
   return {

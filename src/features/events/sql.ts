@@ -69,8 +69,9 @@ export function writeAndAppendEventsOfWritten(
 
 /**
  * Locks up to `tenantLimit` relay cursors that have unpublished events (of `tenantIds`; null: any
- * tenant's), moves them past up to `eventLimit` events each and returns those events. Raw because
- * Prisma has no FOR UPDATE … SKIP LOCKED, and it all is one round trip per batch.
+ * tenant's), moves them past up to `eventLimit` events each and returns those events with their
+ * data (the content filters of subscribers and webhook endpoints read it). Raw because Prisma has
+ * no FOR UPDATE … SKIP LOCKED, and it all is one round trip per batch.
  */
 export function claimUnpublishedEvents(
   tenantIds: string[] | null,
@@ -85,7 +86,7 @@ export function claimUnpublishedEvents(
       FOR UPDATE OF c SKIP LOCKED),
     batch AS (
       SELECT e.* FROM cursor c CROSS JOIN LATERAL (
-        SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId" FROM "Event"
+        SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data" FROM "Event"
         WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
         ORDER BY "tenantSequence" LIMIT ${eventLimit}) e),
     advanced AS (

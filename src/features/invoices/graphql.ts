@@ -1,7 +1,7 @@
 import type { InvoiceLine } from '../../generated/prisma/client.js';
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
-import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
+import { eventOrEnd, EventRef, eventResource, filterArgs, resourceEvents } from '../events/graphql.js';
 import { INVOICE_STATUSES, unitPrice } from './resource.js';
 import { formatMoney } from './money.js';
 import type { SellerProfileResource } from './seller-profile.js';
@@ -207,8 +207,8 @@ builder.subscriptionField('invoiceChanged', (t) =>
   t.field({
     type: EventRef,
     description:
-      'Invoice events (accounting.invoice.*), of one invoice when `id` is given. Needs the accounting feature.',
-    args: { id: t.arg.id(), after: t.arg.id() },
+      'Invoice events (accounting.invoice.*), of one invoice when `id` is given, that match `filters`/`anyOf` (e.g. status is paid). Needs the accounting feature.',
+    args: { id: t.arg.id(), after: t.arg.id(), ...filterArgs },
     subscribe: (_root, args, ctx) =>
       resourceEvents(ctx, 'accounting.invoice.*', args, (auth, id) =>
         ctx.services.invoices.get(auth, id, { select: { id: true } }),

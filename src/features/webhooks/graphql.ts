@@ -5,6 +5,7 @@ import { authOf } from '../../graphql/auth.js';
 import type { GraphQLContext } from '../../graphql/builder.js';
 import { withoutNulls } from '../../graphql/inputs.js';
 import { forwardConnection } from '../../graphql/pages.js';
+import { EventFilterInput } from '../events/graphql.js';
 
 type DeliveryWithAttempts = WebhookDelivery & { attempts: WebhookAttempt[] };
 
@@ -54,6 +55,20 @@ WebhookEndpointRef.implement({
     eventTypes: t.exposeStringList('eventTypes', {
       description: "Types or wildcards; the tenant's features narrow them.",
     }),
+    filters: t.field({
+      type: ['JSON'],
+      description: 'Content filter: conditions ({field, operator, value}) on the event that must all hold.',
+      resolve: (endpoint) => endpoint.filters as unknown[],
+    }),
+    anyOf: t.field({
+      type: t.listRef(t.listRef('JSON')),
+      description: 'Lists of conditions of which at least one must hold in full.',
+      resolve: (endpoint) => endpoint.anyOf as unknown[][],
+    }),
+    filteredOut: t.int({
+      description: "Events of the endpoint's types its content filter kept from it: no delivery was created for them.",
+      resolve: (endpoint, _args, ctx) => ctx.services.webhooks.filteredOut(authOf(ctx), endpoint.id),
+    }),
     enabled: t.exposeBoolean('enabled'),
     disabledReason: t.exposeString('disabledReason', {
       nullable: true,
@@ -95,15 +110,58 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
     url: t.string({ required: true }),
     description: t.string(),
     eventTypes: t.stringList({ description: 'Default ["*"]: every type the tenant\'s features allow.' }),
+    filters: t.field({ type: [EventFilterInput], description: 'Conditions on the event that must all hold.' }),
+    anyOf: t.field({
+      type: t.listRef(t.listRef(EventFilterInput)),
+      description: 'Lists of conditions of which at least one must hold in full.',
+    }),
   }),
 });
 
 const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput', {
   description: 'Omitted fields are left unchanged; enabled: true re-enables a disabled endpoint.',
-  fields: (t) => ({ url: t.string(), description: t.string(), eventTypes: t.stringList(), enabled: t.boolean() }),
+  fields: (t) => ({
+    url: t.string(),
+    description: t.string(),
+    eventTypes: t.stringList(),
+    filters: t.field({ type: [EventFilterInput], description: 'Replaces the conditions; [] removes them.' }),
+    anyOf: t.field({
+      type: t.listRef(t.listRef(EventFilterInput)),
+      description: 'Replaces the groups; [] removes them.',
+    }),
+    enabled: t.boolean(),
+  }),
 });
 
+const WouldDeliverRef = builder
+  .objectRef<{ matches: boolean; typeMatches: boolean; filterMatches: boolean }>('WebhookWouldDeliver')
+  .implement({
+    description: 'Whether an endpoint would get a sample event, and why not.',
+    fields: (t) => ({
+      matches: t.exposeBoolean('matches'),
+      typeMatches: t.exposeBoolean('typeMatches', {
+        description: "Its type is one of the endpoint's eventTypes, and the tenant's features allow it.",
+      }),
+      filterMatches: t.exposeBoolean('filterMatches', {
+        description: "The endpoint's content filter matches its data (true without a filter).",
+      }),
+    }),
+  });
+
 builder.queryFields((t) => ({
+  webhookWouldDeliver: t.field({
+    type: WouldDeliverRef,
+    description: 'Whether the endpoint would get a sample event (its types and content filter); nothing is sent.',
+    args: {
+      endpointId: t.arg.id({ required: true }),
+      type: t.arg.string({ required: true }),
+      data: t.arg({ type: 'JSONObject', required: true }),
+      resourceId: t.arg.string(),
+      correlationId: t.arg.string(),
+    },
+    resolve: (_root, { endpointId, ...event }, ctx) =>
+      ctx.services.webhooks.wouldDeliver(authOf(ctx), endpointId, { event: withoutNulls(event) }),
+  }),
   webhookEndpoint: t.field({
     type: WebhookEndpointRef,
     args: { id: t.arg.id({ required: true }) },

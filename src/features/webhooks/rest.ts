@@ -9,8 +9,10 @@ import {
   deliveryResource,
   endpointResource,
   RecoverInput,
+  TestEndpointInput,
   UpdateEndpointInput,
 } from './service.js';
+import { Filter } from '../../core/filters.js';
 import { operation, Page, Timestamp } from '../../http/openapi.js';
 import { decodeKeysetCursor } from '../../core/paging.js';
 import { page, PageQuery } from '../../http/pagination.js';
@@ -28,6 +30,10 @@ export const Endpoint = z
     url: z.string(),
     description: z.string().nullable(),
     eventTypes: z.array(z.string()),
+    filters: z.array(Filter).describe('Content filter: conditions on the event that must all hold (empty: none)'),
+    anyOf: z
+      .array(z.array(Filter))
+      .describe('Lists of conditions of which at least one must hold in full (empty: none)'),
     enabled: z.boolean(),
     disabledReason: z.string().nullable(),
     createdAt: Timestamp,
@@ -64,6 +70,17 @@ export const Delivery = z
   })
   .meta({ id: 'WebhookDelivery' });
 const DeliveriesQuery = PageQuery.extend(DeliveryFilter.shape);
+const DeliveryPage = Page(Delivery).extend({
+  filteredOut: z
+    .int()
+    .min(0)
+    .describe("Events of the endpoint's types its content filter kept from it: no delivery was created for them"),
+});
+const WouldDeliver = z.object({
+  matches: z.boolean().describe('The endpoint would get this event'),
+  typeMatches: z.boolean().describe("Its type is one of the endpoint's eventTypes, and the tenant's features allow it"),
+  filterMatches: z.boolean().describe("The endpoint's content filter matches its data (true without a filter)"),
+});
 const tags = ['webhooks'];
 
 /** 202 for delivery work, with Location: where to follow the delivery. */
@@ -213,9 +230,9 @@ export const webhookRoutes =
         schema: {
           ...operation({
             operationId: 'listWebhookDeliveries',
-            summary: 'Deliveries with their attempts, oldest first',
+            summary: 'Deliveries with their attempts, oldest first, and how many events the filter kept back',
             tags,
-            ok: { 200: Page(Delivery) },
+            ok: { 200: DeliveryPage },
             errors: [404],
           }),
           params: EndpointParams,
@@ -230,7 +247,8 @@ export const webhookRoutes =
           status,
           eventType,
         });
-        return page(rows, request.query, (d) => d.id, deliveryResource);
+        const filteredOut = await webhooks.filteredOut(request.auth!, request.params.endpointId);
+        return { ...page(rows, request.query, (d) => d.id, deliveryResource), filteredOut };
       },
     );
 
@@ -307,16 +325,22 @@ export const webhookRoutes =
         schema: {
           ...operation({
             operationId: 'testWebhookEndpoint',
-            summary: 'Send a webhooks.endpoint.test event to this endpoint',
+            summary:
+              'Without a body: send a webhooks.endpoint.test event to this endpoint. With a sample event: answer whether the endpoint would get it, sending nothing',
             tags,
-            ok: { 202: Delivery },
+            ok: { 200: WouldDeliver, 202: Delivery },
             errors: [404],
             sideEffects: true,
+            body: true,
           }),
           params: EndpointParams,
+          body: TestEndpointInput.nullish(),
         },
       },
-      async (request, reply) =>
-        accepted(reply, deliveryResource(await webhooks.sendTest(request.auth!, request.params.endpointId))),
+      async (request, reply) => {
+        const { endpointId } = request.params;
+        if (request.body) return webhooks.wouldDeliver(request.auth!, endpointId, request.body);
+        return accepted(reply, deliveryResource(await webhooks.sendTest(request.auth!, endpointId)));
+      },
     );
   };

@@ -10,13 +10,16 @@ import type { AuthContext } from '../../auth/context.js';
 import type { WebhookConfig } from '../../config.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
 import { ValidationError } from '../../core/errors.js';
+import { FilterGroups } from '../../core/filters.js';
 import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import type { EventEnvelope } from '../events/service.js';
+import type { EventFilter, EventFilters, FilterableEvent } from '../events/filters.js';
+import type { UnpublishedEvent } from '../events/relay.js';
 import { canRead, EVENT_TYPES, matchesPattern, TEST_EVENT_TYPE } from '../events/types.js';
 import { newId } from '../../core/ids.js';
 import { optionalText, parseInput } from '../../core/validation.js';
 import { newWebhookSecret } from './signing.js';
-import { eventsMissedBy, insertDeliveries, type NewDelivery, notifyDeliveryWorkers } from './sql.js';
+import { addFilteredOut, eventsMissedBy, insertDeliveries, type NewDelivery, notifyDeliveryWorkers } from './sql.js';
 
 const eventTypePattern = z
   .string()
@@ -36,18 +39,34 @@ const endpointFields = {
     .meta({ format: 'uri', pattern: '^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^@/]*(/|$)' }),
   description: optionalText(500),
   eventTypes: z.array(eventTypePattern).min(1, 'must name at least one type, or "*"').max(50),
+  ...FilterGroups.shape,
 };
 
 export const CreateEndpointInput = z.strictObject({
   url: endpointFields.url,
   description: endpointFields.description,
   eventTypes: endpointFields.eventTypes.default(['*']),
+  filters: endpointFields.filters,
+  anyOf: endpointFields.anyOf,
 });
 export const UpdateEndpointInput = z.strictObject({
   url: endpointFields.url.optional(),
   description: endpointFields.description,
   eventTypes: endpointFields.eventTypes.optional(),
+  filters: endpointFields.filters.unwrap().optional(),
+  anyOf: endpointFields.anyOf.unwrap().optional(),
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
+});
+/** A sample event for POST …/test: would the endpoint get it? */
+export const TestEndpointInput = z.strictObject({
+  event: z
+    .strictObject({
+      type: z.string().max(200).describe('An event type, e.g. accounting.invoice.paid'),
+      data: z.record(z.string(), z.unknown()).describe("The event's data: the resource as REST returns it"),
+      resourceId: z.string().max(200).default(''),
+      correlationId: z.string().max(200).default(''),
+    })
+    .describe('A sample event: nothing is sent, the answer says whether the endpoint would get it'),
 });
 export const RecoverInput = z.strictObject({
   since: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }),
@@ -66,6 +85,8 @@ export function endpointResource(endpoint: WebhookEndpoint) {
     url: endpoint.url,
     description: endpoint.description,
     eventTypes: endpoint.eventTypes,
+    filters: endpoint.filters as FilterGroups['filters'],
+    anyOf: endpoint.anyOf as FilterGroups['anyOf'],
     enabled: endpoint.enabled,
     disabledReason: endpoint.disabledReason,
     createdAt: endpoint.createdAt.toISOString(),
@@ -104,12 +125,43 @@ export function endpointWants(
   return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
 }
 
+/** The event types an endpoint's patterns name (whatever the tenant's features): what its filter's fields are checked against. */
+const typesOf = (patterns: readonly string[]) =>
+  EVENT_TYPES.filter((type) => patterns.some((pattern) => matchesPattern(type, pattern)));
+
 type DeliveryPage = { limit: number; afterId?: string; status?: string; eventType?: string };
+
+/** An endpoint as the relay reads it per batch. */
+type ScheduledEndpoint = Pick<WebhookEndpoint, 'id' | 'tenantId' | 'eventTypes' | 'filters' | 'anyOf' | 'updatedAt'>;
 
 const ENDPOINT: OwnedResource = { name: 'Webhook endpoint', prefix: 'whep' };
 const DELIVERY: OwnedResource = { name: 'Delivery', prefix: 'whdel', path: 'deliveryId' };
 
-export function webhookService(prisma: PrismaClient, config: WebhookConfig, guard: AddressGuard) {
+export function webhookService(
+  prisma: PrismaClient,
+  config: WebhookConfig,
+  guard: AddressGuard,
+  filters: EventFilters,
+) {
+  /** Checks an endpoint's filter against the data of its types; refusals name `filters[1].field`. */
+  const checkFilter = (eventTypes: readonly string[], groups: unknown) => filters.compile(typesOf(eventTypes), groups);
+
+  /** Each endpoint's compiled filter (null: none), as of its updatedAt: compiled once per change, not per relay batch. */
+  const compiled = new Map<string, { updatedAt: number; filter: EventFilter | null }>();
+  function filterOf(endpoint: ScheduledEndpoint): EventFilter | null {
+    const known = compiled.get(endpoint.id);
+    if (known?.updatedAt === endpoint.updatedAt.getTime()) return known.filter;
+    let filter: EventFilter | null;
+    try {
+      filter = checkFilter(endpoint.eventTypes, { filters: endpoint.filters, anyOf: endpoint.anyOf });
+    } catch {
+      // Saved when valid, refused since (a field the catalog no longer has): nothing matches, rather than everything.
+      filter = () => false;
+    }
+    compiled.set(endpoint.id, { updatedAt: endpoint.updatedAt.getTime(), filter });
+    return filter;
+  }
+
   const findEndpoint = (auth: AuthContext, id: string): Promise<WebhookEndpoint> =>
     ownedOrNotFound(ENDPOINT, auth, id, (where) => prisma.webhookEndpoint.findFirst({ where }));
 
@@ -129,6 +181,7 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
   return {
     async create(auth: AuthContext, input: unknown): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
       const data = parseInput(CreateEndpointInput, input);
+      checkFilter(data.eventTypes, { filters: data.filters, anyOf: data.anyOf });
       await checkTarget(data.url);
       const secret = newWebhookSecret();
       const endpoint = await prisma.webhookEndpoint.create({
@@ -138,6 +191,8 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
           url: data.url,
           description: data.description ?? null,
           eventTypes: data.eventTypes,
+          filters: data.filters as Prisma.InputJsonValue,
+          anyOf: data.anyOf as Prisma.InputJsonValue,
           secrets: { create: { id: newId('whsk'), secret } },
         },
       });
@@ -158,6 +213,11 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
     async update(auth: AuthContext, id: string, input: unknown): Promise<WebhookEndpoint> {
       const data = parseInput(UpdateEndpointInput, input);
       const endpoint = await findEndpoint(auth, id);
+      // The filter as it will be, against the types as they will be: changing either checks both.
+      checkFilter(data.eventTypes ?? endpoint.eventTypes, {
+        filters: data.filters ?? endpoint.filters,
+        anyOf: data.anyOf ?? endpoint.anyOf,
+      });
       if (data.url) await checkTarget(data.url);
       const enabling = data.enabled === true && !endpoint.enabled;
       return prisma.webhookEndpoint.update({
@@ -166,6 +226,8 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
           url: data.url,
           description: data.description,
           eventTypes: data.eventTypes,
+          filters: data.filters as Prisma.InputJsonValue | undefined,
+          anyOf: data.anyOf as Prisma.InputJsonValue | undefined,
           enabled: data.enabled,
           ...(data.enabled === false ? { disabledReason: 'manual' } : {}),
           ...(enabling ? { disabledReason: null, failingSince: null } : {}),
@@ -212,6 +274,13 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       });
     },
 
+    /** How many events of the endpoint's types its content filter kept from it (no delivery was created for them). */
+    async filteredOut(auth: AuthContext, endpointId: string): Promise<number> {
+      const endpoint = await findEndpoint(auth, endpointId);
+      const row = await prisma.webhookFilteredCount.findUnique({ where: { endpointId: endpoint.id } });
+      return Number(row?.filteredOut ?? 0);
+    },
+
     async delivery(auth: AuthContext, endpointId: string, deliveryId: string) {
       const endpoint = await findEndpoint(auth, endpointId);
       return ownedOrNotFound(DELIVERY, auth, deliveryId, (where) =>
@@ -250,9 +319,12 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
           where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
           data: { status: 'pending', nextAttemptAt: new Date() },
         });
-        const missed = await tx.$queryRaw<{ id: string; type: string }[]>(
-          eventsMissedBy({ tenantId: auth.tenantId, endpointId: endpoint.id, from, types }),
-        );
+        const filter = filterOf(endpoint);
+        const missed = (
+          await tx.$queryRaw<(FilterableEvent & { id: string; type: string })[]>(
+            eventsMissedBy({ tenantId: auth.tenantId, endpointId: endpoint.id, from, types }),
+          )
+        ).filter((event) => !filter || filter(event));
         // The relay may create some of them meanwhile (events it had not published yet): one each.
         const created = missed.length
           ? await tx.$executeRaw(
@@ -271,6 +343,19 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       });
       if (recovered) await notifyWorkers(prisma);
       return { recovered };
+    },
+
+    /**
+     * Whether the endpoint would get a sample event: its types (and the tenant's features) and its
+     * content filter, judged as the relay judges every event. Nothing is sent.
+     */
+    async wouldDeliver(auth: AuthContext, endpointId: string, input: unknown) {
+      const { event } = parseInput(TestEndpointInput, input);
+      const endpoint = await findEndpoint(auth, endpointId);
+      const typeMatches = endpointWants(endpoint, auth.features, event.type);
+      const filter = filterOf(endpoint);
+      const filterMatches = !filter || filter(event);
+      return { matches: typeMatches && filterMatches, typeMatches, filterMatches };
     },
 
     /** Sends a `webhooks.endpoint.test` event to this endpoint only; it is not part of the event log. */
@@ -299,6 +384,51 @@ export function webhookService(prisma: PrismaClient, config: WebhookConfig, guar
       await notifyWorkers(prisma);
       return this.delivery(auth, endpointId, delivery.id);
     },
+
+    /**
+     * Creates the deliveries of committed events (inside the relay's transaction, so each event
+     * gets them exactly once): one per enabled endpoint of its tenant that wants its type and whose
+     * content filter matches its data (which the relay read with the batch: no read per event).
+     * Events a filter kept from its endpoint are counted. Returns how many deliveries it created.
+     */
+    async scheduleDeliveries(tx: Prisma.TransactionClient, events: UnpublishedEvent[]): Promise<number> {
+      const tenantIds = [...new Set(events.map((e) => e.tenantId))];
+      const endpoints = await tx.webhookEndpoint.findMany({
+        where: { tenantId: { in: tenantIds }, enabled: true },
+        select: { id: true, tenantId: true, eventTypes: true, filters: true, anyOf: true, updatedAt: true },
+      });
+      if (!endpoints.length) return 0;
+      const tenants = await tx.tenant.findMany({
+        where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } },
+        select: { id: true, features: true },
+      });
+      const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
+      const filtered = new Map<string, number>();
+      const data: NewDelivery[] = [];
+      for (const endpoint of endpoints) {
+        const filter = filterOf(endpoint);
+        const features = featuresOf.get(endpoint.tenantId) ?? [];
+        for (const event of events) {
+          if (endpoint.tenantId !== event.tenantId || !endpointWants(endpoint, features, event.type)) continue;
+          if (filter && !filter(event)) {
+            filtered.set(endpoint.id, (filtered.get(endpoint.id) ?? 0) + 1);
+            continue;
+          }
+          data.push({
+            id: newId('whdel'),
+            tenantId: event.tenantId,
+            endpointId: endpoint.id,
+            eventId: event.id,
+            eventType: event.type,
+          });
+        }
+      }
+      if (filtered.size) await tx.$executeRaw(addFilteredOut(filtered));
+      if (!data.length) return 0;
+      const count = await tx.$executeRaw(insertDeliveries(data));
+      if (count) await notifyWorkers(tx);
+      return count;
+    },
   };
 }
 
@@ -306,44 +436,4 @@ export type WebhookService = ReturnType<typeof webhookService>;
 
 export async function notifyWorkers(db: Prisma.TransactionClient): Promise<void> {
   await db.$executeRaw(notifyDeliveryWorkers());
-}
-
-/**
- * Creates the deliveries of committed events (inside the relay's transaction, so each event gets
- * them exactly once): one per enabled endpoint of its tenant that wants its type.
- */
-export async function scheduleDeliveries(
-  tx: Prisma.TransactionClient,
-  events: { id: string; tenantId: string; type: string }[],
-): Promise<number> {
-  const tenantIds = [...new Set(events.map((e) => e.tenantId))];
-  const endpoints = await tx.webhookEndpoint.findMany({
-    where: { tenantId: { in: tenantIds }, enabled: true },
-    select: { id: true, tenantId: true, eventTypes: true },
-  });
-  if (!endpoints.length) return 0;
-  const tenants = await tx.tenant.findMany({
-    where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } },
-    select: { id: true, features: true },
-  });
-  const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
-  const data: NewDelivery[] = events.flatMap((event) =>
-    endpoints
-      .filter(
-        (endpoint) =>
-          endpoint.tenantId === event.tenantId &&
-          endpointWants(endpoint, featuresOf.get(endpoint.tenantId) ?? [], event.type),
-      )
-      .map((endpoint) => ({
-        id: newId('whdel'),
-        tenantId: event.tenantId,
-        endpointId: endpoint.id,
-        eventId: event.id,
-        eventType: event.type,
-      })),
-  );
-  if (!data.length) return 0;
-  const count = await tx.$executeRaw(insertDeliveries(data));
-  if (count) await notifyWorkers(tx);
-  return count;
 }

@@ -168,7 +168,7 @@ export function startFailingSince(endpointId: string, since: Date): Prisma.Sql {
 
 /**
  * The tenant's events of `types` since `from` for which the endpoint has no delivery, in log
- * order. Raw: an anti-join (NOT EXISTS) over the event log, which Prisma's filters would load whole.
+ * order, with what its content filter reads. Raw: an anti-join (NOT EXISTS) over the event log, which Prisma's filters would load whole.
  */
 export function eventsMissedBy(endpoint: {
   tenantId: string;
@@ -178,7 +178,7 @@ export function eventsMissedBy(endpoint: {
 }): Prisma.Sql {
   const { tenantId, endpointId, from, types } = endpoint;
   return Prisma.sql`
-          SELECT ev."id", ev."type" FROM "Event" AS ev
+          SELECT ev."id", ev."type", ev."resourceId", ev."correlationId", ev."data" FROM "Event" AS ev
           WHERE ev."tenantId" = ${tenantId} AND ev."occurredAt" >= ${from} AND ev."type" = ANY(${types})
             AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" AS d WHERE d."endpointId" = ${endpointId} AND d."eventId" = ev."id")
           ORDER BY ev."tenantSequence"`;
@@ -198,6 +198,17 @@ export function insertDeliveries(deliveries: NewDelivery[]): Prisma.Sql {
     INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
     SELECT *, now() FROM unnest(${column('id')}::text[], ${column('tenantId')}::text[], ${column('endpointId')}::text[], ${column('eventId')}::text[], ${column('eventType')}::text[])
     ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * Adds to the endpoints' counts of events their filters kept from them. Raw: one statement over
+ * arrays for a relay batch's endpoints, and an upsert that adds rather than sets.
+ */
+export function addFilteredOut(counts: ReadonlyMap<string, number>): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO "WebhookFilteredCount" ("endpointId", "filteredOut")
+    SELECT * FROM unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[])
+    ON CONFLICT ("endpointId") DO UPDATE SET "filteredOut" = "WebhookFilteredCount"."filteredOut" + excluded."filteredOut"`;
 }
 
 /** Wakes the delivery workers of every process. Raw: NOTIFY has no Prisma API. */
