@@ -1,6 +1,7 @@
 import type { Scenario } from '../lib/types.js';
 import { footprint } from './footprint.js';
 import { graphqlAbuse } from './graphql-abuse.js';
+import { graphqlContactsCreate } from './graphql-contacts-create.js';
 import { graphqlContactsList } from './graphql-contacts-list.js';
 import { jobsImport } from './jobs-import.js';
 import { jobsQueue } from './jobs-queue.js';
@@ -16,6 +17,7 @@ import { webhooksFairness } from './webhooks-fairness.js';
  */
 export const scenarios: Scenario<any>[] = [
   restContactsCreate,
+  graphqlContactsCreate,
   graphqlContactsList,
   subscriptionsFanout,
   webhooksDelivery,
