@@ -70,7 +70,7 @@ describe('the first page', () => {
     const page = await http(gateway.url, 'GET', '/', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    for (const href of ['/graphql', '/docs', '/openapi.json', '/metrics'])
+    for (const href of ['/graphql', '/docs', '/openapi.json', '/mcp', '/llms.txt', '/metrics'])
       expect(page.text).toContain(`href="${href}"`);
     expect(page.text).toContain(`curl ${gateway.url}/api/v1/hello`);
   });
@@ -84,6 +84,8 @@ describe('the first page', () => {
         graphql: `${gateway.url}/graphql`,
         docs: `${gateway.url}/docs`,
         openapi: `${gateway.url}/openapi.json`,
+        mcp: `${gateway.url}/mcp`,
+        llms: `${gateway.url}/llms.txt`,
         metrics: `${gateway.url}/metrics`,
         ready: `${gateway.url}/ready`,
       },

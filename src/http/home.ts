@@ -9,6 +9,16 @@ const LINKS = [
   },
   { path: '/docs', title: 'REST API docs', about: 'every /api/v1 route, tried from the page' },
   { path: '/openapi.json', title: 'OpenAPI document', about: 'for client generators' },
+  {
+    path: '/mcp',
+    title: 'MCP endpoint',
+    about: 'tools for AI agents (Model Context Protocol, Streamable HTTP, the same keys)',
+  },
+  {
+    path: '/llms.txt',
+    title: 'llms.txt',
+    about: 'the API in brief for language models, with every link an agent needs',
+  },
   { path: '/metrics', title: 'Metrics', about: 'Prometheus series: requests, queues, relay lag, live streams' },
   { path: '/ready', title: 'Readiness', about: 'database and Redis checks' },
 ];
@@ -20,7 +30,9 @@ export async function homePage(request: FastifyRequest, reply: FastifyReply) {
   if (accept.includes('json') && !accept.includes('text/html')) {
     return {
       name: 'Nilo gateway',
-      links: Object.fromEntries(LINKS.map((link) => [link.path.slice(1).replace('.json', ''), `${base}${link.path}`])),
+      links: Object.fromEntries(
+        LINKS.map((link) => [link.path.slice(1).replace(/\.(json|txt)$/, ''), `${base}${link.path}`]),
+      ),
     };
   }
   const items = LINKS.map(
@@ -37,7 +49,7 @@ export async function homePage(request: FastifyRequest, reply: FastifyReply) {
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.75rem;overflow-x:auto}</style></head>
 <body>
   <h1>Nilo gateway</h1>
-  <p>A business API over REST (<code>/api/v1</code>) and GraphQL (<code>/graphql</code>), with live events and signed webhooks.</p>
+  <p>A business API over REST (<code>/api/v1</code>), GraphQL (<code>/graphql</code>) and MCP (<code>/mcp</code>), with live events and signed webhooks.</p>
   <ul>
     ${items}
   </ul>
