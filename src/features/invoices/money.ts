@@ -6,9 +6,10 @@ const Money = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP });
 
 /**
  * ISO 4217 List One: every current currency code and its minor units (the digits after the decimal
- * point). A table, not Intl.NumberFormat: the runtime's CLDR data gives the digits people use in
- * cash, not ISO's (measured on Node 20: HUF, IDR, COP, LBP 0 instead of 2, IQD 0 instead of 3),
- * knows no fund codes (CLF, UYW) and still lists withdrawn codes (HRK, ZWL). Codes without minor
+ * point). A table, not Intl.NumberFormat: the runtime's CLDR data gives the digits used in
+ * practice, not ISO's (measured on Node 20: HUF, IDR, COP, LBP 0 instead of 2, IQD 0 instead of 3),
+ * formats any three letters (ABC: 2 places), and Intl.supportedValuesOf('currency') lacks the fund
+ * codes (CLF, UYW) but still lists withdrawn ones (HRK, ZWL). Codes without minor
  * units (gold XAU, SDR XDR, the test code XTS, "no currency" XXX) are not invoice currencies and
  * are left out.
  */
