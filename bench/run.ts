@@ -112,6 +112,8 @@ async function main() {
   const database = await createBenchDatabase(settings.serverUrl, `nilo_bench_${runId}`);
   cleanups.push(() => database.drop());
   const sql = new pg.Pool({ connectionString: database.url, max: 2, application_name: HARNESS_APPLICATION_NAME });
+  // An idle session ended by the server (another process terminating backends) must not end the run.
+  sql.on('error', (error) => log(`harness database session lost: ${error.message}`));
   cleanups.push(() => sql.end());
   const postgresVersion = (await sql.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
 
