@@ -23,6 +23,8 @@ const source = useGateway(SETTINGS, { ownDatabase: true });
 const target = useGateway({ ...SETTINGS, IMPORT_BODY_LIMIT_BYTES: '300000' }, { ownDatabase: true });
 
 const NDJSON = 'application/x-ndjson';
+/** A 1×1 PNG: the seller profile's logo, bytes that must travel exactly. */
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 type Gateway = { url: string; app: App };
 
@@ -70,6 +72,15 @@ async function populatedTenant(gw: Gateway): Promise<Tenant & { runnerKey: strin
   });
   expect(endpoint.status, endpoint.text).toBe(201);
   const runner = await gw.app.services.runners.createRunner(tenant.tenantId, 'GPU box');
+  await gw.app.services.sellerProfiles.put(tenant.tenantId, {
+    legalName: 'Acme Floral GmbH',
+    addressLines: ['Hauptstraße 1'],
+    city: 'Berlin',
+    country: 'DE',
+    defaultCurrency: 'EUR',
+    iban: 'DE89 3704 0044 0532 0130 00',
+    logo: PNG,
+  });
   return { ...tenant, runnerKey: runner.runnerKey };
 }
 
@@ -89,6 +100,12 @@ async function readBack(gw: Gateway, tenant: Tenant) {
     invoiceDetails: await Promise.all(invoices.map((i: any) => get(`/invoices/${i.invoiceId}`))),
     webhookEndpoints: (await get('/webhooks/endpoints?limit=500')).items,
     runners: (await get('/runners?limit=500')).items,
+    sellerProfile: await get('/seller-profile'),
+    logo: Buffer.from(
+      await (
+        await fetch(`${gw.url}/api/v1/seller-profile/logo`, { headers: { authorization: `Bearer ${tenant.apiKey}` } })
+      ).arrayBuffer(),
+    ).toString('base64'),
   };
 }
 
@@ -136,6 +153,7 @@ const header = (counts: Record<string, number> = {}) =>
     includesEvents: false,
     counts: {
       application: 0,
+      sellerProfile: 0,
       contact: 0,
       invoice: 0,
       invoiceCounter: 0,
@@ -166,10 +184,20 @@ describe('export → import into another installation', () => {
       tenant: { id: origin.tenantId },
       includesSecrets: false,
       includesEvents: false,
-      counts: { application: 1, contact: 3, invoice: 2, invoiceCounter: 1, webhookEndpoint: 1, runner: 1, event: 0 },
+      counts: {
+        application: 1,
+        sellerProfile: 1,
+        contact: 3,
+        invoice: 2,
+        invoiceCounter: 1,
+        webhookEndpoint: 1,
+        runner: 1,
+        event: 0,
+      },
     });
     expect(records.map((r) => r.type)).toEqual([
       'application',
+      'sellerProfile',
       'contact',
       'contact',
       'contact',
@@ -193,7 +221,16 @@ describe('export → import into another installation', () => {
     const job = await imported(target, copy, file);
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
     expect(job.result).toMatchObject({
-      imported: { application: 1, contact: 3, invoice: 2, invoiceCounter: 1, webhookEndpoint: 1, runner: 1, event: 0 },
+      imported: {
+        application: 1,
+        sellerProfile: 1,
+        contact: 3,
+        invoice: 2,
+        invoiceCounter: 1,
+        webhookEndpoint: 1,
+        runner: 1,
+        event: 0,
+      },
       failed: 0,
       errors: [],
     });
@@ -215,6 +252,7 @@ describe('export → import into another installation', () => {
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
     expect(job.result.imported).toEqual({
       application: 0,
+      sellerProfile: 0,
       contact: 0,
       invoice: 0,
       invoiceCounter: 0,
@@ -224,6 +262,7 @@ describe('export → import into another installation', () => {
     });
     expect(job.result.unchanged).toMatchObject({
       application: 1,
+      sellerProfile: 1,
       contact: 3,
       invoice: 2,
       webhookEndpoint: 1,
@@ -473,7 +512,7 @@ describe('admin CLI', () => {
     );
     expect(again.imported.contact).toBe(0);
     expect(again.unchanged.contact).toBe(3);
-  });
+  }, 90_000);
 
   test('on the database itself, without a gateway; mistakes are usage errors', async () => {
     const origin = await populatedTenant(source);
@@ -510,7 +549,7 @@ describe('admin CLI', () => {
     } finally {
       await own?.drop();
     }
-  });
+  }, 120_000);
 });
 
 test.skipIf(!process.env.DATABASE_URL)(

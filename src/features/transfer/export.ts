@@ -2,6 +2,7 @@ import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import { FORMAT, FORMAT_VERSION, noCounts, RECORD_TYPES, type Counts, type Header, type RecordType } from './format.js';
 import {
   applicationLines,
+  sellerProfileLines,
   contactLines,
   countTenantRows,
   eventLines,
@@ -79,6 +80,8 @@ function page(type: RecordType, tenantId: string, after: string, options: Export
   switch (type) {
     case 'application':
       return applicationLines(tenantId, after, PAGE);
+    case 'sellerProfile':
+      return sellerProfileLines(tenantId, after);
     case 'contact':
       return contactLines(tenantId, after, PAGE);
     case 'invoice':

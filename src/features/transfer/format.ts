@@ -14,6 +14,7 @@ export const NDJSON = 'application/x-ndjson';
 /** The record types, in the order an export writes them: what a row refers to comes before it. */
 export const RECORD_TYPES = [
   'application',
+  'sellerProfile',
   'contact',
   'invoice',
   'invoiceCounter',

@@ -47,6 +47,7 @@ const TABLES: Record<
   { table: string; prefix?: IdPrefix; child?: { field: string; table: string; prefix: IdPrefix; parent: string } }
 > = {
   application: { table: 'Application', prefix: 'app' },
+  sellerProfile: { table: 'SellerProfile' },
   contact: { table: 'Contact', prefix: 'contact' },
   invoice: {
     table: 'Invoice',
@@ -246,15 +247,13 @@ function batchWriter(
     // A runner always gets a key hash: its own (the operator's import of a file with secrets) or an unusable one.
     const statement =
       type === 'runner'
-        ? insertRecords(
-            spec.table,
-            [...new Set([...list, 'keyHash'])],
-            json,
-            tenantId,
-            unusableKeyHash(options.allowSecrets),
-          )
-        : insertRecords(spec.table, list, json, tenantId);
+        ? insertRecords(spec.table, [...new Set([...list, 'keyHash'])], json, tenantId, {
+            extra: unusableKeyHash(options.allowSecrets),
+          })
+        : insertRecords(spec.table, list, json, tenantId, { key: spec.prefix ? 'id' : 'tenantId' });
     const inserted = new Set((await tx.$queryRaw<{ id: string }[]>(statement)).map((row) => row.id));
+    // The tenant's own seller profile, when not inserted, is the one it has: kept as it is.
+    if (!spec.prefix) return { imported: inserted.size, unchanged: records.length - inserted.size, errors: [] };
     const child = spec.child;
     if (child && inserted.size) {
       const children = records.flatMap((record) => record.children);

@@ -5,7 +5,8 @@ import { columnList } from '../../db/insert-rows.js';
 // stored row as PostgreSQL's to_jsonb renders it (every column, exact decimals, whatever columns
 // later migrations add) without parsing it in JavaScript, and an import turns those objects back
 // into rows with the table's own row type (jsonb_populate_record), which Prisma's query API
-// cannot express.
+// cannot express. A page's rows are chosen in a subquery and only they are rendered: whatever plan
+// the rows are found with (a table without statistics yet sorts them), JSON is built for one page.
 
 /** One record line of an export page and its keyset position. */
 export type ExportLine = { key: string; line: string };
@@ -15,6 +16,7 @@ export function countTenantRows(tenantId: string): Prisma.Sql {
   return Prisma.sql`
     SELECT
       (SELECT count(*)::int FROM "Application" WHERE "tenantId" = ${tenantId}) AS "application",
+      (SELECT count(*)::int FROM "SellerProfile" WHERE "tenantId" = ${tenantId}) AS "sellerProfile",
       (SELECT count(*)::int FROM "Contact" WHERE "tenantId" = ${tenantId}) AS "contact",
       (SELECT count(*)::int FROM "Invoice" WHERE "tenantId" = ${tenantId}) AS "invoice",
       (SELECT count(*)::int FROM "InvoiceCounter" WHERE "tenantId" = ${tenantId}) AS "invoiceCounter",
@@ -27,14 +29,23 @@ export function countTenantRows(tenantId: string): Prisma.Sql {
 export function applicationLines(tenantId: string, afterId: string, limit: number): Prisma.Sql {
   return Prisma.sql`
     SELECT a."id" AS "key", jsonb_build_object('type', 'application', 'row', to_jsonb(a) - 'tenantId')::text AS "line"
-    FROM "Application" a WHERE a."tenantId" = ${tenantId} AND a."id" > ${afterId} ORDER BY a."id" LIMIT ${limit}`;
+    FROM (SELECT * FROM "Application" WHERE "tenantId" = ${tenantId} AND "id" > ${afterId} ORDER BY "id" LIMIT ${limit}) a
+    ORDER BY a."id"`;
+}
+
+/** The tenant's seller profile (one row at most; its logo as PostgreSQL writes bytea in JSON: "\\x…" hex). */
+export function sellerProfileLines(tenantId: string, afterTenantId: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT p."tenantId" AS "key", jsonb_build_object('type', 'sellerProfile', 'row', to_jsonb(p) - 'tenantId')::text AS "line"
+    FROM "SellerProfile" p WHERE p."tenantId" = ${tenantId} AND p."tenantId" > ${afterTenantId}`;
 }
 
 /** A page of the tenant's contacts, by id (the (tenantId, id) index). */
 export function contactLines(tenantId: string, afterId: string, limit: number): Prisma.Sql {
   return Prisma.sql`
     SELECT c."id" AS "key", jsonb_build_object('type', 'contact', 'row', to_jsonb(c) - 'tenantId')::text AS "line"
-    FROM "Contact" c WHERE c."tenantId" = ${tenantId} AND c."id" > ${afterId} ORDER BY c."id" LIMIT ${limit}`;
+    FROM (SELECT * FROM "Contact" WHERE "tenantId" = ${tenantId} AND "id" > ${afterId} ORDER BY "id" LIMIT ${limit}) c
+    ORDER BY c."id"`;
 }
 
 /** A page of the tenant's invoices, each with its lines in position order. */
@@ -45,14 +56,17 @@ export function invoiceLines(tenantId: string, afterId: string, limit: number): 
       'row', to_jsonb(i) - 'tenantId',
       'lines', COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l."position") FROM "InvoiceLine" l WHERE l."invoiceId" = i."id"), '[]'::jsonb)
     )::text AS "line"
-    FROM "Invoice" i WHERE i."tenantId" = ${tenantId} AND i."id" > ${afterId} ORDER BY i."id" LIMIT ${limit}`;
+    FROM (SELECT * FROM "Invoice" WHERE "tenantId" = ${tenantId} AND "id" > ${afterId} ORDER BY "id" LIMIT ${limit}) i
+    ORDER BY i."id"`;
 }
 
 /** The tenant's invoice number counters (one a year). */
 export function invoiceCounterLines(tenantId: string, afterYear: string, limit: number): Prisma.Sql {
   return Prisma.sql`
     SELECT n."year"::text AS "key", jsonb_build_object('type', 'invoiceCounter', 'row', to_jsonb(n) - 'tenantId')::text AS "line"
-    FROM "InvoiceCounter" n WHERE n."tenantId" = ${tenantId} AND n."year" > ${Number(afterYear || 0)} ORDER BY n."year" LIMIT ${limit}`;
+    FROM (SELECT * FROM "InvoiceCounter" WHERE "tenantId" = ${tenantId} AND "year" > ${Number(afterYear || 0)}
+      ORDER BY "year" LIMIT ${limit}) n
+    ORDER BY n."year"`;
 }
 
 /** A page of webhook endpoints; their signing secrets only when `withSecrets`. */
@@ -67,7 +81,8 @@ export function webhookEndpointLines(
       CASE WHEN ${withSecrets} THEN jsonb_build_object('secrets', COALESCE(
         (SELECT jsonb_agg(to_jsonb(s) ORDER BY s."createdAt", s."id") FROM "WebhookSecret" s WHERE s."endpointId" = w."id"),
         '[]'::jsonb)) ELSE '{}'::jsonb END)::text AS "line"
-    FROM "WebhookEndpoint" w WHERE w."tenantId" = ${tenantId} AND w."id" > ${afterId} ORDER BY w."id" LIMIT ${limit}`;
+    FROM (SELECT * FROM "WebhookEndpoint" WHERE "tenantId" = ${tenantId} AND "id" > ${afterId} ORDER BY "id" LIMIT ${limit}) w
+    ORDER BY w."id"`;
 }
 
 /** A page of runners: their metadata, and their key's hash only when `withSecrets`. */
@@ -75,15 +90,17 @@ export function runnerLines(tenantId: string, afterId: string, limit: number, wi
   return Prisma.sql`
     SELECT r."id" AS "key", jsonb_build_object('type', 'runner',
       'row', to_jsonb(r) - 'tenantId' - CASE WHEN ${withSecrets} THEN '' ELSE 'keyHash' END)::text AS "line"
-    FROM "Runner" r WHERE r."tenantId" = ${tenantId} AND r."id" > ${afterId} ORDER BY r."id" LIMIT ${limit}`;
+    FROM (SELECT * FROM "Runner" WHERE "tenantId" = ${tenantId} AND "id" > ${afterId} ORDER BY "id" LIMIT ${limit}) r
+    ORDER BY r."id"`;
 }
 
 /** A page of the event log, in tenantSequence order. */
 export function eventLines(tenantId: string, afterSequence: string, limit: number): Prisma.Sql {
   return Prisma.sql`
     SELECT e."tenantSequence"::text AS "key", jsonb_build_object('type', 'event', 'row', to_jsonb(e) - 'tenantId')::text AS "line"
-    FROM "Event" e WHERE e."tenantId" = ${tenantId} AND e."tenantSequence" > ${Number(afterSequence || 0)}
-    ORDER BY e."tenantSequence" LIMIT ${limit}`;
+    FROM (SELECT * FROM "Event" WHERE "tenantId" = ${tenantId} AND "tenantSequence" > ${Number(afterSequence || 0)}
+      ORDER BY "tenantSequence" LIMIT ${limit}) e
+    ORDER BY e."tenantSequence"`;
 }
 
 /** The columns a table has in this database, for inserts that name what both the file and the table hold. */
@@ -95,24 +112,27 @@ export function tableColumns(table: string): Prisma.Sql {
 
 /**
  * Inserts the `row` of each record line (a JSON array of them) into `table`, owned by `tenantId`;
- * `extra` is merged into each row (a runner's unusable key hash). A row whose id is already stored
- * is left as it is, so importing a file again writes nothing. Answers the ids inserted.
+ * `extra` is merged into each row (a runner's unusable key hash). A row whose key (its id; the
+ * tenant for a seller profile) is already stored is left as it is, so importing a file again
+ * writes nothing. Answers the keys inserted, as `id`.
  */
 export function insertRecords(
   table: string,
   columns: readonly string[],
   records: string,
   tenantId: string,
-  extra: Prisma.Sql = Prisma.sql`'{}'::jsonb`,
+  options: { extra?: Prisma.Sql; key?: 'id' | 'tenantId' } = {},
 ): Prisma.Sql {
+  const extra = options.extra ?? Prisma.sql`'{}'::jsonb`;
+  const key = Prisma.raw(`"${options.key ?? 'id'}"`);
   const name = Prisma.raw(`"${table}"`);
   const list = columnList(columns);
   return Prisma.sql`
     INSERT INTO ${name} (${list})
     SELECT ${list} FROM jsonb_array_elements(${records}::jsonb) AS x("record"),
       LATERAL jsonb_populate_record(NULL::${name}, (x."record"->'row') || jsonb_build_object('tenantId', ${tenantId}::text) || ${extra}) AS r
-    ON CONFLICT ("id") DO NOTHING
-    RETURNING "id"`;
+    ON CONFLICT (${key}) DO NOTHING
+    RETURNING ${key} AS "id"`;
 }
 
 /**
