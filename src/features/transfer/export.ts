@@ -56,6 +56,8 @@ export async function writeExport(
       counts[type] += rows.length;
       completed += rows.length;
       await onProgress({ completed, total: Math.max(total, completed) });
+      // Embedded PGlite answers without I/O: without this, a long export would keep HTTP waiting.
+      await new Promise((resolve) => setImmediate(resolve));
       if (rows.length < PAGE) break;
     }
   }

@@ -115,6 +115,8 @@ export async function importRecords(
     done += batch.length;
     batch = [];
     await onProgress({ completed: done, total: Math.max(target.total, done) });
+    // Embedded PGlite answers without I/O: without this, a long import would keep HTTP waiting.
+    await new Promise((resolve) => setImmediate(resolve));
   };
 
   for await (const line of lines) {

@@ -16,10 +16,14 @@ import { TENANT_EXPORT_JOB, TENANT_IMPORT_JOB } from './jobs.js';
 import { FILE_RETENTION_MS, fileStore } from './store.js';
 
 /** POST /api/v1/exports: an application may add the event log; secrets are the operator's to ask for. */
-export const ExportInput = z.strictObject({ includeEvents: z.boolean().default(false) });
+export const ExportInput = z.strictObject({
+  includeEvents: z.boolean().default(false).describe("Add the tenant's event log to the file"),
+});
 
 /** The admin API's and CLI's export: secrets (webhook signing secrets, runner key hashes) too when asked. */
-export const OperatorExportInput = ExportInput.extend({ includeSecrets: z.boolean().default(false) });
+export const OperatorExportInput = ExportInput.extend({
+  includeSecrets: z.boolean().default(false).describe("Add webhook endpoints' signing secrets and runners' key hashes"),
+});
 
 /** Where REST serves a finished export. */
 export function exportDownloadPath(jobId: string): string {
