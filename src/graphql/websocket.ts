@@ -110,6 +110,9 @@ export function graphqlWebSocket(
   }
 
   function opened(socket: WebSocket, address: string) {
+    // on, not once: once wraps each listener in a bound function and a state object per socket.
+    // First, so that a socket closed at once has its error listener too.
+    socket.on('error', onError);
     if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
       socket.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
       return;
@@ -122,9 +125,7 @@ export function graphqlWebSocket(
     }, CONNECTION_INIT_WAIT_MS);
     socket.on('message', onMessage);
     socket.on('pong', onPong);
-    // on, not once: once wraps each listener in a bound function and a state object per socket.
     socket.on('close', onClose);
-    socket.on('error', onError);
   }
 
   async function received(connection: Connection, text: string) {
