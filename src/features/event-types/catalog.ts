@@ -31,7 +31,8 @@ const DESCRIPTIONS: Record<EventType, string> = {
   'communication.contact.updated':
     'A contact was changed (REST, GraphQL or an import); data is the contact after the change.',
   'communication.contact.deleted': 'A contact was deleted; data is its last state.',
-  'accounting.invoice.created': 'An invoice was created as a draft; data is the invoice with its lines and totals.',
+  'accounting.invoice.created':
+    "An invoice was created as a draft; data is the invoice with its currency, lines and totals (amounts as decimal strings with the currency's minor units).",
   'accounting.invoice.issued': 'A draft invoice was issued; data is the invoice, status issued.',
   'accounting.invoice.paid': 'An issued invoice was paid; data is the invoice, status paid.',
   'accounting.invoice.voided': 'A draft or issued invoice was voided; data is the invoice, status void.',
