@@ -15,7 +15,7 @@ import {
 import { contactResource } from './resource.js';
 import { contactsMatching, insertContacts } from './sql.js';
 import type { FieldError } from '../../core/errors.js';
-import { recordEvents, type NewEvent } from '../events/service.js';
+import { recordEvents, writeWithEvents, type NewEvent } from '../events/service.js';
 import type { JobState } from '../jobs/job.js';
 import type { JobService, Progress } from '../jobs/service.js';
 import { CONTACTS_IMPORT_JOB } from './import-job.js';
@@ -116,7 +116,7 @@ function reject(result: ImportResult, index: number, errors: FieldError[]): void
 }
 
 /**
- * Writes one chunk: creates (one statement), updates of what differs, and their events, with the
+ * Writes one chunk: updates of what differs, then creates and every event (one statement), with the
  * job's progress (`step`, first: it takes the job's row before the events take the tenant's). Counts
  * into `result` only once all of it is written.
  */
@@ -175,12 +175,14 @@ async function upsertChunk(
       counts.unchanged++;
     }
   }
-  const created = creates.length ? await tx.$queryRaw<Contact[]>(insertContacts(creates)) : [];
-  await recordEvents(tx, writer, [
-    ...created.map((c) => changeEvent('communication.contact.created', c)),
+  const events = [
+    ...creates.map((c) => changeEvent('communication.contact.created', c)),
     ...[...updated.values()].map((c) => changeEvent('communication.contact.updated', c)),
     ...progressed,
-  ]);
+  ];
+  // The new rows and every event in one statement; the rows are as built (newContact).
+  if (creates.length) await writeWithEvents(tx, writer, insertContacts(creates), events);
+  else await recordEvents(tx, writer, events);
   result.created += counts.created;
   result.updated += counts.updated;
   result.unchanged += counts.unchanged;

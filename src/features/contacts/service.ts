@@ -95,24 +95,23 @@ export function contactService(prisma: PrismaClient) {
   /**
    * Creates of one tenant that arrive while its previous batch is being written go into the next
    * batch: one statement (and one lock of the tenant's counter row, one commit) for many. A row
-   * whose email or externalId is taken is skipped there and answers null.
+   * whose email or externalId is taken is skipped there and answers null; the others answer the
+   * row as built, which is the row as stored (newContact).
    */
   const creates = groupCommitByKey<PendingCreate, Contact | null>(async (tenantId, batch) => {
     const events = batch.map(({ contact, correlationId }) => ({
       writer: { correlationId },
       event: changeEvent('communication.contact.created', contact),
     }));
-    const written = await writeBatchWithEvents<Contact>(
+    const contacts = batch.map((pending) => pending.contact);
+    const written = await writeBatchWithEvents<Pick<Contact, 'id'>>(
       prisma,
       tenantId,
-      insertContacts(
-        batch.map((pending) => pending.contact),
-        { skipConflicts: true },
-      ),
+      insertContacts(contacts, { skipTaken: true }),
       events,
     );
-    const byId = new Map(written.map((contact) => [contact.id, contact]));
-    return batch.map((pending) => byId.get(pending.contact.id) ?? null);
+    const ids = new Set(written.map((row) => row.id));
+    return contacts.map((contact) => (ids.has(contact.id) ? contact : null));
   });
 
   const findOwned = (db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<Contact> =>
@@ -152,10 +151,8 @@ export function contactService(prisma: PrismaClient) {
       // Skipped: alone, the insert fails on the field that is taken (or succeeds, if it was
       // another row of the same batch that took it and has since gone).
       const event = changeEvent('communication.contact.created', contact);
-      const [alone] = await writeWithEvents<Contact>(prisma, auth, insertContacts([contact]), [event]).catch(
-        rethrowDuplicate,
-      );
-      return alone!;
+      await writeWithEvents(prisma, auth, insertContacts([contact]), [event]).catch(rethrowDuplicate);
+      return contact;
     },
 
     async update(auth: AuthContext, id: string, input: unknown): Promise<Contact> {

@@ -7,12 +7,12 @@ import { columnList, insertRows } from '../../db/insert-rows.js';
 export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
 /**
- * Inserts whole contact rows and returns them as stored: one statement for any number (createMany
- * compiles per row). `skipConflicts`: a row whose email or externalId is taken is left out and
- * not returned, instead of failing them all.
+ * Inserts whole contact rows, one statement for any number (createMany compiles per row), and
+ * returns the ids inserted: the caller built the rows (newContact), so nothing else is read back.
+ * `skipTaken`: a row whose email or externalId is taken is left out instead of failing them all.
  */
-export function insertContacts(contacts: Contact[], options: { skipConflicts?: boolean } = {}): Prisma.Sql {
-  return insertRows('Contact', CONTACT_COLUMNS, contacts, CONTACT_COLUMNS, options);
+export function insertContacts(contacts: Contact[], options: { skipTaken?: boolean } = {}): Prisma.Sql {
+  return insertRows('Contact', CONTACT_COLUMNS, contacts, ['id'], { skipConflicts: options.skipTaken });
 }
 
 /**
