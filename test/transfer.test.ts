@@ -69,6 +69,9 @@ async function populatedTenant(gw: Gateway): Promise<Tenant & { runnerKey: strin
     url: 'http://127.0.0.1:9/hooks',
     description: 'ERP',
     eventTypes: ['accounting.invoice.paid'],
+    // Columns another feature added (filters): they travel as stored, unknown to the transfer code.
+    filters: [{ field: 'grossTotal', operator: 'is_after', value: '100' }],
+    anyOf: [[{ field: 'customer', operator: 'contains', value: 'acme' }]],
   });
   expect(endpoint.status, endpoint.text).toBe(201);
   const runner = await gw.app.services.runners.createRunner(tenant.tenantId, 'GPU box');
@@ -234,7 +237,15 @@ describe('export → import into another installation', () => {
       failed: 0,
       errors: [],
     });
-    expect(await readBack(target, copy)).toEqual(await readBack(source, origin));
+    const copied = await readBack(target, copy);
+    expect(copied).toEqual(await readBack(source, origin));
+    // What other features store travelled too: an endpoint's filters, an invoice's currency, the seller's logo.
+    expect(copied.webhookEndpoints[0]).toMatchObject({
+      filters: [{ field: 'grossTotal', operator: 'is_after', value: '100' }],
+      anyOf: [[{ field: 'customer', operator: 'contains', value: 'acme' }]],
+    });
+    expect(copied.invoiceDetails[0].currency).toBe('EUR');
+    expect(copied.logo).toBe(PNG);
 
     const next = await api(target, copy, 'POST', '/invoices', {
       customer: 'Next',
