@@ -24,7 +24,7 @@ const COUNTRIES = new Set(
 );
 
 /** The largest logo the profile stores: enough for a crisp header image, small enough to load with every PDF. */
-export const MAX_LOGO_BYTES = 256 * 1024;
+const MAX_LOGO_BYTES = 256 * 1024;
 
 /** An ISO 4217 code the invoices can be issued in (src/features/invoices/money.ts lists them). */
 export const CurrencyCode = z
@@ -182,7 +182,7 @@ export function sellerProfileService(prisma: PrismaClient) {
       return prisma.sellerProfile.findUnique({ where: { tenantId } });
     },
 
-    /** For the tenant's applications (accounting feature); 404 seller_profile_not_set until the operator sets one. */
+    /** For the tenant's applications (accounting feature); 404 not_found until the operator sets one. */
     async forApplication(auth: AuthContext): Promise<SellerProfileResource> {
       requireFeature(auth, 'accounting');
       const profile = await this.get(auth.tenantId);
@@ -215,9 +215,19 @@ export function sellerProfileService(prisma: PrismaClient) {
       await requireTenant(tenantId);
       const logoFields = logo === undefined ? {} : { logo: logo?.bytes ?? null, logoType: logo?.mediaType ?? null };
       // A field left out is cleared, not kept: the profile is replaced as a whole.
-      const cleared = { postalCode: null, region: null, vatId: null, taxId: null, email: null, phone: null };
-      const payment = { iban: null, bic: null, bankName: null, paymentTerms: null };
-      const data = { ...cleared, ...payment, ...withoutUndefined(fields), ...logoFields } satisfies Omit<
+      const cleared = {
+        postalCode: null,
+        region: null,
+        vatId: null,
+        taxId: null,
+        email: null,
+        phone: null,
+        iban: null,
+        bic: null,
+        bankName: null,
+        paymentTerms: null,
+      };
+      const data = { ...cleared, ...withoutUndefined(fields), ...logoFields } satisfies Omit<
         Prisma.SellerProfileUncheckedCreateInput,
         'tenantId'
       >;
