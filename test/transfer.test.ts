@@ -312,6 +312,11 @@ describe('export → import into another installation', () => {
       'not_found',
     );
     expect(lines(ownExport.text)[0].counts.contact).toBe(0);
+    // Once its file is gone (kept 7 days), an export says so.
+    await source.app.services.prisma.transferChunk.deleteMany({ where: { fileId: job.jobId } });
+    const gone = await http(source.url, 'GET', job.result.downloadPath, { key: origin.apiKey });
+    expectProblem(gone, 404, 'not_found');
+    expect(gone.body.detail).toBe(`Export ${job.jobId} has expired (files are kept 7 days); export again.`);
     expectProblem(
       await http(source.url, 'GET', '/api/v1/exports/nope/download', { key: origin.apiKey }),
       400,

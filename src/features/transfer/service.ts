@@ -153,7 +153,7 @@ export function transferService(prisma: PrismaClient, jobs: JobService) {
   async function importFile(tenantId: string, input: ImportJobInput, report: Report): Promise<ImportResult> {
     const lines = readLines(files.read(input.fileId));
     const first = await lines.next();
-    if (first.done) throw new NotFoundError(`The uploaded file of export ${input.exportId} has expired and`);
+    if (first.done) throw expired(`The uploaded file of export ${input.exportId}`);
     const header = parseHeader(first.value.text);
     await checkImportable(tenantId, header.exportId);
     await prisma.tenantImport.createMany({ data: [{ tenantId, exportId: header.exportId }], skipDuplicates: true });
@@ -209,7 +209,7 @@ export function transferService(prisma: PrismaClient, jobs: JobService) {
         `Export ${job.id} is ${job.status}; download it once its job has succeeded (GET /api/v1/jobs/${job.id}).`,
       );
     }
-    if (!(await files.exists(job.id, job.tenantId))) throw new NotFoundError(`Export ${job.id} has expired and`);
+    if (!(await files.exists(job.id, job.tenantId))) throw expired(`Export ${job.id}`);
     return { filename: `tenant-${job.tenantId}-${job.id}.ndjson`, content: files.read(job.id) };
   }
 
@@ -314,6 +314,11 @@ export function transferService(prisma: PrismaClient, jobs: JobService) {
 }
 
 export type TransferService = ReturnType<typeof transferService>;
+
+/** 404 for a file deleted after FILE_RETENTION_MS. */
+function expired(what: string): DomainError {
+  return new DomainError(404, 'not_found', 'Not found', `${what} has expired (files are kept 7 days); export again.`);
+}
 
 function payloadTooLarge(limitBytes: number): DomainError {
   return new DomainError(
