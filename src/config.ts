@@ -71,6 +71,10 @@ const EnvSchema = z.object({
   JOB_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(2),
   JOB_LEASE: duration.default(30_000),
   JOB_NO_RUNNER_TIMEOUT: duration.default(600_000),
+  JOB_NOOP_TYPE: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'must be dotted lower-case words such as "bench.noop"')
+    .optional(),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
 
@@ -148,6 +152,11 @@ export type JobConfig = {
    * them); embedded, only this process can, so JOB_CONCURRENCY=0 leaves them without a runner.
    */
   builtInHandled: boolean;
+  /**
+   * A job type this process's workers finish at once, doing nothing (unset: none): benchmarks
+   * measure the queue itself with it. Queued through POST /jobs like a runner's type.
+   */
+  noopType?: string;
 };
 
 export type WebhookConfig = {
@@ -224,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: e.JOB_LEASE,
       noRunnerTimeoutMs: e.JOB_NO_RUNNER_TIMEOUT,
       builtInHandled: e.DATABASE_URL !== undefined || e.JOB_CONCURRENCY > 0,
+      noopType: e.JOB_NOOP_TYPE,
     },
   };
 }

@@ -5,6 +5,7 @@ import { graphqlContactsCreate } from './graphql-contacts-create.js';
 import { graphqlContactsList } from './graphql-contacts-list.js';
 import { jobsImport } from './jobs-import.js';
 import { jobsQueue } from './jobs-queue.js';
+import { jobsRunImport, jobsRunNoop } from './jobs-run.js';
 import { restContactsCreate } from './rest-contacts-create.js';
 import { subscriptionsFanout } from './subscriptions-fanout.js';
 import { webhooksDelivery } from './webhooks-delivery.js';
@@ -23,6 +24,8 @@ export const scenarios: Scenario<any>[] = [
   webhooksDelivery,
   webhooksFairness,
   jobsQueue,
+  jobsRunNoop,
+  jobsRunImport,
   jobsImport,
   graphqlAbuse,
   footprint,

@@ -4,7 +4,6 @@ import {
   afterFailure,
   attemptsRemaining,
   handlerFailure,
-  leaseExpiry,
   noRunnerSweepIntervalMs,
   renewalIntervalMs,
   retryDelayMs,
@@ -40,10 +39,6 @@ describe('retries', () => {
 });
 
 describe('leases', () => {
-  test('a lease taken or renewed now lapses a lease length later', () => {
-    expect(leaseExpiry(now, 30_000)).toEqual(later(30_000));
-  });
-
   test('a lease is renewed three times per its length, never more often than every 50 ms', () => {
     expect(renewalIntervalMs(30_000)).toBe(10_000);
     expect(renewalIntervalMs(90)).toBe(50);

@@ -16,6 +16,12 @@ describe('which job types count as handled without a runner', () => {
     expect(() => loadConfig({ JOB_NO_RUNNER_TIMEOUT: 'soon' })).toThrow(/JOB_NO_RUNNER_TIMEOUT: must be a duration/);
   });
 
+  test('JOB_NOOP_TYPE (benchmarks) is unset by default and a dotted job type when set', () => {
+    expect(loadConfig({}).jobs.noopType).toBeUndefined();
+    expect(loadConfig({ JOB_NOOP_TYPE: 'bench.noop' }).jobs.noopType).toBe('bench.noop');
+    expect(() => loadConfig({ JOB_NOOP_TYPE: 'noop' })).toThrow(/JOB_NOOP_TYPE/);
+  });
+
   test('LOG_FORMAT is pretty or json', () => {
     expect(loadConfig({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
     expect(loadConfig({}).logFormat).toBeUndefined();

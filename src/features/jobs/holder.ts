@@ -1,11 +1,11 @@
 // What a job's holder (one of the gateway's workers, or a runner) does with the queue: claims jobs,
 // renews their leases while reporting progress, and records how each attempt ended.
 
-import { Prisma, type Job, type PrismaClient } from '../../generated/prisma/client.js';
-import { recordEvent, type NewEvent } from '../events/service.js';
+import type { Prisma, Job, PrismaClient } from '../../generated/prisma/client.js';
+import { changeWithEvents, recordEvent, type NewEvent } from '../events/service.js';
 import { asWriter, jobEvent, WITHOUT_INPUT, type JobEventType, type JobHolder, type JobState } from './job.js';
-import { afterFailure, leaseExpiry } from './policy.js';
-import { claimDueJobs } from './sql.js';
+import { afterFailure } from './policy.js';
+import { claimDueJobs, completeHeldJobs, dueJobExists, updateHeldJob } from './sql.js';
 import type { JobError, Progress } from './service.js';
 
 /** What a heartbeat tells the holder: whether it still holds the job, else whether it was canceled. */
@@ -13,12 +13,22 @@ export type Beat = { held: boolean; canceled: boolean; job: JobState | null };
 
 const heldBy = (jobId: string, holder: JobHolder) => ({ id: jobId, status: 'running', runnerId: holder.runnerId });
 
-const progressed = (leaseMs: number, progress?: Progress) => ({
-  leaseExpiresAt: leaseExpiry(new Date(), leaseMs),
-  progressCompleted: progress?.completed,
-  progressTotal: progress?.total,
-  progressMessage: progress?.message,
-});
+/** The columns a changed row names its event in (see changeWithEvents); not part of the job. */
+type EventColumns = { eventType: string; eventResourceType: string; eventResourceId: string; eventData: unknown };
+
+function withoutEvent<T extends object>(row: T & EventColumns): T {
+  const {
+    eventType: _type,
+    eventResourceType: _resourceType,
+    eventResourceId: _resourceId,
+    eventData: _data,
+    ...job
+  } = row;
+  return job as T;
+}
+
+/** A job a holder finished, with its result. */
+export type Completion = { id: string; result: Prisma.InputJsonValue };
 
 /** What a holder that lost its job is told: whether it was canceled (else its lease went to another). */
 async function lost(db: Prisma.TransactionClient, jobId: string): Promise<Beat & { held: false }> {
@@ -27,15 +37,6 @@ async function lost(db: Prisma.TransactionClient, jobId: string): Promise<Beat &
 }
 
 export function jobHolderOps(prisma: PrismaClient) {
-  async function renewLease(jobId: string, holder: JobHolder, leaseExpiresAt: Date): Promise<JobState | null> {
-    const [job] = await prisma.job.updateManyAndReturn({
-      where: heldBy(jobId, holder),
-      data: { leaseExpiresAt },
-      ...WITHOUT_INPUT,
-    });
-    return job ?? null;
-  }
-
   /** Changes a job the holder still holds, and writes the event, in one transaction; null if it lost the job. */
   function transition(
     jobId: string,
@@ -63,21 +64,34 @@ export function jobHolderOps(prisma: PrismaClient) {
       leaseMs: number,
     ): Promise<Job[]> {
       if (!types.length || limit < 1) return [];
-      return prisma.$transaction(async (tx) => {
-        const jobs = await tx.$queryRaw<Job[]>(claimDueJobs(types, holder, limit, leaseMs));
-        for (const job of jobs) await recordEvent(tx, asWriter(job), jobEvent(job, 'jobs.job.running'));
-        return jobs;
-      });
+      const rows = await changeWithEvents<Job & EventColumns>(
+        prisma,
+        claimDueJobs(types, holder, limit, leaseMs),
+        limit,
+      );
+      return rows.map((row) => withoutEvent<Job>(row)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    },
+
+    /** Whether a job of these types is queued and due (nothing is claimed). */
+    async anyDue(types: readonly string[]): Promise<boolean> {
+      if (!types.length) return false;
+      const [row] = await prisma.$queryRaw<{ due: boolean }[]>(dueJobExists(types));
+      return row?.due ?? false;
     },
 
     /** Renews the lease and records progress (an event when it changed). Tells the holder whether to stop. */
-    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress?: Progress): Promise<Beat> {
-      const changed = progress && Object.values(progress).some((v) => v !== undefined);
-      const data = progressed(leaseMs, progress);
-      const job = changed
-        ? await transition(jobId, holder, data, 'jobs.job.progress')
-        : await renewLease(jobId, holder, data.leaseExpiresAt);
-      return job ? { held: true, canceled: false, job } : lost(prisma, jobId);
+    async heartbeat(jobId: string, holder: JobHolder, leaseMs: number, progress: Progress = {}): Promise<Beat> {
+      const changed = Object.values(progress).some((v) => v !== undefined);
+      const [row] = changed
+        ? await changeWithEvents<JobState & EventColumns>(
+            prisma,
+            updateHeldJob(jobId, holder, leaseMs, progress, 'jobs.job.progress'),
+            1,
+          )
+        : await prisma.$queryRaw<JobState[]>(updateHeldJob(jobId, holder, leaseMs, progress));
+      return row
+        ? { held: true, canceled: false, job: withoutEvent<JobState>(row as JobState & EventColumns) }
+        : lost(prisma, jobId);
     },
 
     /**
@@ -92,22 +106,27 @@ export function jobHolderOps(prisma: PrismaClient) {
       leaseMs: number,
       progress: Progress,
     ): Promise<{ held: true; event: NewEvent } | { held: false; canceled: boolean }> {
-      const [job] = await tx.job.updateManyAndReturn({
-        where: heldBy(jobId, holder),
-        data: progressed(leaseMs, progress),
-        ...WITHOUT_INPUT,
-      });
+      const [job] = await tx.$queryRaw<JobState[]>(updateHeldJob(jobId, holder, leaseMs, progress));
       return job ? { held: true, event: jobEvent(job, 'jobs.job.progress') } : lost(tx, jobId);
     },
 
-    complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {
-      // A failed earlier attempt's error no longer describes the job.
-      return transition(
-        jobId,
-        holder,
-        { status: 'succeeded', result, error: Prisma.DbNull, finishedAt: new Date(), leaseExpiresAt: null },
-        'jobs.job.succeeded',
+    async complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {
+      const [job] = await this.completeMany(holder, [{ id: jobId, result }]);
+      return job ?? null;
+    },
+
+    /**
+     * Ends jobs the holder still holds as succeeded, each with its jobs.job.succeeded event, in one
+     * statement: the jobs as they ended, in the order given; null for one the holder lost.
+     */
+    async completeMany(holder: JobHolder, completions: Completion[]): Promise<(JobState | null)[]> {
+      const rows = await changeWithEvents<JobState & EventColumns>(
+        prisma,
+        completeHeldJobs(holder, completions),
+        completions.length,
       );
+      const ended = new Map(rows.map((row) => [row.id, withoutEvent<JobState>(row)]));
+      return completions.map((completion) => ended.get(completion.id) ?? null);
     },
 
     /** A failed attempt: queued again after a backoff while attempts remain (and `retry`), else failed. */

@@ -37,11 +37,6 @@ export function afterFailure(job: Attempts, retry: boolean, now: Date): AfterFai
   return { status: 'failed', finishedAt: now };
 }
 
-/** When a lease taken or renewed at `now` lapses, unless renewed again. */
-export function leaseExpiry(now: Date, leaseMs: number): Date {
-  return new Date(now.getTime() + leaseMs);
-}
-
 /** A lease is renewed three times per its length, so one late or lost renewal does not lose the job. */
 export function renewalIntervalMs(leaseMs: number): number {
   return Math.max(MIN_RENEWAL_MS, leaseMs / 3);

@@ -4,10 +4,11 @@ import type { AuthContext } from '../../auth/context.js';
 import type { JobConfig } from '../../config.js';
 import { ConflictError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import { groupCommitByKey } from '../../core/passes.js';
 import { ownedOrNotFound } from '../../core/owned.js';
 import { JsonObject, parseInput } from '../../core/validation.js';
 import { insertRows } from '../../db/insert-rows.js';
-import { recordEvent, writeWithEvents } from '../events/service.js';
+import { recordEvent, writeBatchWithEvents } from '../events/service.js';
 import { jobHolderOps } from './holder.js';
 import { asWriter, JOB, JOB_STATUSES, jobEvent, WITHOUT_INPUT, type JobState } from './job.js';
 import { JOB_COLUMNS } from './sql.js';
@@ -96,19 +97,38 @@ function queuedJob(auth: AuthContext, job: NewJob): JobState {
 export function jobService(
   prisma: PrismaClient,
   builtInTypes: readonly string[],
-  config: Pick<JobConfig, 'builtInHandled'>,
+  config: Pick<JobConfig, 'builtInHandled' | 'noopType'>,
 ) {
-  const handledBuiltIns = config.builtInHandled ? builtInTypes : [];
+  const workerTypes = config.noopType ? [...builtInTypes, config.noopType] : builtInTypes;
+  const handledBuiltIns = config.builtInHandled ? workerTypes : [];
   const CreateJobInput = createJobInput(builtInTypes);
   const holders = jobHolderOps(prisma);
   const findOwned = (db: Prisma.TransactionClient, auth: AuthContext, id: string): Promise<JobState> =>
     ownedOrNotFound(JOB, auth, id, (where) => db.job.findFirst({ where, ...WITHOUT_INPUT }));
 
+  /**
+   * Jobs of one tenant queued while its previous batch is being written go into the next batch:
+   * one statement (one lock of the tenant's counter row, one commit) for many, each job with its
+   * jobs.job.queued event.
+   */
+  const enqueues = groupCommitByKey<{ state: JobState; input: Prisma.InputJsonValue }>(async (tenantId, batch) => {
+    const insert = insertRows(
+      'Job',
+      JOB_COLUMNS,
+      batch.map(({ state, input }) => ({ ...state, input })),
+      ['id'],
+    );
+    const events = batch.map(({ state }) => ({
+      writer: { correlationId: state.correlationId },
+      event: jobEvent(state, 'jobs.job.queued'),
+    }));
+    await writeBatchWithEvents(prisma, tenantId, insert, events);
+  });
+
   /** Queues a job and writes its jobs.job.queued event; a trigger wakes the workers. */
   async function enqueue(auth: AuthContext, job: NewJob): Promise<JobState> {
     const state = queuedJob(auth, job);
-    const insert = insertRows('Job', JOB_COLUMNS, [{ ...state, input: job.input }], ['id']);
-    await writeWithEvents(prisma, auth, insert, [jobEvent(state, 'jobs.job.queued')]);
+    await enqueues.add(auth.tenantId, { state, input: job.input });
     return state;
   }
 

@@ -1,12 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobConfig } from '../../config.js';
-import { passRunner } from '../../core/passes.js';
+import { groupCommit, passRunner } from '../../core/passes.js';
 import { JOBS_CHANNEL } from '../../db/channels.js';
 import type { Database } from '../../db/database.js';
 import { databaseUnavailable } from '../../db/unavailable.js';
 import type { Job, Prisma } from '../../generated/prisma/client.js';
 import { jobLeaseExpiries } from '../../metrics.js';
 import { type JobContext, type JobHandlers, JobStoppedError } from './handler.js';
+import type { Completion } from './holder.js';
 import type { JobHolder } from './job.js';
 import { handlerFailure, noRunnerSweepIntervalMs, renewalIntervalMs } from './policy.js';
 import type { JobService, Progress } from './service.js';
@@ -30,8 +31,17 @@ type WorkerOptions<S extends WorkerServices> = {
   log: FastifyBaseLogger;
 };
 
-/** The worker's state: the attempts running in this process, and how to ask for another claim. */
-type Worker<S extends WorkerServices> = WorkerOptions<S> & { running: Set<Promise<void>>; wake(): void };
+/**
+ * The worker's state: the attempts running in this process, how to ask for another claim, and how
+ * a finished attempt is recorded (completions that end meanwhile share one statement).
+ */
+type Worker<S extends WorkerServices> = WorkerOptions<S> & {
+  running: Set<Promise<void>>;
+  /** Whether the last claim found jobs; while it did not, a cheap look for due jobs comes first. */
+  found: boolean;
+  wake(): void;
+  complete(completion: Completion): Promise<void>;
+};
 
 /** One attempt at a claimed job; `stoppedBy` is set once the job was canceled or went to another holder. */
 type Attempt = { job: Job; stoppedBy?: JobStoppedError };
@@ -41,7 +51,12 @@ async function claim<S extends WorkerServices>(worker: Worker<S>): Promise<void>
   const { services, handlers, config, running } = worker;
   const room = config.concurrency - running.size;
   if (room <= 0) return;
-  const jobs = await services.jobs.claim(Object.keys(handlers), WORKER, room, config.leaseMs);
+  const types = Object.keys(handlers);
+  // Most wake-ups of an idle worker (the poll, other types' NOTIFYs) find nothing: the look is a
+  // fraction of a claim's cost, which plans its events' statement too.
+  if (!worker.found && !(await services.jobs.anyDue(types))) return;
+  const jobs = await services.jobs.claim(types, WORKER, room, config.leaseMs);
+  worker.found = jobs.length > 0;
   for (const job of jobs) {
     const task = run(worker, job).finally(() => {
       running.delete(task);
@@ -63,7 +78,7 @@ async function run<S extends WorkerServices>(worker: Worker<S>, job: Job): Promi
       progress,
       progressWithin,
     });
-    if (!attempt.stoppedBy) await worker.services.jobs.complete(job.id, WORKER, result);
+    if (!attempt.stoppedBy) await worker.complete({ id: job.id, result });
   } catch (error) {
     await recordFailure(worker, job, error);
   } finally {
@@ -143,14 +158,28 @@ function noRunnerSweeper<S extends WorkerServices>(worker: Worker<S>) {
   };
 }
 
+/** JOB_NOOP_TYPE's handler: the job succeeds at once with an empty result. */
+const noop = async () => ({});
+
 export async function startJobWorker<S extends WorkerServices>(options: WorkerOptions<S>) {
-  const { database, pollMs, log } = options;
+  const { database, pollMs, log, config } = options;
+  const handlers = config.noopType ? { ...options.handlers, [config.noopType]: noop } : options.handlers;
   // During a database outage the poll keeps trying; the outage is logged once, not every pass.
   const passes = passRunner(
     () => claim(worker),
     (err) => databaseUnavailable(err, log) ?? log.warn({ err }, 'job worker pass failed; retrying at the next poll'),
   );
-  const worker: Worker<S> = { ...options, running: new Set(), wake: passes.wake };
+  const completions = groupCommit(async (batch: Completion[]) => {
+    await options.services.jobs.completeMany(WORKER, batch);
+  });
+  const worker: Worker<S> = {
+    ...options,
+    handlers,
+    running: new Set(),
+    found: false,
+    wake: passes.wake,
+    complete: completions.add,
+  };
 
   await database.listen(JOBS_CHANNEL, worker.wake);
   // Lapsed leases are looked for on the poll, not on every claim: they take a lease's length to appear.
