@@ -2,14 +2,18 @@
 // an IPC channel: opens BENCH_SUBSCRIBER_COUNT connections, subscribes each, and reports when every
 // one of them has received an event, with the time each did (monotonicMs, right after the message
 // was parsed). graphql-ws: the gateway's subscription; ws: the baseline's bare relay.
-// Env: BENCH_SUBSCRIBER_KIND, BENCH_SUBSCRIBER_URL, BENCH_SUBSCRIBER_API_KEY, BENCH_SUBSCRIBER_COUNT.
+// Env: BENCH_SUBSCRIBER_KIND, BENCH_SUBSCRIBER_URL, BENCH_SUBSCRIBER_API_KEY, BENCH_SUBSCRIBER_COUNT;
+// optionally BENCH_SUBSCRIBER_QUERY (an `events` subscription) and BENCH_SUBSCRIBER_VARIABLES (a JSON
+// list of variables: subscriber i takes entry i modulo its length).
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { inParallel } from './lib/http.js';
 import { monotonicMs, type SubscriberKind, type SubscriberMessage } from './lib/fanout.js';
 
 const SUBSCRIPTION =
+  process.env.BENCH_SUBSCRIBER_QUERY ??
   'subscription { events(types: ["communication.contact.created"]) { id type tenantSequence resourceId } }';
+const VARIABLES = JSON.parse(process.env.BENCH_SUBSCRIBER_VARIABLES ?? '[{}]') as Record<string, unknown>[];
 /** Connections opened at once: a thousand handshakes in one burst would only measure the burst. */
 const CONNECTING = 50;
 
@@ -65,7 +69,7 @@ function graphqlWsSubscriber(subscriber: number): Promise<void> {
       },
     });
     client.subscribe<{ events: { resourceId: string } }>(
-      { query: SUBSCRIPTION },
+      { query: SUBSCRIPTION, variables: VARIABLES[subscriber % VARIABLES.length] },
       {
         next: (result) =>
           result.data

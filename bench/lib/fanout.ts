@@ -41,6 +41,9 @@ export async function startSubscribers(options: {
   apiKey: string;
   count: number;
   processes: number;
+  /** graphql-ws: the subscription (default: every contact.created event) and its variables, subscriber i taking entry i modulo their number. */
+  query?: string;
+  variables?: Record<string, unknown>[];
 }): Promise<Subscribers> {
   const processes = Math.min(options.processes, options.count);
   /** Per event, the receipt times reported by each process so far. */
@@ -58,6 +61,8 @@ export async function startSubscribers(options: {
         BENCH_SUBSCRIBER_URL: options.url,
         BENCH_SUBSCRIBER_API_KEY: options.apiKey,
         BENCH_SUBSCRIBER_COUNT: String(count),
+        ...(options.query ? { BENCH_SUBSCRIBER_QUERY: options.query } : {}),
+        ...(options.variables ? { BENCH_SUBSCRIBER_VARIABLES: JSON.stringify(options.variables) } : {}),
       },
       [],
       { ipc: true },

@@ -1,4 +1,6 @@
 import type { Scenario } from '../lib/types.js';
+import { filtersFanout } from './filters-fanout.js';
+import { filtersWebhooks } from './filters-webhooks.js';
 import { footprint } from './footprint.js';
 import { graphqlAbuse } from './graphql-abuse.js';
 import { graphqlContactsCreate } from './graphql-contacts-create.js';
@@ -21,7 +23,9 @@ export const scenarios: Scenario<any>[] = [
   graphqlContactsCreate,
   graphqlContactsList,
   subscriptionsFanout,
+  filtersFanout,
   webhooksDelivery,
+  filtersWebhooks,
   webhooksFairness,
   jobsQueue,
   jobsRunNoop,

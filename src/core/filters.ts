@@ -255,7 +255,13 @@ function condition<T>(spec: FilterField, filter: Filter, read: (record: T) => un
           ? (record) => read(record) == null
           : spec.kind === 'datetime'
             ? (record) => instant(read(record)) === instant(value)
-            : (record) => key(read(record)) === wanted;
+            : typeof wanted === 'string' && caseless
+              ? (record) => {
+                  // Texts of another length never match: most are told apart without lower-casing them.
+                  const found = read(record);
+                  return typeof found === 'string' && found.length === wanted.length && found.toLowerCase() === wanted;
+                }
+              : (record) => key(read(record)) === wanted;
       return filter.operator === 'is' ? is : (record) => !is(record);
     }
     case 'contains': {

@@ -201,13 +201,15 @@ export function insertDeliveries(deliveries: NewDelivery[]): Prisma.Sql {
 }
 
 /**
- * Adds to the endpoints' counts of events their filters kept from them. Raw: one statement over
- * arrays for a relay batch's endpoints, and an upsert that adds rather than sets.
+ * Adds to the endpoints' counts of events their filters kept from them, skipping endpoints deleted
+ * meanwhile. Raw: one statement over arrays for many endpoints, and an upsert that adds rather
+ * than sets.
  */
 export function addFilteredOut(counts: ReadonlyMap<string, number>): Prisma.Sql {
   return Prisma.sql`
     INSERT INTO "WebhookFilteredCount" ("endpointId", "filteredOut")
-    SELECT * FROM unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[])
+    SELECT c."endpointId", c."count" FROM unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::bigint[]) AS c("endpointId", "count")
+    JOIN "WebhookEndpoint" AS e ON e."id" = c."endpointId"
     ON CONFLICT ("endpointId") DO UPDATE SET "filteredOut" = "WebhookFilteredCount"."filteredOut" + excluded."filteredOut"`;
 }
 
