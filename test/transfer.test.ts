@@ -295,7 +295,7 @@ describe('export → import into another installation', () => {
     expect(await target.app.services.prisma.job.count({ where: { tenantId: other.tenantId } })).toBe(0);
   });
 
-  test("another tenant's export, or a job that is no export, is not found", async () => {
+  test("another tenant's export, or a job that is no export, is not found; one not run yet is not ready; an expired one says so", async () => {
     const stranger = await createTenant(source.app);
     const { job } = await exported(source, origin);
     expectProblem(await http(source.url, 'GET', job.result.downloadPath, { key: stranger.apiKey }), 404, 'not_found');
@@ -312,6 +312,23 @@ describe('export → import into another installation', () => {
       'not_found',
     );
     expect(lines(ownExport.text)[0].counts.contact).toBe(0);
+    // An export not run yet (due in an hour) is not ready.
+    const waiting = await source.app.services.prisma.job.create({
+      data: {
+        id: `job_${job.jobId.slice(4, 10)}${'Z'.repeat(20)}`,
+        tenantId: origin.tenantId,
+        correlationId: 'later',
+        resourceType: 'tenant.export',
+        input: { includeSecrets: false, includeEvents: false },
+        runAt: new Date(Date.now() + 3_600_000),
+      },
+    });
+    const early = await http(source.url, 'GET', `/api/v1/exports/${waiting.id}/download`, { key: origin.apiKey });
+    expectProblem(early, 404, 'export_not_ready');
+    expect(early.body.detail).toBe(
+      `Export ${waiting.id} is queued; download it once its job has succeeded (GET /api/v1/jobs/${waiting.id}).`,
+    );
+    await source.app.services.prisma.job.delete({ where: { id: waiting.id } });
     // Once its file is gone (kept 7 days), an export says so.
     await source.app.services.prisma.transferChunk.deleteMany({ where: { fileId: job.jobId } });
     const gone = await http(source.url, 'GET', job.result.downloadPath, { key: origin.apiKey });
