@@ -13,6 +13,12 @@ import { waitUntil } from './support/wait.js';
 
 const gw = useGateway();
 
+/**
+ * Tests that render real documents: a gateway's first rendering loads pdf-lib, the fonts (the CJK
+ * one is 10 MB a weight) and HarfBuzz's WebAssembly, seconds on a busy CI machine.
+ */
+const RENDERING = { timeout: 90_000 };
+
 /** A 1×1 PNG, as a seller's logo. */
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
@@ -89,7 +95,7 @@ async function renderedPages(tenant: Tenant, invoiceId: string) {
 }
 
 describe('REST', () => {
-  test('POST …/pdf answers 202; the job renders the whole invoice; GET …/pdf serves it', async () => {
+  test('POST …/pdf answers 202; the job renders the whole invoice; GET …/pdf serves it', RENDERING, async () => {
     const tenant = await createTenant(gw.app);
     const { invoiceId, invoiceNumber } = await createInvoice(tenant);
 
@@ -191,139 +197,147 @@ describe('REST', () => {
     expect(pages[0]!.join('\n')).not.toContain('Draft');
   });
 
-  test('a mixed-script invoice in every currency scale prints its data exactly: seller, buyer and contact, fonts embedded', async () => {
-    const tenant = await createTenant(gw.app);
-    await gw.app.services.sellerProfiles.put(tenant.tenantId, {
-      legalName: 'Ωmega Łódź Trading Sp. z o.o.',
-      addressLines: ['ul. Piotrkowska 104', 'Lokal 5'],
-      city: 'Łódź',
-      postalCode: '90-926',
-      country: 'PL',
-      vatId: 'PL7251234567',
-      email: 'faktury@omega.example',
-      defaultCurrency: 'PLN',
-      iban: 'PL61 1090 1014 0000 0712 1981 2874',
-      bic: 'WBKPPLPP',
-      bankName: 'Santander Bank Polska',
-      paymentTerms: 'Zapłata w ciągu 14 dni.',
-      logo: PNG_1X1,
-    });
-    const contact = await api(tenant, 'POST', '/contacts/contacts', {
-      email: 'buyer@tokyo.example',
-      firstName: '太郎',
-      lastName: '山田',
-      streetAddress: '丸の内 1-1',
-      city: '東京',
-      postalCode: '100-0005',
-      country: 'JP',
-      phone: '+81 3 0000 0000',
-    });
-    expect(contact.status, contact.text).toBe(201);
-    const cases = [
-      { currency: 'JPY', price: 1234.5, net: '1235', tax: '124', gross: '1359' },
-      { currency: 'KWD', price: 12.3456, net: '12.346', tax: '1.235', gross: '13.581' },
-      { currency: undefined, price: 19.999, net: '20.00', tax: '2.00', gross: '22.00' }, // the profile's PLN
-    ];
-    for (const { currency, price, net, tax, gross } of cases) {
-      const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
-        customer: 'Łódź Ωmega 東京 GmbH ☕',
-        customerContactId: contact.body.contactId,
-        ...(currency && { currency }),
-        issuedDate: '2026-12-01',
-        paymentTermsDays: 14,
-        note: 'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
-        items: [{ description: 'Kaffee ☕ Кофе 咖啡 Καφές', quantity: 1, price, taxRate: 10 }],
+  test(
+    'a mixed-script invoice in every currency scale prints its data exactly: seller, buyer and contact, fonts embedded',
+    RENDERING,
+    async () => {
+      const tenant = await createTenant(gw.app);
+      await gw.app.services.sellerProfiles.put(tenant.tenantId, {
+        legalName: 'Ωmega Łódź Trading Sp. z o.o.',
+        addressLines: ['ul. Piotrkowska 104', 'Lokal 5'],
+        city: 'Łódź',
+        postalCode: '90-926',
+        country: 'PL',
+        vatId: 'PL7251234567',
+        email: 'faktury@omega.example',
+        defaultCurrency: 'PLN',
+        iban: 'PL61 1090 1014 0000 0712 1981 2874',
+        bic: 'WBKPPLPP',
+        bankName: 'Santander Bank Polska',
+        paymentTerms: 'Zapłata w ciągu 14 dni.',
+        logo: PNG_1X1,
       });
-      const code = currency ?? 'PLN';
-      const { bytes, pdf, pages } = await renderedPages(tenant, invoiceId);
-      expect(pages[0]).toEqual([
-        'Ωmega Łódź Trading Sp. z o.o.',
-        'ul. Piotrkowska 104',
-        'Lokal 5',
-        '90-926 Łódź',
-        'PL',
-        'VAT ID: PL7251234567',
-        'faktury@omega.example',
-        `INVOICE ${invoiceNumber}`,
-        `Invoice number ${invoiceNumber} Bill to`,
-        'Status Draft Łódź Ωmega 東京 GmbH ☕',
-        'Issued 2026-12-01 丸の内 1-1',
-        'Due 2026-12-15 (14 days) 100-0005 東京',
-        `Currency ${code} JP`,
-        'buyer@tokyo.example',
-        '+81 3 0000 0000',
-        `Description Qty Price ${code} Tax % Net ${code} Tax ${code} Gross ${code}`,
-        `Kaffee ☕ Кофе 咖啡 Καφές 1 ${String(price)} 10 ${net} ${tax} ${gross}`,
-        `Tax rate Net ${code} Tax ${code} Gross ${code}`,
-        `10 % ${net} ${tax} ${gross}`,
-        `Net total ${code} ${net}`,
-        `Tax total ${code} ${tax}`,
-        `Gross total ${code} ${gross}`,
-        'Payment',
-        `Please pay ${code} ${gross} by 2026-12-15 (14 days), quoting ${invoiceNumber}.`,
-        'Zapłata w ciągu 14 dni.',
-        'IBAN PL61 1090 1014 0000 0712 1981 2874 · BIC WBKPPLPP · Santander Bank Polska',
-        'Note',
-        'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
-        `Ωmega Łódź Trading Sp. z o.o. · VAT ID PL7251234567 ${invoiceNumber} - page 1 of 1`,
-      ]);
-      // The logo is drawn: the page has an image.
-      const xObjects = pdf.getPage(0).node.Resources()?.lookup(PDFName.of('XObject'));
-      expect(xObjects?.toString()).toMatch(/\/Image|\/X/);
-      // Fonts are subset: a CJK font in full would be megabytes.
-      expect(bytes.byteLength).toBeLessThan(200_000);
-      if (pdffontsInstalled) {
-        const fonts = execFileSync('pdffonts', ['-'], { input: bytes }).toString().trim().split('\n').slice(2);
-        expect(fonts.length).toBeGreaterThanOrEqual(4); // Noto Sans, DejaVu Sans and Noto Sans SC, regular and bold
-        for (const font of fonts) expect(font.split(/\s+/).at(-5), font).toBe('yes'); // the "emb" column
+      const contact = await api(tenant, 'POST', '/contacts/contacts', {
+        email: 'buyer@tokyo.example',
+        firstName: '太郎',
+        lastName: '山田',
+        streetAddress: '丸の内 1-1',
+        city: '東京',
+        postalCode: '100-0005',
+        country: 'JP',
+        phone: '+81 3 0000 0000',
+      });
+      expect(contact.status, contact.text).toBe(201);
+      const cases = [
+        { currency: 'JPY', price: 1234.5, net: '1235', tax: '124', gross: '1359' },
+        { currency: 'KWD', price: 12.3456, net: '12.346', tax: '1.235', gross: '13.581' },
+        { currency: undefined, price: 19.999, net: '20.00', tax: '2.00', gross: '22.00' }, // the profile's PLN
+      ];
+      for (const { currency, price, net, tax, gross } of cases) {
+        const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+          customer: 'Łódź Ωmega 東京 GmbH ☕',
+          customerContactId: contact.body.contactId,
+          ...(currency && { currency }),
+          issuedDate: '2026-12-01',
+          paymentTermsDays: 14,
+          note: 'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
+          items: [{ description: 'Kaffee ☕ Кофе 咖啡 Καφές', quantity: 1, price, taxRate: 10 }],
+        });
+        const code = currency ?? 'PLN';
+        const { bytes, pdf, pages } = await renderedPages(tenant, invoiceId);
+        expect(pages[0]).toEqual([
+          'Ωmega Łódź Trading Sp. z o.o.',
+          'ul. Piotrkowska 104',
+          'Lokal 5',
+          '90-926 Łódź',
+          'PL',
+          'VAT ID: PL7251234567',
+          'faktury@omega.example',
+          `INVOICE ${invoiceNumber}`,
+          `Invoice number ${invoiceNumber} Bill to`,
+          'Status Draft Łódź Ωmega 東京 GmbH ☕',
+          'Issued 2026-12-01 丸の内 1-1',
+          'Due 2026-12-15 (14 days) 100-0005 東京',
+          `Currency ${code} JP`,
+          'buyer@tokyo.example',
+          '+81 3 0000 0000',
+          `Description Qty Price ${code} Tax % Net ${code} Tax ${code} Gross ${code}`,
+          `Kaffee ☕ Кофе 咖啡 Καφές 1 ${String(price)} 10 ${net} ${tax} ${gross}`,
+          `Tax rate Net ${code} Tax ${code} Gross ${code}`,
+          `10 % ${net} ${tax} ${gross}`,
+          `Net total ${code} ${net}`,
+          `Tax total ${code} ${tax}`,
+          `Gross total ${code} ${gross}`,
+          'Payment',
+          `Please pay ${code} ${gross} by 2026-12-15 (14 days), quoting ${invoiceNumber}.`,
+          'Zapłata w ciągu 14 dni.',
+          'IBAN PL61 1090 1014 0000 0712 1981 2874 · BIC WBKPPLPP · Santander Bank Polska',
+          'Note',
+          'Спасибо за заказ — 谢谢 — Ευχαριστούμε',
+          `Ωmega Łódź Trading Sp. z o.o. · VAT ID PL7251234567 ${invoiceNumber} - page 1 of 1`,
+        ]);
+        // The logo is drawn: the page has an image.
+        const xObjects = pdf.getPage(0).node.Resources()?.lookup(PDFName.of('XObject'));
+        expect(xObjects?.toString()).toMatch(/\/Image|\/X/);
+        // Fonts are subset: a CJK font in full would be megabytes.
+        expect(bytes.byteLength).toBeLessThan(200_000);
+        if (pdffontsInstalled) {
+          const fonts = execFileSync('pdffonts', ['-'], { input: bytes }).toString().trim().split('\n').slice(2);
+          expect(fonts.length).toBeGreaterThanOrEqual(4); // Noto Sans, DejaVu Sans and Noto Sans SC, regular and bold
+          for (const font of fonts) expect(font.split(/\s+/).at(-5), font).toBe('yes'); // the "emb" column
+        }
       }
-    }
-  });
+    },
+  );
 
-  test('an issued invoice of a tenant with a seller profile, for a contact with a country, carries its Factur-X XML; its draft does not', async () => {
-    const tenant = await createTenant(gw.app);
-    await gw.app.services.sellerProfiles.put(tenant.tenantId, {
-      legalName: 'Nilo Blumen GmbH',
-      addressLines: ['Gartenstraße 12'],
-      city: 'München',
-      postalCode: '80331',
-      country: 'DE',
-      vatId: 'DE123456789',
-      defaultCurrency: 'EUR',
-      iban: 'DE89 3704 0044 0532 0130 00',
-    });
-    const contact = await api(tenant, 'POST', '/contacts/contacts', {
-      email: 'ap@omega.example',
-      streetAddress: 'ul. Piotrkowska 1',
-      postalCode: '90-001',
-      city: 'Łódź',
-      country: 'PL',
-    });
-    expect(contact.status, contact.text).toBe(201);
-    const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
-      ...detailed,
-      customer: 'Łódź Ωmega & Söhne',
-      customerContactId: contact.body.contactId,
-    });
+  test(
+    'an issued invoice of a tenant with a seller profile, for a contact with a country, carries its Factur-X XML; its draft does not',
+    RENDERING,
+    async () => {
+      const tenant = await createTenant(gw.app);
+      await gw.app.services.sellerProfiles.put(tenant.tenantId, {
+        legalName: 'Nilo Blumen GmbH',
+        addressLines: ['Gartenstraße 12'],
+        city: 'München',
+        postalCode: '80331',
+        country: 'DE',
+        vatId: 'DE123456789',
+        defaultCurrency: 'EUR',
+        iban: 'DE89 3704 0044 0532 0130 00',
+      });
+      const contact = await api(tenant, 'POST', '/contacts/contacts', {
+        email: 'ap@omega.example',
+        streetAddress: 'ul. Piotrkowska 1',
+        postalCode: '90-001',
+        city: 'Łódź',
+        country: 'PL',
+      });
+      expect(contact.status, contact.text).toBe(201);
+      const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+        ...detailed,
+        customer: 'Łódź Ωmega & Söhne',
+        customerContactId: contact.body.contactId,
+      });
 
-    expect(await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes)).toEqual({});
-    expect((await api(tenant, 'POST', `/invoices/${invoiceId}/issue`)).status).toBe(200);
-    const attachments = await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes);
-    expect(Object.keys(attachments)).toEqual(['factur-x.xml']);
-    const xml = Buffer.from(attachments['factur-x.xml']!).toString('utf8');
-    for (const element of [
-      '<ram:ID>urn:factur-x.eu:1p0:basic</ram:ID>',
-      `<ram:ID>${invoiceNumber}</ram:ID>`,
-      '<ram:Name>Nilo Blumen GmbH</ram:Name>',
-      '<ram:Name>Łódź Ωmega &amp; Söhne</ram:Name>',
-      '<ram:CountryID>PL</ram:CountryID>',
-      '<ram:IBANID>DE89370400440532013000</ram:IBANID>',
-      '<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>',
-      '<ram:TaxTotalAmount currencyID="EUR">25.50</ram:TaxTotalAmount>',
-      '<ram:GrandTotalAmount>350.48</ram:GrandTotalAmount>',
-    ])
-      expect(xml).toContain(element);
-  });
+      expect(await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes)).toEqual({});
+      expect((await api(tenant, 'POST', `/invoices/${invoiceId}/issue`)).status).toBe(200);
+      const attachments = await pdfAttachments((await renderedPages(tenant, invoiceId)).bytes);
+      expect(Object.keys(attachments)).toEqual(['factur-x.xml']);
+      const xml = Buffer.from(attachments['factur-x.xml']!).toString('utf8');
+      for (const element of [
+        '<ram:ID>urn:factur-x.eu:1p0:basic</ram:ID>',
+        `<ram:ID>${invoiceNumber}</ram:ID>`,
+        '<ram:Name>Nilo Blumen GmbH</ram:Name>',
+        '<ram:Name>Łódź Ωmega &amp; Söhne</ram:Name>',
+        '<ram:CountryID>PL</ram:CountryID>',
+        '<ram:IBANID>DE89370400440532013000</ram:IBANID>',
+        '<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>',
+        '<ram:TaxTotalAmount currencyID="EUR">25.50</ram:TaxTotalAmount>',
+        '<ram:GrandTotalAmount>350.48</ram:GrandTotalAmount>',
+      ])
+        expect(xml).toContain(element);
+    },
+  );
 
   test('a character no font can print fails the job, naming it, without retries (never a silent "?")', async () => {
     const tenant = await createTenant(gw.app);
@@ -342,42 +356,46 @@ describe('REST', () => {
     expectProblem(await api(tenant, 'GET', `/invoices/${invoiceId}/pdf`), 404, 'pdf_not_rendered');
   });
 
-  test('200 lines continue over several pages, each with the table header and its page number; every line printed once', async () => {
-    const tenant = await createTenant(gw.app);
-    const items = Array.from({ length: 200 }, (_, i) => ({
-      description: `Line ${i + 1} Ωμέγα Кофе 東京`,
-      quantity: 1,
-      price: 1,
-      taxRate: i % 2 ? 0 : 20,
-    }));
-    const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
-      customer: 'Zoë Ünal 東京',
-      issuedDate: '2026-01-15',
-      paymentTermsDays: 0,
-      items,
-    });
-    const { pdf, pages } = await renderedPages(tenant, invoiceId);
-    expect(pdf.getPageCount()).toBeGreaterThan(3);
-    expect(pages).toHaveLength(pdf.getPageCount());
-    pages.forEach((lines, index) => {
-      expect(lines).toContain('Description Qty Price EUR Tax % Net EUR Tax EUR Gross EUR');
-      expect(lines.at(-1)).toBe(`${tenant.name!} ${invoiceNumber} - page ${index + 1} of ${pages.length}`);
-    });
-    const all = pages.flat();
-    for (let i = 1; i <= 200; i++) {
-      const rate = i % 2 ? 20 : 0;
-      const tax = i % 2 ? '0.20' : '0.00';
-      const gross = i % 2 ? '1.20' : '1.00';
-      expect(
-        all.filter((line) => line === `Line ${i} Ωμέγα Кофе 東京 1 1.00 ${rate} 1.00 ${tax} ${gross}`),
-      ).toHaveLength(1);
-    }
-    const last = pages.at(-1)!;
-    expect(last).toContain('20 % 100.00 20.00 120.00');
-    expect(last).toContain('0 % 100.00 0.00 100.00');
-    expect(last).toContain('Gross total EUR 220.00');
-    expect(all).toContain('Status Draft Zoë Ünal 東京');
-  });
+  test(
+    '200 lines continue over several pages, each with the table header and its page number; every line printed once',
+    RENDERING,
+    async () => {
+      const tenant = await createTenant(gw.app);
+      const items = Array.from({ length: 200 }, (_, i) => ({
+        description: `Line ${i + 1} Ωμέγα Кофе 東京`,
+        quantity: 1,
+        price: 1,
+        taxRate: i % 2 ? 0 : 20,
+      }));
+      const { invoiceId, invoiceNumber } = await createInvoice(tenant, {
+        customer: 'Zoë Ünal 東京',
+        issuedDate: '2026-01-15',
+        paymentTermsDays: 0,
+        items,
+      });
+      const { pdf, pages } = await renderedPages(tenant, invoiceId);
+      expect(pdf.getPageCount()).toBeGreaterThan(3);
+      expect(pages).toHaveLength(pdf.getPageCount());
+      pages.forEach((lines, index) => {
+        expect(lines).toContain('Description Qty Price EUR Tax % Net EUR Tax EUR Gross EUR');
+        expect(lines.at(-1)).toBe(`${tenant.name!} ${invoiceNumber} - page ${index + 1} of ${pages.length}`);
+      });
+      const all = pages.flat();
+      for (let i = 1; i <= 200; i++) {
+        const rate = i % 2 ? 20 : 0;
+        const tax = i % 2 ? '0.20' : '0.00';
+        const gross = i % 2 ? '1.20' : '1.00';
+        expect(
+          all.filter((line) => line === `Line ${i} Ωμέγα Кофе 東京 1 1.00 ${rate} 1.00 ${tax} ${gross}`),
+        ).toHaveLength(1);
+      }
+      const last = pages.at(-1)!;
+      expect(last).toContain('20 % 100.00 20.00 120.00');
+      expect(last).toContain('0 % 100.00 0.00 100.00');
+      expect(last).toContain('Gross total EUR 220.00');
+      expect(all).toContain('Status Draft Zoë Ünal 東京');
+    },
+  );
 
   test('an invoice gone before the job runs fails the job at once, without retries', async () => {
     const tenant = await createTenant(gw.app);
