@@ -107,7 +107,9 @@ export function analyzeWebhookDeliveries(): Prisma.Sql {
  * "tenantId", "correlationId", "eventType", "eventResourceType", "eventResourceId" and "eventData"
  * (built by `change` from the row as changed), so events of rows nobody knew beforehand (a claim)
  * need no second statement. Rows may be several tenants': their counter rows are locked in id
- * order, so two such statements cannot deadlock; a tenant's events are numbered by resource id.
+ * order, so two such statements cannot deadlock (FOR NO KEY UPDATE, the lock the counter's UPDATE
+ * takes anyway: FOR UPDATE would also hold off every insert whose foreign key names the tenant);
+ * a tenant's events are numbered by resource id.
  * `eventIds` holds an id for each row `change` may return. Raw: see appendedEvents.
  */
 export function changeAndAppendEvents(change: Prisma.Sql, eventIds: string[]): Prisma.Sql {
@@ -120,7 +122,7 @@ export function changeAndAppendEvents(change: Prisma.Sql, eventIds: string[]): P
              count(*) OVER (PARTITION BY c."tenantId") AS "of"
       FROM changed c),
     locked AS (
-      SELECT t."id" FROM "Tenant" t WHERE t."id" IN (SELECT "tenantId" FROM changed) ORDER BY t."id" FOR UPDATE),
+      SELECT t."id" FROM "Tenant" t WHERE t."id" IN (SELECT "tenantId" FROM changed) ORDER BY t."id" FOR NO KEY UPDATE),
     next AS (
       UPDATE "Tenant" t SET "eventSequence" = t."eventSequence" + c."of"
       FROM locked l JOIN (SELECT DISTINCT "tenantId", "of" FROM numbered) c ON c."tenantId" = l."id"
