@@ -67,7 +67,7 @@ export type App = {
 /** The gateway: the database and the domain services, HTTP with every feature's routes, GraphQL, and the workers. */
 export async function buildApp(config: Config): Promise<App> {
   const database = await openDatabase(config);
-  const services = createServices(database.prisma, config);
+  const services = createServices(database.prisma, config, database.query);
   // Key revocations, rotations and feature changes made by the CLI or another process.
   await database.listen(AUTH_CHANGED_CHANNEL, (tenantId) => services.forgetAuth(tenantId || null));
 

@@ -15,7 +15,7 @@ const bench = await createBenchDatabase(serverUrl, `nilo_bench_tool_${process.pi
 try {
   const config = { ...loadConfig({ ...process.env, LOG_LEVEL: 'silent' }), databaseUrl: bench.url };
   const database = await openDatabase(config);
-  const services = createServices(database.prisma, config);
+  const services = createServices(database.prisma, config, database.query);
   const pool = new pg.Pool({ connectionString: bench.url, max: 1 });
   try {
     const { tenantId } = await services.admin.createTenant({ name: 'Overhead', features: ['communication'] });

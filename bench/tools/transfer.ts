@@ -39,7 +39,7 @@ try {
   const env = { ...process.env, LOG_LEVEL: 'silent', DATA_DIR: path.join(folder, 'data') };
   const config = { ...loadConfig(env), ...(bench ? { databaseUrl: bench.url } : {}) };
   const database = await openDatabase(config);
-  const services = createServices(database.prisma, config);
+  const services = createServices(database.prisma, config, database.query);
   try {
     const { tenantId } = await services.admin.createTenant({ name: 'Bench', features: ['communication'] });
     // Seeded in SQL, so the seeding leaves this process's memory as it was. Ids: "contact_01" and 24 digits (a ULID's alphabet).

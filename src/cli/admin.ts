@@ -375,7 +375,7 @@ async function onDatabase(config: Config, direct: Command['direct']): Promise<un
   ]);
   const database = await openDatabase(config);
   try {
-    return await direct(createServices(database.prisma, config));
+    return await direct(createServices(database.prisma, config, database.query));
   } catch (error) {
     if (error instanceof DomainError) throw new CommandError(error.message, error.code);
     throw error;

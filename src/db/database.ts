@@ -15,15 +15,19 @@ export { dataDirHolder } from './data-dir.js';
 /** Receives a NOTIFY payload, or null when notifications may have been missed (listener reconnected). */
 export type NotificationHandler = (payload: string | null) => void;
 
+/** Runs one statement on the driver (Database.query). */
+export type Query = <Row>(statement: Prisma.Sql) => Promise<Row[]>;
+
 export type Database = {
   prisma: PrismaClient;
   kind: 'postgres' | 'pglite';
   /**
    * One statement (a `Prisma.sql` template) on the driver itself, without Prisma: for the webhook
    * worker's claims and records, whose many rows Prisma would only convert. The two drivers parse
-   * timestamps differently, so such statements return json, text and numbers.
+   * timestamps differently, so such statements return json, text and numbers. A Date parameter is
+   * sent as its UTC time (ISO 8601): cast it (`::timestamp`) where PostgreSQL cannot infer its type.
    */
-  query<Row>(statement: Prisma.Sql): Promise<Row[]>;
+  query: Query;
   /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
   listen(channel: string, handler: NotificationHandler): Promise<void>;
   close(): Promise<void>;
@@ -86,8 +90,9 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       prisma,
       kind: 'postgres',
       query: async <Row>(statement: Prisma.Sql) => {
-        const { text, values } = statement;
-        return (await pool.query({ text, values, name: nameOf?.({ sql: text }) })).rows as Row[];
+        const { text } = statement;
+        return (await pool.query({ text, values: driverValues(statement), name: nameOf?.({ sql: text }) }))
+          .rows as Row[];
       },
       listen: (channel, handler) => listener.listen(channel, handler),
       close: async () => {
@@ -127,7 +132,8 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
   return {
     prisma,
     kind: 'pglite',
-    query: async <Row>(statement: Prisma.Sql) => (await pglite.query<Row>(statement.text, statement.values)).rows,
+    query: async <Row>(statement: Prisma.Sql) =>
+      (await pglite.query<Row>(statement.text, driverValues(statement))).rows,
     listen: async (channel, handler) => {
       unlisteners.push(await pglite.listen(channel, handler));
     },
@@ -141,6 +147,14 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       }
     },
   };
+}
+
+/**
+ * A statement's parameters as the drivers get them: a Date as its UTC time, since our timestamp
+ * columns hold UTC wall time and pg would otherwise send the process's local time.
+ */
+function driverValues(statement: Prisma.Sql): unknown[] {
+  return statement.values.map((value) => (value instanceof Date ? value.toISOString() : value));
 }
 
 /**

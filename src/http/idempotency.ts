@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { ConflictError, InvalidRequestError } from '../core/errors.js';
 import { groupCommit } from '../core/passes.js';
+import type { Query } from '../db/database.js';
 
 // Idempotency-Key semantics shared by REST and GraphQL: one key space per application.
 
@@ -19,7 +20,8 @@ export function requestFingerprint(parts: unknown[]): string {
 type Claim = { applicationId: string; key: string; requestHash: string };
 type Completion = { applicationId: string; key: string; response: StoredResponse };
 
-export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
+/** `query` runs the batched claims and completions on the driver: Prisma would re-serialize their JSON parameters. */
+export function idempotencyService(prisma: PrismaClient, query: Query, ttlMs: number) {
   // Claims and completions that arrive while the previous statement runs share the next one:
   // under load, one statement and one commit for many requests' records.
   const claims = groupCommit<Claim, boolean>(async (batch) => {
@@ -27,14 +29,14 @@ export function idempotencyService(prisma: PrismaClient, ttlMs: number) {
     // in it, the others find the record in flight.
     const distinct = new Map<string, Claim>();
     for (const claim of batch) distinct.set(recordKey(claim), distinct.get(recordKey(claim)) ?? claim);
-    const rows = await prisma.$queryRaw<{ applicationId: string; key: string }[]>(
+    const rows = await query<{ applicationId: string; key: string }>(
       claimKeys([...distinct.values()], new Date(), ttlMs),
     );
     const claimed = new Set(rows.map(recordKey));
     return batch.map((claim) => distinct.get(recordKey(claim)) === claim && claimed.has(recordKey(claim)));
   });
   const completions = groupCommit<Completion>(async (batch) => {
-    await prisma.$executeRaw(completeRecords(batch));
+    await query(completeRecords(batch));
   });
 
   return {
@@ -98,7 +100,7 @@ const recordKey = (record: { applicationId: string; key: string }) => `${record.
 function claimKeys(claims: Claim[], now: Date, ttlMs: number): Prisma.Sql {
   return Prisma.sql`
     INSERT INTO "IdempotencyRecord" ("applicationId", "key", "requestHash", "state", "createdAt", "expiresAt")
-    SELECT c."applicationId", c."key", c."requestHash", 'in_flight', ${now}, ${new Date(now.getTime() + ttlMs)}
+    SELECT c."applicationId", c."key", c."requestHash", 'in_flight', ${now}::timestamp, ${new Date(now.getTime() + ttlMs)}::timestamp
     FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS c("applicationId" text, "key" text, "requestHash" text)
     ORDER BY c."applicationId", c."key"
     ON CONFLICT ("applicationId", "key") DO UPDATE

@@ -18,7 +18,7 @@ export function useServices() {
     dataDir = process.env.DATABASE_URL ? undefined : migratedDataDir();
     const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', ...(dataDir ? { DATA_DIR: dataDir } : {}) });
     state.database = await openDatabase(config);
-    state.services = createServices(state.database.prisma, config);
+    state.services = createServices(state.database.prisma, config, state.database.query);
   });
   afterAll(async () => {
     await state.database?.close();

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { Prisma, type Contact, type PrismaClient } from '../../generated/prisma/client.js';
 import { requireFeature, type AuthContext } from '../../auth/context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { recordEvent, writeBatchWithEvents, writeWithEvents } from '../events/service.js';
+import { batchWithEvents, recordEvent, writeWithEvents } from '../events/service.js';
+import type { Query } from '../../db/database.js';
 import { groupCommitByKey } from '../../core/passes.js';
 import { newId } from '../../core/ids.js';
 import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
@@ -91,7 +92,8 @@ const CONTACT: OwnedResource = { name: 'Contact', prefix: 'contact' };
 
 type PendingCreate = { contact: Contact; correlationId: string };
 
-export function contactService(prisma: PrismaClient) {
+/** `query` runs the batched creates on the driver: Prisma would re-serialize their JSON parameters. */
+export function contactService(prisma: PrismaClient, query: Query) {
   /**
    * Creates of one tenant that arrive while its previous batch is being written go into the next
    * batch: one statement (and one lock of the tenant's counter row, one commit) for many. A row
@@ -104,11 +106,8 @@ export function contactService(prisma: PrismaClient) {
       event: changeEvent('communication.contact.created', contact),
     }));
     const contacts = batch.map((pending) => pending.contact);
-    const written = await writeBatchWithEvents<Pick<Contact, 'id'>>(
-      prisma,
-      tenantId,
-      insertContacts(contacts, { skipTaken: true }),
-      events,
+    const written = await query<Pick<Contact, 'id'>>(
+      batchWithEvents(tenantId, insertContacts(contacts, { skipTaken: true }), events),
     );
     const ids = new Set(written.map((row) => row.id));
     return contacts.map((contact) => (ids.has(contact.id) ? contact : null));

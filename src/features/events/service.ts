@@ -109,8 +109,13 @@ export function writeBatchWithEvents<Row>(
   write: Prisma.Sql,
   events: WriterEvent[],
 ): Promise<Row[]> {
+  return db.$queryRaw<Row[]>(batchWithEvents(tenantId, write, events));
+}
+
+/** writeBatchWithEvents's statement, for callers that run it on the driver (Database.query). */
+export function batchWithEvents(tenantId: string, write: Prisma.Sql, events: WriterEvent[]): Prisma.Sql {
   const rows = events.flatMap(({ writer, event }) => appended(writer, [event]));
-  return db.$queryRaw<Row[]>(writeAndAppendEventsOfWritten(write, tenantId, rows));
+  return writeAndAppendEventsOfWritten(write, tenantId, rows);
 }
 
 /** The log's rows of new events: each gets its id here, its tenantSequence from the statement. */

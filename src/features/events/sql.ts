@@ -1,7 +1,7 @@
 import { Prisma } from '../../generated/prisma/client.js';
 
 // The events feature's raw SQL, one function per statement. Each says why it bypasses Prisma's
-// query API; callers run it with $queryRaw / $executeRaw.
+// query API; callers run it with $queryRaw / $executeRaw, or on the driver (Database.query).
 
 /** A row of appendedEvents: one event of the log, before its sequence is known. */
 export type AppendedEvent = {
@@ -36,7 +36,7 @@ function appendedEvents(tenantId: string, events: AppendedEvent[], keep: Prisma.
     ),
     appended AS (
       INSERT INTO "Event" ("id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data")
-      SELECT e."id", ${tenantId}, next."before" + e."k", e."type", ${new Date()}, e."correlationId", e."resourceType", e."resourceId", e."data"
+      SELECT e."id", ${tenantId}, next."before" + e."k", e."type", ${new Date()}::timestamp, e."correlationId", e."resourceType", e."resourceId", e."data"
       FROM next, kept e
     )`;
 }
