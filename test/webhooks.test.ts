@@ -120,8 +120,13 @@ describe('deliveries', () => {
     await invoicesOnly.waitFor(1);
     await everything.waitFor(2);
     await sleep(300);
-    expect(invoicesOnly.events().map((e) => e.type)).toEqual(['accounting.invoice.voided']);
-    expect(everything.events().map((e) => e.type)).toEqual(['accounting.invoice.created', 'accounting.invoice.voided']);
+    // Which events each endpoint gets, each once: delivery is at least once, and a receiver slower
+    // than the test's 1 s timeout on a busy machine gets a retry of the same event.
+    const types = (receiver: typeof everything) => [
+      ...new Map(receiver.events().map((event) => [event.id, event.type])).values(),
+    ];
+    expect(types(invoicesOnly)).toEqual(['accounting.invoice.voided']);
+    expect(types(everything)).toEqual(['accounting.invoice.created', 'accounting.invoice.voided']);
   });
 
   test('a receiver down, then failing, then well gets the event once successfully, with every attempt logged', async () => {
