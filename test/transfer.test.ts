@@ -375,18 +375,21 @@ describe('refusals', () => {
       headers: { 'content-type': NDJSON },
     });
     expectProblem(declared, 413, 'payload_too_large');
-    // Chunked, without Content-Length: cut off once past the limit.
+    // Chunked, without Content-Length: cut off once past the limit, and the connection closed, so
+    // a client still sending cannot hold it (and the gateway's stop) open.
     const streamed = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      let answer: { status: number; body: any } | undefined;
       const req = httpRequest(
         `${target.url}/api/v1/imports`,
         { method: 'POST', headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': NDJSON } },
         (res) => {
           let text = '';
           res.on('data', (d) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+          res.on('end', () => (answer = { status: res.statusCode!, body: JSON.parse(text) }));
         },
       );
-      req.on('error', reject);
+      req.on('close', () => (answer ? resolve(answer) : reject(new Error('closed before the answer'))));
+      req.on('error', () => {}); // the server closing while the body is still being sent
       req.write(`${header()}\n`);
       let sent = 0;
       const pump = () => {

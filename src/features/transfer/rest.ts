@@ -134,10 +134,18 @@ export const transferRoutes =
         },
         async (request, reply) => {
           const { body, declaredBytes } = ndjsonBody(request);
-          return accepted(
-            reply,
-            await transfer.startImport(request.auth!, body, { declaredBytes, limitBytes: importLimitBytes }),
-          );
+          try {
+            return accepted(
+              reply,
+              await transfer.startImport(request.auth!, body, { declaredBytes, limitBytes: importLimitBytes }),
+            );
+          } catch (error) {
+            // The body may be left unread (cut off past the limit, refused at its header): the
+            // connection closes after the answer, so a client still sending cannot hold it open,
+            // nor the gateway's stop, which waits for open connections.
+            reply.header('connection', 'close');
+            throw error;
+          }
         },
       );
     });
