@@ -4,7 +4,7 @@
 // Env: PORT, DATABASE_URL (the bench database), BENCH_BASELINE_SCHEMA, BENCH_POOL_SIZE.
 import { createServer } from 'node:http';
 import pg from 'pg';
-import { sendJson } from './lib/http.js';
+import { sendJson, serveUntilSignalled } from './lib/http.js';
 import { peersOf, routePath } from './lib/peers.js';
 import type { BaselineRoute } from './lib/types.js';
 import { scenarios } from './scenarios/index.js';
@@ -45,13 +45,4 @@ const server = createServer((req, res) => {
   });
 });
 
-server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1');
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    server.close();
-    server.closeAllConnections();
-    pool.end().finally(() => process.exit(0));
-  });
-}
+serveUntilSignalled(server, port, () => pool.end());

@@ -14,6 +14,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import pg from 'pg';
+import { serveUntilSignalled } from './lib/http.js';
 
 const port = Number(process.env.PORT ?? 0);
 const databaseUrl = process.env.DATABASE_URL;
@@ -372,13 +373,4 @@ await pool.query(`
   CREATE SCHEMA IF NOT EXISTS bench_create_limit;
   CREATE OR REPLACE FUNCTION bench_create_limit.abort_if(failed boolean, message text) RETURNS boolean
   LANGUAGE plpgsql VOLATILE AS $$ BEGIN IF failed THEN RAISE EXCEPTION '%', message; END IF; RETURN true; END $$;`);
-server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1');
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    server.close();
-    server.closeAllConnections();
-    pool.end().finally(() => process.exit(0));
-  });
-}
+serveUntilSignalled(server, port, () => pool.end());

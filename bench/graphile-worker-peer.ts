@@ -15,7 +15,7 @@ import './lib/promise-with-resolvers.js';
 import { createServer } from 'node:http';
 import { makeWorkerUtils, run } from 'graphile-worker';
 import pg from 'pg';
-import { sendJson } from './lib/http.js';
+import { sendJson, serveUntilSignalled } from './lib/http.js';
 import { upsertBaselineContacts, type ContactFixture } from './scenarios/contacts-fixtures.js';
 
 const port = Number(process.env.PORT ?? 0);
@@ -83,17 +83,9 @@ const server = createServer((req, res) => {
   });
 });
 
-server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1');
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    server.close();
-    server.closeAllConnections();
-    runner
-      .stop()
-      .then(() => utils.release())
-      .then(() => pool.end())
-      .finally(() => process.exit(0));
-  });
-}
+serveUntilSignalled(server, port, () =>
+  runner
+    .stop()
+    .then(() => utils.release())
+    .then(() => pool.end()),
+);

@@ -13,7 +13,7 @@ import { makePgService } from 'postgraphile/adaptors/pg';
 import { grafserv } from 'postgraphile/grafserv/node';
 import { postgraphile } from 'postgraphile';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
-import { sendJson } from './lib/http.js';
+import { sendJson, serveUntilSignalled } from './lib/http.js';
 
 const port = Number(process.env.PORT ?? 0);
 const databaseUrl = process.env.DATABASE_URL;
@@ -42,13 +42,4 @@ const server = createServer((req, res) =>
 );
 // Built before the first request, so start-up is not measured as the first requests' latency.
 await pgl.getSchema();
-server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1');
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    server.close();
-    server.closeAllConnections();
-    Promise.resolve(pgl.release()).finally(() => process.exit(0));
-  });
-}
+serveUntilSignalled(server, port, () => pgl.release());

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
-import { inParallel, sendJson } from './lib/http.js';
+import { inParallel, sendJson, serveUntilSignalled } from './lib/http.js';
 
 export type BaselineDelivery = { url: string; secret: string; eventId: string; body: string; delayMs: number };
 
@@ -61,13 +61,4 @@ const server = createServer((req, res) => {
   );
 });
 
-server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1');
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    server.close();
-    server.closeAllConnections();
-    agent.close().finally(() => process.exit(0));
-  });
-}
+serveUntilSignalled(server, port, () => agent.close());

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 
 /** A JSON request for setup and seeding (not for load: that is autocannon's job). */
 export async function requestJson(
@@ -41,4 +41,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * Serves a peer or baseline on 127.0.0.1:`port` until SIGTERM or SIGINT, then closes its
+ * connections, runs `release` (pools, workers) and exits: the harness stops every side this way.
+ */
+export function serveUntilSignalled(server: Server, port: number, release: () => unknown): void {
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      server.close();
+      server.closeAllConnections();
+      Promise.resolve()
+        .then(release)
+        .finally(() => process.exit(0));
+    });
+  }
 }
