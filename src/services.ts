@@ -48,7 +48,7 @@ export function createServices(
     sellerProfiles: sellerProfileService(prisma),
     events: eventService(prisma, filters),
     jobs,
-    contactImport: contactImportService(prisma, jobs),
+    contactImport: contactImportService(prisma, query, jobs),
     invoicePdf: invoicePdfService(prisma, jobs),
     transfer: transferService(prisma, jobs),
     runners: runnerService(prisma, jobs, config.jobs.leaseMs),

@@ -14,21 +14,23 @@ export function columnList(columns: readonly string[]): Prisma.Sql {
  * number: Prisma's createMany compiles a query as large as its batch, which cost several times the
  * insert itself. The table's own row type converts the JSON values to its columns' types. Only
  * `returning` is read back. `skipConflicts`: a row that would violate a unique constraint is left
- * out (ON CONFLICT DO NOTHING) instead of failing the statement, and is not returned.
+ * out (ON CONFLICT DO NOTHING) instead of failing the statement, and is not returned. `onlyIf`: a
+ * condition of the statement this insert is part of; while false, nothing is inserted.
  */
 export function insertRows(
   table: string,
   columns: readonly string[],
   rows: readonly object[],
   returning: readonly string[],
-  options: { skipConflicts?: boolean } = {},
+  options: { skipConflicts?: boolean; onlyIf?: Prisma.Sql } = {},
 ): Prisma.Sql {
   const name = Prisma.raw(quoted(table));
   const list = columnList(columns);
   const conflicts = options.skipConflicts ? Prisma.sql`ON CONFLICT DO NOTHING` : Prisma.empty;
+  const where = options.onlyIf ? Prisma.sql`WHERE ${options.onlyIf}` : Prisma.empty;
   return Prisma.sql`
     INSERT INTO ${name} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${name}, ${JSON.stringify(rows)}::jsonb)
-    ${conflicts}
+    ${where} ${conflicts}
     RETURNING ${columnList(returning)}`;
 }
 

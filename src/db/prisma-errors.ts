@@ -5,9 +5,12 @@ type DriverAdapterMeta = {
   driverAdapterError?: { cause?: { kind?: string; constraint?: { fields?: string[]; index?: string } } };
 };
 
-/** A unique constraint rejected the write: Prisma's P2002, or a raw query's P2010 that says so. */
+/**
+ * A unique constraint rejected the write: Prisma's P2002, a raw query's P2010 that says so, or
+ * the driver's own error (SQLSTATE 23505) for a statement run on it (Database.query).
+ */
 export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return (error as { code?: unknown })?.code === '23505';
   const cause = (error.meta as DriverAdapterMeta | undefined)?.driverAdapterError?.cause;
   return error.code === 'P2002' || (error.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation');
 }

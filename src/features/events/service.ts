@@ -3,6 +3,7 @@ import type { AuthContext } from '../../auth/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { newId, parseId } from '../../core/ids.js';
 import {
+  appendedEventsWithChange,
   appendEvents,
   changeAndAppendEvents,
   writeAndAppendEvents,
@@ -110,6 +111,15 @@ export function writeBatchWithEvents<Row>(
   events: WriterEvent[],
 ): Promise<Row[]> {
   return db.$queryRaw<Row[]>(batchWithEvents(tenantId, write, events));
+}
+
+/**
+ * The CTEs that append `events` of `writer`, then the event of the statement's `changed` row, only
+ * when that row changed (see appendedEventsWithChange): for a statement whose writes count only
+ * along with the change of one row that names its own event (a job's progress update).
+ */
+export function eventsWithChange(writer: Pick<AuthContext, 'tenantId' | 'correlationId'>, events: NewEvent[]) {
+  return appendedEventsWithChange(writer.tenantId, appended(writer, events), [newId('evt')]);
 }
 
 /** writeBatchWithEvents's statement, for callers that run it on the driver (Database.query). */

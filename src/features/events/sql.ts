@@ -20,13 +20,19 @@ export type AppendedEvent = {
  * (say, to the rows a write returned); the counter moves by as many as are kept, and not at all
  * (no lock) when none is. A trigger NOTIFYs the relays.
  */
-function appendedEvents(tenantId: string, events: AppendedEvent[], keep: Prisma.Sql = Prisma.sql`TRUE`): Prisma.Sql {
+function appendedEvents(
+  tenantId: string,
+  events: AppendedEvent[],
+  keep: Prisma.Sql = Prisma.sql`TRUE`,
+  more: Prisma.Sql = Prisma.empty,
+): Prisma.Sql {
   const rows = events.map((event, index) => ({ n: index + 1, ...event }));
   return Prisma.sql`
     kept AS (
       SELECT e.*, row_number() OVER (ORDER BY e."n") AS "k"
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      FROM (SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         AS e("n" int, "id" text, "type" text, "resourceType" text, "resourceId" text, "correlationId" text, "data" jsonb)
+        ${more}) e
       WHERE ${keep}
     ),
     next AS (
@@ -65,6 +71,22 @@ export function writeAndAppendEventsOfWritten(
 ): Prisma.Sql {
   const keep = Prisma.sql`e."resourceId" IN (SELECT "id" FROM written)`;
   return Prisma.sql`WITH written AS (${write}), ${appendedEvents(tenantId, events, keep)} SELECT * FROM written`;
+}
+
+/**
+ * The CTEs that append, only when the statement's CTE `changed` (an UPDATE … RETURNING rows that
+ * each name their event, as for changeAndAppendEvents, all of `tenantId`: a job's progress) changed
+ * a row, `events` and then the events its rows name (ids `changedEventIds`, one per row it may
+ * return). For a statement whose work counts only along with that change: the rest of its writes
+ * are to check `EXISTS (SELECT FROM changed)` too. Raw: see appendedEvents.
+ */
+export function appendedEventsWithChange(tenantId: string, events: AppendedEvent[], changedEventIds: string[]) {
+  const changedEvents = Prisma.sql`
+    UNION ALL
+    SELECT ${events.length} + row_number() OVER (ORDER BY c."eventResourceId"), (${changedEventIds}::text[])[row_number() OVER (ORDER BY c."eventResourceId")],
+           c."eventType", c."eventResourceType", c."eventResourceId", c."correlationId", c."eventData"
+    FROM changed c`;
+  return appendedEvents(tenantId, events, Prisma.sql`EXISTS (SELECT FROM changed)`, changedEvents);
 }
 
 /**

@@ -17,6 +17,15 @@ export type JobContext<S> = {
    * returns the progress event for the handler to record with its own.
    */
   progressWithin(tx: Prisma.TransactionClient, progress: Progress): Promise<NewEvent>;
+  /**
+   * The same as part of one statement that also writes the work it counts (run on the driver, no
+   * transaction): the job's progress update, which returns the job's row naming its
+   * jobs.job.progress event (see appendedEventsWithChange), or no row once the job was lost or
+   * while `onlyIf` (a condition of that statement) is false.
+   */
+  progressUpdate(progress: Progress, onlyIf: Prisma.Sql): Prisma.Sql;
+  /** After such a statement found the job no longer held: throws JobStoppedError (canceled, or lost). */
+  stopped(): Promise<never>;
 };
 
 /** Runs one job to its result; a thrown error fails the attempt (retried while attempts remain). */

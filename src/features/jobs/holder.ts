@@ -110,6 +110,19 @@ export function jobHolderOps(prisma: PrismaClient) {
       return job ? { held: true, event: jobEvent(job, 'jobs.job.progress') } : lost(tx, jobId);
     },
 
+    /**
+     * The same as part of the caller's own statement, which writes the work the progress counts
+     * (on the driver, say): the job's row with its jobs.job.progress event (see
+     * appendedEventsWithChange), nothing once the holder lost the job or while `onlyIf` (a
+     * condition of that statement) is false.
+     */
+    progressUpdate(jobId: string, holder: JobHolder, leaseMs: number, progress: Progress, onlyIf: Prisma.Sql) {
+      return updateHeldJob(jobId, holder, leaseMs, progress, 'jobs.job.progress', onlyIf);
+    },
+
+    /** What a holder whose statement no longer found its job held is told: whether it was canceled. */
+    lost: (jobId: string) => lost(prisma, jobId),
+
     async complete(jobId: string, holder: JobHolder, result: Prisma.InputJsonValue): Promise<JobState | null> {
       const [job] = await this.completeMany(holder, [{ id: jobId, result }]);
       return job ?? null;

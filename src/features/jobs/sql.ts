@@ -80,7 +80,8 @@ export function dueJobExists(types: readonly string[]): Prisma.Sql {
 /**
  * Renews the lease of a job the holder still holds, and records its progress (the fields given;
  * `message: null` clears it). With `event`, the row names that event (run it through
- * changeWithEvents). Returns the job's state; nothing when the holder lost the job.
+ * changeWithEvents). Returns the job's state; nothing when the holder lost the job, or when
+ * `onlyIf` (a condition of the statement this update is part of) is false.
  * Raw: one statement whether or not it appends an event, and cheaper than Prisma's per progress report.
  */
 export function updateHeldJob(
@@ -89,6 +90,7 @@ export function updateHeldJob(
   leaseMs: number,
   progress: Progress,
   event?: JobEventType,
+  onlyIf: Prisma.Sql = Prisma.sql`TRUE`,
 ): Prisma.Sql {
   const set = (column: string, value: unknown) =>
     value === undefined ? Prisma.empty : Prisma.sql`, ${Prisma.raw(`"${column}"`)} = ${value}`;
@@ -96,6 +98,7 @@ export function updateHeldJob(
     UPDATE "Job" SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond', "updatedAt" = now()
       ${set('progressCompleted', progress.completed)}${set('progressTotal', progress.total)}${set('progressMessage', progress.message)}
     WHERE "Job"."id" = ${jobId} AND "Job"."status" = 'running' AND "Job"."runnerId" IS NOT DISTINCT FROM ${holder.runnerId}
+      AND ${onlyIf}
     RETURNING ${STATE_COLUMNS}${event ? Prisma.sql`, ${jobEventColumns(event)}` : Prisma.empty}`;
 }
 

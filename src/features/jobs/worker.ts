@@ -69,15 +69,10 @@ async function claim<S extends WorkerServices>(worker: Worker<S>): Promise<void>
 /** Run: the handler, under a lease renewed even while it is busy between progress reports; then its outcome. */
 async function run<S extends WorkerServices>(worker: Worker<S>, job: Job): Promise<void> {
   const attempt: Attempt = { job };
-  const { progress, progressWithin } = reporting(worker, attempt);
-  const lease = setInterval(() => progress({}).catch(() => {}), renewalIntervalMs(worker.config.leaseMs));
+  const reports = reporting(worker, attempt);
+  const lease = setInterval(() => reports.progress({}).catch(() => {}), renewalIntervalMs(worker.config.leaseMs));
   try {
-    const result = await worker.handlers[job.resourceType]!({
-      job,
-      services: worker.services,
-      progress,
-      progressWithin,
-    });
+    const result = await worker.handlers[job.resourceType]!({ job, services: worker.services, ...reports });
     if (!attempt.stoppedBy) await worker.complete({ id: job.id, result });
   } catch (error) {
     await recordFailure(worker, job, error);
@@ -90,7 +85,7 @@ async function run<S extends WorkerServices>(worker: Worker<S>, job: Job): Promi
 function reporting<S extends WorkerServices>(
   worker: Worker<S>,
   attempt: Attempt,
-): Pick<JobContext<S>, 'progress' | 'progressWithin'> {
+): Pick<JobContext<S>, 'progress' | 'progressWithin' | 'progressUpdate' | 'stopped'> {
   const { jobs } = worker.services;
   const { leaseMs } = worker.config;
   return {
@@ -103,6 +98,12 @@ function reporting<S extends WorkerServices>(
       const step = await jobs.progressWithin(tx, attempt.job.id, WORKER, leaseMs, progress);
       if (step.held && !attempt.stoppedBy) return step.event;
       throw (attempt.stoppedBy ??= new JobStoppedError(!step.held && step.canceled));
+    },
+    progressUpdate: (progress: Progress, onlyIf: Prisma.Sql) =>
+      jobs.progressUpdate(attempt.job.id, WORKER, leaseMs, progress, onlyIf),
+    async stopped() {
+      const { canceled } = await jobs.lost(attempt.job.id);
+      throw (attempt.stoppedBy ??= new JobStoppedError(canceled));
     },
   };
 }
