@@ -41,6 +41,7 @@ import { transferRoutes } from './features/transfer/rest.js';
 import { builtInJobHandlers } from './built-in-jobs.js';
 import { startJobWorker } from './features/jobs/worker.js';
 import { startDeliveryWorker } from './features/webhooks/worker.js';
+import { KEPT_BACK_WRITE_MS } from './features/webhooks/schedule.js';
 import { contactRoutes } from './features/contacts/rest.js';
 import { correlationIdOf } from './http/context.js';
 import { idempotency, requireApiKey } from './http/hooks.js';
@@ -332,12 +333,22 @@ async function startWorkers(
     3_600_000,
   );
   sweeper.unref();
+  const writeKeptBack = () =>
+    services.webhooks
+      .writeKeptBack()
+      .catch(
+        (err: unknown) => databaseUnavailable(err, log) ?? log.warn({ err }, 'writing filtered-out counts failed'),
+      );
+  const keptBackWriter = relay ? setInterval(writeKeptBack, KEPT_BACK_WRITE_MS) : undefined;
+  keptBackWriter?.unref();
   return {
     stopSweeping: () => clearInterval(sweeper),
     /** Lets each worker finish what it holds (in this order: jobs, relay, deliveries). */
     async stop() {
       await jobs.stop();
       await relay?.stop();
+      clearInterval(keptBackWriter);
+      if (relay) await writeKeptBack();
       await deliveries.stop();
     },
   };

@@ -207,6 +207,65 @@ describe('webhook endpoints', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  test('a change of filter, types or state, through the API or straight in the database, applies from the next event', {
+    timeout: 60_000,
+  }, async () => {
+    const tenant = await createTenant(gateway.app);
+    const receiver = await startReceiver();
+    const created = await api(tenant, 'POST', '/webhooks/endpoints', {
+      url: receiver.url,
+      eventTypes: ['communication.contact.created'],
+      filters: [{ field: 'tag', operator: 'is', value: 'vip' }],
+    });
+    receiver.secrets.push(created.body.secret);
+    const path = `/webhooks/endpoints/${created.body.endpointId}`;
+    const { prisma } = gateway.app.services;
+    let made = 0;
+    /** Creates a contact and waits until the relay has judged its event. */
+    const contact = async (tag: string) => {
+      const answer = await api(tenant, 'POST', '/contacts/contacts', { email: `c${++made}@example.com`, tag });
+      const { eventSequence } = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
+      await expect
+        .poll(
+          async () =>
+            (await prisma.relayCursor.findUnique({ where: { tenantId: tenant.tenantId } }))?.publishedSequence,
+          {
+            timeout: 20_000,
+          },
+        )
+        .toBeGreaterThanOrEqual(eventSequence);
+      return answer.body.contactId as string;
+    };
+
+    const delivered = [await contact('vip')];
+    await contact('regular');
+    expect(
+      (await api(tenant, 'PATCH', path, { filters: [{ field: 'tag', operator: 'is', value: 'regular' }] })).status,
+    ).toBe(200);
+    await contact('vip');
+    delivered.push(await contact('regular'));
+    // As another process, an import or an operator would: not through this process's service.
+    await prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "enabled" = false WHERE "id" = ${created.body.endpointId}`;
+    await contact('regular');
+    await prisma.$executeRaw`UPDATE "WebhookEndpoint" SET "enabled" = true, "filters" = '[]', "eventTypes" = '{communication.contact.updated}' WHERE "id" = ${created.body.endpointId}`;
+    await contact('regular');
+    await api(tenant, 'PATCH', `/contacts/contacts/${delivered[0]}`, { tag: 'other' });
+    delivered.push(delivered[0]!);
+
+    await receiver.waitFor(3);
+    const deliveries = await api(tenant, 'GET', `${path}/deliveries`);
+    expect(deliveries.body.items.map((d: { eventType: string }) => d.eventType).sort()).toEqual([
+      'communication.contact.created',
+      'communication.contact.created',
+      'communication.contact.updated',
+    ]);
+    expect(receiver.received.every((r) => r.verifiedBy === 0)).toBe(true);
+    const resources = receiver.received.map((r) => JSON.parse(r.body).data.contactId as string);
+    expect(resources.sort()).toEqual(delivered.sort());
+    // Kept back: the regular one, then the vip one; none while disabled, none once the filter was gone.
+    expect(deliveries.body.filteredOut).toBe(2);
+  });
+
   test('filters are saved and changed through GraphQL too, and PATCH [] removes them', async () => {
     const tenant = await createTenant(gateway.app);
     const created = await graphql(

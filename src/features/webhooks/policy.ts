@@ -1,5 +1,20 @@
-// The delivery worker's rules, as pure functions: what an attempt's outcome means for its delivery
-// and endpoint, and which claimed delivery goes next.
+import { canRead, EVENT_TYPES, matchesPattern } from '../events/types.js';
+
+// Webhooks' rules, as pure functions: which endpoints receive an event type, what an attempt's
+// outcome means for its delivery and endpoint, and which claimed delivery goes next.
+
+/** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
+export function endpointWants(
+  endpoint: { eventTypes: readonly string[] },
+  features: readonly string[],
+  type: string,
+): boolean {
+  return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
+}
+
+/** The event types an endpoint's patterns name (whatever the tenant's features): what its filter's fields are checked against. */
+export const typesOf = (patterns: readonly string[]): string[] =>
+  EVENT_TYPES.filter((type) => patterns.some((pattern) => matchesPattern(type, pattern)));
 
 /** Retry-After is honoured up to a day. */
 const MAX_RETRY_AFTER_MS = 86_400_000;

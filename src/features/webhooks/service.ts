@@ -13,13 +13,14 @@ import { ValidationError } from '../../core/errors.js';
 import { FilterGroups } from '../../core/filters.js';
 import { ownedOrNotFound, type OwnedResource } from '../../core/owned.js';
 import type { EventEnvelope } from '../events/service.js';
-import type { EventFilter, EventFilters, FilterableEvent } from '../events/filters.js';
-import type { UnpublishedEvent } from '../events/relay.js';
-import { canRead, EVENT_TYPES, matchesPattern, TEST_EVENT_TYPE } from '../events/types.js';
+import type { EventFilters, FilterableEvent } from '../events/filters.js';
+import { EVENT_TYPES, matchesPattern, TEST_EVENT_TYPE } from '../events/types.js';
 import { newId } from '../../core/ids.js';
 import { optionalText, parseInput } from '../../core/validation.js';
 import { newWebhookSecret } from './signing.js';
-import { addFilteredOut, eventsMissedBy, insertDeliveries, type NewDelivery, notifyDeliveryWorkers } from './sql.js';
+import { endpointWants, typesOf } from './policy.js';
+import { deliveryScheduler, endpointFilter } from './schedule.js';
+import { eventsMissedBy, insertDeliveries, notifyDeliveryWorkers } from './sql.js';
 
 const eventTypePattern = z
   .string()
@@ -116,29 +117,7 @@ export function deliveryResource(delivery: WebhookDelivery & { attempts: Webhook
   };
 }
 
-/** Whether an endpoint receives an event type: its patterns match, and the tenant has the feature. */
-export function endpointWants(
-  endpoint: Pick<WebhookEndpoint, 'eventTypes'>,
-  features: readonly string[],
-  type: string,
-): boolean {
-  return canRead(features, type) && endpoint.eventTypes.some((pattern) => matchesPattern(type, pattern));
-}
-
-/** The event types an endpoint's patterns name (whatever the tenant's features): what its filter's fields are checked against. */
-const typesOf = (patterns: readonly string[]) =>
-  EVENT_TYPES.filter((type) => patterns.some((pattern) => matchesPattern(type, pattern)));
-
 type DeliveryPage = { limit: number; afterId?: string; status?: string; eventType?: string };
-
-/** An endpoint's filter as saved. */
-type SavedFilter = Pick<WebhookEndpoint, 'id' | 'eventTypes' | 'filters' | 'anyOf' | 'updatedAt'>;
-
-/**
- * How often a process writes the counts of events filters kept back: every relay batch would write
- * a row per filtered endpoint (ten thousand endpoints, ten thousand rows per event).
- */
-const FILTERED_FLUSH_MS = 1000;
 
 const ENDPOINT: OwnedResource = { name: 'Webhook endpoint', prefix: 'whep' };
 const DELIVERY: OwnedResource = { name: 'Delivery', prefix: 'whdel', path: 'deliveryId' };
@@ -152,26 +131,8 @@ export function webhookService(
   /** Checks an endpoint's filter against the data of its types; refusals name `filters[1].field`. */
   const checkFilter = (eventTypes: readonly string[], groups: unknown) => filters.compile(typesOf(eventTypes), groups);
 
-  /** Each endpoint's compiled filter (null: none), as of its updatedAt: compiled once per change, not per relay batch. */
-  const compiled = new Map<string, { updatedAt: number; filter: EventFilter | null }>();
-  const isCompiled = (endpoint: Pick<WebhookEndpoint, 'id' | 'updatedAt'>) =>
-    compiled.get(endpoint.id)?.updatedAt === endpoint.updatedAt.getTime();
-  function filterOf(endpoint: SavedFilter): EventFilter | null {
-    if (isCompiled(endpoint)) return compiled.get(endpoint.id)!.filter;
-    let filter: EventFilter | null;
-    try {
-      filter = checkFilter(endpoint.eventTypes, { filters: endpoint.filters, anyOf: endpoint.anyOf });
-    } catch {
-      // Saved when valid, refused since (a field the catalog no longer has): nothing matches, rather than everything.
-      filter = () => false;
-    }
-    compiled.set(endpoint.id, { updatedAt: endpoint.updatedAt.getTime(), filter });
-    return filter;
-  }
-
-  /** Events kept back per endpoint by this process since its last write of them (see FILTERED_FLUSH_MS). */
-  const keptBack = new Map<string, number>();
-  let keptBackWritten = 0;
+  const scheduler = deliveryScheduler(prisma, filters);
+  const filterOf = (endpoint: WebhookEndpoint) => endpointFilter(filters, endpoint);
 
   const findEndpoint = (auth: AuthContext, id: string): Promise<WebhookEndpoint> =>
     ownedOrNotFound(ENDPOINT, auth, id, (where) => prisma.webhookEndpoint.findFirst({ where }));
@@ -249,8 +210,6 @@ export function webhookService(
     async delete(auth: AuthContext, id: string): Promise<void> {
       const endpoint = await findEndpoint(auth, id);
       await prisma.webhookEndpoint.delete({ where: { id: endpoint.id } });
-      compiled.delete(endpoint.id);
-      keptBack.delete(endpoint.id);
     },
 
     /** A new secret signs from now on; the current ones keep signing for the overlap, then stop. */
@@ -291,7 +250,7 @@ export function webhookService(
     async filteredOut(auth: AuthContext, endpointId: string): Promise<number> {
       const endpoint = await findEndpoint(auth, endpointId);
       const row = await prisma.webhookFilteredCount.findUnique({ where: { endpointId: endpoint.id } });
-      return Number(row?.filteredOut ?? 0) + (keptBack.get(endpoint.id) ?? 0);
+      return Number(row?.filteredOut ?? 0) + scheduler.keptBackOf(endpoint.id);
     },
 
     async delivery(auth: AuthContext, endpointId: string, deliveryId: string) {
@@ -398,76 +357,10 @@ export function webhookService(
       return this.delivery(auth, endpointId, delivery.id);
     },
 
-    /**
-     * Creates the deliveries of committed events (inside the relay's transaction, so each event
-     * gets them exactly once): one per enabled endpoint of its tenant that wants its type and whose
-     * content filter matches its data (which the relay read with the batch: no read per event).
-     * Filters are read and compiled when their endpoint changed, not per batch. Events a filter
-     * kept from its endpoint are counted, and the counts written at most every FILTERED_FLUSH_MS
-     * (in the batch's transaction; a batch that fails after writing them loses them, and a process
-     * that stops loses what it had not written). Returns how many deliveries it created.
-     */
-    async scheduleDeliveries(tx: Prisma.TransactionClient, events: UnpublishedEvent[]): Promise<number> {
-      const tenantIds = [...new Set(events.map((e) => e.tenantId))];
-      const endpoints = await tx.webhookEndpoint.findMany({
-        where: { tenantId: { in: tenantIds }, enabled: true },
-        select: { id: true, tenantId: true, eventTypes: true, updatedAt: true },
-      });
-      if (!endpoints.length) return 0;
-      const changed = endpoints.filter((endpoint) => !isCompiled(endpoint)).map((endpoint) => endpoint.id);
-      if (changed.length) {
-        const saved = await tx.webhookEndpoint.findMany({
-          where: { id: { in: changed } },
-          select: { id: true, eventTypes: true, filters: true, anyOf: true, updatedAt: true },
-        });
-        saved.forEach(filterOf);
-      }
-      const tenants = await tx.tenant.findMany({
-        where: { id: { in: [...new Set(endpoints.map((e) => e.tenantId))] } },
-        select: { id: true, features: true },
-      });
-      const featuresOf = new Map(tenants.map((t) => [t.id, t.features]));
-      // Per tenant and type of the batch, the endpoints that want it, each with its filter (the one
-      // compiled last, if it was deleted or changed since it was listed) and its count of events kept back.
-      const wanting = new Map<string, { id: string; filter: EventFilter | null; kept: number }[]>();
-      const wantedBy = (tenantId: string, type: string) => {
-        const key = `${tenantId} ${type}`;
-        let found = wanting.get(key);
-        if (!found) {
-          const features = featuresOf.get(tenantId) ?? [];
-          found = endpoints
-            .filter((endpoint) => endpoint.tenantId === tenantId && endpointWants(endpoint, features, type))
-            .map((endpoint) => ({ id: endpoint.id, filter: compiled.get(endpoint.id)?.filter ?? null, kept: 0 }));
-          wanting.set(key, found);
-        }
-        return found;
-      };
-      const data: NewDelivery[] = [];
-      for (const event of events) {
-        for (const endpoint of wantedBy(event.tenantId, event.type)) {
-          if (endpoint.filter && !endpoint.filter(event)) endpoint.kept++;
-          else
-            data.push({
-              id: newId('whdel'),
-              tenantId: event.tenantId,
-              endpointId: endpoint.id,
-              eventId: event.id,
-              eventType: event.type,
-            });
-        }
-      }
-      for (const endpoint of [...wanting.values()].flat())
-        if (endpoint.kept) keptBack.set(endpoint.id, (keptBack.get(endpoint.id) ?? 0) + endpoint.kept);
-      if (keptBack.size && Date.now() - keptBackWritten >= FILTERED_FLUSH_MS) {
-        await tx.$executeRaw(addFilteredOut(keptBack));
-        keptBack.clear();
-        keptBackWritten = Date.now();
-      }
-      if (!data.length) return 0;
-      const count = await tx.$executeRaw(insertDeliveries(data));
-      if (count) await notifyWorkers(tx);
-      return count;
-    },
+    /** Creates the deliveries of a batch of committed events inside the relay's transaction (each event gets them exactly once). */
+    scheduleDeliveries: scheduler.schedule,
+    /** Writes the counts of events content filters kept from their endpoints (see KEPT_BACK_WRITE_MS). */
+    writeKeptBack: scheduler.writeKeptBack,
   };
 }
 
