@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { createTenant, http, useGateway } from './support/gateway.js';
 
-// A query POSTed as plain JSON runs on Yoga's envelop directly (plainQuery in
+// A query or mutation POSTed as plain JSON runs on Yoga's envelop directly (plainQuery in
 // src/graphql/route.ts); the same request with an Origin header goes through Yoga's own request
 // pipeline (it adds the CORS headers). Both must answer alike.
 const gw = useGateway();
@@ -72,14 +72,37 @@ describe('queries POSTed as plain JSON', () => {
     expect(page.data.contacts.edges[0].node).toMatchObject({ email: 'plain@example.com', customData: { plan: 'pro' } });
   });
 
-  test('requests Yoga must see itself still reach it: a mutation, an unknown parameter, a bad variables type', async () => {
+  test('mutations answer as Yoga answers them: a create, a domain error, a refused input', async () => {
     const tenant = await createTenant(gw.app);
-    const mutation = await answer(tenant.apiKey, {
-      query: 'mutation { createContact(input: { email: "m@example.com" }) { email } }',
+    const CREATE = 'mutation ($input: CreateContactInput!) { createContact(input: $input) { firstName customData } }';
+    const cases: { name: string; body: Record<string, unknown> }[] = [
+      { name: 'a create', body: { query: CREATE, variables: { input: { firstName: 'Mo', customData: { a: 1 } } } } },
+      {
+        name: 'a taken email',
+        body: { query: 'mutation { createContact(input: { email: "plain@example.com" }) { id } }' },
+      },
+      { name: 'input the domain refuses', body: { query: CREATE, variables: { input: { email: 'not an email' } } } },
+    ];
+    const taken = await http(gw.url, 'POST', '/api/v1/contacts/contacts', {
+      key: tenant.apiKey,
+      body: { email: 'plain@example.com' },
     });
-    expect(mutation.status).toBe(200);
-    expect(JSON.parse(mutation.body).data.createContact.email).toBe('m@example.com');
+    expect(taken.status).toBe(201);
+    await bothPaths(tenant.apiKey, cases[0]!.body);
+    for (const { name, body } of cases) {
+      const plain = await answer(tenant.apiKey, body);
+      const throughYoga = await answer(tenant.apiKey, body, { origin: 'https://app.example' });
+      expect(plain, name).toEqual(throughYoga);
+      expect(plain.status, name).toBe(200);
+    }
+    const codes = await Promise.all(
+      cases.slice(1).map(async ({ body }) => JSON.parse((await answer(tenant.apiKey, body)).body)),
+    );
+    expect(codes.map((result) => result.errors[0].extensions.code)).toEqual(['email_taken', 'validation_failed']);
+  });
 
+  test('requests Yoga must see itself still reach it: an unknown parameter, a bad variables type', async () => {
+    const tenant = await createTenant(gw.app);
     const unknown = await answer(tenant.apiKey, { query: '{ __typename }', extra: 1 });
     expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.body).errors[0]).toMatchObject({

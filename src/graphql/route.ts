@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getOperationAST, parse, type ExecutionResult } from 'graphql';
+import { getOperationAST, parse, type ExecutionResult, type OperationTypeNode } from 'graphql';
 import { processRegularResult } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { createGraphQLServer, parseAndValidate, withCorrelatedErrors, type Graph
 export async function graphqlRoutes(app: FastifyInstance, services: Services, live: LiveEvents, guards: GraphQLGuards) {
   const yoga = createGraphQLServer(services, live, app.log, guards);
   const sse = singleConnectionSse(yoga);
+  const operationKinds = new Map<string, OperationKind>();
   // Before the server waits for in-flight requests: an open stream would hold it forever.
   app.addHook('preClose', sse.close);
 
@@ -36,7 +37,7 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
     url: '/graphql',
     method: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     // Idempotency-Key is for mutations: a repeated query must read fresh data, not a stored answer.
-    config: { sideEffects: (request) => isMutationRequest(request.body) },
+    config: { sideEffects: (request) => isMutationRequest(request.body, operationKinds) },
     schema: { hide: true }, // described by schema.graphql and introspection, not by OpenAPI
     handler: async (req, reply) => {
       if (sse.handles(req)) return sse.handle(req, reply);
@@ -53,12 +54,12 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
   });
 
   /**
-   * The common request, a query POSTed as JSON with no Origin (no CORS) and a JSON answer, runs on
+   * The common request, a query or mutation POSTed as JSON with no Origin (no CORS) and a JSON answer, runs on
    * Yoga's envelop directly: the same parse and validation caches, plugins (document limits, cost,
    * error codes, graphql-jit, timeout) and result processing, without Yoga's fetch-API request
    * pipeline, which built a Request per operation and cost a quarter of a contacts page's CPU
-   * (bench/README.md). Anything else, or a document that does not parse, validate or is no query,
-   * goes to Yoga (undefined), which answers it as before. A result without errors is answered as
+   * (bench/README.md). Anything else, or a document that does not parse, validate or is a
+   * subscription, goes to Yoga (undefined), which answers it as before. A result without errors is answered as
    * Yoga answers it, 200 with its JSON (a string here); one with errors through Yoga's result
    * processing (its status and body rules).
    */
@@ -67,8 +68,9 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
     if (!params) return undefined;
     const enveloped = yoga.getEnveloped({ req, reply });
     const parsed = parseAndValidate(enveloped, params.query);
-    if ('errors' in parsed || getOperationAST(parsed.document, params.operationName)?.operation !== 'query')
-      return undefined;
+    if ('errors' in parsed) return undefined;
+    const kind = getOperationAST(parsed.document, params.operationName)?.operation;
+    if (kind !== 'query' && kind !== 'mutation') return undefined;
     const contextValue = await enveloped.contextFactory();
     const result = await enveloped.execute({
       schema: enveloped.schema,
@@ -114,15 +116,31 @@ function acceptsPlainJson(accept: string | undefined): boolean {
   return accept === undefined || accept === '*/*' || accept === 'application/json';
 }
 
-/** Whether a GraphQL request body runs a mutation; an unparseable one is left to GraphQL to refuse. */
-function isMutationRequest(body: unknown): boolean {
+type OperationKind = OperationTypeNode | undefined;
+/** Distinct documents whose operation kind is remembered; past it the memo starts afresh. */
+const MAX_REMEMBERED_DOCUMENTS = 1000;
+
+/**
+ * Whether a GraphQL request body runs a mutation; an unparseable one is left to GraphQL to refuse.
+ * Clients send the same few documents over and over: each is parsed once (`kinds`).
+ */
+function isMutationRequest(body: unknown, kinds: Map<string, OperationKind>): boolean {
   if (!body || typeof body !== 'object') return false;
   const { query, operationName } = body as { query?: unknown; operationName?: unknown };
   if (typeof query !== 'string') return false;
+  const name = typeof operationName === 'string' ? operationName : undefined;
+  const memo = `${name ?? ''} ${query}`;
+  if (!kinds.has(memo)) {
+    if (kinds.size >= MAX_REMEMBERED_DOCUMENTS) kinds.clear();
+    kinds.set(memo, operationKind(query, name));
+  }
+  return kinds.get(memo) === 'mutation';
+}
+
+function operationKind(query: string, operationName: string | undefined): OperationKind {
   try {
-    const operation = getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined);
-    return operation?.operation === 'mutation';
+    return getOperationAST(parse(query), operationName)?.operation;
   } catch {
-    return false;
+    return undefined;
   }
 }
