@@ -364,6 +364,16 @@ describe('invalid filters are refused with their paths, and change nothing', () 
         filters: [{ field: 'tag', operator: 'is_before', value: 'x' }],
       }),
     ).toMatchObject({ code: 'validation_failed', errors: [{ path: 'filters[0].operator' }] });
+    const job = await api(tenant, 'POST', '/jobs', { resourceType: 'demo.hold', input: {} });
+    expect(
+      await refused(
+        'subscription($id: ID!, $filters: [EventFilterInput!]) { jobUpdated(id: $id, filters: $filters) { id } }',
+        {
+          id: job.body.jobId,
+          filters: [{ field: 'customer', operator: 'is', value: 'x' }],
+        },
+      ),
+    ).toMatchObject({ code: 'validation_failed', errors: [{ path: 'filters[0].field' }] });
     await ws.dispose();
   });
 
@@ -391,6 +401,23 @@ describe('invalid filters are refused with their paths, and change nothing', () 
       'accounting.invoice.paid',
       'accounting.invoice.paid',
     ]);
+
+    // A job's events from its first on (`after` an event before it), of those the filter lets through only how it ended.
+    const [before] = (await api(tenant, 'GET', '/events?limit=1')).body.items;
+    const job = await api(tenant, 'POST', '/contacts/contacts/import', {
+      contacts: [{ email: 'job-1@example.com' }, { email: 'job-2@example.com' }],
+    });
+    const ended = await subscribeLive(
+      ws,
+      gateway.url,
+      'subscription($id: ID!, $after: ID) { jobUpdated(id: $id, after: $after, filters: [{ field: "status", operator: "is_any_of", value: ["succeeded", "failed"] }]) { type skipped data { ... on Job { status } } } }',
+      { id: job.body.jobId, after: before.id },
+    );
+    const [end] = eventsIn(await ended.waitFor(1), 'jobUpdated');
+    expect(end).toMatchObject({ type: 'jobs.job.succeeded', data: { status: 'succeeded' } });
+    const jobEvents = (await api(tenant, 'GET', `/events?types=jobs.*&after=${before.id}`)).body.items;
+    expect(jobEvents.at(-1).type).toBe('jobs.job.succeeded');
+    expect(jobEvents.length).toBeGreaterThan(1);
     await ws.dispose();
   });
 });

@@ -2,7 +2,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import { JOB_STATUSES, jobWithHint, pollPath, type JobState, type JobStatus } from './job.js';
 import { builder } from '../../graphql/builder.js';
 import { authOf } from '../../graphql/auth.js';
-import { eventOrEnd, EventRef, eventResource, resourceEvents } from '../events/graphql.js';
+import { eventOrEnd, EventRef, eventResource, filterArgs, resourceEvents } from '../events/graphql.js';
 import { withoutNulls } from '../../graphql/inputs.js';
 import { forwardConnection } from '../../graphql/pages.js';
 
@@ -116,8 +116,8 @@ builder.subscriptionField('jobUpdated', (t) =>
   t.field({
     type: EventRef,
     description:
-      'The events of one job (jobs.job.*): queued, running, progress, and how it ended. Use `after` to resume.',
-    args: { id: t.arg.id({ required: true }), after: t.arg.id() },
+      'The events of one job (jobs.job.*): queued, running, progress, and how it ended, that match `filters`/`anyOf` (e.g. status is succeeded). Use `after` to resume.',
+    args: { id: t.arg.id({ required: true }), after: t.arg.id(), ...filterArgs },
     subscribe: (_root, args, ctx) =>
       resourceEvents(ctx, 'jobs.job.*', args, (auth, id) => ctx.services.jobs.get(auth, id)),
     resolve: eventOrEnd,
