@@ -83,13 +83,16 @@ builder.queryFields((t) => ({
     type: 'Contact',
     cursor: 'id',
     description: 'Contacts of the tenant, oldest first. Needs the communication feature.',
-    resolve: (query, _root, _args, ctx, info) =>
-      ctx.services.contacts.findMany(authOf(ctx), {
-        ...query,
-        // Without a node selected Pothos selects the cursor column only, and omit cannot join a select.
-        ...('select' in query ? {} : { omit: unselectedInPage(info) }),
-        orderBy: { id: 'asc' },
-      }),
+    resolve: (query, _root, _args, ctx, info) => {
+      // Without a node selected Pothos selects the cursor column only, and omit cannot join a select.
+      const omit = 'select' in query ? undefined : unselectedInPage(info);
+      // A first page of columns only (no relation to include) is one statement on the driver.
+      if (omit && !query.include && !query.cursor && query.take > 0) {
+        const columns = CONTACT_COLUMNS.filter((column) => !omit[column]);
+        return ctx.services.contacts.firstPage(authOf(ctx), columns, query.take);
+      }
+      return ctx.services.contacts.findMany(authOf(ctx), { ...query, omit, orderBy: { id: 'asc' } });
+    },
   }),
 }));
 

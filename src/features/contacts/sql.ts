@@ -6,6 +6,27 @@ import { columnList, insertRows } from '../../db/insert-rows.js';
 /** The contact columns this version reads and writes in raw SQL. */
 export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 
+/** The contact columns that are timestamps: `firstContacts` sends them as text in JavaScript's ISO form. */
+export const CONTACT_TIMESTAMPS: readonly string[] = ['createdAt', 'updatedAt'] satisfies (keyof Contact)[];
+
+/**
+ * A tenant's first `take` contacts by id, only `columns` (of CONTACT_COLUMNS, "id" among them),
+ * as one JSON array built by PostgreSQL (`page`): one value to parse, where Prisma maps a row per
+ * contact and a value per column. Timestamps come as text (see CONTACT_TIMESTAMPS), JSON columns
+ * as JSON.
+ */
+export function firstContacts(tenantId: string, columns: readonly string[], take: number): Prisma.Sql {
+  const read = columns.map((column) => `"Contact"."${column}"`).join(', ');
+  const fields = columns.map((column) =>
+    CONTACT_TIMESTAMPS.includes(column)
+      ? `'${column}', to_char("${column}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+      : `'${column}', "${column}"`,
+  );
+  return Prisma.sql`
+    WITH "first" AS (SELECT ${Prisma.raw(read)} FROM "Contact" WHERE "tenantId" = ${tenantId} ORDER BY "id" LIMIT ${take})
+    SELECT coalesce(json_agg(json_build_object(${Prisma.raw(fields.join(', '))}) ORDER BY "id"), '[]') AS "page" FROM "first"`;
+}
+
 /**
  * Inserts whole contact rows, one statement for any number (createMany compiles per row), and
  * returns the ids inserted: the caller built the rows (newContact), so nothing else is read back.
