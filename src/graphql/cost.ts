@@ -9,6 +9,7 @@ import {
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
+  type OperationDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLSchema,
@@ -46,6 +47,24 @@ export function operationCost(
 ): number {
   const operation = getOperationAST(document, operationName);
   if (!operation) throw new InvalidRequestError('The document has no operation of that name.');
+  if (operation.variableDefinitions?.length) return computedCost(schema, document, operation, variables);
+  // Without variables the cost is the document's own: worked out once per parsed document (they are cached and reused).
+  const known = fixedCosts.get(operation);
+  if (known !== undefined) return known;
+  const cost = computedCost(schema, document, operation, variables);
+  fixedCosts.set(operation, cost);
+  return cost;
+}
+
+/** Costs of operations that have no variables, by operation. */
+const fixedCosts = new WeakMap<OperationDefinitionNode, number>();
+
+function computedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Variables,
+): number {
   const root = schema.getRootType(operation.operation);
   if (!root) return 1;
   const defaults = Object.fromEntries(
