@@ -33,7 +33,7 @@ export function createServices(
 ) {
   const auth = authenticator(prisma);
   const guard = addressGuard(config.webhooks.allowedCidrs);
-  const jobs = jobService(prisma, BUILT_IN_JOB_TYPES, config.jobs);
+  const jobs = jobService(prisma, query, BUILT_IN_JOB_TYPES, config.jobs);
   const filters = eventFilters(EVENT_DATA_SCHEMAS);
   return {
     authenticate: auth.authenticate,

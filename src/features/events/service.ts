@@ -100,20 +100,6 @@ export function writeWithEvents<Row>(
 export type WriterEvent = { writer: Pick<AuthContext, 'correlationId'>; event: NewEvent };
 
 /**
- * writeWithEvents for a batch of one tenant's rows that may skip some (INSERT … ON CONFLICT DO
- * NOTHING RETURNING "id"…): appends only the events of the rows written (resourceId = "id"),
- * numbered without gaps. Returns what `write` returned.
- */
-export function writeBatchWithEvents<Row>(
-  db: Prisma.TransactionClient,
-  tenantId: string,
-  write: Prisma.Sql,
-  events: WriterEvent[],
-): Promise<Row[]> {
-  return db.$queryRaw<Row[]>(batchWithEvents(tenantId, write, events));
-}
-
-/**
  * The CTEs that append `events` of `writer`, then the event of the statement's `changed` row, only
  * when that row changed (see appendedEventsWithChange): for a statement whose writes count only
  * along with the change of one row that names its own event (a job's progress update).
@@ -122,7 +108,11 @@ export function eventsWithChange(writer: Pick<AuthContext, 'tenantId' | 'correla
   return appendedEventsWithChange(writer.tenantId, appended(writer, events), [newId('evt')]);
 }
 
-/** writeBatchWithEvents's statement, for callers that run it on the driver (Database.query). */
+/**
+ * The statement of writeWithEvents for a batch of one tenant's rows that may skip some (INSERT …
+ * ON CONFLICT DO NOTHING RETURNING "id"…), to run on the driver (Database.query): appends only the
+ * events of the rows written (resourceId = "id"), numbered without gaps; returns what `write` returned.
+ */
 export function batchWithEvents(tenantId: string, write: Prisma.Sql, events: WriterEvent[]): Prisma.Sql {
   const rows = events.flatMap(({ writer, event }) => appended(writer, [event]));
   return writeAndAppendEventsOfWritten(write, tenantId, rows);

@@ -8,7 +8,8 @@ import { groupCommitByKey } from '../../core/passes.js';
 import { ownedOrNotFound } from '../../core/owned.js';
 import { JsonObject, parseInput } from '../../core/validation.js';
 import { insertRows } from '../../db/insert-rows.js';
-import { recordEvent, writeBatchWithEvents } from '../events/service.js';
+import type { Query } from '../../db/database.js';
+import { batchWithEvents, recordEvent } from '../events/service.js';
 import { jobHolderOps } from './holder.js';
 import { asWriter, JOB, JOB_STATUSES, jobEvent, WITHOUT_INPUT, type JobState } from './job.js';
 import { JOB_COLUMNS } from './sql.js';
@@ -92,10 +93,12 @@ function queuedJob(auth: AuthContext, job: NewJob): JobState {
 /**
  * Jobs: queued by clients (and by the features' own built-in work), run by a holder (a gateway
  * worker or a runner). `builtInTypes` are the types the gateway runs itself; `builtInHandled`
- * says whether a worker runs them for this database.
+ * says whether a worker runs them for this database. `query` runs the queueing statement on the
+ * driver: Prisma would re-serialize its JSON parameters, an import's input among them (megabytes).
  */
 export function jobService(
   prisma: PrismaClient,
+  query: Query,
   builtInTypes: readonly string[],
   config: Pick<JobConfig, 'builtInHandled' | 'noopType'>,
 ) {
@@ -122,7 +125,7 @@ export function jobService(
       writer: { correlationId: state.correlationId },
       event: jobEvent(state, 'jobs.job.queued'),
     }));
-    await writeBatchWithEvents(prisma, tenantId, insert, events);
+    await query(batchWithEvents(tenantId, insert, events));
   });
 
   /** Queues a job and writes its jobs.job.queued event; a trigger wakes the workers. */
