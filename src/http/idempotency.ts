@@ -23,20 +23,22 @@ type Completion = { applicationId: string; key: string; response: StoredResponse
 /** `query` runs the batched claims and completions on the driver: Prisma would re-serialize their JSON parameters. */
 export function idempotencyService(prisma: PrismaClient, query: Query, ttlMs: number) {
   // Claims and completions that arrive while the previous statement runs share the next one:
-  // under load, one statement and one commit for many requests' records.
-  const claims = groupCommit<Claim, boolean>(async (batch) => {
-    // A key twice in one statement would be claimed twice (an error): only its first request is
-    // in it, the others find the record in flight.
+  // under load, one statement and one commit for many requests' records, claims and answers alike.
+  const writes = groupCommit<Claim | Completion, boolean>(async (batch) => {
+    const completions = batch.filter((item): item is Completion => 'response' in item);
+    const completing = new Set(completions.map(recordKey));
+    // A key twice in one statement would be claimed twice (an error), and a record is not changed
+    // twice in one statement: only a key's first claim is in it, and none whose request is being
+    // answered. The others find the record in flight, or its answer once this statement committed.
     const distinct = new Map<string, Claim>();
-    for (const claim of batch) distinct.set(recordKey(claim), distinct.get(recordKey(claim)) ?? claim);
+    for (const item of batch)
+      if (!('response' in item) && !completing.has(recordKey(item)) && !distinct.has(recordKey(item)))
+        distinct.set(recordKey(item), item);
     const rows = await query<{ applicationId: string; key: string }>(
-      claimKeys([...distinct.values()], new Date(), ttlMs),
+      claimAndComplete([...distinct.values()], completions, new Date(), ttlMs),
     );
     const claimed = new Set(rows.map(recordKey));
-    return batch.map((claim) => distinct.get(recordKey(claim)) === claim && claimed.has(recordKey(claim)));
-  });
-  const completions = groupCommit<Completion>(async (batch) => {
-    await query(completeRecords(batch));
+    return batch.map((item) => distinct.get(recordKey(item)) === item && claimed.has(recordKey(item)));
   });
 
   return {
@@ -45,7 +47,7 @@ export function idempotencyService(prisma: PrismaClient, query: Query, ttlMs: nu
       if (!KEY_PATTERN.test(key)) {
         throw new InvalidRequestError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
       }
-      if (await claims.add({ applicationId, key, requestHash })) return { replay: null };
+      if (await writes.add({ applicationId, key, requestHash })) return { replay: null };
 
       const record = await prisma.idempotencyRecord.findUnique({
         where: { applicationId_key: { applicationId, key } },
@@ -72,8 +74,8 @@ export function idempotencyService(prisma: PrismaClient, query: Query, ttlMs: nu
       };
     },
 
-    complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
-      return completions.add({ applicationId, key, response });
+    async complete(applicationId: string, key: string, response: StoredResponse): Promise<void> {
+      await writes.add({ applicationId, key, response });
     },
 
     /** Forgets a claim whose request failed unexpectedly, so the client may retry it. */
@@ -91,14 +93,22 @@ export function idempotencyService(prisma: PrismaClient, query: Query, ttlMs: nu
 const recordKey = (record: { applicationId: string; key: string }) => `${record.applicationId} ${record.key}`;
 
 /**
- * Claims the keys of first requests: a new record, or one whose claim lapsed (expired, or in
- * flight past IN_FLIGHT_TIMEOUT_MS); returns the keys claimed. One INSERT … ON CONFLICT DO
- * UPDATE … WHERE, so two requests racing for a key cannot both claim it: Prisma's upsert has no
- * condition on the update, nor a batch form. In key order, so that two statements wait for each
- * other's keys in one order and never deadlock.
+ * Stores the responses of claimed keys (an UPDATE: Prisma's updateMany sets one value for all
+ * rows), and claims the keys of first requests: a new record, or one whose claim lapsed (expired,
+ * or in flight past IN_FLIGHT_TIMEOUT_MS); returns the keys claimed. The claim is one INSERT … ON
+ * CONFLICT DO UPDATE … WHERE, so two requests racing for a key cannot both claim it: Prisma's
+ * upsert has no condition on the update, nor a batch form. In key order, so that two statements
+ * wait for each other's keys in one order and never deadlock.
  */
-function claimKeys(claims: Claim[], now: Date, ttlMs: number): Prisma.Sql {
+function claimAndComplete(claims: Claim[], completions: Completion[], now: Date, ttlMs: number): Prisma.Sql {
+  const answers = completions.map(({ applicationId, key, response }) => ({ applicationId, key, ...response }));
   return Prisma.sql`
+    WITH completed AS (
+      UPDATE "IdempotencyRecord" r
+      SET "state" = 'completed', "statusCode" = c."statusCode", "headers" = c."headers", "body" = c."body"
+      FROM jsonb_to_recordset(${JSON.stringify(answers)}::jsonb) AS c("applicationId" text, "key" text, "statusCode" int, "headers" jsonb, "body" text)
+      WHERE r."applicationId" = c."applicationId" AND r."key" = c."key"
+    )
     INSERT INTO "IdempotencyRecord" ("applicationId", "key", "requestHash", "state", "createdAt", "expiresAt")
     SELECT c."applicationId", c."key", c."requestHash", 'in_flight', ${now}::timestamp, ${new Date(now.getTime() + ttlMs)}::timestamp
     FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS c("applicationId" text, "key" text, "requestHash" text)
@@ -109,14 +119,4 @@ function claimKeys(claims: Claim[], now: Date, ttlMs: number): Prisma.Sql {
       WHERE "IdempotencyRecord"."expiresAt" < ${now}
          OR ("IdempotencyRecord"."state" = 'in_flight' AND "IdempotencyRecord"."createdAt" < ${new Date(now.getTime() - IN_FLIGHT_TIMEOUT_MS)})
     RETURNING "applicationId", "key"`;
-}
-
-/** Stores the responses of claimed keys, in one statement for a batch (raw: Prisma's updateMany sets one value for all rows). */
-function completeRecords(completions: Completion[]): Prisma.Sql {
-  const rows = completions.map(({ applicationId, key, response }) => ({ applicationId, key, ...response }));
-  return Prisma.sql`
-    UPDATE "IdempotencyRecord" r
-    SET "state" = 'completed', "statusCode" = c."statusCode", "headers" = c."headers", "body" = c."body"
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS c("applicationId" text, "key" text, "statusCode" int, "headers" jsonb, "body" text)
-    WHERE r."applicationId" = c."applicationId" AND r."key" = c."key"`;
 }
