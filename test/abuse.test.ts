@@ -63,6 +63,36 @@ describe('deep JSON', () => {
     expect(gql.body.errors[0].message).toBe('The request body nests deeper than 64 levels.');
   });
 
+  test("GraphQL GET: variables in the URL are held to the body's rules (depth, exact numbers, storable text)", async () => {
+    const query = 'query($x: [EventFilterInput!]) { events(first: 1, filters: $x) { edges { node { id } } } }';
+    const get = (variables: string) =>
+      http(gw.url, 'GET', `/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(variables)}`, {
+        key: victim.apiKey,
+      });
+    const filter = (value: string) => `{"x":[{"field":"correlationId","operator":"is","value":${value}}]}`;
+    const deep = await get(filter(nestedArrays(200)));
+    expect(deep.status).toBe(400);
+    expect(deep.body.errors[0]).toMatchObject({
+      message: 'The variables parameter nests deeper than 64 levels.',
+      extensions: { code: 'invalid_request', status: 400 },
+    });
+    const refused = [
+      ['"a\\u0000"', 'must not contain NUL characters (U+0000)'],
+      ['12345678901234567890123', expect.stringContaining('cannot be represented exactly')],
+    ] as const;
+    for (const [value, message] of refused) {
+      const res = await get(filter(value));
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.errors[0].extensions).toMatchObject({
+        code: 'validation_failed',
+        errors: [{ path: 'variables.x[0].value', message }],
+      });
+    }
+    const fine = await get(filter('"ok"'));
+    expect(fine.status, fine.text).toBe(200);
+    expect(fine.body.data).toEqual({ events: { edges: [] } });
+  });
+
   test('64 levels are accepted up to the domain, which names what it refuses', async () => {
     // The body is 64 deep: {customData:{a:{a:…}}} with the innermost at level 64.
     const res = await post(CONTACTS, `{"firstName":"\\u0000","customData":${nestedObjects(63)}}`);

@@ -4,6 +4,7 @@ import { getOperationAST, parse, type ExecutionResult, type OperationTypeNode } 
 import { processRegularResult } from 'graphql-yoga';
 import { presentedApiKey } from '../auth/authenticate.js';
 import { DomainError } from '../core/errors.js';
+import { parseJsonParameter } from '../http/input.js';
 import type { Services } from '../services.js';
 import type { LiveEvents } from '../features/events/live.js';
 import { singleConnectionSse } from './sse.js';
@@ -39,6 +40,13 @@ export async function graphqlRoutes(app: FastifyInstance, services: Services, li
     // Idempotency-Key is for mutations: a repeated query must read fresh data, not a stored answer.
     config: { sideEffects: (request) => isMutationRequest(request.body, operationKinds) },
     schema: { hide: true }, // described by schema.graphql and introspection, not by OpenAPI
+    // A GET's variables are JSON in the URL: the body's rules (depth, exact numbers, storable text) apply to them too.
+    preValidation: async (req) => {
+      if (req.method !== 'GET') return;
+      const params = req.query as Record<string, unknown>;
+      for (const name of ['variables', 'extensions'])
+        if (typeof params[name] === 'string') parseJsonParameter(name, params[name]);
+    },
     handler: async (req, reply) => {
       if (sse.handles(req)) return sse.handle(req, reply);
       const plain = await plainQuery(req, reply);

@@ -103,19 +103,37 @@ export function exactNumberProblem(text: string): string | null {
  * fast path; only a refused one is parsed again (by lossless-json, which keeps each number's text).
  */
 export function parseJsonBody(text: string): unknown {
+  return parseJsonText(text, 'The request body');
+}
+
+/**
+ * A query parameter that carries JSON (GraphQL GET's `variables` and `extensions`), by the body's
+ * rules; refusals name the parameter (`variables.input.amount`).
+ */
+export function parseJsonParameter(name: string, text: string): unknown {
+  return parseJsonText(text, `The ${name} parameter`, name);
+}
+
+/** parseJsonBody's rules for `what`; the paths of refused values under `name` when it is given. */
+function parseJsonText(text: string, what: string, name?: string): unknown {
   const scan = scanJson(text);
-  if (scan.tooDeep) throw new InvalidRequestError(`The request body nests deeper than ${MAX_INPUT_DEPTH} levels.`);
-  let body: unknown;
+  if (scan.tooDeep) throw new InvalidRequestError(`${what} nests deeper than ${MAX_INPUT_DEPTH} levels.`);
+  let value: unknown;
   try {
-    body = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    throw new InvalidRequestError('The request body is not valid JSON.');
+    throw new InvalidRequestError(`${what} is not valid JSON.`);
   }
   const errors = scan.inexactNumber ? inexactNumberErrors(text) : [];
-  if (scan.unstorableEscape) errors.push(...unstorableInputErrors(body));
-  if (errors.length) throw new ValidationError(errors);
-  return body;
+  if (scan.unstorableEscape) errors.push(...unstorableInputErrors(value));
+  if (errors.length)
+    throw new ValidationError(
+      name ? errors.map(({ path, message }) => ({ path: under(name, path), message })) : errors,
+    );
+  return value;
 }
+
+const under = (name: string, path: string) => (!path ? name : path.startsWith('[') ? name + path : `${name}.${path}`);
 
 /** The path of every number in `text` that exactNumberProblem refuses. */
 function inexactNumberErrors(text: string): FieldError[] {
