@@ -51,6 +51,9 @@ export function unstorableTextProblem(text: string): string | null {
  * depth cannot overflow the stack; below `maxDepth` it does not look.
  */
 export function unstorableInputErrors(input: unknown, maxDepth = MAX_INPUT_DEPTH): FieldError[] {
+  // Almost every input has nothing to refuse: a walk that allocates nothing says so first (an
+  // import's body is 100,000s of values), and only a refused one is walked again for its paths.
+  if (storable(input, 0, maxDepth)) return [];
   const errors: FieldError[] = [];
   // Each entry knows its parent's index, so a path is only built for a value that has a problem.
   const queue: { value: unknown; key: PropertyKey | null; parent: number; depth: number }[] = [
@@ -84,6 +87,22 @@ export function unstorableInputErrors(input: unknown, maxDepth = MAX_INPUT_DEPTH
     }
   }
   return errors;
+}
+
+/** Whether unstorableInputErrors finds nothing; recursion stops at `maxDepth`, so it cannot overflow the stack. */
+function storable(value: unknown, depth: number, maxDepth: number): boolean {
+  if (typeof value === 'string') return !UNSTORABLE_TEXT.test(value);
+  if (!isJsonContainer(value)) return true;
+  if (depth >= maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!storable(item, depth + 1, maxDepth)) return false;
+    return true;
+  }
+  for (const key of Object.keys(value)) {
+    if (UNSTORABLE_TEXT.test(key) || !storable((value as Record<string, unknown>)[key], depth + 1, maxDepth))
+      return false;
+  }
+  return true;
 }
 
 /**
