@@ -66,6 +66,7 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
     const versions = await tx.$queryRaw<{ tenantId: string; features: string[]; version: string }[]>(
       endpointSetVersions(tenantIds),
     );
+    if (tenants.size + versions.length > MAX_CACHED_TENANTS) for (const tenantId of tenants.keys()) drop(tenantId);
     const stale = versions.filter(({ tenantId, version }) => tenants.get(tenantId)?.version !== version);
     if (stale.length) {
       const rows = await tx.webhookEndpoint.findMany({
@@ -79,7 +80,6 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
         if (ofTenant) ofTenant.push(row);
         else rowsOf.set(row.tenantId, [row]);
       }
-      if (tenants.size + stale.length > MAX_CACHED_TENANTS) for (const tenantId of tenants.keys()) drop(tenantId);
       for (const { tenantId, version } of stale) {
         drop(tenantId);
         const endpoints = (rowsOf.get(tenantId) ?? []).map((row) => {
@@ -130,7 +130,8 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
     keptBackOfDropped.clear();
     for (const endpoint of byId.values())
       if (endpoint.keptBack) {
-        counts.set(endpoint.id, endpoint.keptBack);
+        // Also among the dropped counts when a write failed meanwhile: both add up.
+        counts.set(endpoint.id, (counts.get(endpoint.id) ?? 0) + endpoint.keptBack);
         endpoint.keptBack = 0;
       }
     return counts;
