@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { projectRoot } from '../src/db/migrate.js';
-import { gatewayEnvironments, untilReady } from './support/processes.js';
+import { sleep } from './support/problem.js';
+import { freePort, gatewayEnvironments } from './support/processes.js';
 import { connectWs, subscribeLive } from './support/subscriptions.js';
 import { waitUntil } from './support/wait.js';
 
@@ -26,16 +27,31 @@ type NpmStart = {
   readyOutput: string;
 };
 
-/** `npm start` on a port the system picks; resolves once /ready answers 200, with what had been printed by then. */
+/** `npm start` on a free port; resolves once /ready answers 200, with what had been printed by then. */
 async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
+  const port = await freePort();
   const npm = spawn('npm', ['start'], {
     cwd: projectRoot,
-    env: { ...env, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json' },
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(npm);
-  const { url, output, exited } = await untilReady(npm, 'npm start');
-  return { npm, url, output, exited, readyOutput: output() };
+  let output = '';
+  npm.stdout!.on('data', (d) => (output += d));
+  npm.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
+  for (;;) {
+    if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output}`);
+    const ready = await fetch(`${url}/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ready) return { npm, url, output: () => output, exited, readyOutput: output };
+    if (Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output}`);
+    await sleep(50);
+  }
 }
 
 /** The JSON log lines printed so far. */

@@ -75,35 +75,6 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<GatewayProce
   return { proc, url, output: () => output, exited };
 }
 
-/** The base URL a starting gateway prints in its ready line ("Nilo gateway ready at http://…"). */
-const READY_LINE = /Nilo gateway ready at (http:\/\/[\d.]+:\d+)/;
-
-/**
- * Waits for a gateway started with PORT=0 to print its ready line, then until its /ready answers
- * 200. `npm start` builds first, for seconds: a port picked beforehand and handed over could be
- * taken meanwhile by another test's listener, which this test's requests would then reach.
- */
-export async function untilReady(proc: ChildProcess, name: string): Promise<GatewayProcess> {
-  let output = '';
-  proc.stdout!.on('data', (d) => (output += d));
-  proc.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 120_000; // a fresh embedded folder runs initdb: slow on a busy machine
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${output}`);
-    const url = READY_LINE.exec(output)?.[1];
-    const ready =
-      url !== undefined &&
-      (await fetch(`${url}/ready`).then(
-        (r) => r.status === 200,
-        () => false,
-      ));
-    if (ready) return { proc, url, output: () => output, exited };
-    if (Date.now() > deadline) throw new Error(`${name} did not get ready:\n${output}`);
-    await sleep(50);
-  }
-}
-
 /** SIGTERM, as an operator would; the gateway must shut down cleanly (exit 0). */
 export async function stopGateway(gateway: GatewayProcess): Promise<void> {
   gateway.proc.kill('SIGTERM');
