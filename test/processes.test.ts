@@ -7,14 +7,8 @@ import { createServices } from '../src/services.js';
 import type { Tenant } from './support/gateway.js';
 import { sleep } from './support/problem.js';
 import { waitUntil } from './support/wait.js';
-import {
-  freePort,
-  gatewayEnvironments,
-  killGateway,
-  spawnTracked,
-  startGateway,
-  stopGateway,
-} from './support/processes.js';
+import { freePort } from './support/ports.js';
+import { gatewayEnvironments, killGateway, spawnTracked, startGateway, stopGateway } from './support/processes.js';
 import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 
 // Real gateway processes: starting one (PGlite's initdb, migrations) takes seconds on a busy machine.

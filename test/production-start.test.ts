@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { projectRoot } from '../src/db/migrate.js';
 import { sleep } from './support/problem.js';
-import { freePort, gatewayEnvironments } from './support/processes.js';
+import { freePort } from './support/ports.js';
+import { gatewayEnvironments } from './support/processes.js';
 import { connectWs, subscribeLive } from './support/subscriptions.js';
 import { waitUntil } from './support/wait.js';
 
@@ -24,10 +25,9 @@ type NpmStart = {
   url: string;
   output: () => string;
   exited: Promise<number | null>;
-  readyOutput: string;
 };
 
-/** `npm start` on a free port; resolves once /ready answers 200, with what had been printed by then. */
+/** `npm start` on a free port; resolves once /ready answers 200. */
 async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
   const port = await freePort();
   const npm = spawn('npm', ['start'], {
@@ -48,7 +48,13 @@ async function npmStart(env: NodeJS.ProcessEnv): Promise<NpmStart> {
       (r) => r.status === 200,
       () => false,
     );
-    if (ready) return { npm, url, output: () => output, exited, readyOutput: output };
+    if (ready) {
+      // The pipe may hand over the last lines printed before /ready opened after its answer.
+      await waitUntil('the ready line is read', () => output.includes('Nilo gateway ready'), 10_000, {
+        context: () => output,
+      });
+      return { npm, url, output: () => output, exited };
+    }
     if (Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output}`);
     await sleep(50);
   }
@@ -81,14 +87,21 @@ describe('npm start', () => {
     async () => {
       const env = environment({ NODE_ENV: 'development', LOG_LEVEL: 'info' });
       const gateway = await npmStart(env);
-      const pid = gatewayPid(gateway.readyOutput);
+      const pid = gatewayPid(gateway.output());
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(-1)).toEqual([
         'dist/main.js',
       ]);
 
-      const announced = logLines(gateway.readyOutput).find(
-        (line) => line.msg === `Nilo gateway ready at ${gateway.url}`,
-      );
+      // One log line per request. Sent once /ready answered: whatever the start printed before
+      // /ready opened is in the output before this request's line (one process writing one stream).
+      await fetch(`${gateway.url}/api/v1/hello`);
+      const helloLine = () => gateway.output().indexOf('"url":"/api/v1/hello"');
+      await waitUntil('the request is logged', () => helloLine() >= 0, 10_000, { context: gateway.output });
+      const beforeReady = gateway.output().slice(0, gateway.output().lastIndexOf('\n', helloLine()) + 1);
+      const helloLines = logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello');
+      expect(helloLines).toMatchObject([{ res: { statusCode: 401 }, responseTime: expect.any(Number) }]);
+
+      const announced = logLines(beforeReady).find((line) => line.msg === `Nilo gateway ready at ${gateway.url}`);
       expect(announced).toMatchObject({
         mode: `${env.DATABASE_URL ? 'postgresql' : 'pglite'}+${env.REDIS_URL ? 'redis' : 'in-process'}`,
         graphiql: `${gateway.url}/graphql`,
@@ -98,14 +111,8 @@ describe('npm start', () => {
       });
       expect(announced.database).toContain(env.DATABASE_URL ? 'PostgreSQL' : env.DATA_DIR);
       // Embedded development creates the demo tenant; an empty server database says how to create one. Both before /ready.
-      if (env.DATABASE_URL)
-        expect(logLines(gateway.readyOutput).find((line) => line.msg?.includes('no tenant yet'))).toBeDefined();
-      else expect(gateway.readyOutput).toMatch(/shown only this once:\s+nilo_ak_/);
-      // One log line per request.
-      await fetch(`${gateway.url}/api/v1/hello`);
-      const helloLines = () => logLines(gateway.output()).filter((line) => line.req?.url === '/api/v1/hello');
-      await waitUntil('the request is logged', () => helloLines().length > 0, 10_000, { context: gateway.output });
-      expect(helloLines()).toMatchObject([{ res: { statusCode: 401 }, responseTime: expect.any(Number) }]);
+      if (env.DATABASE_URL) expect(beforeReady).toContain('no tenant yet');
+      else expect(beforeReady).toMatch(/shown only this once:\s+nilo_ak_/);
 
       gateway.npm.kill('SIGINT');
       expect(await gateway.exited, gateway.output()).toBe(0);
@@ -120,7 +127,7 @@ describe('npm start', () => {
       const env = environment({ LOG_LEVEL: 'info' });
       const tenant = await createTenantIn(env);
       const gateway = await npmStart(env);
-      const pid = gatewayPid(gateway.readyOutput);
+      const pid = gatewayPid(gateway.output());
       const ws = connectWs(gateway.url, { authorization: `Bearer ${tenant.apiKey}` });
       await subscribeLive(ws, gateway.url, 'subscription { events { id } }');
 

@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, test } from 'vitest';
 import { createTenant, http, useGateway, type Tenant } from './support/gateway.js';
 import { expectProblem, sleep } from './support/problem.js';
-import { freePort } from './support/processes.js';
+import { freePort } from './support/ports.js';
 import { startReceiver } from './support/receiver.js';
 import { connectWs, eventsIn, subscribeLive } from './support/subscriptions.js';
 

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -8,6 +7,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { projectRoot } from '../../src/db/migrate.js';
 import { createServices } from '../../src/services.js';
 import { createDatabase, seedDataDir, type Tenant } from './gateway.js';
+import { freePort } from './ports.js';
 import { scratchDir } from './scratch.js';
 import { sleep } from './problem.js';
 
@@ -34,14 +34,6 @@ export function spawnTracked(script: string, args: string[], env: NodeJS.Process
   });
   spawned.add(proc);
   return proc;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export type GatewayProcess = {

@@ -1,21 +1,13 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';
 
 // Private PostgreSQL and Redis servers for fault tests, which stop, freeze (SIGSTOP) and restart
 // them: never the shared services other test files use.
-
-/** A port the kernel just handed out (and took back), so a server can listen on it. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Whether something accepts TCP connections on the port (and answers nothing in particular). */
 function accepting(port: number): Promise<boolean> {
