@@ -54,7 +54,7 @@ export function createServices(
     runners: runnerService(prisma, jobs, config.jobs.leaseMs),
     viewer: viewerService(prisma),
     idempotency: idempotencyService(prisma, query, config.idempotencyTtlMs),
-    webhooks: webhookService(prisma, config.webhooks, guard, filters),
+    webhooks: webhookService(prisma, query, config.webhooks, guard, filters),
     /** The SSRF guard webhook deliveries connect through. */
     addressGuard: guard,
     /** Pothos's Prisma plugin loads relations a resolver did not include through this client. */

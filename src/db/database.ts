@@ -28,6 +28,12 @@ export type Database = {
    * sent as its UTC time (ISO 8601): cast it (`::timestamp`) where PostgreSQL cannot infer its type.
    */
   query: Query;
+  /**
+   * Runs `work` in one transaction on one driver connection, its statements as `query` takes them:
+   * committed when it resolves, rolled back when it throws. For the relay's pass, whose few
+   * statements carry many rows.
+   */
+  transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
   /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
   listen(channel: string, handler: NotificationHandler): Promise<void>;
   close(): Promise<void>;
@@ -85,14 +91,32 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}),
       transactionOptions: TRANSACTION_OPTIONS,
     });
+    /** One statement on the pool or a connection of it, prepared under its text's name. */
+    const runOn = async <Row>(on: pg.Pool | pg.PoolClient, statement: Prisma.Sql): Promise<Row[]> => {
+      const { text } = statement;
+      return (await on.query({ text, values: driverValues(statement), name: nameOf?.({ sql: text }) })).rows as Row[];
+    };
     const listener = new PgListener({ connectionString: config.databaseUrl, ...connectionLimits(config) });
     return {
       prisma,
       kind: 'postgres',
-      query: async <Row>(statement: Prisma.Sql) => {
-        const { text } = statement;
-        return (await pool.query({ text, values: driverValues(statement), name: nameOf?.({ sql: text }) }))
-          .rows as Row[];
+      query: (statement) => runOn(pool, statement),
+      transaction: async (work) => {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await work((statement) => runOn(client, statement));
+          await client.query('COMMIT');
+          client.release();
+          return result;
+        } catch (error) {
+          // A connection that cannot even roll back is not handed out again.
+          await client.query('ROLLBACK').then(
+            () => client.release(),
+            (rollbackError: Error) => client.release(rollbackError),
+          );
+          throw error;
+        }
       },
       listen: (channel, handler) => listener.listen(channel, handler),
       close: async () => {
@@ -134,6 +158,10 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
     kind: 'pglite',
     query: async <Row>(statement: Prisma.Sql) =>
       (await pglite.query<Row>(statement.text, driverValues(statement))).rows,
+    transaction: (work) =>
+      pglite.transaction((tx) =>
+        work(async <Row>(statement: Prisma.Sql) => (await tx.query<Row>(statement.text, driverValues(statement))).rows),
+      ),
     listen: async (channel, handler) => {
       unlisteners.push(await pglite.listen(channel, handler));
     },

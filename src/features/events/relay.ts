@@ -2,7 +2,7 @@ import { EVENTS_CHANNEL } from '../../db/channels.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Prisma } from '../../generated/prisma/client.js';
-import type { Database } from '../../db/database.js';
+import type { Database, Query } from '../../db/database.js';
 import { databaseUnavailable } from '../../db/unavailable.js';
 import type { EventFacts } from './service.js';
 import { relayLag } from '../../metrics.js';
@@ -28,15 +28,22 @@ const LINGER_MS = 2;
  */
 const FIRST_ANALYZE_AFTER_DELIVERIES = 1000;
 
-/** A committed event the relay publishes, with its data: subscribers' and webhook endpoints' content filters read it there, not from the log. */
-export type UnpublishedEvent = EventFacts & { tenantId: string; data: Prisma.JsonValue };
+/**
+ * A committed event the relay publishes, with its data: subscribers' and webhook endpoints' content
+ * filters read it there, not from the log. `occurredAt` is ISO 8601 text, as the claim reads it.
+ */
+export type UnpublishedEvent = Omit<EventFacts, 'occurredAt'> & {
+  tenantId: string;
+  occurredAt: string;
+  data: Prisma.JsonValue;
+};
 
 /**
- * Creates the webhook deliveries of a batch inside the relay's transaction (so each event gets
- * them exactly once) and returns how many. Passed in by the composition root: the webhooks feature
- * depends on events, not the other way round.
+ * Creates the webhook deliveries of a batch inside the relay's transaction (`query` runs in it, so
+ * each event gets them exactly once) and returns how many. Passed in by the composition root: the
+ * webhooks feature depends on events, not the other way round.
  */
-export type ScheduleDeliveries = (tx: Prisma.TransactionClient, events: UnpublishedEvent[]) => Promise<number>;
+export type ScheduleDeliveries = (query: Query, events: UnpublishedEvent[]) => Promise<number>;
 
 /**
  * Publishes committed events, in order per tenant, creates their webhook deliveries, and moves the
@@ -121,11 +128,10 @@ function publishBatch(
   { database, bus, scheduleDeliveries }: RelayOptions,
   tenantIds: string[] | null,
 ): Promise<{ published: number; more: boolean; deliveries: number }> {
-  return database.prisma.$transaction(async (tx) => {
+  // On the driver: a batch's hundreds of events with their data are rows Prisma would only convert.
+  return database.transaction(async (query) => {
     // The cursors move at once; the move commits only after the publishing below succeeded.
-    const events = await tx.$queryRaw<UnpublishedEvent[]>(
-      claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE),
-    );
+    const events = await query<UnpublishedEvent>(claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE));
     if (!events.length) return { published: 0, more: false, deliveries: 0 };
     const perTenant = new Map<string, number>();
     const publishedAt = Date.now();
@@ -135,7 +141,7 @@ function publishBatch(
       bus.publish(tenantId, { ...event, occurredAt });
       relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
     }
-    const deliveries = await scheduleDeliveries(tx, events);
+    const deliveries = await scheduleDeliveries(query, events);
     const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
     return { published: events.length, more, deliveries };
   });
@@ -152,8 +158,8 @@ function deliveriesAnalyzer(database: Database, log: FastifyBaseLogger): (create
     deliveriesSinceAnalyze = 0;
     analyzeAfter *= 2;
     analyzing = true;
-    database.prisma
-      .$executeRaw(analyzeWebhookDeliveries())
+    database
+      .query(analyzeWebhookDeliveries())
       .catch((err: unknown) => log.warn({ err }, 'analyzing the webhook deliveries failed'))
       .finally(() => (analyzing = false));
   };

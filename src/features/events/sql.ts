@@ -92,8 +92,9 @@ export function appendedEventsWithChange(tenantId: string, events: AppendedEvent
 /**
  * Locks up to `tenantLimit` relay cursors that have unpublished events (of `tenantIds`; null: any
  * tenant's), moves them past up to `eventLimit` events each and returns those events with their
- * data (the content filters of subscribers and webhook endpoints read it). Raw because Prisma has
- * no FOR UPDATE … SKIP LOCKED, and it all is one round trip per batch.
+ * data (the content filters of subscribers and webhook endpoints read it), `occurredAt` as ISO 8601
+ * text (the relay runs it on the driver). Raw because Prisma has no FOR UPDATE … SKIP LOCKED, and
+ * it all is one round trip per batch.
  */
 export function claimUnpublishedEvents(
   tenantIds: string[] | null,
@@ -108,7 +109,8 @@ export function claimUnpublishedEvents(
       FOR UPDATE OF c SKIP LOCKED),
     batch AS (
       SELECT e.* FROM cursor c CROSS JOIN LATERAL (
-        SELECT "id", "tenantId", "tenantSequence", "type", "occurredAt", "correlationId", "resourceType", "resourceId", "data" FROM "Event"
+        SELECT "id", "tenantId", "tenantSequence", "type", to_char("occurredAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt",
+               "correlationId", "resourceType", "resourceId", "data" FROM "Event"
         WHERE "tenantId" = c."tenantId" AND "tenantSequence" > c."publishedSequence"
         ORDER BY "tenantSequence" LIMIT ${eventLimit}) e),
     advanced AS (

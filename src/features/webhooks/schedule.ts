@@ -1,15 +1,10 @@
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Query } from '../../db/database.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { newId } from '../../core/ids.js';
 import type { EventFilter, EventFilters } from '../events/filters.js';
 import type { UnpublishedEvent } from '../events/relay.js';
 import { endpointWants, typesOf } from './policy.js';
-import {
-  addFilteredOut,
-  endpointSetVersions,
-  insertDeliveries,
-  type NewDelivery,
-  notifyDeliveryWorkers,
-} from './sql.js';
+import { addFilteredOut, enabledEndpointsOf, endpointSetVersions, insertDeliveries, type NewDelivery } from './sql.js';
 
 /**
  * How often a process writes the counts of events filters kept back (a row per endpoint that kept
@@ -46,15 +41,15 @@ export function endpointFilter(filters: EventFilters, endpoint: SavedFilter): Ev
 }
 
 /**
- * Decides, inside the relay's transaction, which enabled endpoints get a delivery for each event of
- * a batch: those of its tenant that want its type and whose content filter matches its data (read
- * with the batch: no read per event). A tenant's endpoints, their filters compiled, stay in memory
+ * Decides, inside the relay's transaction (the `Query` that schedule is given), which enabled
+ * endpoints get a delivery for each event of a batch: those of its tenant that want its type and
+ * whose content filter matches its data (read with the batch: no read per event). A tenant's endpoints, their filters compiled, stay in memory
  * until its endpoint set's version (raised by triggers on every relevant change, whichever process
  * or path made it) moves, so a batch costs one small read however many endpoints a tenant has.
  * Events a filter kept from its endpoint are counted in memory; writeKeptBack writes the counts
  * (the relay's owner calls it every KEPT_BACK_WRITE_MS and when it stops).
  */
-export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
+export function deliveryScheduler(query: Query, filters: EventFilters) {
   const tenants = new Map<string, TenantEndpoints>();
   /** The cached endpoints by id, for their counts. */
   const byId = new Map<string, CachedEndpoint>();
@@ -62,18 +57,16 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
   const keptBackOfDropped = new Map<string, number>();
 
   /** Reads the endpoints of tenants whose set moved since cached (or never was), carrying their unwritten counts over. */
-  async function refresh(tx: Prisma.TransactionClient, tenantIds: string[]): Promise<Map<string, TenantEndpoints>> {
-    const versions = await tx.$queryRaw<{ tenantId: string; features: string[]; version: string }[]>(
+  async function refresh(inBatch: Query, tenantIds: string[]): Promise<Map<string, TenantEndpoints>> {
+    const versions = await inBatch<{ tenantId: string; features: string[]; version: string }>(
       endpointSetVersions(tenantIds),
     );
     if (tenants.size + versions.length > MAX_CACHED_TENANTS) for (const tenantId of tenants.keys()) drop(tenantId);
     const stale = versions.filter(({ tenantId, version }) => tenants.get(tenantId)?.version !== version);
     if (stale.length) {
-      const rows = await tx.webhookEndpoint.findMany({
-        where: { tenantId: { in: stale.map((t) => t.tenantId) }, enabled: true },
-        select: { id: true, tenantId: true, eventTypes: true, filters: true, anyOf: true },
-        orderBy: { id: 'asc' },
-      });
+      const rows = await inBatch<SavedFilter & { id: string; tenantId: string }>(
+        enabledEndpointsOf(stale.map((t) => t.tenantId)),
+      );
       const rowsOf = new Map<string, typeof rows>();
       for (const row of rows) {
         const ofTenant = rowsOf.get(row.tenantId);
@@ -139,8 +132,8 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
 
   return {
     /** Creates the deliveries of a batch of committed events; returns how many. */
-    async schedule(tx: Prisma.TransactionClient, events: UnpublishedEvent[]): Promise<number> {
-      const byTenant = await refresh(tx, [...new Set(events.map((event) => event.tenantId))]);
+    async schedule(inBatch: Query, events: UnpublishedEvent[]): Promise<number> {
+      const byTenant = await refresh(inBatch, [...new Set(events.map((event) => event.tenantId))]);
       const data: NewDelivery[] = [];
       for (const event of events) {
         const cached = byTenant.get(event.tenantId);
@@ -158,9 +151,8 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
         }
       }
       if (!data.length) return 0;
-      const count = await tx.$executeRaw(insertDeliveries(data));
-      if (count) await tx.$executeRaw(notifyDeliveryWorkers());
-      return count;
+      const [{ created }] = await inBatch<{ created: number }>(insertDeliveries(data));
+      return created;
     },
 
     /** Writes the counts of events filters kept back since the last write; kept for the next one if the write fails. */
@@ -168,7 +160,7 @@ export function deliveryScheduler(prisma: PrismaClient, filters: EventFilters) {
       const counts = takeKeptBack();
       if (!counts.size) return;
       try {
-        await prisma.$executeRaw(addFilteredOut(counts));
+        await query(addFilteredOut(counts));
       } catch (err) {
         for (const [id, count] of counts) keptBackOfDropped.set(id, (keptBackOfDropped.get(id) ?? 0) + count);
         throw err;

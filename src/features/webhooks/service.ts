@@ -8,6 +8,7 @@ import type {
 } from '../../generated/prisma/client.js';
 import type { AuthContext } from '../../auth/context.js';
 import type { WebhookConfig } from '../../config.js';
+import type { Query } from '../../db/database.js';
 import { BlockedAddressError, type AddressGuard } from './address-guard.js';
 import { ValidationError } from '../../core/errors.js';
 import { FilterGroups } from '../../core/filters.js';
@@ -124,6 +125,7 @@ const DELIVERY: OwnedResource = { name: 'Delivery', prefix: 'whdel', path: 'deli
 
 export function webhookService(
   prisma: PrismaClient,
+  query: Query,
   config: WebhookConfig,
   guard: AddressGuard,
   filters: EventFilters,
@@ -131,7 +133,7 @@ export function webhookService(
   /** Checks an endpoint's filter against the data of its types; refusals name `filters[1].field`. */
   const checkFilter = (eventTypes: readonly string[], groups: unknown) => filters.compile(typesOf(eventTypes), groups);
 
-  const scheduler = deliveryScheduler(prisma, filters);
+  const scheduler = deliveryScheduler(query, filters);
   const filterOf = (endpoint: WebhookEndpoint) => endpointFilter(filters, endpoint);
 
   const findEndpoint = (auth: AuthContext, id: string): Promise<WebhookEndpoint> =>
@@ -298,19 +300,18 @@ export function webhookService(
           )
         ).filter((event) => !filter || filter(event));
         // The relay may create some of them meanwhile (events it had not published yet): one each.
-        const created = missed.length
-          ? await tx.$executeRaw(
-              insertDeliveries(
-                missed.map((event) => ({
-                  id: newId('whdel'),
-                  tenantId: auth.tenantId,
-                  endpointId: endpoint.id,
-                  eventId: event.id,
-                  eventType: event.type,
-                })),
-              ),
-            )
-          : 0;
+        if (!missed.length) return retried;
+        const [{ created }] = await tx.$queryRaw<{ created: number }[]>(
+          insertDeliveries(
+            missed.map((event) => ({
+              id: newId('whdel'),
+              tenantId: auth.tenantId,
+              endpointId: endpoint.id,
+              eventId: event.id,
+              eventType: event.type,
+            })),
+          ),
+        );
         return retried + created;
       });
       if (recovered) await notifyWorkers(prisma);

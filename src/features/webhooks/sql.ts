@@ -199,7 +199,8 @@ export function endpointSetVersions(tenantIds: string[]): Prisma.Sql {
 export type NewDelivery = { id: string; tenantId: string; endpointId: string; eventId: string; eventType: string };
 
 /**
- * Creates deliveries due now, skipping any that exist (one per endpoint and event). Raw: one
+ * Creates deliveries due now, skipping any that exist (one per endpoint and event), and wakes the
+ * delivery workers when it created any: how many it created. Raw: one
  * statement over arrays, where Prisma's createMany compiles a query as large as its rows, which for
  * a relay batch (events × endpoints) costs more than the insert itself; and ON CONFLICT DO NOTHING.
  * Written endpoint by endpoint: a claim takes a few of each endpoint's oldest, so its rows spread
@@ -210,11 +211,23 @@ export type NewDelivery = { id: string; tenantId: string; endpointId: string; ev
 export function insertDeliveries(deliveries: NewDelivery[]): Prisma.Sql {
   const column = <K extends keyof NewDelivery>(key: K) => deliveries.map((delivery) => delivery[key]);
   return Prisma.sql`
-    INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
-    SELECT *, now() FROM unnest(${column('id')}::text[], ${column('tenantId')}::text[], ${column('endpointId')}::text[], ${column('eventId')}::text[], ${column('eventType')}::text[])
-      AS d("id", "tenantId", "endpointId", "eventId", "eventType")
-    ORDER BY d."endpointId", d."id"
-    ON CONFLICT DO NOTHING`;
+    WITH inserted AS (
+      INSERT INTO "WebhookDelivery" ("id", "tenantId", "endpointId", "eventId", "eventType", "nextAttemptAt")
+      SELECT *, now() FROM unnest(${column('id')}::text[], ${column('tenantId')}::text[], ${column('endpointId')}::text[], ${column('eventId')}::text[], ${column('eventType')}::text[])
+        AS d("id", "tenantId", "endpointId", "eventId", "eventType")
+      ORDER BY d."endpointId", d."id"
+      ON CONFLICT DO NOTHING
+      RETURNING 1)
+    SELECT n."created", (SELECT pg_notify(${DELIVERIES_CHANNEL}, '') WHERE n."created" > 0) AS "notified"
+    FROM (SELECT count(*)::int AS "created" FROM inserted) AS n`;
+}
+
+/** The enabled endpoints of these tenants, with what their filters are saved as. */
+export function enabledEndpointsOf(tenantIds: string[]): Prisma.Sql {
+  return Prisma.sql`
+    SELECT "id", "tenantId", "eventTypes", "filters", "anyOf" FROM "WebhookEndpoint"
+    WHERE "tenantId" = ANY(${tenantIds}) AND "enabled"
+    ORDER BY "id"`;
 }
 
 /**
