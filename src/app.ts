@@ -312,6 +312,8 @@ async function startWorkers(
   const { database, services, bus, log } = parts;
   const pollMs = config.eventPollMs;
   const { scheduleDeliveries } = services.webhooks;
+  // A backlog the relay publishes before Redis is connected would reach other processes' subscribers only through their poll of the log.
+  await bus.connected?.(config.redisCommandTimeoutMs);
   const relay = config.eventRelay ? await startRelay({ database, bus, scheduleDeliveries, pollMs, log }) : undefined;
   const jobs = await startJobWorker({
     database,

@@ -31,7 +31,9 @@ export type Database = {
   /**
    * Runs `work` in one transaction on one driver connection, its statements as `query` takes them:
    * committed when it resolves, rolled back when it throws. For the relay's pass, whose few
-   * statements carry many rows.
+   * statements carry many rows. They run unprepared, each planned for its parameters: a prepared
+   * statement's generic plan read every tenant's row for a list of one (a seq scan over the dead
+   * versions of the counter rows writes keep updating: PostgreSQL CPU per create doubled).
    */
   transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
   /** LISTENs on a PostgreSQL channel; `SELECT pg_notify(channel, payload)` from any process reaches it. */
@@ -91,21 +93,22 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       adapter: new PrismaPg(pool, nameOf ? { statementNameGenerator: nameOf } : {}),
       transactionOptions: TRANSACTION_OPTIONS,
     });
-    /** One statement on the pool or a connection of it, prepared under its text's name. */
-    const runOn = async <Row>(on: pg.Pool | pg.PoolClient, statement: Prisma.Sql): Promise<Row[]> => {
-      const { text } = statement;
-      return (await on.query({ text, values: driverValues(statement), name: nameOf?.({ sql: text }) })).rows as Row[];
-    };
     const listener = new PgListener({ connectionString: config.databaseUrl, ...connectionLimits(config) });
     return {
       prisma,
       kind: 'postgres',
-      query: (statement) => runOn(pool, statement),
+      query: async <Row>(statement: Prisma.Sql) => {
+        const { text } = statement;
+        return (await pool.query({ text, values: driverValues(statement), name: nameOf?.({ sql: text }) }))
+          .rows as Row[];
+      },
       transaction: async (work) => {
         const client = await pool.connect();
         try {
           await client.query('BEGIN');
-          const result = await work((statement) => runOn(client, statement));
+          const result = await work(
+            async (statement) => (await client.query(statement.text, driverValues(statement))).rows,
+          );
           await client.query('COMMIT');
           client.release();
           return result;

@@ -1,5 +1,6 @@
 // Pub/sub between gateway processes: Redis when REDIS_URL is set, in-process otherwise. This
 // factory is the only place the two differ; everything else publishes and subscribes through it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import type { EventFacts } from './service.js';
@@ -14,6 +15,11 @@ export type EventBus = {
   subscribe(tenantId: string, listener: Listener): () => void;
   /** A round trip to Redis (rejects when it is away or does not answer in time); absent in-process. */
   ping?: () => Promise<unknown>;
+  /**
+   * Resolves once publishing can reach Redis, or after `withinMs` if it cannot (it is not a
+   * dependency); absent in-process. Publishes before that fail: the relay waits for it at start.
+   */
+  connected?: (withinMs: number) => Promise<void>;
   close(): Promise<void>;
 };
 
@@ -54,6 +60,7 @@ export function createEventBus(options: {
     client.on('error', (err: Error) => outage.fault(err.message));
     client.on('ready', () => outage.recovered());
   }
+  const publisherReady = new Promise<void>((resolve) => publisher.once('ready', resolve));
   subscriber.on('ready', () => {
     if (local.size)
       subscriber
@@ -100,6 +107,8 @@ export function createEventBus(options: {
       });
     },
     ping: () => publisher.ping(),
+    connected: (withinMs) =>
+      publisher.status === 'ready' ? Promise.resolve() : Promise.race([publisherReady, sleep(withinMs)]),
     async close() {
       local.clear();
       await Promise.all([publisher, subscriber].map((client) => client.quit().catch(() => client.disconnect())));
