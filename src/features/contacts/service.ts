@@ -135,7 +135,7 @@ export function contactService(prisma: PrismaClient, query: Query) {
      */
     async firstPage(auth: AuthContext, columns: readonly string[], take: number): Promise<Contact[]> {
       requireFeature(auth, CONTACTS_FEATURE);
-      const [{ page }] = await query<{ page: Record<string, unknown>[] }>(firstContacts(auth.tenantId, columns, take));
+      const page = await query<Record<string, unknown>>(firstContacts(auth.tenantId, columns, take));
       const timestamps = CONTACT_TIMESTAMPS.filter((column) => columns.includes(column));
       for (const row of page) for (const column of timestamps) row[column] = new Date(row[column] as string);
       return page as Contact[];

@@ -10,21 +10,19 @@ export const CONTACT_COLUMNS = Object.values(Prisma.ContactScalarFieldEnum);
 export const CONTACT_TIMESTAMPS: readonly string[] = ['createdAt', 'updatedAt'] satisfies (keyof Contact)[];
 
 /**
- * A tenant's first `take` contacts by id, only `columns` (of CONTACT_COLUMNS, "id" among them),
- * as one JSON array built by PostgreSQL (`page`): one value to parse, where Prisma maps a row per
- * contact and a value per column. Timestamps come as text (see CONTACT_TIMESTAMPS), JSON columns
- * as JSON.
+ * A tenant's first `take` contacts by id, only `columns` (of CONTACT_COLUMNS, "id" among them), as
+ * plain rows: timestamps as text (see CONTACT_TIMESTAMPS), JSON columns as JSON. Not built into
+ * one JSON value by PostgreSQL: json_build_object and json_agg tripled the statement's execution
+ * time (0.15 against 0.05 ms for 50 rows), more than the driver spends on the rows.
  */
 export function firstContacts(tenantId: string, columns: readonly string[], take: number): Prisma.Sql {
-  const read = columns.map((column) => `"Contact"."${column}"`).join(', ');
-  const fields = columns.map((column) =>
+  const read = columns.map((column) =>
     CONTACT_TIMESTAMPS.includes(column)
-      ? `'${column}', to_char("${column}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-      : `'${column}', "${column}"`,
+      ? `to_char("Contact"."${column}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${column}"`
+      : `"Contact"."${column}"`,
   );
   return Prisma.sql`
-    WITH "first" AS (SELECT ${Prisma.raw(read)} FROM "Contact" WHERE "tenantId" = ${tenantId} ORDER BY "id" LIMIT ${take})
-    SELECT coalesce(json_agg(json_build_object(${Prisma.raw(fields.join(', '))}) ORDER BY "id"), '[]') AS "page" FROM "first"`;
+    SELECT ${Prisma.raw(read.join(', '))} FROM "Contact" WHERE "tenantId" = ${tenantId} ORDER BY "id" LIMIT ${take}`;
 }
 
 /**
