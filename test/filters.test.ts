@@ -266,6 +266,52 @@ describe('webhook endpoints', () => {
     expect(deliveries.body.filteredOut).toBe(2);
   });
 
+  test('a relay batch that fails after the filters judged its events counts what they kept back once', {
+    timeout: 60_000,
+  }, async () => {
+    const tenant = await createTenant(gateway.app);
+    const receiver = await startReceiver();
+    const endpoint = async (filters: object[]) => {
+      const created = await api(tenant, 'POST', '/webhooks/endpoints', {
+        url: receiver.url,
+        eventTypes: ['communication.contact.created'],
+        filters,
+      });
+      receiver.secrets.push(created.body.secret);
+      return `/webhooks/endpoints/${created.body.endpointId}`;
+    };
+    const vipOnly = await endpoint([{ field: 'tag', operator: 'is', value: 'vip' }]);
+    const everything = await endpoint([]);
+    const { prisma } = gateway.app.services;
+    // The batch's first delivery insert fails once (a sequence, since a failed transaction keeps its
+    // nextval): the relay publishes the batch again at its next poll.
+    const fault = `relay_fault_${tenant.tenantId.toLowerCase()}`;
+    await prisma.$executeRawUnsafe(`CREATE SEQUENCE ${fault}`);
+    await prisma.$executeRawUnsafe(`
+      CREATE FUNCTION ${fault}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW."tenantId" = '${tenant.tenantId}' AND nextval('${fault}') = 1 THEN RAISE EXCEPTION 'injected fault'; END IF;
+        RETURN NEW;
+      END $$`);
+    await prisma.$executeRawUnsafe(
+      `CREATE TRIGGER ${fault} BEFORE INSERT ON "WebhookDelivery" FOR EACH ROW EXECUTE FUNCTION ${fault}()`,
+    );
+    try {
+      await api(tenant, 'POST', '/contacts/contacts', { email: 'regular@example.com', tag: 'regular' });
+      await receiver.waitFor(1);
+      const [{ faults }] = await prisma.$queryRawUnsafe<{ faults: bigint }[]>(
+        `SELECT last_value AS faults FROM ${fault}`,
+      );
+      expect(Number(faults)).toBeGreaterThanOrEqual(2); // it failed once, then went through
+    } finally {
+      await prisma.$executeRawUnsafe(`DROP TRIGGER ${fault} ON "WebhookDelivery"`);
+      await prisma.$executeRawUnsafe(`DROP FUNCTION ${fault}()`);
+      await prisma.$executeRawUnsafe(`DROP SEQUENCE ${fault}`);
+    }
+    expect((await api(tenant, 'GET', `${everything}/deliveries`)).body).toMatchObject({ count: 1, filteredOut: 0 });
+    expect((await api(tenant, 'GET', `${vipOnly}/deliveries`)).body).toMatchObject({ count: 0, filteredOut: 1 });
+  });
+
   test('filters are saved and changed through GraphQL too, and PATCH [] removes them', async () => {
     const tenant = await createTenant(gateway.app);
     const created = await graphql(

@@ -38,12 +38,15 @@ export type UnpublishedEvent = Omit<EventFacts, 'occurredAt'> & {
   data: Prisma.JsonValue;
 };
 
+/** What scheduling a batch's deliveries did: how many it created, and what to call once they committed. */
+export type ScheduledDeliveries = { created: number; committed: () => void };
+
 /**
  * Creates the webhook deliveries of a batch inside the relay's transaction (`query` runs in it, so
- * each event gets them exactly once) and returns how many. Passed in by the composition root: the
- * webhooks feature depends on events, not the other way round.
+ * each event gets them exactly once). Passed in by the composition root: the webhooks feature
+ * depends on events, not the other way round.
  */
-export type ScheduleDeliveries = (query: Query, events: UnpublishedEvent[]) => Promise<number>;
+export type ScheduleDeliveries = (query: Query, events: UnpublishedEvent[]) => Promise<ScheduledDeliveries>;
 
 /**
  * Publishes committed events, in order per tenant, creates their webhook deliveries, and moves the
@@ -124,12 +127,13 @@ async function publishUntilDone(
 }
 
 /** Publishes one batch: how many events, whether there may be more, and how many deliveries it created. */
-function publishBatch(
+async function publishBatch(
   { database, bus, scheduleDeliveries }: RelayOptions,
   tenantIds: string[] | null,
 ): Promise<{ published: number; more: boolean; deliveries: number }> {
+  let scheduled: ScheduledDeliveries | undefined;
   // On the driver: a batch's hundreds of events with their data are rows Prisma would only convert.
-  return database.transaction(async (query) => {
+  const batch = await database.transaction(async (query) => {
     // The cursors move at once; the move commits only after the publishing below succeeded.
     const events = await query<UnpublishedEvent>(claimUnpublishedEvents(tenantIds, TENANTS_PER_BATCH, BATCH_SIZE));
     if (!events.length) return { published: 0, more: false, deliveries: 0 };
@@ -141,10 +145,12 @@ function publishBatch(
       bus.publish(tenantId, { ...event, occurredAt });
       relayLag.observe(Math.max(0, publishedAt - occurredAt.getTime()) / 1000);
     }
-    const deliveries = await scheduleDeliveries(query, events);
+    scheduled = await scheduleDeliveries(query, events);
     const more = perTenant.size === TENANTS_PER_BATCH || [...perTenant.values()].some((count) => count === BATCH_SIZE);
-    return { published: events.length, more, deliveries };
+    return { published: events.length, more, deliveries: scheduled.created };
   });
+  scheduled?.committed();
+  return batch;
 }
 
 /** Counts the deliveries created and analyzes their table when due (see FIRST_ANALYZE_AFTER_DELIVERIES). */

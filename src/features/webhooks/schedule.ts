@@ -2,7 +2,7 @@ import type { Query } from '../../db/database.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { newId } from '../../core/ids.js';
 import type { EventFilter, EventFilters } from '../events/filters.js';
-import type { UnpublishedEvent } from '../events/relay.js';
+import type { ScheduledDeliveries, UnpublishedEvent } from '../events/relay.js';
 import { endpointWants, typesOf } from './policy.js';
 import { addFilteredOut, enabledEndpointsOf, endpointSetVersions, insertDeliveries, type NewDelivery } from './sql.js';
 
@@ -131,15 +131,25 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
   }
 
   return {
-    /** Creates the deliveries of a batch of committed events; returns how many. */
-    async schedule(inBatch: Query, events: UnpublishedEvent[]): Promise<number> {
+    /**
+     * Creates the deliveries of a batch of committed events: how many, and `committed` to call once
+     * the relay's transaction has committed, which counts the events filters kept back (a batch
+     * that failed is published again, and would otherwise count them twice).
+     */
+    async schedule(inBatch: Query, events: UnpublishedEvent[]): Promise<ScheduledDeliveries> {
       const byTenant = await refresh(inBatch, [...new Set(events.map((event) => event.tenantId))]);
       const data: NewDelivery[] = [];
+      const keptBack = new Map<CachedEndpoint, number>();
+      const committed = () => {
+        for (const [endpoint, count] of keptBack)
+          if (byId.get(endpoint.id) === endpoint) endpoint.keptBack += count;
+          else keptBackOfDropped.set(endpoint.id, (keptBackOfDropped.get(endpoint.id) ?? 0) + count);
+      };
       for (const event of events) {
         const cached = byTenant.get(event.tenantId);
         if (!cached) continue;
         for (const endpoint of wantedBy(cached, event.type)) {
-          if (endpoint.filter && !endpoint.filter(event)) endpoint.keptBack++;
+          if (endpoint.filter && !endpoint.filter(event)) keptBack.set(endpoint, (keptBack.get(endpoint) ?? 0) + 1);
           else
             data.push({
               id: newId('whdel'),
@@ -150,9 +160,9 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
             });
         }
       }
-      if (!data.length) return 0;
+      if (!data.length) return { created: 0, committed };
       const [{ created }] = await inBatch<{ created: number }>(insertDeliveries(data));
-      return created;
+      return { created, committed };
     },
 
     /** Writes the counts of events filters kept back since the last write; kept for the next one if the write fails. */
