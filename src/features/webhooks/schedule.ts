@@ -15,7 +15,14 @@ export const KEPT_BACK_WRITE_MS = 5000;
 const MAX_CACHED_TENANTS = 10_000;
 
 /** An enabled endpoint as the relay keeps it: its patterns, its compiled filter, and the events it kept back not yet written. */
-type CachedEndpoint = { id: string; eventTypes: string[]; filter: EventFilter | null; keptBack: number };
+type CachedEndpoint = {
+  id: string;
+  eventTypes: string[];
+  filter: EventFilter | null;
+  keptBack: number;
+  /** Kept back by the batch being scheduled: counted in keptBack once it committed. */
+  keptBackInBatch: number;
+};
 
 /** A tenant's enabled endpoints as of `version`, and per event type (for `features`) those that want it. */
 type TenantEndpoints = {
@@ -55,6 +62,8 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
   const byId = new Map<string, CachedEndpoint>();
   /** Counts of endpoints no longer cached (disabled, deleted, their tenant's set read again), still to write. */
   const keptBackOfDropped = new Map<string, number>();
+  /** The endpoints whose keptBackInBatch counts the batch being scheduled (or a failed one, until the next). */
+  let countedInBatch: CachedEndpoint[] = [];
 
   /** Reads the endpoints of tenants whose set moved since cached (or never was), carrying their unwritten counts over. */
   async function refresh(inBatch: Query, tenantIds: string[]): Promise<Map<string, TenantEndpoints>> {
@@ -78,7 +87,8 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
         const endpoints = (rowsOf.get(tenantId) ?? []).map((row) => {
           const keptBack = keptBackOfDropped.get(row.id) ?? 0;
           keptBackOfDropped.delete(row.id);
-          const endpoint = { id: row.id, eventTypes: row.eventTypes, filter: endpointFilter(filters, row), keptBack };
+          const filter = endpointFilter(filters, row);
+          const endpoint = { id: row.id, eventTypes: row.eventTypes, filter, keptBack, keptBackInBatch: 0 };
           byId.set(row.id, endpoint);
           return endpoint;
         });
@@ -137,20 +147,25 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
      * that failed is published again, and would otherwise count them twice).
      */
     async schedule(inBatch: Query, events: UnpublishedEvent[]): Promise<ScheduledDeliveries> {
+      // A batch that failed is published again: what it counted goes.
+      for (const endpoint of countedInBatch) endpoint.keptBackInBatch = 0;
+      const counted: CachedEndpoint[] = (countedInBatch = []);
+      const committed = () => {
+        for (const endpoint of counted) {
+          endpoint.keptBack += endpoint.keptBackInBatch;
+          endpoint.keptBackInBatch = 0;
+        }
+        if (countedInBatch === counted) countedInBatch = [];
+      };
       const byTenant = await refresh(inBatch, [...new Set(events.map((event) => event.tenantId))]);
       const data: NewDelivery[] = [];
-      const keptBack = new Map<CachedEndpoint, number>();
-      const committed = () => {
-        for (const [endpoint, count] of keptBack)
-          if (byId.get(endpoint.id) === endpoint) endpoint.keptBack += count;
-          else keptBackOfDropped.set(endpoint.id, (keptBackOfDropped.get(endpoint.id) ?? 0) + count);
-      };
       for (const event of events) {
         const cached = byTenant.get(event.tenantId);
         if (!cached) continue;
         for (const endpoint of wantedBy(cached, event.type)) {
-          if (endpoint.filter && !endpoint.filter(event)) keptBack.set(endpoint, (keptBack.get(endpoint) ?? 0) + 1);
-          else
+          if (endpoint.filter && !endpoint.filter(event)) {
+            if (endpoint.keptBackInBatch++ === 0) counted.push(endpoint);
+          } else
             data.push({
               id: newId('whdel'),
               tenantId: event.tenantId,
