@@ -200,7 +200,8 @@ export type NewDelivery = { id: string; tenantId: string; endpointId: string; ev
 
 /**
  * Creates deliveries due now, skipping any that exist (one per endpoint and event), and wakes the
- * delivery workers when it created any: how many it created. Raw: one
+ * delivery workers when it created any: how many it created (`notified` counts the wake-up as a
+ * number: Prisma cannot read pg_notify's void). Raw: one
  * statement over arrays, where Prisma's createMany compiles a query as large as its rows, which for
  * a relay batch (events × endpoints) costs more than the insert itself; and ON CONFLICT DO NOTHING.
  * Written endpoint by endpoint: a claim takes a few of each endpoint's oldest, so its rows spread
@@ -218,7 +219,7 @@ export function insertDeliveries(deliveries: NewDelivery[]): Prisma.Sql {
       ORDER BY d."endpointId", d."id"
       ON CONFLICT DO NOTHING
       RETURNING 1)
-    SELECT n."created", (SELECT pg_notify(${DELIVERIES_CHANNEL}, '') WHERE n."created" > 0) AS "notified"
+    SELECT n."created", (SELECT count(*) FROM (SELECT pg_notify(${DELIVERIES_CHANNEL}, '') WHERE n."created" > 0) AS w)::int AS "notified"
     FROM (SELECT count(*)::int AS "created" FROM inserted) AS n`;
 }
 
