@@ -50,11 +50,12 @@ export function endpointFilter(filters: EventFilters, endpoint: SavedFilter): Ev
 /**
  * Decides, inside the relay's transaction (the `Query` that schedule is given), which enabled
  * endpoints get a delivery for each event of a batch: those of its tenant that want its type and
- * whose content filter matches its data (read with the batch: no read per event). A tenant's endpoints, their filters compiled, stay in memory
- * until its endpoint set's version (raised by triggers on every relevant change, whichever process
- * or path made it) moves, so a batch costs one small read however many endpoints a tenant has.
- * Events a filter kept from its endpoint are counted in memory; writeKeptBack writes the counts
- * (the relay's owner calls it every KEPT_BACK_WRITE_MS and when it stops).
+ * whose content filter matches its data (read with the batch: no read per event). A tenant's
+ * endpoints, their filters compiled, stay in memory until its endpoint set's version (raised by
+ * triggers on every relevant change, whichever process or path made it) moves, so a batch costs
+ * one small read however many endpoints a tenant has. Events a filter kept from its endpoint are
+ * counted in memory once their batch committed; writeKeptBack writes the counts (the relay's owner
+ * calls it every KEPT_BACK_WRITE_MS and when it stops).
  */
 export function deliveryScheduler(query: Query, filters: EventFilters) {
   const tenants = new Map<string, TenantEndpoints>();
@@ -155,7 +156,7 @@ export function deliveryScheduler(query: Query, filters: EventFilters) {
           endpoint.keptBack += endpoint.keptBackInBatch;
           endpoint.keptBackInBatch = 0;
         }
-        if (countedInBatch === counted) countedInBatch = [];
+        countedInBatch = []; // the relay schedules one batch at a time
       };
       const byTenant = await refresh(inBatch, [...new Set(events.map((event) => event.tenantId))]);
       const data: NewDelivery[] = [];

@@ -293,6 +293,8 @@ export function webhookService(
           where: { endpointId: endpoint.id, status: 'failed', createdAt: { gte: new Date(since) } },
           data: { status: 'pending', nextAttemptAt: new Date() },
         });
+        // Delivered at commit; the missed events' insert below wakes the workers itself.
+        if (retried) await notifyWorkers(tx);
         const filter = filterOf(endpoint);
         const missed = (
           await tx.$queryRaw<(FilterableEvent & { id: string; type: string })[]>(
@@ -314,7 +316,6 @@ export function webhookService(
         );
         return retried + created;
       });
-      if (recovered) await notifyWorkers(prisma);
       return { recovered };
     },
 
