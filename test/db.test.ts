@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../src/config.js';
+import { Prisma } from '../src/generated/prisma/client.js';
 import { dataDirHolder, MAX_PREPARED_STATEMENTS, openDatabase, type Database } from '../src/db/database.js';
 import { applyMigrations, pendingSchemaChanges, projectRoot } from '../src/db/migrate.js';
 import { createDatabase, createTenant, http, useGateway, type Tenant } from './support/gateway.js';
@@ -188,6 +189,31 @@ if (databaseUrl)
         >`SELECT "name", "statement" FROM pg_prepared_statements`;
       });
     }
+
+    test('a transaction whose connection the server ends is rejected, and the process goes on', async () => {
+      const admin = new pg.Client({ connectionString: databaseUrl });
+      await admin.connect();
+      try {
+        const outcome = await db
+          .transaction(async (query) => {
+            const [{ pid }] = await query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS "pid"`);
+            await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+            // Idle between statements, as the relay is while it publishes: the error arrives now.
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            return query(Prisma.sql`SELECT 1`);
+          })
+          .then(
+            () => 'committed',
+            () => 'rejected',
+          );
+        expect(outcome).toBe('rejected');
+        expect(await db.transaction((query) => query<{ one: number }>(Prisma.sql`SELECT 1 AS "one"`))).toEqual([
+          { one: 1 },
+        ]);
+      } finally {
+        await admin.end();
+      }
+    });
 
     test('a statement is prepared once per connection and reused', async () => {
       const sql = `SELECT 'prepared once' AS "probe"`;

@@ -104,12 +104,17 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
       },
       transaction: async (work) => {
         const client = await pool.connect();
+        // The server closing the connection mid-transaction (restart, failover) fails the statement
+        // in flight; the client's own error event, unheard, would end the process.
+        const ignore = () => {};
+        client.on('error', ignore);
         try {
           await client.query('BEGIN');
           const result = await work(
             async (statement) => (await client.query(statement.text, driverValues(statement))).rows,
           );
           await client.query('COMMIT');
+          client.off('error', ignore);
           client.release();
           return result;
         } catch (error) {
@@ -118,6 +123,7 @@ export async function openDatabase(config: Config, opts: OpenOptions = {}): Prom
             () => client.release(),
             (rollbackError: Error) => client.release(rollbackError),
           );
+          client.off('error', ignore);
           throw error;
         }
       },
